@@ -1,0 +1,159 @@
+"""One LightningDataModule for every mix of sources: human, animated, or both under the seven labels."""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from fer.data.dataset import FaceDataset
+from fer.data.record import FaceRecord
+from fer.data.samplers import EpochSeededSampler, balancing_weights
+from fer.data.scan import CropPolicy, DataConfigError, SourceReport, scan_source
+from fer.data.sources.base import Source
+from fer.data.splits import SPLITS, check_subject_independence, split_records, write_manifest
+from fer.data.transforms import eval_transform, train_transform
+from fer.labels import LABELS, NUM_CLASSES
+from fer.report import print_source_table
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("FER_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fer"
+    return Path(base)
+
+
+class FERDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        sources: dict[str, Source],
+        image_size: int = 48,
+        channels: int = 1,
+        mean: float = 0.5,
+        std: float = 0.5,
+        batch_size: int = 64,
+        num_workers: int = 2,
+        num_folds: int = 10,
+        fold: int = 0,
+        seed: int = 0,
+        val_fraction: float = 0.1,
+        sampler: str = "none",
+        augment: dict | None = None,
+        crop: dict | None = None,
+        cache_dir: str | None = None,
+        output_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.sources = self._resolve_sources(dict(sources))
+        self.image_size, self.channels, self.mean, self.std = image_size, channels, mean, std
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.num_folds, self.fold, self.seed, self.val_fraction = num_folds, fold, seed, val_fraction
+        self.sampler, self.augment = sampler, augment
+        self.crop = CropPolicy(**(crop or {}))
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.output_dir = Path(output_dir) if output_dir else None
+        self.splits: dict[str, list[FaceRecord]] | None = None
+        self.reports: list[SourceReport] = []
+
+    @staticmethod
+    def _resolve_sources(sources: dict[str, Source]) -> dict[str, Source]:
+        resolved = {}
+        for key, source in sources.items():
+            if source is None:  # a source switched off from the command line: data.sources.jaffe=null
+                continue
+            source.name = key
+            if not source.available():
+                if source.fallback is not None:
+                    log.warning("data.sources.%s: %s not found; using its fallback %s", key, source.root,
+                                type(source.fallback).__name__)
+                    source.fallback.name = key
+                    source = source.fallback
+                elif source.optional:
+                    log.warning("data.sources.%s: %s not found; skipping this optional source", key, source.root)
+                    continue
+                else:
+                    raise DataConfigError(
+                        f"data.sources.{key}: folder not found: {source.root}. Set paths.data_dir (or the "
+                        f"FER_DATA_DIR environment variable) to the folder holding it, or "
+                        f"data.sources.{key}.root=<path>."
+                    )
+            resolved[key] = source
+        if not resolved:
+            roots = ", ".join(str(s.root) for s in sources.values() if s is not None)
+            raise DataConfigError(
+                f"no data source found (looked in: {roots}). Set paths.data_dir or FER_DATA_DIR to the data "
+                "folder, or train on the embedded default with data=synthetic."
+            )
+        return resolved
+
+    def prepare_data(self) -> None:
+        # Rank 0 only: crops and CSV extraction are written to the cache once.
+        for source in self.sources.values():
+            scan_source(source, self.crop, self.cache_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is not None:
+            return
+        splits = {name: [] for name in SPLITS}
+        for source in self.sources.values():
+            records, report = scan_source(source, self.crop, self.cache_dir)
+            self.reports.append(report)
+            if not records:
+                raise DataConfigError(
+                    f"data.sources.{source.name}: no usable images in {source.root} "
+                    f"(found {report.found}, skipped {dict(report.skipped)}). Check the folder layout."
+                )
+            for name, part in split_records(records, self.num_folds, self.fold, self.seed, self.val_fraction).items():
+                splits[name].extend(part)
+        check_subject_independence(splits)
+        self.splits = splits
+        if self.trainer is None or self.trainer.is_global_zero:
+            print_source_table(self.reports, splits)
+            self._write_run_files()
+
+    def _write_run_files(self) -> None:
+        if self.output_dir is None:
+            return
+        write_manifest(self.splits, self.output_dir / "split_manifest.csv")
+        summary = {"sources": [r.as_dict() for r in self.reports],
+                   "splits": {name: len(records) for name, records in self.splits.items()}}
+        (self.output_dir / "data_report.json").write_text(json.dumps(summary, indent=2))
+
+    def class_weights(self) -> torch.Tensor:
+        """Inverse-frequency weights over the training labels (absent classes get weight 0)."""
+        counts = np.bincount([r.label for r in self.splits["train"]], minlength=NUM_CLASSES).astype(np.float64)
+        weights = np.where(counts > 0, counts.sum() / (NUM_CLASSES * np.maximum(counts, 1)), 0.0)
+        return torch.tensor(weights, dtype=torch.float32)
+
+    def domains(self, split: str) -> list[str]:
+        return sorted({r.domain for r in self.splits[split]})
+
+    def _dataset(self, split: str, transform) -> FaceDataset:
+        return FaceDataset(self.splits[split], self.sources, transform, self.mean, self.std, self.channels)
+
+    def _loader(self, dataset, sampler=None) -> DataLoader:
+        return DataLoader(
+            dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available(),
+            drop_last=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        records = self.splits["train"]
+        sampler = EpochSeededSampler(len(records), self.seed, balancing_weights(records, self.sampler))
+        return self._loader(self._dataset("train", train_transform(self.image_size, self.augment)), sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset("val", eval_transform(self.image_size)))
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset("test", eval_transform(self.image_size)))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return LABELS

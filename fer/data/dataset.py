@@ -1,0 +1,35 @@
+"""A map-style dataset over records; pixels are read per item, so memory does not grow with the data."""
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from fer.data.record import DOMAINS, FaceRecord
+from fer.data.sources.base import Source
+from fer.data.transforms import to_tensor
+
+
+class FaceDataset(Dataset):
+    def __init__(self, records: list[FaceRecord], sources: dict[str, Source], transform, mean: float,
+                 std: float, channels: int) -> None:
+        self.records = records
+        self.sources = sources
+        self.transform = transform
+        self.mean, self.std, self.channels = mean, std, channels
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int]:
+        # Training samplers pass (index, seed): seeding augmentation per sample makes an epoch a
+        # pure function of (seed, epoch), whatever the worker count, which exact resume relies on.
+        index, sample_seed = key if isinstance(key, tuple) else (key, None)
+        record = self.records[index]
+        grey = self.sources[record.source].load(record)
+        if sample_seed is not None:
+            self.transform.set_random_seed(sample_seed)
+        grey = self.transform(image=grey)["image"]
+        return to_tensor(grey, self.mean, self.std, self.channels), record.label, DOMAINS.index(record.domain)
+
+    def labels(self) -> np.ndarray:
+        return np.array([r.label for r in self.records], dtype=np.int64)

@@ -1,0 +1,22 @@
+"""The unit every dataset adapter yields: one labelled face image and where it came from."""
+
+from dataclasses import dataclass
+
+HUMAN = "human"
+ANIMATED = "animated"
+DOMAINS: tuple[str, ...] = (HUMAN, ANIMATED)
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    path: str  # the original file (or "synthetic:<index>"), as listed in the split manifest
+    label: int  # index into fer.labels.LABELS
+    domain: str  # "human" or "animated"
+    subject: str | None  # person or character id, namespaced by source; None when unknown
+    source: str  # adapter name in the data config
+    split: str | None = None  # official split ("train", "val", "test") when the source has one
+    image: str | None = None  # file to read pixels from when it differs from `path` (a cached crop)
+
+    @property
+    def pixels_path(self) -> str:
+        return self.image or self.path

@@ -1,0 +1,79 @@
+"""What every dataset adapter shares: where it reads from, how it names labels, how it loads pixels.
+
+An adapter only knows its publisher's layout: `list_files` yields (file, label name, subject,
+official split). Reading, validating, de-duplicating and cropping are the same for all sources and
+live in `fer.data.scan`.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer.data.image_io import read_grey
+from fer.data.record import HUMAN, FaceRecord
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".pgm", ".ppm"}
+
+
+@dataclass(frozen=True)
+class ListedFile:
+    path: Path
+    label_name: str
+    subject: str | None = None
+    split: str | None = None
+
+
+class Source:
+    """Base class of the adapters. Subclasses set `needs_crop` and implement `list_files`."""
+
+    needs_crop = False  # True for uncropped photos (head and shoulders), which go through the detector
+    # Where labels are folder names, an unknown one is a layout or mapping mistake: stop and say so.
+    # Where they come from file names or label files, an unknown one is counted and skipped.
+    labels_from_folders = False
+    default_label_map: dict[str, str | None] = {}
+
+    def __init__(
+        self,
+        root: str | None = None,
+        optional: bool = False,
+        label_map: dict[str, str | None] | None = None,
+        domain: str = HUMAN,
+        fallback: "Source | None" = None,
+    ) -> None:
+        self.root = Path(root) if root is not None else None
+        self.optional = optional
+        self.label_map = {**self.default_label_map, **(dict(label_map) if label_map else {})}
+        self.domain = domain
+        self.fallback = fallback
+        self.name = type(self).__name__.lower()  # the data config's key replaces this
+
+    def available(self) -> bool:
+        return self.root is not None and self.root.is_dir()
+
+    def prepare(self, cache_dir: Path) -> None:
+        """One-off work before listing (unpacking a CSV release); most sources need none."""
+
+    def list_files(self) -> Iterator[ListedFile]:
+        raise NotImplementedError
+
+    def load(self, record: FaceRecord) -> np.ndarray:
+        """Greyscale uint8 pixels of a record (a cached crop where the source needed one)."""
+        return read_grey(record.pixels_path)
+
+    def subject_id(self, raw: str | None) -> str | None:
+        # Namespaced so that subject "S010" of one source never meets "S010" of another.
+        return f"{self.name}/{raw}" if raw else None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(root={self.root})"
+
+
+def image_files(folder: Path, recursive: bool = False) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def label_folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -1,0 +1,67 @@
+"""Face detectors behind one interface: a greyscale frame in, face boxes (x, y, w, h) out.
+
+Training uses them to crop uncropped sources; inference uses the same classes on live frames.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]
+
+
+class FaceDetector(Protocol):
+    def detect(self, grey: np.ndarray) -> list[Box]:
+        """Boxes in the frame's own pixel coordinates, largest first."""
+        ...
+
+
+@dataclass
+class HaarFaceDetector:
+    """OpenCV's frontal-face Haar cascade, run on a downscaled copy of the frame for speed."""
+
+    scale_factor: float = 1.1
+    min_neighbors: int = 5
+    min_size: float = 0.1  # smallest face, as a fraction of the frame's shorter side
+    max_side: int = 320  # the frame is shrunk so its longer side is at most this
+    cascade: str = "haarcascade_frontalface_default.xml"
+
+    def __post_init__(self) -> None:
+        path = self.cascade if "/" in self.cascade else cv2.data.haarcascades + self.cascade
+        self._classifier = cv2.CascadeClassifier(path)
+        if self._classifier.empty():
+            raise FileNotFoundError(
+                f"Haar cascade not found or unreadable: {path}. OpenCV 5 ships none; "
+                "install opencv-python-headless>=4.10,<5 or pass detector.cascade=<file.xml>."
+            )
+
+    def detect(self, grey: np.ndarray) -> list[Box]:
+        scale = min(1.0, self.max_side / max(grey.shape[:2]))
+        small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
+        side = int(min(small.shape[:2]) * self.min_size)
+        found = self._classifier.detectMultiScale(
+            small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(side, side)
+        )
+        boxes = [tuple(int(round(v / scale)) for v in box) for box in found]
+        return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
+
+
+def crop_square(grey: np.ndarray, box: Box, margin: float, size: int) -> np.ndarray:
+    """A square crop centred on the box, grown by `margin` of its side on each side, resized.
+
+    Parts of the square outside the frame are filled by replicating the border, so faces near the
+    edge keep their position in the crop.
+    """
+    x, y, w, h = box
+    side = int(round(max(w, h) * (1 + 2 * margin)))
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    pad = max(0, -x0, -y0, x0 + side - grey.shape[1], y0 + side - grey.shape[0])
+    if pad:
+        grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        x0, y0 = x0 + pad, y0 + pad
+    crop = grey[y0 : y0 + side, x0 : x0 + side]
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(crop, (size, size), interpolation=interpolation)

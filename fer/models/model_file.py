@@ -1,0 +1,67 @@
+"""Model files: a state_dict plus the metadata to rebuild and feed the network. No pickled modules.
+
+    {"format": "fer-model/1", "arch": {...}, "labels": [...], "image_size": 48, "channels": 1,
+     "mean": 0.5, "std": 0.5, "state_dict": {...}}
+
+Loaded with `torch.load(..., weights_only=True)`, so a model file cannot run code. Lightning
+checkpoints (.ckpt) of our LightningModule load the same way.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from fer.labels import LABELS
+from fer.models.classifier import Architecture, FERClassifier
+
+FORMAT = "fer-model/1"
+
+
+@dataclass
+class Preprocessing:
+    image_size: int
+    channels: int
+    mean: float
+    std: float
+
+
+def save_model_file(path: str | Path, model: FERClassifier, pre: Preprocessing, extra: dict | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT, "arch": model.arch.as_dict(), "labels": list(LABELS),
+        "image_size": pre.image_size, "channels": pre.channels, "mean": pre.mean, "std": pre.std,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **(extra or {}),
+    }
+    torch.save(payload, path)
+    return path
+
+
+def load_model_file(path: str | Path) -> tuple[FERClassifier, Preprocessing, dict]:
+    """Rebuild a model from a model file or a training checkpoint; returns (eval-mode model, preprocessing, metadata)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights: no such file: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"weights: {path} is not a model file or checkpoint this package can read ({err})") from err
+    meta = _metadata(payload, path)
+    model = FERClassifier(Architecture(**meta["arch"]))
+    model.load_state_dict(meta["state_dict"])
+    model.eval()
+    pre = Preprocessing(meta["image_size"], meta["channels"], meta["mean"], meta["std"])
+    return model, pre, meta
+
+
+def _metadata(payload, path: Path) -> dict:
+    if isinstance(payload, dict) and payload.get("format") == FORMAT:
+        return payload
+    if isinstance(payload, dict) and "hyper_parameters" in payload and "state_dict" in payload:
+        hp = payload["hyper_parameters"]
+        prefix = "net."
+        state = {k[len(prefix):]: v for k, v in payload["state_dict"].items() if k.startswith(prefix)}
+        return {"arch": hp["arch"], "labels": hp.get("labels", list(LABELS)), "image_size": hp["image_size"],
+                "channels": hp["arch"]["in_chans"], "mean": hp["mean"], "std": hp["std"], "state_dict": state}
+    raise ValueError(f"weights: {path} is neither a fer model file ({FORMAT}) nor a training checkpoint of this package")

@@ -1,0 +1,86 @@
+"""The training task behind `train.py`: build everything from the Hydra config, fit, test, export."""
+
+import json
+import logging
+import traceback
+from pathlib import Path
+
+import hydra
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from fer.models.model_file import Preprocessing, save_model_file
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> float | None:
+    """Train once; in a multirun a failing job is logged and recorded, and the sweep goes on."""
+    if not _in_multirun():
+        return train(cfg)["objective"]
+    try:
+        return train(cfg)["objective"]
+    except Exception:  # noqa: BLE001 - one failing job must not stop a sweep
+        message = traceback.format_exc()
+        log.error("run failed; the sweep continues:\n%s", message)
+        Path(cfg.paths.output_dir, "failed.txt").write_text(message)
+        return None
+
+
+def train(cfg: DictConfig) -> dict:
+    L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    datamodule = hydra.utils.instantiate(cfg.data)
+    model = hydra.utils.instantiate(cfg.model)
+    callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for logger in loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    results = {"val": dict(model.last_results.get("val", {}))}
+    best = _best_checkpoint(trainer)
+    if cfg.get("test"):
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        results["test"] = dict(model.last_results.get("test", {}))
+    if cfg.get("export") and trainer.is_global_zero:
+        results["model_file"] = str(_export(best, output_dir / "model.pt"))
+    results["best_checkpoint"] = best
+    results["objective"] = _objective(trainer, cfg.get("optimized_metric"))
+    if trainer.is_global_zero:
+        (output_dir / "metrics.json").write_text(json.dumps(results, indent=2))
+        log.info("metrics written to %s", output_dir / "metrics.json")
+    return results
+
+
+def _best_checkpoint(trainer: L.Trainer) -> str:
+    callback = trainer.checkpoint_callback
+    if callback is None:
+        return ""
+    return callback.best_model_path or callback.last_model_path or ""
+
+
+def _export(checkpoint: str, target: Path) -> Path | None:
+    """The best checkpoint as a standalone model file (state_dict + metadata, no optimiser)."""
+    if not checkpoint:
+        return None
+    from fer.models.model_file import load_model_file
+
+    model, pre, _ = load_model_file(checkpoint)
+    return save_model_file(target, model, Preprocessing(**vars(pre)))
+
+
+def _objective(trainer: L.Trainer, metric: str | None) -> float | None:
+    callback = trainer.checkpoint_callback
+    if callback is not None and callback.monitor == metric and callback.best_model_score is not None:
+        return float(callback.best_model_score)
+    value = trainer.callback_metrics.get(metric) if metric else None
+    return float(value) if value is not None else None
+
+
+def _in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
