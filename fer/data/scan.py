@@ -1,7 +1,7 @@
 """Turn a source's file listing into validated records, counting every file that is not used.
 
 One pass per source: map the label, read the file (unreadable files are counted, never raised),
-drop byte-identical duplicates within a split, and crop uncropped photos through the face
+drop byte-identical duplicates from training data, and crop uncropped photos through the face
 detector, caching crops on disk keyed by file content and crop parameters.
 """
 
@@ -82,10 +82,13 @@ def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list
         try:
             data = listed.path.read_bytes()
             digest = hashlib.sha1(data).hexdigest()
-            if (listed.split, digest) in seen:
-                report.skip("duplicate", listed.path.name)
-                continue
-            seen.add((listed.split, digest))
+            # Byte-identical copies are dropped from training data. Official evaluation splits stay
+            # whole, so their figures compare with published ones (the audit measures overlap).
+            if listed.split in (None, "train"):
+                if (listed.split, digest) in seen:
+                    report.skip("duplicate", listed.path.name)
+                    continue
+                seen.add((listed.split, digest))
             image_file = cropper.crop(data, digest, listed.path) if cropper else _validate(data, listed.path)
         except (UnreadableImage, OSError) as err:
             report.skip("unreadable", f"{listed.path.name}: {err}")

@@ -141,10 +141,19 @@ def _mix(a, b, t: float) -> tuple[int, int, int]:
     return tuple(int(x * (1 - t) + y * t) for x, y in zip(a, b))
 
 
+def _curve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.stack([x, y], 1)
+
+
+def _between(x: np.ndarray, y_top: np.ndarray, y_bottom: np.ndarray) -> np.ndarray:
+    """Closed polygon between two curves sampled at the same x (lids, lips, teeth)."""
+    return np.vstack([_curve(x, y_top), _curve(x, y_bottom)[::-1]])
+
+
 def _head_outline(idn: Identity, theta: np.ndarray, grow: float = 0.0) -> np.ndarray:
     lower = np.clip(np.sin(theta), 0, None)  # 0 on the cranium, 1 at the chin
     x = (idn.head_aspect + grow) * np.cos(theta) * (1 - idn.jaw * lower**2)
-    return np.stack([x, (1 + grow) * np.sin(theta)], 1)
+    return _curve(x, (1 + grow) * np.sin(theta))
 
 
 def _draw_head(cv: _Canvas, idn: Identity, yaw: float):
@@ -167,7 +176,7 @@ def _draw_head(cv: _Canvas, idn: Identity, yaw: float):
         hairline = top + drop * np.abs(x / idn.head_aspect) ** 4
         if style == "bangs":  # a zigzag fringe
             hairline = hairline + 0.06 * (np.arange(x.size) % 2)
-        cv.fill(np.vstack([arc, np.stack([x, hairline], 1)]), idn.hair)
+        cv.fill(np.vstack([arc, _curve(x, hairline)]), idn.hair)
     if idn.blush:
         for side in (-1, 1):
             cv.ellipse((side * (idn.eye_spacing + 0.04), idn.eye_y + 0.3), (0.09, 0.05),
@@ -188,7 +197,7 @@ def _draw_eye(cv: _Canvas, idn: Identity, au: dict, cx: float, side: int, width:
     x = cx + w * u
     y_up = cy - h_up * arc * np.clip(1 - tilt * inner, 0.15, 2.0)
     y_lo = np.maximum(cy + h_lo * arc, y_up + 0.004)
-    cv.fill(np.vstack([np.stack([x, y_up], 1), np.stack([x, y_lo], 1)[::-1]]), _WHITE)
+    cv.fill(_between(x, y_up, y_lo), _WHITE)
     r, ix, iy = 0.58 * es, cx + gaze[0] * es, cy - 0.1 * es + gaze[1] * es
     cv.ellipse((ix, iy), (r, r), idn.iris)
     cv.ellipse((ix, iy), (0.5 * r, 0.5 * r), (15, 15, 15))
@@ -196,14 +205,13 @@ def _draw_eye(cv: _Canvas, idn: Identity, au: dict, cx: float, side: int, width:
     # Skin-coloured caps clip the iris to the lid opening.
     cap_up = np.minimum(y_up, iy - r - 0.01)
     cap_lo = np.maximum(y_lo, iy + r + 0.01)
-    cv.fill(np.vstack([np.stack([x, y_up], 1), np.stack([x, cap_up], 1)[::-1]]), idn.skin)
-    cv.fill(np.vstack([np.stack([x, y_lo], 1), np.stack([x, cap_lo], 1)[::-1]]), idn.skin)
-    line = _shade(idn.skin, 0.3)
-    cv.line(np.stack([x, y_up], 1), line, 0.035)
-    cv.line(np.stack([x, y_lo], 1)[2:-2], _shade(idn.skin, 0.6), 0.012)
+    cv.fill(_between(x, cap_up, y_up), idn.skin)
+    cv.fill(_between(x, y_lo, cap_lo), idn.skin)
+    cv.line(_curve(x, y_up), _shade(idn.skin, 0.3), 0.035)
+    cv.line(_curve(x, y_lo)[2:-2], _shade(idn.skin, 0.6), 0.012)
     if au[6] > 0.3:  # raised cheek bulging under the eye
         k = 0.7 * _U7
-        cv.line(np.stack([cx + w * k, cy + es * (0.95 - 0.3 * (1 - k**2))], 1), _shade(idn.skin, 0.7), 0.015)
+        cv.line(_curve(cx + w * k, cy + es * (0.65 + 0.3 * k**2)), _shade(idn.skin, 0.7), 0.015)
 
 
 def _draw_brow(cv: _Canvas, idn: Identity, au: dict, cx: float, side: int):
@@ -211,12 +219,13 @@ def _draw_brow(cv: _Canvas, idn: Identity, au: dict, cx: float, side: int):
     and towards the nose; a quadratic curve through both ends forms the brow."""
     es = idn.eye_size
     base = idn.eye_y - es - idn.brow_gap
-    inner = np.array([cx - side * (0.8 * es + 0.06 * au[4]), base - 0.13 * au[1] - 0.05 * au[2] + 0.14 * au[4]])
+    inner = np.array([cx - side * (0.8 * es + 0.06 * au[4]),
+                      base - 0.13 * au[1] - 0.05 * au[2] + 0.14 * au[4]])
     outer = np.array([cx + side * 1.35 * es, base - 0.02 * au[1] - 0.13 * au[2]])
     arch = 0.035 + 0.05 * au[2] - 0.04 * au[4] - 0.02 * au[1]
     ctrl = (inner + outer) / 2 - (0, 2 * arch)
     t = _T9
-    pts = (1 - t) ** 2 * inner + 2 * t * (1 - t) * ctrl + t**2 * outer
+    pts = (1 - t) ** 2 * inner + 2 * t * (1 - t) * ctrl + t**2 * outer  # quadratic Bezier
     brow = tuple(min(int(h * 0.6), int(s * 0.45)) for h, s in zip(idn.hair, idn.skin))
     cv.line(pts, brow, idn.brow_thickness)
 
@@ -230,11 +239,13 @@ def _draw_nose(cv: _Canvas, idn: Identity, au: dict, nx: float):
         cv.ellipse((nx, ny), (ns * 1.1, ns * 0.75), dark)
         cv.ellipse((nx - 0.3 * ns, ny - 0.3 * ns), (ns * 0.25, ns * 0.18), _shade(idn.skin, 1.12))
     elif idn.nose_style == 1:
-        cv.line([(nx + 0.2 * ns, ny - 2.2 * ns), (nx + 0.7 * ns, ny), (nx - 0.4 * ns, ny + 0.15 * ns)], line, 0.018)
+        cv.line([(nx + 0.2 * ns, ny - 2.2 * ns), (nx + 0.7 * ns, ny), (nx - 0.4 * ns, ny + 0.15 * ns)],
+                line, 0.018)
     else:
         for side in (-1, 1):
             cv.ellipse((nx + side * 0.45 * ns, ny), (0.2 * ns, 0.14 * ns), line)
-        cv.line([(nx - 0.8 * ns, ny - 0.3 * ns), (nx, ny + 0.35 * ns), (nx + 0.8 * ns, ny - 0.3 * ns)], dark, 0.016)
+        tip = [(nx - 0.8 * ns, ny - 0.3 * ns), (nx, ny + 0.35 * ns), (nx + 0.8 * ns, ny - 0.3 * ns)]
+        cv.line(tip, dark, 0.016)
     for k in range(int(round(3 * au[9]))):  # horizontal wrinkles across the bridge
         y = idn.eye_y + 0.02 + 0.055 * k
         cv.line([(nx - 0.07, y + 0.012), (nx, y), (nx + 0.07, y + 0.012)], line, 0.018)
@@ -259,20 +270,21 @@ def _draw_mouth(cv: _Canvas, idn: Identity, au: dict, mx: float, sneer_side: int
     if au[10] > 0.3:  # ... and deepens the nasolabial furrow on that side
         x0, y0 = mx + sneer_side * 0.1, idn.eye_y + 0.55 * (idn.mouth_y - idn.eye_y) - 0.02
         x1, y1 = mx + sneer_side * (mw + 0.05), (base[-1] if sneer_side > 0 else base[0]) - 0.02
-        cv.line([(x0, y0), (x0 + sneer_side * 0.08, y0 + 0.07), (x1, y1)], _shade(idn.skin, 0.5), 0.018)
+        fold = [(x0, y0), (x0 + sneer_side * 0.08, y0 + 0.07), (x1, y1)]
+        cv.line(fold, _shade(idn.skin, 0.5), 0.018)
     if up.max() + lo.max() < 0.025:  # closed: a single line, thicker when pressed
-        cv.line(np.stack([x, base], 1), lip, 0.025 + 0.02 * au[23])
+        cv.line(_curve(x, base), lip, 0.025 + 0.02 * au[23])
         return
-    upper, lower = np.stack([x, base - up], 1), np.stack([x, base + lo], 1)
-    cv.fill(np.vstack([upper, lower[::-1]]), _MOUTH)
-    tooth = 0.05
+    y_up, y_lo, tooth = base - up, base + lo, 0.05
+    opening = _between(x, y_up, y_lo)
+    cv.fill(opening, _MOUTH)
     if max(au[12], au[10], au[20]) > 0.3:  # upper teeth under a raised/pulled lip
-        cv.fill(np.vstack([upper, np.stack([x, np.minimum(base - up + tooth, base + lo)], 1)[::-1]]), _WHITE)
+        cv.fill(_between(x, y_up, np.minimum(y_up + tooth, y_lo)), _WHITE)
     if au[20] > 0.3:  # fear bares the lower teeth too
-        cv.fill(np.vstack([lower, np.stack([x, np.maximum(base + lo - tooth, base - up)], 1)[::-1]]), _WHITE)
+        cv.fill(_between(x, np.maximum(y_lo - tooth, y_up), y_lo), _WHITE)
     elif lo.max() > 0.12:
         cv.ellipse((mx, idn.mouth_y + lo.max() * 0.7), (mw * 0.4, lo.max() * 0.25), _TONGUE)
-    cv.line(np.vstack([upper, lower[::-1]]), lip, 0.02, closed=True)
+    cv.line(opening, lip, 0.02, closed=True)
 
 
 def _action_units(expression: int, rng: np.random.Generator) -> dict:
@@ -307,9 +319,11 @@ def draw_face(identity: Identity, expression: int, seed: int, size: int = 128) -
     bias, noise_sigma = rng.uniform(-20, 20), rng.uniform(0, 6)
     blur = rng.uniform(0.3, 1.0) * size / 128 if rng.random() < 0.5 else 0.0
     au = _action_units(expression, rng)
-    # Everything above is drawn in a fixed order, so for one seed only the expression differs.
+    # Random draws happen in the same order and number for every class (the noise below
+    # too), so for one seed the images of the seven expressions differ only in the face.
 
-    img = cv2.resize(np.clip(corners, 0, 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_LINEAR)
+    background = np.clip(corners, 0, 255).astype(np.uint8)
+    img = cv2.resize(background, (size, size), interpolation=cv2.INTER_LINEAR)
     cv = _Canvas(img, origin, scale, angle)
     _draw_head(cv, identity, yaw)
     for side in (-1, 1):  # the eye on the far side of a turned head looks narrower
@@ -328,10 +342,11 @@ def draw_face(identity: Identity, expression: int, seed: int, size: int = 128) -
     # Lighting: a smooth gain field across the face, global offset, sensor noise, blur.
     # Kept in uint8 on purpose: float copies of the image are large enough for malloc
     # to hand them back to the OS each call, and the page faults cost more than drawing.
-    gain = cv2.resize(np.round(light * 128).astype(np.uint8), (size, size), interpolation=cv2.INTER_LINEAR)
+    gain = cv2.resize(np.round(light * 128).astype(np.uint8), (size, size),
+                      interpolation=cv2.INTER_LINEAR)  # 128 = unit gain
     out = cv2.multiply(img, gain, scale=1 / 128)
-    raw = np.frombuffer(rng.bytes(2 * size * size), np.uint8).reshape(2, size, size).astype(np.int16)
-    noise = (raw[0] + raw[1] - 255) * np.float32(noise_sigma / 104.5) + 128  # triangular, std = sigma
+    raw = np.frombuffer(rng.bytes(2 * size * size), np.uint8).astype(np.int16).reshape(2, size, size)
+    noise = (raw[0] + raw[1] - 255) * np.float32(noise_sigma / 104.5) + 128  # triangular, std sigma
     noise = np.clip(noise, 0, 255).astype(np.uint8)
     out = cv2.addWeighted(out, 1, cv2.merge([noise] * 3), 1, bias - 128)
     return cv2.GaussianBlur(out, (0, 0), blur) if blur > 0 else out

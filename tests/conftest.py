@@ -1,0 +1,66 @@
+"""Shared fixtures: where the real data is, a private cache, and a way to run the real train task."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = ROOT / "conf"
+DATA_DIR = Path(os.environ.get("FER_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+# Settings that make a real training run take seconds: few synthetic faces, a narrow CNN, 2 epochs.
+FAST = [
+    "logger=csv",
+    "trainer.max_epochs=2",
+    "trainer.accelerator=cpu",
+    "data.num_workers=0",
+    "data.batch_size=32",
+    "data.sources.synthetic.num_identities=20",
+    "data.sources.synthetic.images_per_identity=14",
+    "data.sources.synthetic.size=64",
+    "model.arch.backbone_kwargs.widths=[8,16,32]",
+    "callbacks.progress_bar=null",
+    "callbacks.model_summary=null",
+]
+
+
+def needs_data(*names: str):
+    """Skip (with the reason) unless ../shared/data holds these sources."""
+    missing = [n for n in names if not (DATA_DIR / n).is_dir()]
+    return pytest.mark.skipif(bool(missing), reason=f"real data not found: {', '.join(str(DATA_DIR / n) for n in missing)}")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    # Crops go to a cache shared by the whole test session (they are keyed by content), never
+    # to the user's cache or next to the data.
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "fer-cache"))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+
+
+def compose_train(overrides: list[str], output_dir: Path):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=[f"paths.output_dir={output_dir}", f"paths.data_dir={DATA_DIR}", *overrides])
+
+
+def run_train(overrides: list[str], output_dir: Path) -> dict:
+    """The real training task, in this process."""
+    from fer.train import train
+
+    return train(compose_train(overrides, output_dir))
+
+
+def run_script(args: list[str], cwd: Path = ROOT, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """A real entry point in a fresh process, as a user runs it."""
+    env = {**os.environ, "FER_DATA_DIR": str(DATA_DIR), "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result

@@ -1,0 +1,170 @@
+"""The real training entry point, end to end, with tiny limits."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from fer.data.scan import DataConfigError
+from fer.models.model_file import load_model_file
+from tests.conftest import DATA_DIR, FAST, ROOT, needs_data, run_script, run_train
+
+
+def test_default_run_writes_checkpoints_metrics_and_model(tmp_path):
+    results = run_train(FAST, tmp_path)
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert len(list((tmp_path / "checkpoints").glob("epoch*.ckpt"))) == 1  # best by val/f1
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics["test"]) >= {"test/acc", "test/f1", "test/animated/acc", "test/recall/anger"}
+    assert 0.0 <= metrics["test"]["test/acc"] <= 1.0
+    assert results["objective"] == pytest.approx(max_logged(tmp_path, "val/f1"))
+    model, pre, meta = load_model_file(tmp_path / "model.pt")
+    assert meta["labels"][0] == "anger" and pre.image_size == 48 and pre.channels == 1
+    assert model(torch.zeros(1, 1, 48, 48)).shape == (1, 7)
+    assert list((tmp_path / "confusion_matrices").glob("test_all_epoch*.png"))
+    with open(tmp_path / "split_manifest.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 20 * 14 and {r["split"] for r in rows} == {"train", "val", "test"}
+    report = json.loads((tmp_path / "data_report.json").read_text())
+    assert report["sources"][0]["used"] == 280
+
+
+def max_logged(run_dir: Path, key: str) -> float:
+    with open(next(run_dir.glob("csv/*/metrics.csv"))) as handle:
+        return max(float(r[key]) for r in csv.DictReader(handle) if r.get(key))
+
+
+def test_synthetic_default_is_learnable(tmp_path):
+    # The embedded default must teach something: well above the 14% of chance on unseen identities.
+    results = run_train([*FAST, "trainer.max_epochs=8", "model.arch.backbone_kwargs.widths=[16,32,64]",
+                         "data.sources.synthetic.num_identities=40"], tmp_path)
+    assert results["test"]["test/acc"] > 0.4
+
+
+@needs_data("ckplus48", "jaffe")
+def test_human_plus_synthetic_reports_per_domain_test_metrics(tmp_path):
+    results = run_train([*FAST, "data=human+synthetic", "trainer.max_epochs=1"], tmp_path)
+    test = results["test"]
+    assert {"test/human/acc", "test/human/f1", "test/animated/acc", "test/animated/f1"} <= set(test)
+    with open(tmp_path / "split_manifest.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["source"] for r in rows} == {"ckplus48", "jaffe", "synthetic"}
+    splits_of = {}
+    for r in rows:
+        splits_of.setdefault(r["subject"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in splits_of.values())
+
+
+@pytest.mark.parametrize("logger, artefact", [
+    ("csv", "csv/*/metrics.csv"),
+    ("tensorboard", "tensorboard/**/events.out.tfevents.*"),
+    ("wandb", "wandb/offline-run-*"),
+    ("none", None),
+])
+def test_loggers(tmp_path, logger, artefact):
+    run_train([*FAST, f"logger={logger}", "trainer.max_epochs=1"], tmp_path)
+    assert (tmp_path / "metrics.json").is_file()
+    if artefact:
+        assert list(tmp_path.glob(artefact)), f"{logger} wrote nothing matching {artefact}"
+
+
+def test_missing_data_root_names_path_and_option(tmp_path):
+    with pytest.raises(DataConfigError, match=r"nowhere/fer2013.*paths.data_dir"):
+        run_train([*FAST, "data=fer2013", "paths.data_dir=/nowhere"], tmp_path)
+
+
+def test_human_with_no_sources_present_says_what_to_do(tmp_path):
+    with pytest.raises(DataConfigError, match=r"no data source found.*data=synthetic"):
+        run_train([*FAST, "data=human", "paths.data_dir=/nowhere"], tmp_path)
+
+
+def test_bad_config_key_is_reported_by_hydra(tmp_path):
+    result = run_script(["train.py", "model.no_such_option=1", f"hydra.run.dir={tmp_path}"], check=False)
+    assert result.returncode != 0
+    assert "no_such_option" in result.stderr
+
+
+def cli(tmp_path: Path, *extra: str) -> list[str]:
+    return ["train.py", *FAST, f"paths.cache_dir={os.environ['FER_CACHE_DIR']}", *extra]
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_reaches_the_same_metrics(tmp_path):
+    args = cli(tmp_path, "trainer.max_epochs=3", "test=false", "export=false")
+    straight = tmp_path / "straight"
+    run_script([*args, f"hydra.run.dir={straight}"])
+
+    killed = tmp_path / "killed"
+    env = {**os.environ, "FER_DATA_DIR": str(DATA_DIR)}
+    process = subprocess.Popen([sys.executable, *args, f"hydra.run.dir={killed}"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = killed / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if last.is_file() and _loads(last):
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run finished before it could be killed; make it longer"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    epoch_at_kill = torch.load(last, weights_only=True)["epoch"]
+    assert epoch_at_kill < 2
+    run_script([*args, f"hydra.run.dir={killed}", f"ckpt_path={last}"])
+
+    a = json.loads((straight / "metrics.json").read_text())["val"]
+    b = json.loads((killed / "metrics.json").read_text())["val"]
+    assert a.keys() == b.keys()
+    for key in a:
+        assert b[key] == pytest.approx(a[key], abs=1e-6), key
+
+
+def _loads(path: Path) -> bool:
+    try:
+        torch.load(path, weights_only=True)
+        return True
+    except Exception:  # noqa: BLE001 - still being written
+        return False
+
+
+@pytest.mark.slow
+def test_multirun_goes_on_after_a_failing_job(tmp_path):
+    result = run_script([*cli(tmp_path, "trainer.max_epochs=1"), "-m", "model.optimizer.name=adamw,no_such_optimizer",
+                         f"hydra.sweep.dir={tmp_path}"])
+    assert (tmp_path / "0" / "metrics.json").is_file()
+    assert "no_such_optimizer" in (tmp_path / "1" / "failed.txt").read_text()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["failed_jobs"] == ["1"]
+    assert summary["groups"]["model.optimizer.name=adamw"]["runs"] == 1
+
+
+@pytest.mark.slow
+def test_cross_validation_sweep_summarises_folds(tmp_path):
+    run_script([*cli(tmp_path, "trainer.max_epochs=1", "data.num_folds=3"), "-m", "data.fold=0,1,2",
+                f"hydra.sweep.dir={tmp_path}"])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    (group,) = summary["groups"].values()
+    assert group["runs"] == 3 and len(group["test/acc"]["values"]) == 3
+    assert group["test/acc"]["std"] >= 0
+
+
+@pytest.mark.slow
+def test_optuna_sweep_runs_trials(tmp_path):
+    run_script([*cli(tmp_path, "trainer.max_epochs=1"), "hparams_search=optuna", "hydra.sweeper.n_trials=2",
+                "hydra.sweeper.sampler.n_startup_trials=1", f"hydra.sweep.dir={tmp_path}"])
+    assert (tmp_path / "optimization_results.yaml").is_file()
+    assert len(list(tmp_path.glob("*/metrics.json"))) == 2
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_with_two_processes(tmp_path):
+    run_script([*cli(tmp_path, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=1"),
+                f"hydra.run.dir={tmp_path}"])
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert "test/acc" in metrics["test"]
