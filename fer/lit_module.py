@@ -50,10 +50,11 @@ class FERLitModule(L.LightningModule):
                 weight=datamodule.class_weights(), label_smoothing=self.hparams.label_smoothing
             )
 
-    def on_train_epoch_start(self) -> None:
-        # Dropout draws from the global generator: reseeding per epoch makes an epoch's randomness
-        # independent of what ran before it, so a resumed run repeats the uninterrupted one.
-        torch.manual_seed(self.hparams.seed * 1_000_003 + self.current_epoch * 101 + self.global_rank)
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        # Dropout draws from the global generator, which Lightning and data loaders also draw from
+        # (more so in a resumed run). Reseeding per step makes each step's randomness a function of
+        # (seed, step, rank) alone, so a resumed run repeats the uninterrupted one exactly.
+        torch.manual_seed((self.hparams.seed * 1_000_003 + self.global_step) * 64 + self.global_rank)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         images, labels, _ = batch

@@ -8,10 +8,13 @@ from pathlib import Path
 import hydra
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from fer.models.model_file import Preprocessing, save_model_file
+from fer.data.scan import DataConfigError
+from fer.data.scan import DataConfigError
+from fer.models.model_file import Preprocessing, load_model_file, save_model_file
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ def train(cfg: DictConfig) -> dict:
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule = _instantiate_data(cfg.data)
     model = hydra.utils.instantiate(cfg.model)
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
@@ -57,6 +60,16 @@ def train(cfg: DictConfig) -> dict:
     return results
 
 
+def _instantiate_data(data_cfg: DictConfig):
+    try:
+        return hydra.utils.instantiate(data_cfg)
+    except InstantiationException as err:
+        # Show our own message (it names the option to change), not Hydra's wrapper around it.
+        if isinstance(err.__cause__, DataConfigError):
+            raise err.__cause__ from None
+        raise
+
+
 def _best_checkpoint(trainer: L.Trainer) -> str:
     callback = trainer.checkpoint_callback
     if callback is None:
@@ -68,8 +81,6 @@ def _export(checkpoint: str, target: Path) -> Path | None:
     """The best checkpoint as a standalone model file (state_dict + metadata, no optimiser)."""
     if not checkpoint:
         return None
-    from fer.models.model_file import load_model_file
-
     model, pre, _ = load_model_file(checkpoint)
     return save_model_file(target, model, Preprocessing(**vars(pre)))
 

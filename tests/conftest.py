@@ -13,19 +13,23 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
 DATA_DIR = Path(os.environ.get("FER_DATA_DIR", ROOT.parent / "shared" / "data"))
 
-# Settings that make a real training run take seconds: few synthetic faces, a narrow CNN, 2 epochs.
-FAST = [
+# Settings that make a real training run take seconds: a narrow CNN, 2 epochs, no worker processes.
+FAST_TRAINER = [
     "logger=csv",
     "trainer.max_epochs=2",
     "trainer.accelerator=cpu",
     "data.num_workers=0",
     "data.batch_size=32",
-    "data.sources.synthetic.num_identities=20",
-    "data.sources.synthetic.images_per_identity=14",
-    "data.sources.synthetic.size=64",
     "model.arch.backbone_kwargs.widths=[8,16,32]",
     "callbacks.progress_bar=null",
     "callbacks.model_summary=null",
+]
+# ... and few synthetic faces (for data configs that have the synthetic source).
+FAST = [
+    *FAST_TRAINER,
+    "data.sources.synthetic.num_identities=20",
+    "data.sources.synthetic.images_per_identity=14",
+    "data.sources.synthetic.size=64",
 ]
 
 

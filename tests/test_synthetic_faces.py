@@ -59,8 +59,9 @@ def test_every_expression_changes_the_face_region_only():
         for j in range(i + 1, len(imgs)):
             diff = np.abs(imgs[i] - imgs[j]).max(axis=2)
             assert (diff > 40).sum() > 30, (EXPRESSIONS[i], EXPRESSIONS[j])
-            border = np.concatenate([diff[:4].ravel(), diff[-4:].ravel(), diff[:, :4].ravel(), diff[:, -4:].ravel()])
-            assert border.max() == 0, (EXPRESSIONS[i], EXPRESSIONS[j])
+            inner = np.zeros_like(diff)
+            inner[4:-4, 4:-4] = diff[4:-4, 4:-4]
+            assert np.array_equal(diff, inner), (EXPRESSIONS[i], EXPRESSIONS[j])  # border untouched
 
 
 def test_invalid_expression_raises():
@@ -75,7 +76,8 @@ def _dataset(identity_seeds, n, seed_offset):
     y = np.arange(n) % len(EXPRESSIONS)
     for k in range(n):
         img = draw_face(ids[k % len(ids)], int(y[k]), seed=seed_offset + k, size=64)
-        x[k] = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        x[k] = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA)
     return x / 255.0, y
 
 
@@ -83,10 +85,12 @@ def _gradient_histograms(x, cell=4, bins=9):
     """HOG-like features: per 4x4 cell, gradient magnitude binned by orientation."""
     gy, gx = np.gradient(x, axis=(1, 2))
     magnitude = np.hypot(gx, gy)
-    orientation = np.minimum((np.mod(np.arctan2(gy, gx), np.pi) / np.pi * bins).astype(int), bins - 1)
+    angle = np.mod(np.arctan2(gy, gx), np.pi)  # unsigned orientation
+    orientation = np.minimum((angle / np.pi * bins).astype(int), bins - 1)
     n, h, w = x.shape
     binned = np.eye(bins, dtype=np.float32)[orientation] * magnitude[..., None]
-    hist = np.sqrt(binned.reshape(n, h // cell, cell, w // cell, cell, bins).sum(axis=(2, 4))).reshape(n, -1)
+    hist = binned.reshape(n, h // cell, cell, w // cell, cell, bins).sum(axis=(2, 4))
+    hist = np.sqrt(hist).reshape(n, -1)
     return hist / (np.linalg.norm(hist, axis=1, keepdims=True) + 1e-6)
 
 
@@ -109,7 +113,8 @@ def _softmax_regression(x_train, y_train, x_test, classes, steps=250, lr=0.5, l2
 def test_expressions_are_learnable_on_unseen_identities():
     """A linear classifier on gradient histograms, trained on 60 characters, must
     recognise expressions of 30 other characters far above chance (1/7 = 14%).
-    It measured ~0.55; a generator whose classes blur together scores near 0.14."""
+    It measured ~0.5 (0.47-0.51 over other identity sets); a generator whose
+    classes blur together scores near 0.14."""
     x_train, y_train = _dataset(range(60), 700, seed_offset=0)
     x_test, y_test = _dataset(range(10_000, 10_030), 350, seed_offset=1_000_000)
     pred = _softmax_regression(_gradient_histograms(x_train), y_train, _gradient_histograms(x_test),

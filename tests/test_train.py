@@ -14,7 +14,7 @@ import torch
 
 from fer.data.scan import DataConfigError
 from fer.models.model_file import load_model_file
-from tests.conftest import DATA_DIR, FAST, ROOT, needs_data, run_script, run_train
+from tests.conftest import DATA_DIR, FAST, FAST_TRAINER, ROOT, needs_data, run_script, run_train
 
 
 def test_default_run_writes_checkpoints_metrics_and_model(tmp_path):
@@ -77,12 +77,12 @@ def test_loggers(tmp_path, logger, artefact):
 
 def test_missing_data_root_names_path_and_option(tmp_path):
     with pytest.raises(DataConfigError, match=r"nowhere/fer2013.*paths.data_dir"):
-        run_train([*FAST, "data=fer2013", "paths.data_dir=/nowhere"], tmp_path)
+        run_train([*FAST_TRAINER, "data=fer2013", "paths.data_dir=/nowhere"], tmp_path)
 
 
 def test_human_with_no_sources_present_says_what_to_do(tmp_path):
     with pytest.raises(DataConfigError, match=r"no data source found.*data=synthetic"):
-        run_train([*FAST, "data=human", "paths.data_dir=/nowhere"], tmp_path)
+        run_train([*FAST_TRAINER, "data=human", "paths.data_dir=/nowhere"], tmp_path)
 
 
 def test_bad_config_key_is_reported_by_hydra(tmp_path):

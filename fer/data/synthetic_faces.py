@@ -230,10 +230,14 @@ def _draw_brow(cv: _Canvas, idn: Identity, au: dict, cx: float, side: int):
     cv.line(pts, brow, idn.brow_thickness)
 
 
+def _nose_y(idn: Identity) -> float:
+    return idn.eye_y + 0.55 * (idn.mouth_y - idn.eye_y)
+
+
 def _draw_nose(cv: _Canvas, idn: Identity, au: dict, nx: float):
     """AU9 wrinkles the bridge, lifts the tip and flares the nostrils."""
     ns = idn.nose_size * (1 + 0.25 * au[9])
-    ny = idn.eye_y + 0.55 * (idn.mouth_y - idn.eye_y) - 0.03 * au[9]
+    ny = _nose_y(idn) - 0.03 * au[9]
     dark, line = _shade(idn.skin, 0.75), _shade(idn.skin, 0.45)
     if idn.nose_style == 0:
         cv.ellipse((nx, ny), (ns * 1.1, ns * 0.75), dark)
@@ -268,7 +272,7 @@ def _draw_mouth(cv: _Canvas, idn: Identity, au: dict, mx: float, sneer_side: int
     x = mx + mw * u
     lip = _mix(_shade(idn.skin, 0.45), (40, 40, 140), 0.4)
     if au[10] > 0.3:  # ... and deepens the nasolabial furrow on that side
-        x0, y0 = mx + sneer_side * 0.1, idn.eye_y + 0.55 * (idn.mouth_y - idn.eye_y) - 0.02
+        x0, y0 = mx + sneer_side * 0.1, _nose_y(idn) - 0.02
         x1, y1 = mx + sneer_side * (mw + 0.05), (base[-1] if sneer_side > 0 else base[0]) - 0.02
         fold = [(x0, y0), (x0 + sneer_side * 0.08, y0 + 0.07), (x1, y1)]
         cv.line(fold, _shade(idn.skin, 0.5), 0.018)
@@ -288,14 +292,16 @@ def _draw_mouth(cv: _Canvas, idn: Identity, au: dict, mx: float, sneer_side: int
 
 
 def _action_units(expression: int, rng: np.random.Generator) -> dict:
-    """AU strengths: recipe x intensity x small per-AU jitter, plus the same
-    amount of random draws for every class so pose jitter matches across classes."""
+    """AU strengths: recipe x intensity x per-AU jitter, over a faint resting
+    activity of every AU (faces are never perfectly still; too faint to read as
+    an expression).  The same random draws for every class, so pose matches."""
     intensity = rng.uniform(0.5, 1.0)
     jitter = dict(zip(_ALL_AUS, rng.uniform(0.85, 1.15, len(_ALL_AUS))))
+    resting = rng.uniform(0.0, 0.1, len(_ALL_AUS))
     open_smile = rng.random() < 0.6
-    au = dict.fromkeys(_ALL_AUS, 0.0)
+    au = dict(zip(_ALL_AUS, resting))
     for k, weight in _AU_RECIPES[expression]:
-        au[k] = weight * intensity * jitter[k]
+        au[k] = max(au[k], weight * intensity * jitter[k])
     if EXPRESSIONS[expression] == "happy" and open_smile:
         au[25] = intensity
     return au
@@ -345,7 +351,8 @@ def draw_face(identity: Identity, expression: int, seed: int, size: int = 128) -
     gain = cv2.resize(np.round(light * 128).astype(np.uint8), (size, size),
                       interpolation=cv2.INTER_LINEAR)  # 128 = unit gain
     out = cv2.multiply(img, gain, scale=1 / 128)
-    raw = np.frombuffer(rng.bytes(2 * size * size), np.uint8).astype(np.int16).reshape(2, size, size)
+    raw = np.frombuffer(rng.bytes(2 * size * size), np.uint8).reshape(2, size, size)
+    raw = raw.astype(np.int16)
     noise = (raw[0] + raw[1] - 255) * np.float32(noise_sigma / 104.5) + 128  # triangular, std sigma
     noise = np.clip(noise, 0, 255).astype(np.uint8)
     out = cv2.addWeighted(out, 1, cv2.merge([noise] * 3), 1, bias - 128)
