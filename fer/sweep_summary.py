@@ -25,11 +25,14 @@ class SweepSummary(Callback):
 
 
 def summarise(sweep_dir: Path) -> dict:
+    jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir()), key=_job_number)
+    overrides = {job: list(OmegaConf.load(job / ".hydra" / "overrides.yaml")) for job in jobs}
+    shared = set.intersection(*(set(o) for o in overrides.values())) if overrides else set()
     groups: dict[str, list[dict]] = defaultdict(list)
     failed = []
-    for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir()):
-        overrides = OmegaConf.load(job / ".hydra" / "overrides.yaml")
-        key = " ".join(o for o in overrides if not o.startswith("data.fold="))
+    for job in jobs:
+        # A row per combination of the swept options; options every job shares say nothing.
+        key = " ".join(o for o in overrides[job] if o not in shared and not o.startswith("data.fold="))
         metrics_file = job / "metrics.json"
         if not metrics_file.is_file():
             failed.append(job.name)
@@ -47,6 +50,10 @@ def summarise(sweep_dir: Path) -> dict:
         result["groups"][key] = row
     (sweep_dir / "summary.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def _job_number(path: Path):
+    return (0, int(path.name)) if path.name.isdigit() else (1, path.name)
 
 
 def format_summary(summary: dict) -> str:
