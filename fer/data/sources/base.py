@@ -5,6 +5,7 @@ official split). Reading, validating, de-duplicating and cropping are the same f
 live in `fer.data.scan`.
 """
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,8 @@ class Source:
         domain: str = HUMAN,
         fallback: "Source | None" = None,
     ) -> None:
-        self.root = Path(root) if root is not None else None
+        # Normalised ("../shared/data" -> absolute) so manifests and reports name files unambiguously.
+        self.root = Path(os.path.abspath(os.path.expanduser(root))) if root is not None else None
         self.optional = optional
         self.label_map = {**self.default_label_map, **(dict(label_map) if label_map else {})}
         self.domain = domain
