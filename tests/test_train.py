@@ -15,6 +15,7 @@ import torch
 from fer.data.scan import DataConfigError
 from fer.models.model_file import load_model_file
 from tests.conftest import DATA_DIR, FAST, FAST_TRAINER, ROOT, needs_data, run_script, run_train
+from tests.trees import make_ferg_tree
 
 
 def test_default_run_writes_checkpoints_metrics_and_model(tmp_path):
@@ -170,3 +171,32 @@ def test_ddp_on_cpu_with_two_processes(tmp_path):
                 f"hydra.run.dir={tmp_path}"])
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert "test/acc" in metrics["test"]
+
+
+def test_design_card_mix_human_plus_ferg(tmp_path):
+    """`data=human+ferg` merges whatever human sets exist with FERG characters in their layout."""
+    data_dir = tmp_path / "data"
+    make_ferg_tree(data_dir, per_expression=3)
+    for name in ("ckplus48", "jaffe"):
+        if (DATA_DIR / name).is_dir():
+            (data_dir / name).symlink_to(DATA_DIR / name)
+    results = run_train([*FAST_TRAINER, "data=human+ferg", f"paths.data_dir={data_dir}", "trainer.max_epochs=1",
+                         "data.num_folds=3"], tmp_path / "run")
+    with open(tmp_path / "run" / "split_manifest.csv") as handle:
+        sources = {r["source"] for r in csv.DictReader(handle)}
+    assert "ferg" in sources and "test/animated/acc" in results["test"]
+    assert sources >= {name for name in ("ckplus48", "jaffe") if (DATA_DIR / name).is_dir()}
+
+
+def test_human_plus_ferg_falls_back_to_synthetic_characters(tmp_path, caplog):
+    results = run_train([*FAST_TRAINER, "data=human+ferg", f"paths.data_dir={tmp_path / 'empty'}",
+                         "trainer.max_epochs=1", "data.sources.ferg.fallback.num_identities=20",
+                         "data.sources.ferg.fallback.images_per_identity=14"], tmp_path / "run")
+    assert "using its fallback Synthetic" in caplog.text
+    assert "test/animated/acc" in results["test"]
+
+
+def test_empty_source_is_a_clear_error(tmp_path):
+    (tmp_path / "faces" / "happy").mkdir(parents=True)
+    with pytest.raises(DataConfigError, match=r"data.sources.folder: no usable images in .*faces"):
+        run_train([*FAST_TRAINER, "data=folder", f"data.sources.folder.root={tmp_path / 'faces'}"], tmp_path / "run")
