@@ -58,6 +58,7 @@ class FERDataModule(L.LightningDataModule):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.output_dir = Path(output_dir) if output_dir else None
         self.splits: dict[str, list[FaceRecord]] | None = None
+        self._scanned: list[tuple[list[FaceRecord], SourceReport]] | None = None
         self.reports: list[SourceReport] = []
 
     @staticmethod
@@ -92,16 +93,20 @@ class FERDataModule(L.LightningDataModule):
         return resolved
 
     def prepare_data(self) -> None:
-        # Rank 0 only: crops and CSV extraction are written to the cache once.
-        for source in self.sources.values():
-            scan_source(source, self.crop, self.cache_dir)
+        # Rank 0 only: crops and CSV extraction are written to the cache once; other ranks'
+        # setup() then finds them there.
+        self._scan_all()
+
+    def _scan_all(self) -> list[tuple[list[FaceRecord], SourceReport]]:
+        if self._scanned is None:
+            self._scanned = [scan_source(source, self.crop, self.cache_dir) for source in self.sources.values()]
+        return self._scanned
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is not None:
             return
         splits = {name: [] for name in SPLITS}
-        for source in self.sources.values():
-            records, report = scan_source(source, self.crop, self.cache_dir)
+        for source, (records, report) in zip(self.sources.values(), self._scan_all()):
             self.reports.append(report)
             if not records:
                 raise DataConfigError(
