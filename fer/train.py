@@ -13,7 +13,6 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from fer.data.scan import DataConfigError
-from fer.data.scan import DataConfigError
 from fer.models.model_file import Preprocessing, load_model_file, save_model_file
 
 log = logging.getLogger(__name__)

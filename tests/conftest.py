@@ -48,6 +48,18 @@ def private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    # Tiny models gain nothing from threads, and on a busy machine spinning worker threads
+    # (OpenMP, ONNX Runtime) waiting for each other turn milliseconds into seconds.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def compose_train(overrides: list[str], output_dir: Path):
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):

@@ -138,7 +138,7 @@ def _loads(path: Path) -> bool:
 
 @pytest.mark.slow
 def test_multirun_goes_on_after_a_failing_job(tmp_path):
-    result = run_script([*cli(tmp_path, "trainer.max_epochs=1", multirun=True), "model.optimizer.name=adamw,no_such_optimizer",
+    run_script([*cli(tmp_path, "trainer.max_epochs=1", multirun=True), "model.optimizer.name=adamw,no_such_optimizer",
                          f"hydra.sweep.dir={tmp_path}"])
     assert (tmp_path / "0" / "metrics.json").is_file()
     assert "no_such_optimizer" in (tmp_path / "1" / "failed.txt").read_text()

@@ -49,7 +49,10 @@ def load_model_file(path: str | Path) -> tuple[FERClassifier, Preprocessing, dic
         raise ValueError(f"weights: {path} is not a model file or checkpoint this package can read ({err})") from err
     meta = _metadata(payload, path)
     model = FERClassifier(Architecture(**meta["arch"]))
-    model.load_state_dict(meta["state_dict"])
+    try:
+        model.load_state_dict(meta["state_dict"])
+    except RuntimeError as err:  # weights saved by an older, different version of the architecture
+        raise ValueError(f"weights: {path} does not fit the architecture it names ({meta['arch']}): {err}") from err
     model.eval()
     pre = Preprocessing(meta["image_size"], meta["channels"], meta["mean"], meta["std"])
     return model, pre, meta

@@ -1,0 +1,83 @@
+"""The one predictor that inference, evaluation and tests share: a frame in, one prediction per face out.
+
+    predictor = Predictor(load_classifier("model.onnx"), HaarFaceDetector(), faces="largest")
+    for face in predictor.predict(bgr_frame):
+        print(face.box, face.label, face.score)
+
+Its pixels follow training exactly: grey via `to_grey_uint8`, a square Haar crop resized to the
+128 px side that training caches uncropped photos at (`CropPolicy.size`), then the training eval
+transform and normalisation. A model therefore sees at inference what it saw in evaluation.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer.data.image_io import to_grey_uint8
+from fer.data.scan import CropPolicy
+from fer.data.transforms import eval_transform
+from fer.detect import Box, FaceDetector, crop_square
+from fer.labels import LABELS
+from fer.runtime import Classifier
+
+# Training crops uncropped photos to this side before the eval transform resizes them to the
+# model's input; going through the same intermediate size gives the same pixels.
+CROP_SIDE = CropPolicy().size
+FACES = ("all", "largest")
+
+
+@dataclass
+class FacePrediction:
+    box: Box | None  # x, y, w, h in the frame; None when the input is already a face crop
+    probs: np.ndarray  # shape (7,), sums to 1, in the order of fer.labels.LABELS
+
+    @property
+    def label(self) -> str:
+        return LABELS[int(np.argmax(self.probs))]
+
+    @property
+    def score(self) -> float:
+        return float(np.max(self.probs))
+
+
+class Predictor:
+    def __init__(self, classifier: Classifier, detector: FaceDetector | None = None, faces: str = "all",
+                 crop_margin: float = 0.0) -> None:
+        if faces not in FACES:
+            raise ValueError(f"faces={faces!r}: choose one of {', '.join(FACES)}")
+        if tuple(classifier.labels) != LABELS:
+            # Every consumer reads probs in LABELS order; a model with other labels would be read wrongly.
+            raise ValueError(f"{classifier.path}: labels {list(classifier.labels)} differ from {list(LABELS)}")
+        self.classifier = classifier
+        self.detector = detector
+        self.faces = faces
+        self.crop_margin = crop_margin
+        self._resize = eval_transform(classifier.image_size)
+
+    def predict(self, frame: np.ndarray) -> list[FacePrediction]:
+        """BGR, BGRA or grey frame -> one prediction per face, largest first; [] when no face is found."""
+        grey = to_grey_uint8(frame, "frame")
+        if self.detector is None:
+            return [FacePrediction(None, self.classify_crops([grey])[0])]
+        boxes = self.detector.detect(grey)
+        if self.faces == "largest":
+            boxes = boxes[:1]
+        crops = [crop_square(grey, box, self.crop_margin, CROP_SIDE) for box in boxes]
+        return [FacePrediction(tuple(box), probs) for box, probs in zip(boxes, self.classify_crops(crops))]
+
+    def classify_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Grey uint8 face crops -> (N, 7) probabilities, in one batched call to the classifier."""
+        if not crops:
+            return np.zeros((0, len(LABELS)), np.float32)
+        return self.classifier.probabilities(np.stack([self.preprocess(crop) for crop in crops]))
+
+    def preprocess(self, grey_crop: np.ndarray) -> np.ndarray:
+        """A face crop -> C x H x W float32: the training eval transform, then `to_tensor` in numpy."""
+        resized = self._resize(image=to_grey_uint8(grey_crop, "crop"))["image"]
+        return normalise(resized, self.classifier.mean, self.classifier.std, self.classifier.channels)
+
+
+def normalise(grey: np.ndarray, mean: float, std: float, channels: int) -> np.ndarray:
+    """numpy twin of `fer.data.transforms.to_tensor` (same float32 operations, same order): no torch per frame."""
+    x = (grey.astype(np.float32) / np.float32(255.0) - np.float32(mean)) / np.float32(std)
+    return np.ascontiguousarray(np.broadcast_to(x, (channels, *x.shape)))

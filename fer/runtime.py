@@ -1,0 +1,145 @@
+"""One loader for every weights format: a batch of preprocessed faces in, logits out, as numpy.
+
+    classifier = load_classifier("model.onnx")      # or model.ts.pt, model.pt, last.ckpt
+    probs = classifier.probabilities(batch)          # batch: float32 N x C x H x W
+
+The format is read from the file, not trusted from its name alone: `.onnx` runs on ONNX Runtime,
+a TorchScript archive (a zip with `code/` or our `fer_meta.json`) on torch.jit, and anything else
+must be a fer model file or a training checkpoint, run eagerly.
+"""
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fer.export import ONNX_META_KEY, TORCHSCRIPT_META_FILE, quiet_jit_deprecation
+from fer.models.model_file import load_model_file
+
+ACCEPTED = "an ONNX export (.onnx), a TorchScript export (python -m fer.export), a fer model file (model.pt) or a training .ckpt"
+
+
+class Classifier:
+    """The network behind one interface, whatever runs it; subclasses implement `_forward`."""
+
+    runtime: str
+
+    def __init__(self, meta: dict, path: Path) -> None:
+        self.path = path
+        self.labels: tuple[str, ...] = tuple(meta["labels"])
+        self.image_size: int = int(meta["image_size"])
+        self.channels: int = int(meta["channels"])
+        self.mean: float = float(meta["mean"])
+        self.std: float = float(meta["std"])
+        self.arch: dict = meta.get("arch", {})
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        self._check(batch)
+        if len(batch) == 0:  # ONNX Runtime rejects empty batches; an empty answer is the right one
+            return np.zeros((0, len(self.labels)), np.float32)
+        return self._forward(np.ascontiguousarray(batch, dtype=np.float32))
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(batch))
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _check(self, batch: np.ndarray) -> None:
+        expected = (self.channels, self.image_size, self.image_size)
+        if batch.ndim != 4 or tuple(batch.shape[1:]) != expected:
+            raise ValueError(f"{self.path.name} expects a batch N x {' x '.join(map(str, expected))}, got {batch.shape}")
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.path.name}, runtime={self.runtime}, {self.channels}x{self.image_size}"
+                f"x{self.image_size}, {len(self.labels)} labels)")
+
+
+class TorchClassifier(Classifier):
+    runtime = "torch"
+
+    def __init__(self, path: Path) -> None:
+        self.model, pre, meta = load_model_file(path)
+        super().__init__({**meta, "image_size": pre.image_size, "channels": pre.channels,
+                          "mean": pre.mean, "std": pre.std}, path)
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(batch)).numpy()
+
+
+class TorchScriptClassifier(Classifier):
+    runtime = "torchscript"
+
+    def __init__(self, path: Path) -> None:
+        extra = {TORCHSCRIPT_META_FILE: ""}
+        with quiet_jit_deprecation():
+            self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        if not extra[TORCHSCRIPT_META_FILE]:
+            raise ValueError(f"weights: {path} is a TorchScript archive without {TORCHSCRIPT_META_FILE}; "
+                             "export it with python -m fer.export")
+        super().__init__(json.loads(extra[TORCHSCRIPT_META_FILE]), path)
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.module(torch.from_numpy(batch)).numpy()
+
+
+class OnnxClassifier(Classifier):
+    runtime = "onnxruntime"
+
+    def __init__(self, path: Path, threads: int = 2) -> None:
+        import onnxruntime as ort  # imported here: only ONNX users pay for it
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1  # one sequential graph: more inter-op threads only add wake-ups
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own exception types for unreadable models
+            raise ValueError(f"weights: {path} is not a readable ONNX model ({err}); expected {ACCEPTED}") from err
+        props = self.session.get_modelmeta().custom_metadata_map
+        if ONNX_META_KEY not in props:
+            raise ValueError(f"weights: {path} is an ONNX model without '{ONNX_META_KEY}' metadata; "
+                             "export it with python -m fer.export")
+        self.input_name = self.session.get_inputs()[0].name
+        super().__init__(json.loads(props[ONNX_META_KEY]), path)
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch})[0]
+
+
+def load_classifier(path: str | Path, threads: int = 2) -> Classifier:
+    """Load any weights file this package writes; `threads` sets ONNX Runtime's intra-op threads.
+
+    The torch runtimes use torch's global thread setting (`torch.set_num_threads`), which a
+    library should not change behind its caller's back.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights: no such file: {path}")
+    if path.suffix.lower() == ".onnx":
+        return OnnxClassifier(path, threads)
+    if _is_torchscript(path):
+        return TorchScriptClassifier(path)
+    try:
+        return TorchClassifier(path)
+    except ValueError as err:
+        raise ValueError(f"weights: {path} is not a weights file this package can load; expected {ACCEPTED} "
+                         f"({err})") from err
+
+
+def _is_torchscript(path: Path) -> bool:
+    # torch.save also writes zips (<archive>/data.pkl ...); only TorchScript archives hold code/.
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    return any("/code/" in name or name.endswith(f"extra/{TORCHSCRIPT_META_FILE}") for name in names)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))  # shifted: no overflow for large logits
+    return shifted / shifted.sum(axis=1, keepdims=True)

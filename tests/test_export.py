@@ -1,0 +1,171 @@
+"""TorchScript and ONNX exports: same outputs as the eager model, metadata that survives, a CLI, clear errors."""
+
+import json
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from fer.data.image_io import read_grey
+from fer.export import export_onnx, export_torchscript, main, output_paths, parse_args
+from fer.labels import LABELS
+from fer.models.model_file import Preprocessing
+from fer.runtime import load_classifier
+from tests.conftest import DATA_DIR, needs_data, run_script
+from tests.tiny_models import SMALL, make_model_file, preprocess, synthetic_crops
+
+def real_crops() -> list[np.ndarray]:
+    # 8 FER2013 test faces and 8 CK+48 faces, the first of each class folder: different faces and sizes.
+    folders = sorted((DATA_DIR / "fer2013" / "test").iterdir()) + sorted((DATA_DIR / "ckplus48").iterdir())
+    files = [min(folder.iterdir()) for folder in folders if folder.is_dir()]
+    return [read_grey(path) for path in files[:16]]
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export")
+    model_file = make_model_file(folder / "model.pt")
+    return {
+        "torch": model_file,
+        "torchscript": export_torchscript(model_file, folder / "model.ts.pt"),
+        "onnxruntime": export_onnx(model_file, folder / "model.onnx"),
+    }
+
+
+@pytest.fixture(scope="module")
+def classifiers(exported):
+    return {runtime: load_classifier(path, threads=1) for runtime, path in exported.items()}
+
+
+@pytest.fixture(scope="module", params=[pytest.param("real", marks=needs_data("fer2013", "ckplus48")), "synthetic"])
+def face_batch(request):
+    crops = real_crops() if request.param == "real" else synthetic_crops(16)
+    return preprocess(crops, Preprocessing(48, 1, 0.5, 0.5)).numpy()
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+@pytest.mark.parametrize("runtime", ["torchscript", "onnxruntime"])
+def test_exports_match_eager_model(classifiers, face_batch, batch_size, runtime):
+    eager, export = classifiers["torch"], classifiers[runtime]
+    assert export.runtime == runtime
+    chunks = [face_batch[i : i + batch_size] for i in range(0, len(face_batch), batch_size)]
+    expected = np.concatenate([eager.logits(chunk) for chunk in chunks])
+    got = np.concatenate([export.logits(chunk) for chunk in chunks])
+    # Parity at 1e-4 only means something if the outputs differ between faces by much more.
+    assert expected.std(axis=0).mean() > 0.05
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(export.probabilities(face_batch).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_metadata_survives_every_format(exported, classifiers):
+    for runtime, classifier in classifiers.items():
+        assert classifier.runtime == runtime
+        assert (classifier.labels, classifier.image_size, classifier.channels) == (LABELS, 48, 1)
+        assert (classifier.mean, classifier.std) == (0.5, 0.5)
+        assert classifier.arch["backbone_kwargs"] == SMALL
+
+    with zipfile.ZipFile(exported["torchscript"]) as archive:  # read directly: no torch.jit, no deprecation warning
+        ts_meta = archive.read(next(n for n in archive.namelist() if n.endswith("/extra/fer_meta.json")))
+    onnx_model = onnx.load(str(exported["onnxruntime"]))
+    onnx_meta = {p.key: p.value for p in onnx_model.metadata_props}["fer_meta"]
+    for meta in (json.loads(ts_meta), json.loads(onnx_meta)):
+        assert meta["format"] == "fer-torchscript/1" and meta["outputs"] == "logits"
+        assert meta["labels"] == list(LABELS) and meta["arch"]["backbone"] == "compact_cnn"
+
+
+def test_onnx_file_is_self_contained_with_a_dynamic_batch(exported):
+    path = exported["onnxruntime"]
+    model = onnx.load(str(path), load_external_data=False)
+    assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["logits"]
+    batch_dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_dim.dim_param and not batch_dim.HasField("dim_value")
+    assert max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) >= 17
+    assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith("model.onnx")) == ["model.onnx"]
+
+
+def test_jit_deprecation_warning_does_not_escape(exported, tmp_path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_classifier(export_torchscript(exported["torch"], tmp_path / "m.ts.pt"))
+    jit_warnings = [w for w in caught if issubclass(w.category, FutureWarning) and "torch.jit" in str(w.message)]
+    assert not jit_warnings, [str(w.message) for w in jit_warnings]
+
+
+def test_torchscript_is_recognised_by_content_not_name(exported, tmp_path):
+    renamed = tmp_path / "weights.bin"
+    renamed.write_bytes(exported["torchscript"].read_bytes())
+    assert load_classifier(renamed).runtime == "torchscript"
+
+
+def test_cli_exports_both_formats_with_their_metadata(tmp_path):
+    # Not the defaults (3 channels, 40 px, other normalisation), so nothing can be hard-coded.
+    pre = Preprocessing(40, 3, 0.45, 0.25)
+    model_file = make_model_file(tmp_path / "net.pt", pre, {"widths": [4, 8]})
+    result = run_script(["-m", "fer.export", f"ckpt={model_file}", "format=both"])
+    written = [tmp_path / "net.ts.pt", tmp_path / "net.onnx"]
+    for path in written:
+        assert path.is_file() and str(path) in result.stdout
+    eager = load_classifier(model_file)
+    batch = preprocess(synthetic_crops(3), pre).numpy()
+    for path in written:
+        classifier = load_classifier(path)
+        assert (classifier.image_size, classifier.channels, classifier.mean, classifier.std) == (40, 3, 0.45, 0.25)
+        np.testing.assert_allclose(classifier.logits(batch), eager.logits(batch), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["ckpt=m.pt", "formt=onnx"], "unknown key 'formt'"),
+    (["format=onnx"], "missing key 'ckpt'"),
+    (["ckpt=m.pt"], "missing key 'format'"),
+    (["ckpt=m.pt", "format=tflite"], "format=tflite: choose one of torchscript, onnx, both"),
+    (["ckpt=m.pt", "onnx"], "expected key=value, got 'onnx'"),
+])
+def test_cli_usage_errors(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "usage: python -m fer.export" in err
+
+
+def test_cli_output_paths(tmp_path):
+    ckpt = tmp_path / "runs" / "epoch=3-step=90.ckpt"  # "=" in the value: split at the first one only
+    assert parse_args([f"ckpt={ckpt}", "format=both"])["ckpt"] == str(ckpt)
+    assert output_paths(ckpt, "both", None) == {
+        "torchscript": ckpt.parent / "epoch=3-step=90.ts.pt", "onnx": ckpt.parent / "epoch=3-step=90.onnx"}
+    assert output_paths(ckpt, "onnx", "deploy/fer.onnx") == {"onnx": Path("deploy/fer.onnx")}
+    assert output_paths(ckpt, "both", "deploy") == {
+        "torchscript": Path("deploy/epoch=3-step=90.ts.pt"), "onnx": Path("deploy/epoch=3-step=90.onnx")}
+
+
+def test_cli_names_a_missing_input(tmp_path, capsys):
+    assert main([f"ckpt={tmp_path / 'absent.pt'}", "format=onnx"]) == 1
+    assert "absent.pt" in capsys.readouterr().err
+
+
+def test_missing_weights_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.onnx"):
+        load_classifier(tmp_path / "nope.onnx")
+
+
+@pytest.mark.parametrize("name, content", [
+    ("notes.pt", b"not weights at all"),
+    ("fake.onnx", b"not an onnx model"),
+    ("tensor.pt", None),  # a real torch file, but not ours
+])
+def test_wrong_kind_of_weights_file_lists_what_is_accepted(tmp_path, name, content):
+    path = tmp_path / name
+    if content is None:
+        torch.save({"weights": torch.zeros(3)}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=name) as error:
+        load_classifier(path)
+    for kind in (".onnx", "TorchScript", "fer model file", ".ckpt"):
+        assert kind in str(error.value)

@@ -1,0 +1,158 @@
+"""The predictor: faces found and classified in frames, with exactly the pixels training used."""
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from fer.data.dataset import FaceDataset
+from fer.data.image_io import read_grey
+from fer.data.scan import CropPolicy, scan_source
+from fer.data.synthetic_faces import draw_face, sample_identity
+from fer.data.sources.jaffe import JAFFE
+from fer.data.transforms import eval_transform, to_tensor
+from fer.detect import HaarFaceDetector
+from fer.labels import LABELS
+from fer.predictor import FacePrediction, Predictor, normalise
+from fer.runtime import load_classifier
+from tests.conftest import DATA_DIR, needs_data
+from tests.tiny_models import make_model_file, synthetic_crops
+
+JAFFE_FILE = DATA_DIR / "jaffe" / "KA.HA1.29.tiff"
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    return load_classifier(make_model_file(tmp_path_factory.mktemp("predictor") / "model.pt"))
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return HaarFaceDetector()
+
+
+def paste(canvas: np.ndarray, image: np.ndarray, x: int, y: int, side: int) -> None:
+    canvas[y : y + side, x : x + side] = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+
+
+@needs_data("jaffe")
+def test_one_face_in_a_jaffe_photo(classifier, detector):
+    frame = cv2.imread(str(JAFFE_FILE), cv2.IMREAD_COLOR)  # BGR, as a camera delivers
+    faces = Predictor(classifier, detector).predict(frame)
+    assert len(faces) == 1
+    x, y, w, h = faces[0].box
+    # A 256 px head-and-shoulders photo: the face is large, roughly central, inside the frame.
+    assert 0 <= x and 0 <= y and x + w <= 256 and y + h <= 256
+    assert 100 <= w <= 220 and abs((x + w / 2) - 128) < 40
+    assert faces[0].probs.shape == (len(LABELS),)
+    assert abs(faces[0].probs.sum() - 1) < 1e-5
+    assert faces[0].label in LABELS and faces[0].score == faces[0].probs.max()
+
+
+@needs_data("jaffe")
+def test_predictor_feeds_the_model_the_pixels_training_feeds_it(classifier, detector, tmp_path):
+    # Training's own path for this photo: scan (Haar, square crop at CropPolicy.size, cached PNG),
+    # then the evaluation dataset (eval transform, to_tensor).
+    folder = tmp_path / "jaffe"
+    folder.mkdir()
+    shutil.copy(JAFFE_FILE, folder)
+    source = JAFFE(root=str(folder))
+    records, _ = scan_source(source, CropPolicy(), tmp_path / "cache")
+    dataset = FaceDataset(records, {source.name: source}, eval_transform(classifier.image_size),
+                          classifier.mean, classifier.std, classifier.channels)
+    trained_on = dataset[0][0].numpy()
+
+    seen = []
+    recording = RecordingClassifier(classifier, seen)
+    Predictor(recording, detector).predict(cv2.imread(str(JAFFE_FILE), cv2.IMREAD_UNCHANGED))
+    np.testing.assert_array_equal(seen[0][0], trained_on)
+
+
+class RecordingClassifier:
+    """The real classifier, keeping every batch it is given."""
+
+    def __init__(self, classifier, seen: list) -> None:
+        self._classifier, self._seen = classifier, seen
+
+    def __getattr__(self, name):
+        return getattr(self._classifier, name)
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        self._seen.append(batch.copy())
+        return self._classifier.probabilities(batch)
+
+
+def test_no_face_in_noise(classifier, detector):
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    assert Predictor(classifier, detector).predict(noise) == []
+
+
+def test_without_a_detector_the_input_is_the_crop(classifier):
+    crop = synthetic_crops(1, size=48)[0]
+    faces = Predictor(classifier).predict(crop)
+    assert len(faces) == 1 and faces[0].box is None
+    np.testing.assert_allclose(faces[0].probs.sum(), 1.0, atol=1e-5)
+
+
+def test_bgr_bgra_and_grey_frames_give_the_same_prediction(classifier):
+    bgr = cv2.resize(synthetic_crops(1)[0], (48, 48))
+    bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+    predictor = Predictor(classifier)
+    expected = predictor.predict(bgr)[0].probs
+    for frame in (cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)):
+        np.testing.assert_array_equal(predictor.predict(frame)[0].probs, expected)
+
+
+def synthetic_photo() -> np.ndarray:
+    # Identity 0's neutral face is one the Haar cascade finds: a detector test without real data.
+    return cv2.cvtColor(draw_face(sample_identity(0), LABELS.index("neutral"), seed=0, size=256), cv2.COLOR_BGR2GRAY)
+
+
+@pytest.mark.parametrize("source", [pytest.param("jaffe", marks=needs_data("jaffe")), "synthetic"])
+def test_largest_or_all_faces(classifier, detector, source):
+    photo = read_grey(JAFFE_FILE) if source == "jaffe" else synthetic_photo()
+    canvas = np.full((480, 640), 128, np.uint8)
+    paste(canvas, photo, x=20, y=20, side=300)  # the big face on the left
+    paste(canvas, photo, x=420, y=200, side=160)
+    frame = cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
+
+    every = Predictor(classifier, detector, faces="all").predict(frame)
+    assert len(every) == 2
+    big, small = every
+    assert big.box[2] > 1.5 * small.box[2] and big.box[0] < 320 < small.box[0]
+
+    largest = Predictor(classifier, detector, faces="largest").predict(frame)
+    assert len(largest) == 1 and largest[0].box == big.box
+    np.testing.assert_allclose(largest[0].probs, big.probs, atol=1e-6)
+
+
+def test_classify_crops_is_one_batch_equal_to_single_calls(classifier):
+    crops = synthetic_crops(6, size=96)
+    seen = []
+    predictor = Predictor(RecordingClassifier(classifier, seen))
+    batched = predictor.classify_crops(crops)
+    assert batched.shape == (6, len(LABELS)) and len(seen) == 1
+    singles = np.concatenate([predictor.classify_crops([crop]) for crop in crops])
+    np.testing.assert_allclose(batched, singles, atol=1e-6)
+    assert predictor.classify_crops([]).shape == (0, len(LABELS))
+
+
+@pytest.mark.parametrize("mean, std, channels", [(0.5, 0.5, 1), (0.485, 0.229, 3), (0.1307, 0.3081, 1)])
+def test_numpy_normalise_equals_training_to_tensor(mean, std, channels):
+    grey = np.random.default_rng(1).integers(0, 256, (48, 48), dtype=np.uint8)
+    np.testing.assert_array_equal(normalise(grey, mean, std, channels), to_tensor(grey, mean, std, channels).numpy())
+
+
+def test_face_prediction_label_and_score():
+    probs = np.array([0.05, 0.05, 0.1, 0.6, 0.1, 0.05, 0.05], np.float32)
+    face = FacePrediction((1, 2, 3, 4), probs)
+    assert face.label == "happy" and face.score == pytest.approx(0.6)
+
+
+def test_bad_faces_option_is_named(classifier):
+    with pytest.raises(ValueError, match="faces='biggest'"):
+        Predictor(classifier, faces="biggest")
