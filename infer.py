@@ -1,11 +1,26 @@
-"""Real-time inference (`python infer.py source=webcam`): not built yet.
+"""Recognise facial expressions: `python infer.py source=webcam` (or a video, image, folder, stream).
 
-The inference issue fills this entry point (detector + exported model, webcam/video/images).
-Until then it says so instead of pretending to work.
+    python infer.py source=photos/ weights=model.onnx output.jsonl=faces.jsonl display=false
+    python infer.py source=clip.mp4 output.video=annotated.mp4 display=false
+    python infer.py source=fer2013_crops/ detector=none
+
+Every option lives in conf/infer.yaml. The exit code is the number of inputs that could not be read.
 """
 
 import sys
 
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="infer")
+def main(cfg: DictConfig) -> None:
+    from fer.infer import run
+
+    failures = run(cfg)
+    if failures:
+        sys.exit(min(failures, 125))  # exit codes are one byte; 126 and up mean other things to shells
+
+
 if __name__ == "__main__":
-    sys.exit("infer.py is not implemented yet: real-time inference is the next milestone. "
-             "Trained models are saved as <run dir>/model.pt (see README, 'Model files').")
+    main()

@@ -59,9 +59,14 @@ class Predictor:
         grey = to_grey_uint8(frame, "frame")
         if self.detector is None:
             return [FacePrediction(None, self.classify_crops([grey])[0])]
+        return self.classify_boxes(grey, self.detect(grey))
+
+    def detect(self, grey: np.ndarray) -> list[Box]:
         boxes = self.detector.detect(grey)
-        if self.faces == "largest":
-            boxes = boxes[:1]
+        return boxes[:1] if self.faces == "largest" else boxes
+
+    def classify_boxes(self, grey: np.ndarray, boxes: list[Box]) -> list[FacePrediction]:
+        """Classify given face boxes of a grey frame (live video reuses boxes between detections)."""
         crops = [crop_square(grey, box, self.crop_margin, CROP_SIDE) for box in boxes]
         return [FacePrediction(tuple(box), probs) for box, probs in zip(boxes, self.classify_crops(crops))]
 

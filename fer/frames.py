@@ -1,0 +1,136 @@
+"""Where frames come from: an image, a folder of images, a video file or stream, or a camera.
+
+Every source yields `Frame`s. An unreadable file yields a frame with `error` set instead of
+stopping the run. Cameras and streams are read on their own thread that keeps only the newest
+frame, so a slow model drops frames instead of building up lag; video files are read in order,
+every frame, so outputs line up with the input.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer.data.sources.base import IMAGE_SUFFIXES
+
+CaptureFactory = Callable[[int | str], "cv2.VideoCapture"]
+STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+
+
+@dataclass
+class Frame:
+    source: str  # file name, video path or camera spec
+    index: int  # frame number within the source (images: 0)
+    time_s: float  # position in the video; seconds since start for cameras; 0 for images
+    image: np.ndarray | None  # BGR (or grey) pixels; None when the file could not be read
+    error: str | None = None
+    video: bool = False  # one of a sequence of frames (video, camera, stream), not a still image
+
+
+def open_frames(spec: str, capture_factory: CaptureFactory = cv2.VideoCapture) -> Iterator[Frame]:
+    """`webcam`, `webcam:N`, an image, a folder (recursive), or anything cv2.VideoCapture opens."""
+    spec = str(spec)
+    if spec == "webcam" or spec.startswith("webcam:"):
+        index = int(spec.partition(":")[2] or 0)
+        return camera_frames(_open_capture(capture_factory, index, f"camera {index} (source={spec})"), spec)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return image_frames(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+        return image_frames([path])
+    if path.is_file():
+        return video_frames(_open_capture(capture_factory, str(path), f"video file {path}"), str(path))
+    if spec.startswith(STREAM_PREFIXES):
+        return camera_frames(_open_capture(capture_factory, spec, f"stream {spec}"), spec)
+    raise FileNotFoundError(f"source={spec}: no such file or folder (use webcam, webcam:N, an image, a folder, "
+                            "a video file or a stream URL)")
+
+
+def _open_capture(factory: CaptureFactory, target, what: str):
+    capture = factory(target)
+    if not capture.isOpened():
+        raise OSError(f"could not open {what}: check that it exists and is not in use")
+    return capture
+
+
+def image_frames(paths: list[Path]) -> Iterator[Frame]:
+    for path in paths:
+        data = path.read_bytes() if path.is_file() else b""
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+        if image is None:
+            yield Frame(str(path), 0, 0.0, None, error=f"{path}: not a readable image")
+        else:
+            yield Frame(str(path), 0, 0.0, image)
+
+
+def video_frames(capture, name: str) -> Iterator[Frame]:
+    index = 0
+    try:
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                return
+            yield Frame(name, index, capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, image, video=True)
+            index += 1
+    finally:
+        capture.release()
+
+
+def camera_frames(capture, name: str, timeout_s: float = 5.0) -> Iterator[Frame]:
+    reader = LatestFrameReader(capture)
+    reader.start()
+    start = time.monotonic()
+    try:
+        while True:
+            item = reader.next_frame(timeout_s)
+            if item is None:  # the camera or stream stopped delivering frames
+                return
+            index, image = item
+            yield Frame(name, index, time.monotonic() - start, image, video=True)
+    finally:
+        reader.stop()
+
+
+class LatestFrameReader:
+    """Reads a capture on a thread and keeps only the newest frame."""
+
+    def __init__(self, capture) -> None:
+        self.capture = capture
+        self.dropped = 0
+        self._latest: tuple[int, np.ndarray] | None = None
+        self._ended = False
+        self._condition = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        index = 0
+        while not self._ended:
+            ok, image = self.capture.read()
+            with self._condition:
+                if not ok:
+                    self._ended = True
+                else:
+                    self.dropped += self._latest is not None  # the consumer never saw the previous one
+                    self._latest = (index, image)
+                    index += 1
+                self._condition.notify_all()
+
+    def next_frame(self, timeout_s: float) -> tuple[int, np.ndarray] | None:
+        """The newest unseen frame; None once the capture has ended (or gave nothing for timeout_s)."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._latest is not None or self._ended, timeout=timeout_s)
+            item, self._latest = self._latest, None
+            return item
+
+    def stop(self) -> None:
+        with self._condition:
+            self._ended = True
+        self._thread.join(timeout=2.0)
+        self.capture.release()

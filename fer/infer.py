@@ -1,0 +1,106 @@
+"""The inference task behind `infer.py`: frames in, faces with seven probabilities out.
+
+One loop for every source: read a frame, find and classify faces with the shared `Predictor`
+(detection every N frames and smoothing for live video), write records, draw, show. A file that
+cannot be read is reported by name and counted; the rest is still processed, and the exit code
+is the number of failures.
+"""
+
+import logging
+import time
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import hydra
+import torch
+from omegaconf import DictConfig
+
+from fer.data.image_io import to_grey_uint8
+from fer.frames import Frame, open_frames
+from fer.outputs import AnnotatedImages, CsvWriter, JsonlWriter, VideoOut, records
+from fer.overlay import draw
+from fer.predictor import Predictor
+from fer.runtime import load_classifier
+from fer.tracking import LiveFaces
+
+log = logging.getLogger(__name__)
+DEFAULT_MODEL = "default_model.onnx"
+QUIT_KEYS = (ord("q"), 27)  # q, Esc
+
+
+def default_weights() -> Path:
+    path = Path(str(resources.files("fer") / "assets" / DEFAULT_MODEL))
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no default model is installed ({path} is missing). Pass weights=<model.onnx, exported .pt, "
+            "model.pt or .ckpt>, e.g. the model.pt that `python train.py` writes in its run folder."
+        )
+    return path
+
+
+def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
+    torch.set_num_threads(cfg.threads)
+    classifier = load_classifier(cfg.weights or default_weights(), threads=cfg.threads)
+    detector = hydra.utils.instantiate(cfg.detector) if cfg.get("detector") else None
+    predictor = Predictor(classifier, detector, faces=cfg.faces)
+    live = LiveFaces(predictor, cfg.detect_every, cfg.smoothing) if detector is not None else None
+    frames = open_frames(cfg.source, capture_factory)
+    writers = _open_writers(cfg.output)
+    failures, seen = 0, 0
+    try:
+        for frame in frames:
+            if frame.image is None:
+                failures += 1
+                log.error("skipped %s", frame.error)
+                continue
+            seen += 1
+            faces, stats = _process(frame, predictor, live)
+            rows = records(frame, faces)
+            for writer in writers["records"]:
+                writer.write(rows)
+            if _show_and_save(frame, faces, stats, writers, cfg.display):
+                break
+    finally:
+        for group in writers.values():
+            for writer in group:
+                writer.close()
+        if cfg.display:
+            cv2.destroyAllWindows()
+    log.info("%d frame(s) processed, %d failed", seen, failures)
+    return failures
+
+
+def _process(frame: Frame, predictor: Predictor, live: LiveFaces | None):
+    start = time.perf_counter()
+    grey = to_grey_uint8(frame.image, frame.source)
+    # Held boxes and smoothing only make sense between consecutive frames of a video.
+    faces = live.step(grey) if live is not None and frame.video else predictor.predict(grey)
+    total_ms = (time.perf_counter() - start) * 1000
+    return faces, {"ms": total_ms, "fps": 1000.0 / max(total_ms, 1e-3)}
+
+
+def _open_writers(output: DictConfig) -> dict[str, list]:
+    writers = {"records": [], "images": []}
+    if output.get("jsonl"):
+        writers["records"].append(JsonlWriter(output.jsonl))
+    if output.get("csv"):
+        writers["records"].append(CsvWriter(output.csv))
+    if output.get("dir"):
+        writers["images"].append(AnnotatedImages(output.dir))
+    if output.get("video"):
+        writers["images"].append(VideoOut(output.video, fps=output.get("fps") or 25.0))
+    return writers
+
+
+def _show_and_save(frame: Frame, faces, stats, writers, display: bool) -> bool:
+    """Draw if anyone looks; True when the user asked to quit."""
+    if not (display or writers["images"]):
+        return False
+    annotated = draw(frame.image, faces, stats)
+    for writer in writers["images"]:
+        writer.write(frame, annotated)
+    if display:
+        cv2.imshow("fer", annotated)
+        return (cv2.waitKey(1) & 0xFF) in QUIT_KEYS
+    return False
