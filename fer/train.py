@@ -13,6 +13,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from fer.data.scan import DataConfigError
+from fer.export import EXPORTERS
 from fer.models.model_file import Preprocessing, load_model_file, save_model_file
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def train(cfg: DictConfig) -> dict:
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         results["test"] = dict(model.last_results.get("test", {}))
     if cfg.get("export") and trainer.is_global_zero:
-        results["model_file"] = str(_export(best, output_dir / "model.pt"))
+        results["exports"] = _export(best, output_dir, cfg.get("export_formats") or [])
     results["best_checkpoint"] = best
     results["objective"] = _objective(trainer, cfg.get("optimized_metric"))
     if trainer.is_global_zero:
@@ -76,12 +77,20 @@ def _best_checkpoint(trainer: L.Trainer) -> str:
     return callback.best_model_path or callback.last_model_path or ""
 
 
-def _export(checkpoint: str, target: Path) -> Path | None:
-    """The best checkpoint as a standalone model file (state_dict + metadata, no optimiser)."""
+def _export(checkpoint: str, output_dir: Path, formats: list[str]) -> dict[str, str]:
+    """The best checkpoint as a standalone model file (state_dict + metadata, no optimiser state),
+    plus the deployable formats asked for (TorchScript, ONNX)."""
     if not checkpoint:
-        return None
+        return {}
     model, pre, _ = load_model_file(checkpoint)
-    return save_model_file(target, model, Preprocessing(**vars(pre)))
+    model_file = save_model_file(output_dir / "model.pt", model, Preprocessing(**vars(pre)))
+    written = {"model_file": str(model_file)}
+    for fmt in formats:
+        if fmt not in EXPORTERS:
+            raise ValueError(f"export_formats: unknown format {fmt!r}; choose from {', '.join(EXPORTERS)}")
+        exporter, suffix = EXPORTERS[fmt]
+        written[fmt] = str(exporter(model_file, output_dir / f"model{suffix}"))
+    return written
 
 
 def _objective(trainer: L.Trainer, metric: str | None) -> float | None:

@@ -23,6 +23,7 @@ FAST_TRAINER = [
     "model.arch.backbone_kwargs.widths=[8,16,32]",
     "callbacks.progress_bar=null",
     "callbacks.model_summary=null",
+    "export_formats=[]",
 ]
 # ... and few synthetic faces (for data configs that have the synthetic source).
 FAST = [

@@ -9,17 +9,19 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from fer.data.scan import DataConfigError
 from fer.models.model_file import load_model_file
+from fer.runtime import load_classifier
 from tests.conftest import DATA_DIR, FAST, FAST_TRAINER, ROOT, needs_data, run_script, run_train
 from tests.trees import make_ferg_tree
 
 
 def test_default_run_writes_checkpoints_metrics_and_model(tmp_path):
-    results = run_train(FAST, tmp_path)
+    results = run_train([*FAST, "export_formats=[torchscript,onnx]"], tmp_path)
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert len(list((tmp_path / "checkpoints").glob("epoch*.ckpt"))) == 1  # best by val/f1
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -29,6 +31,10 @@ def test_default_run_writes_checkpoints_metrics_and_model(tmp_path):
     model, pre, meta = load_model_file(tmp_path / "model.pt")
     assert meta["labels"][0] == "anger" and pre.image_size == 48 and pre.channels == 1
     assert model(torch.zeros(1, 1, 48, 48)).shape == (1, 7)
+    for name in ("model.ts.pt", "model.onnx"):  # the deployable exports infer.py loads
+        exported = load_classifier(tmp_path / name)
+        assert exported.probabilities(np.zeros((1, 1, 48, 48), np.float32)).shape == (1, 7)
+    assert set(results["exports"]) == {"model_file", "torchscript", "onnx"}
     assert list((tmp_path / "confusion_matrices").glob("test_all_epoch*.png"))
     with open(tmp_path / "split_manifest.csv") as handle:
         rows = list(csv.DictReader(handle))
