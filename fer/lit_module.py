@@ -29,6 +29,7 @@ class FERLitModule(L.LightningModule):
         scheduler: dict | None = None,
         label_smoothing: float = 0.0,
         class_weighted_loss: bool = False,
+        tta_flip: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -74,6 +75,8 @@ class FERLitModule(L.LightningModule):
     def _evaluate_step(self, batch, metrics: FERMetrics, stage: str) -> None:
         images, labels, domains = batch
         logits = self(images)
+        if self.hparams.tta_flip:  # test-time augmentation: average with the mirrored face
+            logits = (logits + self(images.flip(-1))) / 2
         self.log(f"{stage}/loss", nn.functional.cross_entropy(logits, labels), batch_size=len(labels), sync_dist=True)
         metrics.update(logits, labels, domains)
 

@@ -68,3 +68,22 @@ def test_wrong_kind_of_weights_file_is_named(tmp_path):
     torch.save({"something": torch.zeros(1)}, path)
     with pytest.raises(ValueError, match="other.pt is neither a fer model file"):
         load_model_file(path)
+
+
+def test_tta_flip_evaluates_the_face_and_its_mirror():
+    from fer.lit_module import FERLitModule
+
+    module = FERLitModule(arch={"backbone": "compact_cnn", "backbone_kwargs": {"widths": [8]}}, tta_flip=True).eval()
+    seen = []
+
+    def net(images):
+        seen.append(images.clone())
+        # the original alone says class 0; the mirror says class 1 more strongly, so the average says 1
+        return torch.tensor([[1.0, 0.0] + [-9.0] * 5] if len(seen) == 1 else [[0.0, 3.0] + [-9.0] * 5])
+
+    module.net.forward = net
+    images = torch.arange(48 * 48, dtype=torch.float32).reshape(1, 1, 48, 48)
+    module._evaluate_step((images, torch.tensor([1]), torch.tensor([0])), module.test_metrics, "test")
+    assert torch.equal(seen[1], images.flip(-1))
+    scalars, _ = module.test_metrics.compute()
+    assert len(seen) == 2 and scalars["acc"] == 1.0
