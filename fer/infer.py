@@ -73,11 +73,12 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
 
 def _process(frame: Frame, predictor: Predictor, live: LiveFaces | None):
     start = time.perf_counter()
+    predictor.stage_ms.clear()
     grey = to_grey_uint8(frame.image, frame.source)
     # Held boxes and smoothing only make sense between consecutive frames of a video.
     faces = live.step(grey) if live is not None and frame.video else predictor.predict(grey)
     total_ms = (time.perf_counter() - start) * 1000
-    return faces, {"ms": total_ms, "fps": 1000.0 / max(total_ms, 1e-3)}
+    return faces, {"fps": 1000.0 / max(total_ms, 1e-3), "ms": total_ms, **predictor.stage_ms}
 
 
 def _open_writers(output: DictConfig) -> dict[str, list]:

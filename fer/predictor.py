@@ -9,6 +9,7 @@ Its pixels follow training exactly: grey via `to_grey_uint8`, a square Haar crop
 transform and normalisation. A model therefore sees at inference what it saw in evaluation.
 """
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,8 @@ class Predictor:
         self.faces = faces
         self.crop_margin = crop_margin
         self._resize = eval_transform(classifier.image_size)
+        # Milliseconds of the last call per stage (detect, preprocess, classify), for overlays and benchmarks.
+        self.stage_ms: dict[str, float] = {}
 
     def predict(self, frame: np.ndarray) -> list[FacePrediction]:
         """BGR, BGRA or grey frame -> one prediction per face, largest first; [] when no face is found."""
@@ -62,7 +65,9 @@ class Predictor:
         return self.classify_boxes(grey, self.detect(grey))
 
     def detect(self, grey: np.ndarray) -> list[Box]:
+        start = time.perf_counter()
         boxes = self.detector.detect(grey)
+        self.stage_ms["detect"] = (time.perf_counter() - start) * 1000
         return boxes[:1] if self.faces == "largest" else boxes
 
     def classify_boxes(self, grey: np.ndarray, boxes: list[Box]) -> list[FacePrediction]:
@@ -74,7 +79,13 @@ class Predictor:
         """Grey uint8 face crops -> (N, 7) probabilities, in one batched call to the classifier."""
         if not crops:
             return np.zeros((0, len(LABELS)), np.float32)
-        return self.classifier.probabilities(np.stack([self.preprocess(crop) for crop in crops]))
+        start = time.perf_counter()
+        batch = np.stack([self.preprocess(crop) for crop in crops])
+        middle = time.perf_counter()
+        probs = self.classifier.probabilities(batch)
+        self.stage_ms["preprocess"] = (middle - start) * 1000
+        self.stage_ms["classify"] = (time.perf_counter() - middle) * 1000
+        return probs
 
     def preprocess(self, grey_crop: np.ndarray) -> np.ndarray:
         """A face crop -> C x H x W float32: the training eval transform, then `to_tensor` in numpy."""
