@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer.data.image_io import UnreadableImage, check_not_truncated, decode_grey
 from fer.data.sources.base import IMAGE_SUFFIXES
 
 CaptureFactory = Callable[[int | str], "cv2.VideoCapture"]
@@ -59,12 +60,20 @@ def _open_capture(factory: CaptureFactory, target, what: str):
 
 def image_frames(paths: list[Path]) -> Iterator[Frame]:
     for path in paths:
-        data = path.read_bytes() if path.is_file() else b""
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-        if image is None:
-            yield Frame(str(path), 0, 0.0, None, error=f"{path}: not a readable image")
-        else:
-            yield Frame(str(path), 0, 0.0, image)
+        try:
+            yield Frame(str(path), 0, 0.0, _decode_still(path.read_bytes(), path))
+        except (UnreadableImage, OSError) as err:
+            yield Frame(str(path), 0, 0.0, None, error=str(err))
+
+
+def _decode_still(data: bytes, path: Path) -> np.ndarray:
+    """Colour where OpenCV can decode it (for annotated copies); otherwise the training reader's
+    grey result, so inference accepts every file training accepts and rejects the same broken ones."""
+    if not data:
+        raise UnreadableImage(f"{path}: empty file")
+    check_not_truncated(data, str(path))
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    return image if image is not None else decode_grey(data, str(path))
 
 
 def video_frames(capture, name: str) -> Iterator[Frame]:

@@ -24,7 +24,7 @@ def read_grey(path: str | Path) -> np.ndarray:
 def decode_grey(data: bytes, name: str = "<bytes>") -> np.ndarray:
     if not data:
         raise UnreadableImage(f"{name}: empty file")
-    _check_not_truncated(data, name)
+    check_not_truncated(data, name)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         # OpenCV cannot read some TIFF/palette variants that Pillow can.
@@ -71,7 +71,7 @@ def _decode_with_pillow(data: bytes, name: str) -> np.ndarray:
         raise UnreadableImage(f"{name}: not a readable image ({err})") from err
 
 
-def _check_not_truncated(data: bytes, name: str) -> None:
+def check_not_truncated(data: bytes, name: str) -> None:
     # OpenCV decodes a truncated JPEG or PNG into a half-grey image with only a console warning;
     # the end markers tell a complete file from a cut one.
     if data[:3] == b"\xff\xd8\xff" and b"\xff\xd9" not in data[-64:]:
