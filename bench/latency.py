@@ -92,28 +92,26 @@ def rss_growth(weights: Path, frames: int, folder: Path) -> tuple[float, float]:
     for i in range(frames):
         writer.write(face_frame(shift=(i % 60) - 30))
     writer.release()
-    samples = []
+    rss_mb = {}
 
-    class Probe:  # wraps the capture to sample memory as frames are read
+    class Probe:  # the real capture, sampling memory after the 500th and the last frame
         def __init__(self, target):
-            self.inner = cv2.VideoCapture(target)
+            self.inner, self.reads = cv2.VideoCapture(target), 0
 
         def __getattr__(self, name):
             return getattr(self.inner, name)
 
         def read(self):
-            if len(samples) in (500, frames - 1) or len(samples) % 1000 == 0:
-                samples.append(psutil.Process().memory_info().rss / 2**20)
-            else:
-                samples.append(None)
+            self.reads += 1
+            if self.reads in (500, frames):
+                rss_mb[self.reads] = psutil.Process().memory_info().rss / 2**20
             return self.inner.read()
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("infer", overrides=[f"source={video}", f"weights={weights}", "display=false",
                                           f"output.jsonl={folder / 'long.jsonl'}"])
     run(cfg, capture_factory=Probe)
-    measured = [s for s in samples if s is not None]
-    return samples[500], measured[-1]
+    return rss_mb[500], rss_mb[frames]
 
 
 def main() -> None:

@@ -74,7 +74,7 @@ def measure(model_name: str, args) -> dict:
     import hydra
     from hydra import compose, initialize_config_dir
 
-    from fer.train import _instantiate_data
+    from fer.train import instantiate_data
 
     overrides = [f"data={args.data}", f"model={model_name}", f"data.num_workers={args.workers}",
                  f"data.batch_size={args.batch_size}", f"paths.output_dir={args.out}/{model_name}"]
@@ -83,7 +83,7 @@ def measure(model_name: str, args) -> dict:
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
     L.seed_everything(0)
-    datamodule = _instantiate_data(cfg.data)
+    datamodule = instantiate_data(cfg.data)
     datamodule.setup("fit")  # scanning and cropping are not part of the measured epoch
     module = hydra.utils.instantiate(cfg.model)
     timer = StepTimer()

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fer.data.scan import DataConfigError
 from fer.export import EXPORTERS
-from fer.models.model_file import Preprocessing, load_model_file, save_model_file
+from fer.models.model_file import load_model_file, save_model_file
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def train(cfg: DictConfig) -> dict:
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    datamodule = _instantiate_data(cfg.data)
+    datamodule = instantiate_data(cfg.data)
     model = hydra.utils.instantiate(cfg.model)
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
@@ -60,7 +60,7 @@ def train(cfg: DictConfig) -> dict:
     return results
 
 
-def _instantiate_data(data_cfg: DictConfig):
+def instantiate_data(data_cfg: DictConfig):
     try:
         return hydra.utils.instantiate(data_cfg)
     except InstantiationException as err:
@@ -83,7 +83,7 @@ def _export(checkpoint: str, output_dir: Path, formats: list[str]) -> dict[str, 
     if not checkpoint:
         return {}
     model, pre, _ = load_model_file(checkpoint)
-    model_file = save_model_file(output_dir / "model.pt", model, Preprocessing(**vars(pre)))
+    model_file = save_model_file(output_dir / "model.pt", model, pre)
     written = {"model_file": str(model_file)}
     for fmt in formats:
         if fmt not in EXPORTERS:

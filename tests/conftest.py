@@ -61,10 +61,15 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def compose_train(overrides: list[str], output_dir: Path):
+def compose_config(name: str, overrides: list[str]):
+    """A config of conf/ composed as the entry point composes it."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("train", overrides=[f"paths.output_dir={output_dir}", f"paths.data_dir={DATA_DIR}", *overrides])
+        return compose(name, overrides=overrides)
+
+
+def compose_train(overrides: list[str], output_dir: Path):
+    return compose_config("train", [f"paths.output_dir={output_dir}", f"paths.data_dir={DATA_DIR}", *overrides])
 
 
 def run_train(overrides: list[str], output_dir: Path) -> dict:

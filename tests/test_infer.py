@@ -7,14 +7,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
 from fer.data.image_io import read_grey
 from fer.export import export_onnx
 from fer.infer import run
 from fer.labels import LABELS
-from tests.conftest import CONF_DIR, DATA_DIR, needs_data, run_script
+from tests.conftest import DATA_DIR, compose_config, needs_data, run_script
 from tests.tiny_models import make_model_file
 
 JAFFE = DATA_DIR / "jaffe"
@@ -39,9 +37,7 @@ def assert_valid_record(record: dict) -> None:
 
 
 def compose_infer(overrides: list[str]):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("infer", overrides=overrides)
+    return compose_config("infer", overrides)
 
 
 @needs_data("jaffe")
