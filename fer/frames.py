@@ -30,6 +30,7 @@ class Frame:
     image: np.ndarray | None  # BGR (or grey) pixels; None when the file could not be read
     error: str | None = None
     video: bool = False  # one of a sequence of frames (video, camera, stream), not a still image
+    fps: float | None = None  # the video's frame rate, where the file states one
 
 
 def open_frames(spec: str, capture_factory: CaptureFactory = cv2.VideoCapture) -> Iterator[Frame]:
@@ -77,13 +78,13 @@ def _decode_still(data: bytes, path: Path) -> np.ndarray:
 
 
 def video_frames(capture, name: str) -> Iterator[Frame]:
-    index = 0
+    index, fps = 0, capture.get(cv2.CAP_PROP_FPS) or None
     try:
         while True:
             ok, image = capture.read()
             if not ok:
                 return
-            yield Frame(name, index, capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, image, video=True)
+            yield Frame(name, index, capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, image, video=True, fps=fps)
             index += 1
     finally:
         capture.release()

@@ -90,7 +90,7 @@ def _open_writers(output: DictConfig) -> dict[str, list]:
     if output.get("dir"):
         writers["images"].append(AnnotatedImages(output.dir))
     if output.get("video"):
-        writers["images"].append(VideoOut(output.video, fps=output.get("fps") or 25.0))
+        writers["images"].append(VideoOut(output.video))
     return writers
 
 

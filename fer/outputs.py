@@ -76,16 +76,18 @@ class AnnotatedImages:
 
 
 class VideoOut:
-    """An annotated video at the input's frame rate; opened on the first frame (its size is known then)."""
+    """An annotated video at the input's frame rate; opened on the first frame (its size and rate are
+    known then). Cameras and streams state no rate: `default_fps` is used for them."""
 
-    def __init__(self, path: str | Path, fps: float) -> None:
-        self.path, self.fps, self._writer = Path(path), fps, None
+    def __init__(self, path: str | Path, default_fps: float = 25.0) -> None:
+        self.path, self.default_fps, self._writer = Path(path), default_fps, None
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, frame: Frame, image: np.ndarray) -> None:
         if self._writer is None:
             height, width = image.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+            fps = frame.fps or self.default_fps
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
             if not self._writer.isOpened():
                 raise OSError(f"output.video: cannot write {self.path} (try a .mp4 or .avi name)")
         self._writer.write(image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))

@@ -109,6 +109,7 @@ def test_video_gives_an_annotated_video_and_a_record_per_frame(tmp_path, onnx_mo
     assert sorted({r["frame"] for r in rows}) == list(range(24))
     capture = cv2.VideoCapture(str(annotated))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 24
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0)  # the input's rate, so durations match
     capture.release()
     for row in rows:
         assert_valid_record(row)
