@@ -4,7 +4,7 @@
     python -m fer.export ckpt=checkpoints/last.ckpt format=onnx out=deploy/fer.onnx
 
 Both formats embed the same JSON (`fer-torchscript/1`: labels, image size, channels, mean, std,
-arch, outputs "logits"): as the extra file `fer_meta.json` of the TorchScript archive and as the
+arch, outputs "logits", temperature): as the extra file `fer_meta.json` of the TorchScript archive and as the
 `fer_meta` entry of the ONNX model's `metadata_props`. `fer.runtime.load_classifier` reads it
 back, so an exported file is all an inference machine needs.
 """
@@ -42,6 +42,8 @@ def export_metadata(pre: Preprocessing, meta: dict) -> dict:
     return {
         "format": META_FORMAT, "labels": list(meta["labels"]), "image_size": pre.image_size,
         "channels": pre.channels, "mean": pre.mean, "std": pre.std, "arch": meta["arch"], "outputs": OUTPUT_NAME,
+        # divide the logits by this before the softmax (fitted on validation data; 1.0 when not fitted)
+        "temperature": float(meta.get("temperature", 1.0)),
     }
 
 

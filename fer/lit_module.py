@@ -11,6 +11,7 @@ from torch import nn
 from fer.labels import LABELS
 from fer.metrics import FERMetrics
 from fer.models.classifier import Architecture, FERClassifier
+from fer.models.model_file import own_state_dict, warm_start
 from fer.plots import save_confusion_image
 
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -36,7 +37,12 @@ class FERLitModule(L.LightningModule):
         # Only plain values go into hparams, so checkpoints load with weights_only=True.
         self.save_hyperparameters()
         self.hparams["labels"] = list(LABELS)
-        self.net = FERClassifier(Architecture(**arch), pretrained=pretrained, weights=weights)
+        if weights and Path(weights).is_file() and own_state_dict(weights) is not None:
+            # one of our own model files: start from the whole classifier, head included
+            self.net = FERClassifier(Architecture(**arch), pretrained=False)
+            warm_start(self.net, weights)
+        else:
+            self.net = FERClassifier(Architecture(**arch), pretrained=pretrained, weights=weights)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.val_metrics, self.test_metrics = FERMetrics(), FERMetrics()
         self.last_results: dict[str, dict[str, float]] = {}

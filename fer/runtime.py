@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fer.calibration import softmax
 from fer.export import ONNX_META_KEY, TORCHSCRIPT_META_FILE, quiet_jit_deprecation
 from fer.models.model_file import load_model_file
 
@@ -34,6 +35,8 @@ class Classifier:
         self.mean: float = float(meta["mean"])
         self.std: float = float(meta["std"])
         self.arch: dict = meta.get("arch", {})
+        # calibration: logits / temperature before the softmax (fer.calibration); 1.0 for uncalibrated files
+        self.temperature: float = float(meta.get("temperature", 1.0))
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         self._check(batch)
@@ -42,7 +45,7 @@ class Classifier:
         return self._forward(np.ascontiguousarray(batch, dtype=np.float32))
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        return softmax(self.logits(batch))
+        return softmax(self.logits(batch), self.temperature)
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -138,8 +141,3 @@ def _is_torchscript(path: Path) -> bool:
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
     return any("/code/" in name or name.endswith(f"extra/{TORCHSCRIPT_META_FILE}") for name in names)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))  # shifted: no overflow for large logits
-    return shifted / shifted.sum(axis=1, keepdims=True)

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+import numpy as np
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from fer.calibration import calibration_report
 from fer.data.scan import DataConfigError
 from fer.export import EXPORTERS
 from fer.models.model_file import load_model_file, save_model_file
@@ -50,8 +53,13 @@ def train(cfg: DictConfig) -> dict:
     if cfg.get("test"):
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         results["test"] = dict(model.last_results.get("test", {}))
-    if cfg.get("export") and trainer.is_global_zero:
-        results["exports"] = _export(best, output_dir, cfg.get("export_formats") or [])
+    if cfg.get("export") and trainer.is_global_zero and best:
+        results["calibration"] = calibrate(best, datamodule)
+        log.info("temperature %.3f fitted on val; test ECE %.4f -> %.4f", results["calibration"]["temperature"],
+                 results["calibration"].get("test/ece_raw", float("nan")),
+                 results["calibration"].get("test/ece_scaled", float("nan")))
+        extra = {"temperature": results["calibration"]["temperature"]}
+        results["exports"] = _export(best, output_dir, cfg.get("export_formats") or [], extra)
     results["best_checkpoint"] = best
     results["objective"] = _objective(trainer, cfg.get("optimized_metric"))
     if trainer.is_global_zero:
@@ -77,13 +85,28 @@ def _best_checkpoint(trainer: L.Trainer) -> str:
     return callback.best_model_path or callback.last_model_path or ""
 
 
-def _export(checkpoint: str, output_dir: Path, formats: list[str]) -> dict[str, str]:
-    """The best checkpoint as a standalone model file (state_dict + metadata, no optimiser state),
-    plus the deployable formats asked for (TorchScript, ONNX)."""
-    if not checkpoint:
-        return {}
+def calibrate(checkpoint: str, datamodule) -> dict:
+    """Temperature fitted on the validation logits of the best model, with ECE before and after."""
+    model, _, _ = load_model_file(checkpoint)
+    val = _logits(model, datamodule.val_dataloader())
+    test = _logits(model, datamodule.test_dataloader()) if datamodule.splits["test"] else None
+    return calibration_report(val, test)
+
+
+def _logits(model, loader) -> tuple[np.ndarray, np.ndarray]:
+    outputs, targets = [], []
+    with torch.inference_mode():
+        for images, labels, _ in loader:
+            outputs.append(model(images).numpy())
+            targets.append(labels.numpy())
+    return np.concatenate(outputs), np.concatenate(targets)
+
+
+def _export(checkpoint: str, output_dir: Path, formats: list[str], extra: dict | None = None) -> dict[str, str]:
+    """The best checkpoint as a standalone model file (state_dict + metadata such as the fitted
+    temperature, no optimiser state), plus the deployable formats asked for (TorchScript, ONNX)."""
     model, pre, _ = load_model_file(checkpoint)
-    model_file = save_model_file(output_dir / "model.pt", model, pre)
+    model_file = save_model_file(output_dir / "model.pt", model, pre, extra)
     written = {"model_file": str(model_file)}
     for fmt in formats:
         if fmt not in EXPORTERS:

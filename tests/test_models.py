@@ -87,3 +87,20 @@ def test_tta_flip_evaluates_the_face_and_its_mirror():
     assert torch.equal(seen[1], images.flip(-1))
     scalars, _ = module.test_metrics.compute()
     assert len(seen) == 2 and scalars["acc"] == 1.0
+
+
+def test_model_weights_from_an_earlier_run_start_the_whole_classifier(tmp_path):
+    """Pre-train then fine-tune: model.weights=<our model file> copies backbone and head."""
+    from fer.lit_module import FERLitModule
+
+    arch = {"backbone": "compact_cnn", "backbone_kwargs": {"widths": [8, 16]}}
+    earlier = FERLitModule(arch=arch, seed=1).net.eval()
+    path = save_model_file(tmp_path / "stage1.pt", earlier, Preprocessing(48, 1, 0.5, 0.5))
+    started = FERLitModule(arch=arch, weights=str(path), seed=2).net.eval()
+    fresh = FERLitModule(arch=arch, seed=2).net.eval()
+    x = torch.randn(2, 1, 48, 48)
+    with torch.no_grad():
+        assert torch.allclose(started(x), earlier(x))
+        assert not torch.allclose(fresh(x), earlier(x))
+    with pytest.raises(ValueError, match="stage1.pt holds no tensors that fit"):
+        FERLitModule(arch={"backbone": "resnet18"}, weights=str(path))

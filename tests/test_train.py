@@ -31,8 +31,12 @@ def test_default_run_writes_checkpoints_metrics_and_model(tmp_path):
     model, pre, meta = load_model_file(tmp_path / "model.pt")
     assert meta["labels"][0] == "anger" and pre.image_size == 48 and pre.channels == 1
     assert model(torch.zeros(1, 1, 48, 48)).shape == (1, 7)
+    # the temperature fitted on val travels in every export and is what turns logits into probabilities
+    temperature = metrics["calibration"]["temperature"]
+    assert meta["temperature"] == temperature > 0 and 0 <= metrics["calibration"]["test/ece_scaled"] <= 1
     for name in ("model.ts.pt", "model.onnx"):  # the deployable exports infer.py loads
         exported = load_classifier(tmp_path / name)
+        assert exported.temperature == pytest.approx(temperature)
         assert exported.probabilities(np.zeros((1, 1, 48, 48), np.float32)).shape == (1, 7)
     assert set(results["exports"]) == {"model_file", "torchscript", "onnx"}
     assert list((tmp_path / "confusion_matrices").glob("test_all_epoch*.png"))

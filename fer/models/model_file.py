@@ -58,6 +58,33 @@ def load_model_file(path: str | Path) -> tuple[FERClassifier, Preprocessing, dic
     return model, pre, meta
 
 
+def own_state_dict(path: str | Path) -> dict | None:
+    """The classifier state_dict inside a model file or checkpoint of ours; None for any other file.
+
+    Lets `model.weights` start a run from an earlier run (FER2013 pre-training, then fine-tuning)
+    as well as from a publisher's backbone state_dict.
+    """
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return _metadata(payload, Path(path))["state_dict"]
+    except Exception:  # not ours (or not readable): the backbone loader reports what is wrong with it
+        return None
+
+
+def warm_start(model: FERClassifier, path: str | Path) -> int:
+    """Start `model` from a model file: the whole backbone must fit; head tensors are copied where they fit
+    (a head of other widths starts fresh). Returns how many tensors were copied."""
+    state = own_state_dict(path) or {}
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    backbone = [k for k in own if k.startswith("backbone.")]
+    if any(k not in fitting for k in backbone):
+        raise ValueError(f"model.weights: {path} holds no tensors that fit {model.arch.backbone} "
+                         "(its backbone is a different architecture or size)")
+    model.load_state_dict(fitting, strict=False)
+    return len(fitting)
+
+
 def _metadata(payload, path: Path) -> dict:
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         return payload
