@@ -68,4 +68,30 @@ def make_fer2013_csv(root: Path, rows_per_usage: int = 14) -> Path:
     return root
 
 
-__all__ = ["EXPRESSIONS", "make_ckplus_tree", "make_fer2013_csv", "make_ferg_tree"]
+FER2013_FOLDERS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+def make_fer2013_folders(root: Path, per_label: int = 3, twins: bool = False) -> Path:
+    """The image-folder release (train/<label>/Training_n.jpg, test/<label>/PublicTest_n.jpg) of
+    48 px generated faces. With `twins`, PublicTest_0 is a byte copy of a training image,
+    PublicTest_1 a brighter, re-encoded copy of another, and PublicTest_2 a blank image."""
+    def face(n: int, label: int) -> np.ndarray:
+        return cv2.cvtColor(draw_face(sample_identity(n), label, seed=n, size=48), cv2.COLOR_BGR2GRAY)
+
+    n = 0
+    for split, prefix in (("train", "Training"), ("test", "PublicTest")):
+        for label, folder in enumerate(FER2013_FOLDERS):
+            (root / split / folder).mkdir(parents=True, exist_ok=True)
+            for _ in range(per_label):
+                cv2.imwrite(str(root / split / folder / f"{prefix}_{n}.jpg"), face(n, label))
+                n += 1
+    if twins:
+        train = sorted((root / "train").rglob("*.jpg"), key=lambda p: int(p.stem.split("_")[1]))
+        (root / "test/angry/PublicTest_0.jpg").write_bytes(train[3].read_bytes())
+        brighter = cv2.add(cv2.imread(str(train[5]), cv2.IMREAD_GRAYSCALE), 6)
+        cv2.imwrite(str(root / "test/angry/PublicTest_1.jpg"), brighter, [cv2.IMWRITE_JPEG_QUALITY, 60])
+        cv2.imwrite(str(root / "test/angry/PublicTest_2.jpg"), np.full((48, 48), 128, np.uint8))
+    return root
+
+
+__all__ = ["EXPRESSIONS", "make_ckplus_tree", "make_fer2013_csv", "make_fer2013_folders", "make_ferg_tree"]
