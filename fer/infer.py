@@ -8,8 +8,6 @@ is the number of failures.
 
 import logging
 import time
-from importlib import resources
-from pathlib import Path
 
 import cv2
 import hydra
@@ -21,22 +19,11 @@ from fer.frames import Frame, open_frames
 from fer.outputs import AnnotatedImages, CsvWriter, JsonlWriter, VideoOut, records
 from fer.overlay import draw
 from fer.predictor import Predictor
-from fer.runtime import load_classifier
+from fer.runtime import default_weights, load_classifier
 from fer.tracking import LiveFaces
 
 log = logging.getLogger(__name__)
-DEFAULT_MODEL = "default_model.onnx"
 QUIT_KEYS = (ord("q"), 27)  # q, Esc
-
-
-def default_weights() -> Path:
-    path = Path(str(resources.files("fer") / "assets" / DEFAULT_MODEL))
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no default model is installed ({path} is missing). Pass weights=<model.onnx, exported .pt, "
-            "model.pt or .ckpt>, e.g. the model.pt that `python train.py` writes in its run folder."
-        )
-    return path
 
 
 def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:

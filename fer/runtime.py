@@ -10,6 +10,7 @@ must be a fer model file or a training checkpoint, run eagerly.
 
 import json
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from fer.calibration import softmax
 from fer.export import ONNX_META_KEY, TORCHSCRIPT_META_FILE, quiet_jit_deprecation
 from fer.models.model_file import load_model_file
 
+DEFAULT_MODEL = "default_model.onnx"  # shipped in fer/assets; trained by `python train.py experiment=default_model`
 ACCEPTED = "an ONNX export (.onnx), a TorchScript export (python -m fer.export), a fer model file (model.pt) or a training .ckpt"
 
 
@@ -112,6 +114,17 @@ class OnnxClassifier(Classifier):
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch})[0]
+
+
+def default_weights() -> Path:
+    """The model the package ships, used wherever no `weights` is given."""
+    path = Path(str(resources.files("fer") / "assets" / DEFAULT_MODEL))
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no default model is installed ({path} is missing). Pass weights=<model.onnx, exported .pt, "
+            "model.pt or .ckpt>, e.g. the model.pt that `python train.py` writes in its run folder."
+        )
+    return path
 
 
 def load_classifier(path: str | Path, threads: int = 2) -> Classifier:

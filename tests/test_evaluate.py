@@ -1,0 +1,56 @@
+"""`python -m fer.evaluate`: the predictor's figures on a data config's split, with and without twins."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fer.data.image_io import read_grey
+from fer.labels import LABELS
+from fer.models.model_file import load_model_file, save_model_file
+from tests.conftest import FAST, DATA_DIR, needs_data, run_script, run_train
+from tests.tiny_models import make_model_file, preprocess
+from tests.trees import FER2013_FOLDERS, make_fer2013_folders
+
+
+def run_evaluate(out_dir, *args) -> dict:
+    run_script(["-m", "fer.evaluate", f"hydra.run.dir={out_dir}", "data.num_workers=0", *args])
+    return json.loads((out_dir / "summary.json").read_text())
+
+
+def test_evaluate_matches_the_training_pipeline_and_drops_train_twins(tmp_path):
+    root = make_fer2013_folders(tmp_path / "data" / "fer2013", twins=True)
+    model, pre, _ = load_model_file(make_model_file(tmp_path / "m.pt"))
+    weights = save_model_file(tmp_path / "calibrated.pt", model, pre, {"temperature": 2.0})
+    summary = run_evaluate(tmp_path / "run", f"weights={weights}", "data=fer2013", f"paths.data_dir={root.parent}")
+
+    # the same figures computed here with the training eval transform and the eager model
+    files = sorted((root / "test").rglob("*.jpg"))
+    labels = torch.tensor([FER2013_FOLDERS.index(f.parent.name) for f in files])
+    with torch.no_grad():
+        predicted = model(preprocess([read_grey(f) for f in files], pre)).argmax(1)
+    assert summary["metrics"]["images"] == len(files) == 7 * 3 + 3  # plus the planted twins and blank
+    assert summary["metrics"]["acc"] == pytest.approx(float((predicted == labels).float().mean()), abs=1e-6)
+    assert summary["temperature"] == 2.0 and 0 <= summary["metrics"]["ece"] <= 1
+    assert summary["test_images_with_train_twins"] == 2
+    assert summary["metrics_without_train_twins"]["images"] == len(files) - 2
+    assert (tmp_path / "run" / "confusion_test_all.png").is_file()
+    assert set(k.split("/")[-1] for k in summary["metrics"] if k.startswith("recall/")) == set(LABELS)
+
+
+def test_evaluate_reproduces_the_test_accuracy_training_reported(tmp_path):
+    run_train([*FAST, "export_formats=[onnx]"], tmp_path / "train")
+    trained = json.loads((tmp_path / "train" / "metrics.json").read_text())["test"]
+    synthetic = [o for o in FAST if o.startswith("data.sources.synthetic")]
+    summary = run_evaluate(tmp_path / "eval", f"weights={tmp_path / 'train' / 'model.onnx'}", "data=synthetic",
+                           *synthetic)
+    assert summary["runtime"] == "onnxruntime"
+    assert summary["metrics"]["acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
+    assert summary["metrics"]["animated/acc"] == pytest.approx(trained["test/animated/acc"], abs=1e-6)
+
+
+def test_evaluate_names_a_missing_weights_file(tmp_path):
+    result = run_script(["-m", "fer.evaluate", f"hydra.run.dir={tmp_path}", f"weights={tmp_path / 'nope.onnx'}"],
+                        check=False)
+    assert result.returncode == 1 and "nope.onnx" in result.stderr
