@@ -2,14 +2,13 @@
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
 from fer.data.image_io import read_grey
 from fer.labels import LABELS
 from fer.models.model_file import load_model_file, save_model_file
-from tests.conftest import FAST, DATA_DIR, needs_data, run_script, run_train
+from tests.conftest import FAST, run_script, run_train
 from tests.tiny_models import make_model_file, preprocess
 from tests.trees import FER2013_FOLDERS, make_fer2013_folders
 
