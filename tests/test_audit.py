@@ -2,7 +2,6 @@
 
 import json
 
-
 from tests.conftest import DATA_DIR, needs_data, run_script
 from tests.trees import make_fer2013_folders
 
