@@ -68,10 +68,11 @@ def evaluate(cfg: DictConfig) -> dict:
     records = datamodule.splits[cfg.split]
     if not records:
         raise ValueError(f"split={cfg.split}: the data config {cfg.data.sources.keys()} gives no {cfg.split} images")
-    probs = predict_records(Predictor(classifier), records, datamodule.sources, cfg.batch_size)
+    probs = predict_records(Predictor(classifier, tta_flip=cfg.tta_flip), records, datamodule.sources, cfg.batch_size)
     out_dir = Path(cfg.paths.output_dir)
     summary = {"weights": str(weights), "runtime": classifier.runtime, "temperature": classifier.temperature,
-               "sources": sorted(datamodule.sources), "split": cfg.split, "seed": cfg.seed}
+               "sources": sorted(datamodule.sources), "split": cfg.split, "seed": cfg.seed,
+               "tta_flip": cfg.tta_flip}
     summary["metrics"], confusions = score(probs, records, classifier.temperature)
     for group, matrix in confusions.items():
         save_confusion_image(matrix, out_dir / f"confusion_{cfg.split}_{group}.png", title=f"{cfg.split} {group}")

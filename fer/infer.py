@@ -30,7 +30,7 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
     torch.set_num_threads(cfg.threads)
     classifier = load_classifier(cfg.weights or default_weights(), threads=cfg.threads)
     detector = hydra.utils.instantiate(cfg.detector) if cfg.get("detector") else None
-    predictor = Predictor(classifier, detector, faces=cfg.faces)
+    predictor = Predictor(classifier, detector, faces=cfg.faces, tta_flip=cfg.tta_flip)
     live = LiveFaces(predictor, cfg.detect_every, cfg.smoothing) if detector is not None else None
     frames = open_frames(cfg.source, capture_factory)
     writers = _open_writers(cfg.output)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fer.calibration import softmax
 from fer.data.image_io import to_grey_uint8
 from fer.data.scan import CropPolicy
 from fer.data.transforms import eval_transform
@@ -43,7 +44,7 @@ class FacePrediction:
 
 class Predictor:
     def __init__(self, classifier: Classifier, detector: FaceDetector | None = None, faces: str = "all",
-                 crop_margin: float = 0.0) -> None:
+                 crop_margin: float = 0.0, tta_flip: bool = False) -> None:
         if faces not in FACES:
             raise ValueError(f"faces={faces!r}: choose one of {', '.join(FACES)}")
         if tuple(classifier.labels) != LABELS:
@@ -53,6 +54,9 @@ class Predictor:
         self.detector = detector
         self.faces = faces
         self.crop_margin = crop_margin
+        # classify each face and its mirror image in one batch and average the logits (as
+        # training's model.tta_flip does): steadier probabilities for about 1.5x the classify time
+        self.tta_flip = tta_flip
         self._resize = eval_transform(classifier.image_size)
         # Milliseconds of the last call per stage (detect, preprocess, classify), for overlays and benchmarks.
         self.stage_ms: dict[str, float] = {}
@@ -82,10 +86,16 @@ class Predictor:
         start = time.perf_counter()
         batch = np.stack([self.preprocess(crop) for crop in crops])
         middle = time.perf_counter()
-        probs = self.classifier.probabilities(batch)
+        probs = self._probabilities(batch)
         self.stage_ms["preprocess"] = (middle - start) * 1000
         self.stage_ms["classify"] = (time.perf_counter() - middle) * 1000
         return probs
+
+    def _probabilities(self, batch: np.ndarray) -> np.ndarray:
+        if not self.tta_flip:
+            return self.classifier.probabilities(batch)
+        logits = self.classifier.logits(np.concatenate([batch, batch[..., ::-1]]))
+        return softmax((logits[:len(batch)] + logits[len(batch):]) / 2, self.classifier.temperature)
 
     def preprocess(self, grey_crop: np.ndarray) -> np.ndarray:
         """A face crop -> C x H x W float32: the training eval transform, then `to_tensor` in numpy."""

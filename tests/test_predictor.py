@@ -175,3 +175,16 @@ def test_yunet_detector_finds_real_faces_and_no_noise():
     (x, y, w, h), (x2, y2, w2, h2) = boxes
     assert 192 <= x + w / 2 <= 448 and 112 <= y + h / 2 <= 368  # the big face first, inside its paste
     assert 20 <= x2 + w2 / 2 <= 148 and 200 <= y2 + h2 / 2 <= 328
+
+
+def test_tta_flip_averages_the_logits_of_the_face_and_its_mirror(classifier):
+    crops = synthetic_crops(3, offset=500)
+    plain = Predictor(classifier)
+    batch = np.stack([plain.preprocess(c) for c in crops])
+    mirrored = np.stack([plain.preprocess(np.ascontiguousarray(c[:, ::-1])) for c in crops])
+    logits = (classifier.logits(batch) + classifier.logits(mirrored)) / 2
+    expected = np.exp(logits / classifier.temperature)
+    expected /= expected.sum(axis=1, keepdims=True)
+    probs = Predictor(classifier, tta_flip=True).classify_crops(crops)
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    assert not np.allclose(probs, plain.classify_crops(crops), atol=1e-3)
