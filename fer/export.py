@@ -79,10 +79,24 @@ def export_onnx(model_file_or_ckpt: str | Path, out: str | Path) -> Path:
     return out
 
 
+def export_onnx_int8(model_file_or_ckpt: str | Path, out: str | Path, calibration: str | Path) -> Path:
+    """float32 ONNX, then static int8 quantisation calibrated on a folder of face crops (fer.quantize)."""
+    import tempfile
+
+    from fer.quantize import faces_from_folder, quantize_onnx
+
+    _, pre, _ = load_model_file(model_file_or_ckpt)
+    faces = faces_from_folder(calibration, pre.image_size, pre.mean, pre.std, pre.channels)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = export_onnx(model_file_or_ckpt, Path(tmp) / "fp32.onnx")
+        return quantize_onnx(fp32, out, faces)
+
+
 EXPORTERS = {"torchscript": (export_torchscript, ".ts.pt"), "onnx": (export_onnx, ".onnx")}
-FORMATS = (*EXPORTERS, "both")
-USAGE = ("usage: python -m fer.export ckpt=<model.pt or .ckpt> format=torchscript|onnx|both "
-         "[out=<file; a folder for format=both>]")
+INT8_SUFFIX = ".int8.onnx"
+FORMATS = (*EXPORTERS, "onnx_int8", "both")
+USAGE = ("usage: python -m fer.export ckpt=<model.pt or .ckpt> format=torchscript|onnx|onnx_int8|both "
+         "[out=<file; a folder for format=both>] [calibration=<folder of face crops; for onnx_int8>]")
 
 
 class UsageError(ValueError):
@@ -95,14 +109,16 @@ def parse_args(argv: list[str]) -> dict[str, str]:
         key, sep, value = arg.partition("=")
         if not sep:
             raise UsageError(f"expected key=value, got '{arg}'")
-        if key not in ("ckpt", "format", "out"):
-            raise UsageError(f"unknown key '{key}' (known: ckpt, format, out)")
+        if key not in ("ckpt", "format", "out", "calibration"):
+            raise UsageError(f"unknown key '{key}' (known: ckpt, format, out, calibration)")
         args[key] = value
     for key in ("ckpt", "format"):
         if not args.get(key):
             raise UsageError(f"missing key '{key}'")
     if args["format"] not in FORMATS:
         raise UsageError(f"format={args['format']}: choose one of {', '.join(FORMATS)}")
+    if args["format"] == "onnx_int8" and not args.get("calibration"):
+        raise UsageError("format=onnx_int8 needs calibration=<folder of face crops like the ones it will see>")
     return args
 
 
@@ -113,7 +129,7 @@ def output_paths(ckpt: Path, fmt: str, out: str | None) -> dict[str, Path]:
     if out and fmt != "both":
         return {fmt: Path(out)}
     folder = Path(out) if out else ckpt.parent
-    return {f: folder / f"{stem}{EXPORTERS[f][1]}" for f in formats}
+    return {f: folder / f"{stem}{EXPORTERS[f][1] if f in EXPORTERS else INT8_SUFFIX}" for f in formats}
 
 
 def main(argv: list[str]) -> int:
@@ -125,8 +141,10 @@ def main(argv: list[str]) -> int:
     ckpt = Path(args["ckpt"])
     try:
         for fmt, path in output_paths(ckpt, args["format"], args.get("out")).items():
-            exporter = EXPORTERS[fmt][0]
-            print(f"wrote {fmt}: {exporter(ckpt, path)}")
+            if fmt == "onnx_int8":
+                print(f"wrote {fmt}: {export_onnx_int8(ckpt, path, args['calibration'])}")
+            else:
+                print(f"wrote {fmt}: {EXPORTERS[fmt][0](ckpt, path)}")
     except (FileNotFoundError, ValueError) as err:
         print(f"fer.export: {err}", file=sys.stderr)
         return 1

@@ -16,7 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from fer.calibration import calibration_report
 from fer.data.scan import DataConfigError
-from fer.export import EXPORTERS
+from fer.export import EXPORTERS, export_onnx
+from fer.quantize import INT8, faces_from_loader, quantize_onnx
 from fer.models.model_file import load_model_file, save_model_file
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def train(cfg: DictConfig) -> dict:
                  results["calibration"].get("test/ece_raw", float("nan")),
                  results["calibration"].get("test/ece_scaled", float("nan")))
         extra = {"temperature": results["calibration"]["temperature"]}
-        results["exports"] = _export(best, output_dir, cfg.get("export_formats") or [], extra)
+        results["exports"] = _export(best, output_dir, cfg.get("export_formats") or [], extra, datamodule)
     results["best_checkpoint"] = best
     results["objective"] = _objective(trainer, cfg.get("optimized_metric"))
     if trainer.is_global_zero:
@@ -102,17 +103,25 @@ def _logits(model, loader) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(outputs), np.concatenate(targets)
 
 
-def _export(checkpoint: str, output_dir: Path, formats: list[str], extra: dict | None = None) -> dict[str, str]:
+def _export(checkpoint: str, output_dir: Path, formats: list[str], extra: dict | None = None,
+            datamodule=None) -> dict[str, str]:
     """The best checkpoint as a standalone model file (state_dict + metadata such as the fitted
-    temperature, no optimiser state), plus the deployable formats asked for (TorchScript, ONNX)."""
+    temperature, no optimiser state), plus the deployable formats asked for (TorchScript, ONNX,
+    int8 ONNX calibrated on the validation faces)."""
     model, pre, _ = load_model_file(checkpoint)
     model_file = save_model_file(output_dir / "model.pt", model, pre, extra)
     written = {"model_file": str(model_file)}
+    unknown = [f for f in formats if f not in EXPORTERS and f != INT8]
+    if unknown:
+        raise ValueError(f"export_formats: unknown format {unknown[0]!r}; choose from {', '.join([*EXPORTERS, INT8])}")
     for fmt in formats:
-        if fmt not in EXPORTERS:
-            raise ValueError(f"export_formats: unknown format {fmt!r}; choose from {', '.join(EXPORTERS)}")
-        exporter, suffix = EXPORTERS[fmt]
-        written[fmt] = str(exporter(model_file, output_dir / f"model{suffix}"))
+        if fmt in EXPORTERS:
+            exporter, suffix = EXPORTERS[fmt]
+            written[fmt] = str(exporter(model_file, output_dir / f"model{suffix}"))
+    if INT8 in formats:
+        fp32 = written.get("onnx") or str(export_onnx(model_file, output_dir / "model.onnx"))
+        faces = faces_from_loader(datamodule.val_dataloader())
+        written[INT8] = str(quantize_onnx(fp32, output_dir / "model.int8.onnx", faces))
     return written
 
 

@@ -21,7 +21,7 @@ from tests.trees import make_ferg_tree
 
 
 def test_default_run_writes_checkpoints_metrics_and_model(tmp_path):
-    results = run_train([*FAST, "export_formats=[torchscript,onnx]"], tmp_path)
+    results = run_train([*FAST, "export_formats=[torchscript,onnx,onnx_int8]"], tmp_path)
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert len(list((tmp_path / "checkpoints").glob("epoch*.ckpt"))) == 1  # best by val/f1
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -34,11 +34,11 @@ def test_default_run_writes_checkpoints_metrics_and_model(tmp_path):
     # the temperature fitted on val travels in every export and is what turns logits into probabilities
     temperature = metrics["calibration"]["temperature"]
     assert meta["temperature"] == temperature > 0 and 0 <= metrics["calibration"]["test/ece_scaled"] <= 1
-    for name in ("model.ts.pt", "model.onnx"):  # the deployable exports infer.py loads
+    for name in ("model.ts.pt", "model.onnx", "model.int8.onnx"):  # the deployable exports infer.py loads
         exported = load_classifier(tmp_path / name)
         assert exported.temperature == pytest.approx(temperature)
         assert exported.probabilities(np.zeros((1, 1, 48, 48), np.float32)).shape == (1, 7)
-    assert set(results["exports"]) == {"model_file", "torchscript", "onnx"}
+    assert set(results["exports"]) == {"model_file", "torchscript", "onnx", "onnx_int8"}
     assert list((tmp_path / "confusion_matrices").glob("test_all_epoch*.png"))
     with open(tmp_path / "split_manifest.csv") as handle:
         rows = list(csv.DictReader(handle))
