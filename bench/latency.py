@@ -1,18 +1,23 @@
 """Inference latency: per-stage and end-to-end milliseconds per frame, batched throughput, memory.
 
-    python bench/latency.py --weights logs/train/runs/<date>/model.pt
-    python bench/latency.py --weights model.pt --frames 300 --rss-frames 10000
+    python bench/latency.py                                   # the shipped model
+    python bench/latency.py --weights logs/default_model/final/model.pt --json latency.json
 
-For each runtime (eager torch, TorchScript, ONNX Runtime; exported from --weights on the fly):
 640x480 frames holding one real face (a JAFFE photo when ../shared/data is there, else a drawn
-face) go through the stages of the live loop: read (decode a JPEG frame), detect (Haar), preprocess
-(crop, resize, normalise), classify, draw. Reports p50/p95 per stage and end to end, the batched
-classifier rate (faces/s at batch 64), and the RSS growth of the real `infer.py` loop over a
-generated video of --rss-frames frames.
+face) go through the stages of the live loop: read (decode a JPEG frame), detect, preprocess
+(crop, resize, normalise), classify, draw. Reports p50/p95 per stage and end to end
+- for each runtime (eager torch, TorchScript, ONNX Runtime float32 and int8; a model file is
+  exported to each on the fly), with the default detector on every frame;
+- for each detector (haar, yunet) with the fastest runtime;
+- for infer.py's live default (conf/infer.yaml: detection every N frames, tracking between);
+and the batched classifier rate (faces/s at batch 64), and the RSS growth of the real `infer.py`
+loop over a generated video of --rss-frames frames.
 """
 
 import argparse
+import json
 import os
+import platform
 import statistics
 import sys
 import tempfile
@@ -20,20 +25,22 @@ import time
 from pathlib import Path
 
 import cv2
+import hydra
 import numpy as np
 import psutil
 import torch
+from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fer.data.image_io import read_grey, to_grey_uint8  # noqa: E402
 from fer.data.synthetic_faces import draw_face, sample_identity  # noqa: E402
-from fer.detect import HaarFaceDetector  # noqa: E402
-from fer.export import export_onnx, export_torchscript  # noqa: E402
+from fer.export import export_onnx, export_onnx_int8, export_torchscript  # noqa: E402
 from fer.overlay import draw  # noqa: E402
 from fer.predictor import Predictor  # noqa: E402
-from fer.runtime import load_classifier  # noqa: E402
+from fer.runtime import default_weights, load_classifier  # noqa: E402
+from fer.tracking import LiveFaces  # noqa: E402
 
 DATA_DIR = Path(os.environ.get("FER_DATA_DIR", ROOT.parent / "shared" / "data"))
 
@@ -114,33 +121,104 @@ def rss_growth(weights: Path, frames: int, folder: Path) -> tuple[float, float]:
     return rss_mb[500], rss_mb[frames]
 
 
+def runtimes_for(weights: Path, folder: Path, calibration: Path | None) -> dict[str, Path]:
+    """Every runtime a weights file can run on: a model file is exported to each here; an export runs as itself."""
+    if weights.suffix == ".onnx":
+        return {"onnxruntime": weights}
+    out = {"torch": weights, "torchscript": export_torchscript(weights, folder / "m.ts.pt"),
+           "onnxruntime": export_onnx(weights, folder / "m.onnx")}
+    if calibration is not None and calibration.is_dir():
+        out["onnxruntime-int8"] = export_onnx_int8(weights, folder / "m.int8.onnx", calibration)
+    return out
+
+
+def live_latency(predictor: Predictor, encoded: list[bytes], detect_every: int, smoothing: float) -> dict[str, list[float]]:
+    """The live loop infer.py runs on video: detection every N frames, tracking and smoothing between."""
+    live = LiveFaces(predictor, detect_every, smoothing)
+    totals = []
+    for data in encoded:
+        start = time.perf_counter()
+        frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        faces = live.step(to_grey_uint8(frame))
+        draw(frame, faces, predictor.stage_ms)
+        totals.append((time.perf_counter() - start) * 1000)
+    return {"total": totals}
+
+
+def summary(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    return {k: {"p50": statistics.median(v), "p95": sorted(v)[int(0.95 * (len(v) - 1))]} for k, v in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", required=True, help="a model.pt or .ckpt (exported to each runtime here)")
+    parser.add_argument("--weights", help="a model.pt or .ckpt (exported to each runtime here) or an .onnx; "
+                                          "default: the model the package ships")
+    parser.add_argument("--calibration", type=Path, default=DATA_DIR / "fer2013" / "train",
+                        help="face crops to calibrate the int8 export on (skipped when absent)")
+    parser.add_argument("--detectors", default="haar,yunet")
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rss-frames", type=int, default=10_000, help="0 skips the memory measurement")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     folder = Path(tempfile.mkdtemp(prefix="fer-latency-"))
-    exports = {"torch": Path(args.weights),
-               "torchscript": export_torchscript(args.weights, folder / "m.ts.pt"),
-               "onnxruntime": export_onnx(args.weights, folder / "m.onnx")}
+    weights = Path(args.weights) if args.weights else default_weights()
+    live_cfg = OmegaConf.load(ROOT / "conf" / "infer.yaml")
+    default_detector = next(d["detector"] for d in OmegaConf.to_container(live_cfg.defaults)
+                            if isinstance(d, dict) and "detector" in d)
     encoded = [cv2.imencode(".jpg", face_frame(shift=(i % 40) - 20))[1].tobytes() for i in range(args.frames)]
-    print(f"{args.frames} frames 640x480, one face, {args.threads} threads; ms p50 / p95")
-    print(f"{'runtime':<12}{'read':>16}{'detect':>16}{'preprocess':>16}{'classify':>16}{'draw':>16}{'end-to-end':>16}"
-          f"{'faces/s @64':>13}")
-    for runtime, path in exports.items():
-        classifier = load_classifier(path, threads=args.threads)
-        predictor = Predictor(classifier, HaarFaceDetector())
-        stage_latency(predictor, encoded[:20])  # warm-up
-        times = stage_latency(predictor, encoded)
-        cells = "".join(f"{percentiles(times[k]):>16}" for k in ("read", "detect", "preprocess", "classify", "draw", "total"))
-        print(f"{runtime:<12}{cells}{batched_rate(classifier):>13.0f}")
+    report = {"frames": args.frames, "threads": args.threads, "weights": str(weights), "runtimes": {},
+              "detectors": {}, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+    print(f"{args.frames} frames 640x480 (JPEG-decoded), one face, {args.threads} threads; ms p50 / p95")
+    header = "".join(f"{k:>16}" for k in ("read", "detect", "preprocess", "classify", "draw", "end-to-end"))
+    print(f"per runtime, detector={default_detector} on every frame\n{'runtime':<17}{header}{'faces/s @64':>13}")
+    classifiers = {name: load_classifier(path, threads=args.threads)
+                   for name, path in runtimes_for(weights, folder, args.calibration).items()}
+    for runtime, classifier in classifiers.items():
+        times = measure(Predictor(classifier, make_detector(default_detector)), encoded)
+        rate = batched_rate(classifier)
+        report["runtimes"][runtime] = {**summary(times), "faces_per_s_batch64": rate}
+        print(f"{runtime:<17}{row(times)}{rate:>13.0f}")
+    fastest = max(classifiers, key=lambda r: report["runtimes"][r]["faces_per_s_batch64"])
+    print(f"\nper detector, runtime={fastest}, detection on every frame\n{'detector':<17}{header}")
+    for name in args.detectors.split(","):
+        try:
+            detector = make_detector(name)
+        except ImportError as err:
+            print(f"{name:<17}unavailable: {err}")
+            continue
+        times = measure(Predictor(classifiers[fastest], detector), encoded)
+        report["detectors"][name] = summary(times)
+        print(f"{name:<17}{row(times)}")
+    live = live_latency(Predictor(classifiers[fastest], make_detector(default_detector)), encoded,
+                        live_cfg.detect_every, live_cfg.smoothing)
+    report["live_default"] = {"detector": default_detector, "detect_every": live_cfg.detect_every,
+                              "runtime": fastest, **summary(live)}
+    print(f"\ninfer.py's live default (detector={default_detector}, detect_every={live_cfg.detect_every}, "
+          f"smoothing={live_cfg.smoothing}, {fastest}): end-to-end {percentiles(live['total'])}")
     if args.rss_frames:
-        early, late = rss_growth(exports["onnxruntime"], args.rss_frames, folder)
-        print(f"RSS over {args.rss_frames} frames of infer.py (onnxruntime): {early:.0f} MB after 500 frames, "
+        onnx = classifiers[fastest].path
+        early, late = rss_growth(onnx, args.rss_frames, folder)
+        report["rss_mb"] = {"after_500": early, "end": late, "growth": late - early, "frames": args.rss_frames}
+        print(f"RSS over {args.rss_frames} frames of infer.py ({fastest}): {early:.0f} MB after 500 frames, "
               f"{late:.0f} MB at the end, growth {late - early:+.1f} MB")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+def make_detector(name: str):
+    cfg = OmegaConf.load(ROOT / "conf" / "detector" / f"{name}.yaml")
+    return hydra.utils.instantiate(cfg)
+
+
+def measure(predictor: Predictor, encoded: list[bytes]) -> dict[str, list[float]]:
+    stage_latency(predictor, encoded[:20])  # warm-up
+    return stage_latency(predictor, encoded)
+
+
+def row(times: dict[str, list[float]]) -> str:
+    return "".join(f"{percentiles(times[k]):>16}" for k in ("read", "detect", "preprocess", "classify", "draw", "total"))
 
 
 if __name__ == "__main__":

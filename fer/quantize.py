@@ -76,7 +76,9 @@ def faces_from_folder(folder: str | Path, image_size: int, mean: float, std: flo
     if not folder.is_dir():
         raise FileNotFoundError(f"calibration: no such folder: {folder}")
     resize = eval_transform(image_size)
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    # a fixed-seed sample across the whole tree, not the first class folder only
+    files = [files[i] for i in sorted(np.random.default_rng(0).permutation(len(files))[:limit])]
     faces = []
     for file in files:
         try:
