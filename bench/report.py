@@ -1,0 +1,202 @@
+"""Regenerate every published figure: docs/results.md and the README's results section.
+
+    python bench/report.py                 # evaluations, audits, CV summaries, latency (~10 min on 2 cores)
+    python bench/report.py --skip-latency  # without the latency bench
+
+Each row runs the command shown next to it (the evaluations and audits run here, now); the
+cross-validation rows summarise the fold runs of the sweeps under logs/<task>/multiruns/ (the
+newest run of each fold), whose commands are shown too. Nothing is typed in by hand.
+"""
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+
+STAGE1 = "logs/fer2013_pretrain/final"
+STAGE2 = "logs/default_model/final"
+EVALUATIONS = [
+    # (what, arguments of python -m fer.evaluate)
+    ("Shipped model, FER2013 PublicTest", ["data=fer2013"]),
+    ("Shipped model, FER2013 PublicTest, test-time flip", ["data=fer2013", "tta_flip=true"]),
+    ("Shipped model, CK+48 + JAFFE held-out subjects (fold 0)", ["data=human"]),
+    ("Stage 1 only (FER2013 training), float32", ["data=fer2013", f"weights={STAGE1}/model.onnx"]),
+    ("Stage 2 (+ CK+48 + JAFFE fine-tuning), float32", ["data=fer2013", f"weights={STAGE2}/model.onnx"]),
+]
+AUDITS = [("fer2013", ["data=fer2013"]), ("human", ["data=human"]), ("fer2013+human", ["data=fer2013+human"])]
+CROSS_VALIDATIONS = [
+    # (what, task name, sweep command)
+    ("Human only, from scratch", "human_cv", "python train.py -m experiment=human_cv 'data.fold=range(10)'"),
+    ("Human only, FER2013 pre-trained", "human_cv_pretrained",
+     "python train.py -m experiment=human_cv_pretrained 'data.fold=range(10)'"),
+    ("Human + synthetic animated, FER2013 pre-trained", "human_synthetic_cv_pretrained",
+     "python train.py -m experiment=human_synthetic_cv_pretrained 'data.fold=range(10)'"),
+]
+
+
+def run(args: list[str]) -> None:
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+
+
+def evaluate(args: list[str], out: Path) -> dict | None:
+    weights = next((a.split("=", 1)[1] for a in args if a.startswith("weights=")), None)
+    if weights and not (ROOT / weights).is_file():
+        print(f"  skipped (no {weights})")
+        return None
+    run(["-m", "fer.evaluate", *args, f"hydra.run.dir={out}"])
+    return json.loads((out / "summary.json").read_text())
+
+
+def audit(args: list[str], out: Path) -> dict:
+    run(["-m", "fer.audit", *args, f"hydra.run.dir={out}"])
+    return json.loads((out / "audit.json").read_text())
+
+
+def fold_results(task: str) -> dict[int, dict]:
+    """Test metrics per fold of every sweep of `task`, the newest run of each fold winning."""
+    folds = {}
+    for metrics in sorted((ROOT / "logs" / task / "multiruns").glob("*/*/metrics.json"), key=lambda p: p.stat().st_mtime):
+        overrides = yaml.safe_load((metrics.parent / ".hydra" / "overrides.yaml").read_text())
+        fold = next((int(o.split("=")[1]) for o in overrides if o.startswith("data.fold=")), 0)
+        test = json.loads(metrics.read_text()).get("test")
+        if test:
+            folds[fold] = test
+    return folds
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.2f}"
+
+
+def mean_std(values: list[float]) -> str:
+    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else pct(values[0])
+
+
+def evaluation_table(rows: list[tuple[str, list[str], dict]]) -> list[str]:
+    lines = ["| model and test set | images | accuracy % | macro-F1 % | accuracy % without train twins | ECE raw → calibrated | command |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for what, args, s in rows:
+        m = s["metrics"]
+        dedup = s.get("metrics_without_train_twins")
+        dedup_cell = f"{pct(dedup['acc'])} ({dedup['images']} images)" if dedup else "–"
+        lines.append(f"| {what} | {m['images']} | {pct(m['acc'])} | {pct(m['f1'])} | {dedup_cell} | "
+                     f"{m['ece_uncalibrated']:.3f} → {m['ece']:.3f} | `python -m fer.evaluate {' '.join(args)}` |")
+    return lines
+
+
+def recall_table(summary: dict) -> list[str]:
+    m = summary["metrics"]
+    labels = [k.split("/", 1)[1] for k in m if k.startswith("recall/")]
+    return [f"| {' | '.join(labels)} |", f"|{'---:|' * len(labels)}",
+            f"| {' | '.join(pct(m['recall/' + label]) for label in labels)} |"]
+
+
+def audit_table(audits: dict[str, dict]) -> list[str]:
+    lines = ["| data | source | test images | test with a pixel-identical twin in train/val | "
+             "test with a near-identical twin (pHash ≤ 4 bits) | blank images (train/val/test) | command |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for data, report in audits.items():
+        for source, r in report["sources"].items():
+            across = r["across"]
+            exact = across["train/test"]["test_with_pixel_identical_train"] + across["val/test"]["test_with_pixel_identical_val"]
+            blanks = "/".join(str(r["within"][s]["blank"]) for s in ("train", "val", "test"))
+            lines.append(f"| {data} | {source} | {r['images']['test']} | {exact} | "
+                         f"{len(r['test_files_with_a_twin_in_train_or_val'])} | {blanks} | `python -m fer.audit data={data}` |")
+    return lines
+
+
+def cv_table() -> list[str]:
+    lines = ["| protocol (10 subject-independent folds of CK+48 + JAFFE) | folds run | human test accuracy % (mean ± std) | "
+             "macro-F1 % | per-fold accuracy % | command |", "|---|---:|---:|---:|---|---|"]
+    for what, task, command in CROSS_VALIDATIONS:
+        folds = fold_results(task)
+        if not folds:
+            lines.append(f"| {what} | 0 | not run yet | | | `{command}` |")
+            continue
+        acc = [folds[f].get("test/human/acc", folds[f]["test/acc"]) for f in sorted(folds)]
+        f1 = [folds[f].get("test/human/f1", folds[f]["test/f1"]) for f in sorted(folds)]
+        lines.append(f"| {what} | {len(folds)} | {mean_std(acc)} | {mean_std(f1)} | "
+                     f"{', '.join(f'{100 * a:.1f}' for a in acc)} | `{command}` |")
+    return lines
+
+
+def latency_table(report: dict) -> list[str]:
+    lines = [f"{report['frames']} frames of 640x480 with one face, {report['threads']} threads, {report['cores']}-core "
+             f"{report['cpu']}; milliseconds p50 / p95. Command: `python bench/latency.py --weights {STAGE2}/model.pt`", "",
+             "| runtime (Haar on every frame) | detect | classify | end-to-end | classifier faces/s (batch 64) |",
+             "|---|---:|---:|---:|---:|"]
+    for name, r in report["runtimes"].items():
+        lines.append(f"| {name} | {r['detect']['p50']:.2f} / {r['detect']['p95']:.2f} | {r['classify']['p50']:.2f} / "
+                     f"{r['classify']['p95']:.2f} | {r['total']['p50']:.2f} / {r['total']['p95']:.2f} | "
+                     f"{r['faces_per_s_batch64']:.0f} |")
+    lines += ["", "| detector (on every frame) | detect | end-to-end |", "|---|---:|---:|"]
+    for name, r in report["detectors"].items():
+        lines.append(f"| {name} | {r['detect']['p50']:.2f} / {r['detect']['p95']:.2f} | "
+                     f"{r['total']['p50']:.2f} / {r['total']['p95']:.2f} |")
+    live = report["live_default"]
+    lines += ["", f"infer.py's live default (detector={live['detector']}, detect_every={live['detect_every']}, "
+                  f"{live['runtime']}): end-to-end **{live['total']['p50']:.2f} / {live['total']['p95']:.2f} ms**."]
+    if "rss_mb" in report:
+        r = report["rss_mb"]
+        lines.append(f"RSS of the infer.py loop over {r['frames']} frames: {r['after_500']:.0f} MB after 500 frames, "
+                     f"{r['end']:.0f} MB at the end ({r['growth']:+.1f} MB).")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="fer-report-"))
+    DOCS.mkdir(exist_ok=True)
+
+    evaluations = []
+    for i, (what, eval_args) in enumerate(EVALUATIONS):
+        print(f"evaluate: {what}")
+        summary = evaluate(eval_args, work / f"eval{i}")
+        if summary:
+            evaluations.append((what, eval_args, summary))
+    shipped = evaluations[0][2]
+    shutil.copy(work / "eval0" / "confusion_test_all.png", DOCS / "confusion_fer2013_publictest.png")
+    audits = {}
+    for data, audit_args in AUDITS:
+        print(f"audit: {data}")
+        audits[data] = audit(audit_args, work / f"audit_{data}")
+    lines = ["## Results", "",
+             "Regenerated by `python bench/report.py`; every row names the command that produced it.", "",
+             "### Default model (shipped in fer/assets)", "", *evaluation_table(evaluations), "",
+             f"Temperature stored in the shipped model: {shipped['temperature']:.3f} (fitted on validation faces). "
+             "ECE = expected calibration error of the seven probabilities, 15 bins.", "",
+             "Per-class recall of the shipped model on FER2013 PublicTest (%):", "", *recall_table(shipped), "",
+             "![confusion matrix](docs/confusion_fer2013_publictest.png)", "",
+             "### Cross-validation on the posed human sets", "", *cv_table(), "",
+             "### Leakage audit", "", *audit_table(audits), ""]
+    if not args.skip_latency:
+        print("latency bench")
+        latency_json = work / "latency.json"
+        run(["bench/latency.py", "--weights", f"{STAGE2}/model.pt", "--json", str(latency_json)])
+        lines += ["### Latency", "", *latency_table(json.loads(latency_json.read_text())), ""]
+    text = "\n".join(lines)
+    (DOCS / "results.md").write_text(text.replace("](docs/", "](") + "\n")
+    readme = (ROOT / "README.md").read_text()
+    if README_START in readme:
+        head, rest = readme.split(README_START, 1)
+        tail = rest.split(README_END, 1)[1]
+        (ROOT / "README.md").write_text(f"{head}{README_START}\n{text}\n{README_END}{tail}")
+    print(f"wrote {DOCS / 'results.md'} and the README's results section")
+
+
+if __name__ == "__main__":
+    main()
