@@ -175,11 +175,31 @@ def test_missing_and_wrong_weights_are_named(tmp_path):
     assert wrong.returncode != 0 and "wrong.pt" in wrong.stderr
 
 
-def test_no_default_model_says_what_to_pass(tmp_path):
+def test_shipped_default_model_runs_with_no_weights_argument(tmp_path):
+    """What a fresh clone's user runs first: no weights=, a photo with faces in, seven probabilities out."""
+    from fer.data.synthetic_faces import draw_face, sample_identity
+
+    canvas = np.full((300, 520, 3), 190, np.uint8)
+    for i in range(2):
+        canvas[50:250, 30 + i * 260:230 + i * 260] = draw_face(sample_identity(40 + i), 3 + i, seed=i, size=200)
+    image = tmp_path / "two_faces.png"
+    cv2.imwrite(str(image), canvas)
+    out = tmp_path / "faces.jsonl"
+    run_script(["infer.py", f"source={image}", f"output.jsonl={out}", "display=false"])
+    rows = read_jsonl(out)
+    assert [r["face"] for r in rows] == [0, 1]
+    for row in rows:
+        assert_valid_record(row)
+
+
+def test_missing_default_model_says_what_to_pass(tmp_path, monkeypatch):
+    import fer.runtime
+
+    monkeypatch.setattr(fer.runtime, "DEFAULT_MODEL", "not_installed.onnx")
     image = tmp_path / "a.png"
     cv2.imwrite(str(image), np.zeros((10, 10), np.uint8))
-    result = run_script(["infer.py", f"source={image}", "display=false"], check=False)
-    assert result.returncode != 0 and "weights=" in result.stderr
+    with pytest.raises(FileNotFoundError, match=r"no default model is installed.*weights="):
+        run(compose_infer([f"source={image}", "display=false"]))
 
 
 @needs_data("jaffe")
