@@ -132,6 +132,33 @@ def cv_table() -> list[str]:
     return lines
 
 
+def techniques_table(evaluations: list[tuple[str, list[str], dict]]) -> list[str]:
+    """What each technique changed, as differences between rows measured above (percentage points)."""
+    acc = {what: s["metrics"]["acc"] for what, _, s in evaluations}
+    cv = {task: [f.get("test/human/acc", f["test/acc"]) for f in fold_results(task).values()]
+          for _, task, _ in CROSS_VALIDATIONS}
+    shipped, tta, fp32_1, fp32_2 = (EVALUATIONS[i][0] for i in (0, 1, 3, 4))
+    rows = []
+
+    def add(technique: str, a: str, b: str, delta: float | None) -> None:
+        rows.append(f"| {technique} | {a} | {b} | {'not measured' if delta is None else f'{100 * delta:+.2f}'} |")
+
+    def diff(x: str, y: str) -> float | None:
+        return acc[y] - acc[x] if x in acc and y in acc else None
+
+    def cv_diff(x: str, y: str) -> float | None:
+        return statistics.mean(cv[y]) - statistics.mean(cv[x]) if cv[x] and cv[y] else None
+
+    add("Fine-tuning on FER2013 + CK+48 + JAFFE after FER2013 training", fp32_1, fp32_2, diff(fp32_1, fp32_2))
+    add("FER2013 pre-training for the posed sets (10-fold CV, mean)", "human_cv", "human_cv_pretrained",
+        cv_diff("human_cv", "human_cv_pretrained"))
+    add("Adding the synthetic animated domain (10-fold CV, mean)", "human_cv_pretrained",
+        "human_synthetic_cv_pretrained", cv_diff("human_cv_pretrained", "human_synthetic_cv_pretrained"))
+    add("Test-time flip", shipped, tta, diff(shipped, tta))
+    add("int8 quantisation (speed; accuracy cost)", fp32_2, shipped, diff(fp32_2, shipped))
+    return ["| technique | baseline row | with it | accuracy change (points) |", "|---|---|---|---:|", *rows]
+
+
 def latency_table(report: dict) -> list[str]:
     lines = [f"{report['frames']} frames of 640x480 with one face, {report['threads']} threads, {report['cores']}-core "
              f"{report['cpu']}; milliseconds p50 / p95. Command: `python bench/latency.py --weights {STAGE2}/model.pt`", "",
@@ -206,6 +233,7 @@ def main() -> None:
              "(drawn happy, surprise, anger, sad; made by bench/report.py, no real person):", "",
              "![annotated example](docs/example_annotated.png)", "",
              "### Cross-validation on the posed human sets", "", *cv_table(), "",
+             "### What helped", "", *techniques_table(evaluations), "",
              "### Leakage audit", "", *audit_table(audits), ""]
     if not args.skip_latency:
         print("latency bench")
