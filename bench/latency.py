@@ -53,18 +53,25 @@ def face_frame(shift: int = 0) -> np.ndarray:
     return canvas
 
 
-def percentiles(values: list[float]) -> str:
+def p50_p95(values: list[float]) -> tuple[float, float]:
     ordered = sorted(values)
-    return f"{statistics.median(ordered):6.2f} / {ordered[int(0.95 * (len(ordered) - 1))]:6.2f}"
+    return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
 
 
-def stage_latency(predictor: Predictor, encoded: list[bytes]) -> dict[str, list[float]]:
+def percentiles(values: list[float]) -> str:
+    return "{:6.2f} / {:6.2f}".format(*p50_p95(values))
+
+
+def stage_latency(predictor: Predictor, encoded: list[bytes], step=None) -> dict[str, list[float]]:
+    """Milliseconds per stage and frame; `step` (grey frame -> faces) defaults to detecting in every frame."""
+    step = step or predictor.predict
     times = {k: [] for k in ("read", "detect", "preprocess", "classify", "draw", "total")}
     for data in encoded:
+        predictor.stage_ms.clear()  # a frame that skips a stage (held boxes) spends nothing on it
         start = time.perf_counter()
         frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         read_done = time.perf_counter()
-        faces = predictor.predict(to_grey_uint8(frame))
+        faces = step(to_grey_uint8(frame))
         predicted = time.perf_counter()
         draw(frame, faces, predictor.stage_ms)
         end = time.perf_counter()
@@ -132,21 +139,8 @@ def runtimes_for(weights: Path, folder: Path, calibration: Path | None) -> dict[
     return out
 
 
-def live_latency(predictor: Predictor, encoded: list[bytes], detect_every: int, smoothing: float) -> dict[str, list[float]]:
-    """The live loop infer.py runs on video: detection every N frames, tracking and smoothing between."""
-    live = LiveFaces(predictor, detect_every, smoothing)
-    totals = []
-    for data in encoded:
-        start = time.perf_counter()
-        frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        faces = live.step(to_grey_uint8(frame))
-        draw(frame, faces, predictor.stage_ms)
-        totals.append((time.perf_counter() - start) * 1000)
-    return {"total": totals}
-
-
 def summary(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
-    return {k: {"p50": statistics.median(v), "p95": sorted(v)[int(0.95 * (len(v) - 1))]} for k, v in times.items()}
+    return {k: dict(zip(("p50", "p95"), p50_p95(v))) for k, v in times.items()}
 
 
 def main() -> None:
@@ -191,8 +185,10 @@ def main() -> None:
         times = measure(Predictor(classifiers[fastest], detector), encoded)
         report["detectors"][name] = summary(times)
         print(f"{name:<17}{row(times)}")
-    live = live_latency(Predictor(classifiers[fastest], make_detector(default_detector)), encoded,
-                        live_cfg.detect_every, live_cfg.smoothing)
+    # the live loop infer.py runs on video: detection every N frames, held boxes and smoothing between
+    live_predictor = Predictor(classifiers[fastest], make_detector(default_detector))
+    live_loop = LiveFaces(live_predictor, live_cfg.detect_every, live_cfg.smoothing)
+    live = stage_latency(live_predictor, encoded, live_loop.step)
     report["live_default"] = {"detector": default_detector, "detect_every": live_cfg.detect_every,
                               "runtime": fastest, **summary(live)}
     print(f"\ninfer.py's live default (detector={default_detector}, detect_every={live_cfg.detect_every}, "

@@ -117,18 +117,11 @@ def print_audit(report: dict, near_bits: int) -> None:
         print(f"  test files with a twin in train or val: {len(source['test_files_with_a_twin_in_train_or_val'])}")
 
 
-def data_for_audit(cfg: DictConfig):
-    """The data config's datamodule, set up (scanned and split) exactly as training sets it up."""
-    from fer.train import instantiate_data
-
-    datamodule = instantiate_data(cfg.data)
-    datamodule.setup("test")
-    return datamodule
-
-
 @hydra.main(version_base="1.3", config_path="../conf", config_name="audit")
 def main(cfg: DictConfig) -> None:
-    datamodule = data_for_audit(cfg)
+    from fer.train import prepared_data  # imported here: lightning loads only when the audit runs
+
+    datamodule = prepared_data(cfg.data)
     report = audit(datamodule, cfg.near_bits)
     print_audit(report, cfg.near_bits)
     out = Path(cfg.paths.output_dir) / "audit.json"

@@ -20,24 +20,25 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from fer.audit import audit, contaminated_test_files, data_for_audit
+from fer.audit import audit, contaminated_test_files
 from fer.calibration import expected_calibration_error, softmax
 from fer.data.record import DOMAINS, FaceRecord
 from fer.metrics import FERMetrics
 from fer.plots import save_confusion_image
 from fer.predictor import Predictor
 from fer.runtime import default_weights, load_classifier
+from fer.train import prepared_data
 
 log = logging.getLogger(__name__)
 
 
 def predict_records(predictor: Predictor, records: list[FaceRecord], sources: dict, batch: int = 256) -> np.ndarray:
-    """(N, 7) probabilities for face records, read as training reads them, classified by the predictor."""
+    """(N, 7) probabilities for N >= 1 face records, read as training reads them, classified by the predictor."""
     out = []
     for start in range(0, len(records), batch):
         crops = [sources[r.source].load(r) for r in records[start:start + batch]]
         out.append(predictor.classify_crops(crops))
-    return np.concatenate(out) if out else np.zeros((0, 7), np.float32)
+    return np.concatenate(out)
 
 
 def score(probs: np.ndarray, records: list[FaceRecord], temperature: float) -> tuple[dict, dict]:
@@ -62,7 +63,7 @@ def evaluate(cfg: DictConfig) -> dict:
     # the data config reads size and normalisation from `model`: take them from the weights file
     OmegaConf.update(cfg, "model", {"image_size": classifier.image_size, "mean": classifier.mean,
                                     "std": classifier.std, "arch": {"in_chans": classifier.channels}}, merge=True)
-    datamodule = data_for_audit(cfg)
+    datamodule = prepared_data(cfg.data)
     if cfg.split not in datamodule.splits:
         raise ValueError(f"split={cfg.split!r}: choose train, val or test")
     records = datamodule.splits[cfg.split]

@@ -37,10 +37,10 @@ class FERLitModule(L.LightningModule):
         # Only plain values go into hparams, so checkpoints load with weights_only=True.
         self.save_hyperparameters()
         self.hparams["labels"] = list(LABELS)
-        if weights and Path(weights).is_file() and own_state_dict(weights) is not None:
-            # one of our own model files: start from the whole classifier, head included
+        earlier_run = own_state_dict(weights) if weights else None
+        if earlier_run is not None:  # one of our own model files: start from the whole classifier, head included
             self.net = FERClassifier(Architecture(**arch), pretrained=False)
-            warm_start(self.net, weights)
+            warm_start(self.net, earlier_run, weights)
         else:
             self.net = FERClassifier(Architecture(**arch), pretrained=pretrained, weights=weights)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)

@@ -17,8 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 from fer.calibration import calibration_report
 from fer.data.scan import DataConfigError
 from fer.export import EXPORTERS, export_onnx
-from fer.quantize import INT8, faces_from_loader, quantize_onnx
 from fer.models.model_file import load_model_file, save_model_file
+from fer.quantize import INT8, faces_from_loader, quantize_onnx
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,13 @@ def instantiate_data(data_cfg: DictConfig):
         if isinstance(err.__cause__, DataConfigError):
             raise err.__cause__ from None
         raise
+
+
+def prepared_data(data_cfg: DictConfig):
+    """The data config's datamodule, scanned and split exactly as training splits it (for evaluation and audits)."""
+    datamodule = instantiate_data(data_cfg)
+    datamodule.setup("test")
+    return datamodule
 
 
 def _best_checkpoint(trainer: L.Trainer) -> str:

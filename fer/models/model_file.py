@@ -71,10 +71,10 @@ def own_state_dict(path: str | Path) -> dict | None:
         return None
 
 
-def warm_start(model: FERClassifier, path: str | Path) -> int:
-    """Start `model` from a model file: the whole backbone must fit; head tensors are copied where they fit
-    (a head of other widths starts fresh). Returns how many tensors were copied."""
-    state = own_state_dict(path) or {}
+def warm_start(model: FERClassifier, state: dict, path: str | Path) -> int:
+    """Start `model` from the state_dict of one of our model files (`path` names it in errors): the whole
+    backbone must fit; head tensors are copied where they fit (a head of other widths starts fresh).
+    Returns how many tensors were copied."""
     own = model.state_dict()
     fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     backbone = [k for k in own if k.startswith("backbone.")]
