@@ -10,6 +10,7 @@ from torch import nn
 
 from fer.labels import LABELS
 from fer.metrics import FERMetrics
+from fer.mixing import Mixing
 from fer.models.classifier import Architecture, FERClassifier
 from fer.models.model_file import own_state_dict, warm_start
 from fer.plots import save_confusion_image
@@ -31,6 +32,7 @@ class FERLitModule(L.LightningModule):
         label_smoothing: float = 0.0,
         class_weighted_loss: bool = False,
         tta_flip: bool = False,
+        mixing: dict | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -44,6 +46,7 @@ class FERLitModule(L.LightningModule):
         else:
             self.net = FERClassifier(Architecture(**arch), pretrained=pretrained, weights=weights)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.mix = Mixing(**(mixing or {}))
         self.val_metrics, self.test_metrics = FERMetrics(), FERMetrics()
         self.last_results: dict[str, dict[str, float]] = {}
 
@@ -65,8 +68,11 @@ class FERLitModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         images, labels, _ = batch
+        images, labels, other_labels, lam = self.mix(images, labels)
         logits = self(images)
         loss = self.criterion(logits, labels)
+        if lam < 1.0:
+            loss = lam * loss + (1 - lam) * self.criterion(logits, other_labels)
         accuracy = (logits.argmax(1) == labels).float().mean()
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels))
         self.log("train/acc", accuracy, on_step=False, on_epoch=True, batch_size=len(labels))

@@ -110,7 +110,9 @@ def cli(tmp_path: Path, *extra: str, multirun: bool = False) -> list[str]:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_reaches_the_same_metrics(tmp_path):
-    args = cli(tmp_path, "trainer.max_epochs=3", "test=false", "export=false")
+    # mixup and cutmix on: their draws must repeat after a resume too
+    args = cli(tmp_path, "trainer.max_epochs=3", "test=false", "export=false",
+               "model.mixing.mixup_alpha=0.2", "model.mixing.cutmix_alpha=1.0")
     straight = tmp_path / "straight"
     run_script([*args, f"hydra.run.dir={straight}"])
 
