@@ -9,10 +9,11 @@ import torch
 from torch import nn
 
 from fer.labels import LABELS
+from fer.distillation import Teacher
 from fer.metrics import FERMetrics
 from fer.mixing import Mixing
 from fer.models.classifier import Architecture, FERClassifier
-from fer.models.model_file import own_state_dict, warm_start
+from fer.models.model_file import Preprocessing, own_state_dict, warm_start
 from fer.plots import save_confusion_image
 
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -33,6 +34,7 @@ class FERLitModule(L.LightningModule):
         class_weighted_loss: bool = False,
         tta_flip: bool = False,
         mixing: dict | None = None,
+        distill: dict | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -47,6 +49,7 @@ class FERLitModule(L.LightningModule):
             self.net = FERClassifier(Architecture(**arch), pretrained=pretrained, weights=weights)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.mix = Mixing(**(mixing or {}))
+        self.teacher = _teacher(distill, Preprocessing(image_size, arch.get("in_chans", 1), mean, std))
         self.val_metrics, self.test_metrics = FERMetrics(), FERMetrics()
         self.last_results: dict[str, dict[str, float]] = {}
 
@@ -73,6 +76,8 @@ class FERLitModule(L.LightningModule):
         loss = self.criterion(logits, labels)
         if lam < 1.0:
             loss = lam * loss + (1 - lam) * self.criterion(logits, other_labels)
+        if self.teacher is not None:
+            loss = self.teacher.loss(logits, images, loss)
         accuracy = (logits.argmax(1) == labels).float().mean()
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels))
         self.log("train/acc", accuracy, on_step=False, on_epoch=True, batch_size=len(labels))
@@ -140,6 +145,13 @@ class FERLitModule(L.LightningModule):
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _teacher(distill: dict | None, student: Preprocessing) -> Teacher | None:
+    # Kept out of the module tree on purpose: the teacher is neither trained nor saved with the student.
+    settings = dict(distill or {})
+    path = settings.pop("teacher", None)
+    return Teacher(path, student, **settings) if path else None
 
 
 def _log_image(loggers, key: str, path: Path, step: int) -> None:
