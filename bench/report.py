@@ -51,8 +51,6 @@ SELECTIONS = [
     ("10 epochs", "cv_select_base", ""),
     ("10 epochs, mixup 0.2 / cutmix 1.0 on half the batches", "cv_select_mix10",
      "model.mixing.mixup_alpha=0.2 model.mixing.cutmix_alpha=1.0 model.mixing.prob=0.5"),
-    ("20 epochs, mixup 0.2 / cutmix 1.0 on half the batches", "cv_select_mix20",
-     "model.mixing.mixup_alpha=0.2 model.mixing.cutmix_alpha=1.0 model.mixing.prob=0.5 trainer.max_epochs=20"),
     ("10 epochs, no label smoothing", "cv_select_nols", "model.label_smoothing=0.0"),
 ]
 
