@@ -52,6 +52,7 @@ SELECTIONS = [
     ("10 epochs, mixup 0.2 / cutmix 1.0 on half the batches", "cv_select_mix10",
      "model.mixing.mixup_alpha=0.2 model.mixing.cutmix_alpha=1.0 model.mixing.prob=0.5"),
     ("10 epochs, no label smoothing", "cv_select_nols", "model.label_smoothing=0.0"),
+    ("10 epochs, no class weights in the loss", "cv_select_unweighted", "model.class_weighted_loss=false"),
 ]
 
 
@@ -187,6 +188,8 @@ def techniques_table(evaluations: list[tuple[str, list[str], dict]]) -> list[str
         cv_diff("cv_select_base", "cv_select_mix10"))
     add("No label smoothing while fine-tuning on the posed sets (10-fold CV, mean)", "cv_select_base",
         "cv_select_nols", cv_diff("cv_select_base", "cv_select_nols"))
+    add("Class-weighted loss while fine-tuning on the posed sets (10-fold CV, mean)", "cv_select_unweighted",
+        "cv_select_base", cv_diff("cv_select_unweighted", "cv_select_base"))
     add("Test-time flip", shipped, tta, diff(shipped, tta))
     add("int8 quantisation (speed; accuracy cost)", fp32_2, shipped, diff(fp32_2, shipped))
     return ["| technique | baseline row | with it | accuracy change (points) |", "|---|---|---|---:|", *rows]
