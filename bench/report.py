@@ -9,6 +9,7 @@ newest run of each fold), whose commands are shown too. Nothing is typed in by h
 """
 
 import argparse
+import functools
 import json
 import shutil
 import statistics
@@ -79,6 +80,7 @@ def audit(args: list[str], out: Path) -> dict:
     return json.loads((out / "audit.json").read_text())
 
 
+@functools.lru_cache(maxsize=None)  # the tables ask for the same sweeps several times; read each once
 def fold_results(task: str) -> dict[int, dict]:
     """Validation (last epoch) and test metrics per fold of every sweep of `task`, the newest run of each fold winning."""
     folds = {}

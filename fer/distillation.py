@@ -40,4 +40,3 @@ class Teacher:
             size = (self.pre.image_size, self.pre.image_size)
             pixels = F.interpolate(pixels, size=size, mode="bilinear", align_corners=False, antialias=True)
         return (pixels - self.pre.mean) / self.pre.std
-

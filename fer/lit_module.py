@@ -8,8 +8,8 @@ import lightning as L
 import torch
 from torch import nn
 
-from fer.labels import LABELS
 from fer.distillation import Teacher
+from fer.labels import LABELS
 from fer.metrics import FERMetrics
 from fer.mixing import Mixing
 from fer.models.classifier import Architecture, FERClassifier
