@@ -6,6 +6,11 @@
 Each row runs the command shown next to it (the evaluations and audits run here, now); the
 cross-validation rows summarise the fold runs of the sweeps under logs/<task>/multiruns/ (the
 newest run of each fold), whose commands are shown too. Nothing is typed in by hand.
+
+logs/ is not in git, so a fresh clone lacks the runs behind most rows. A row whose runs or weights
+are absent is kept, marked †, from the report now in the README (which an earlier run of this script
+wrote) instead of being dropped: regenerating one figure never erases the others. Rerunning a row's
+command refreshes it.
 """
 
 import argparse
@@ -23,6 +28,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+KEPT = " †"
+KEPT_NOTE = ("† kept from the previous report: the runs or weights behind this row are not in this checkout "
+             "(logs/ is not in git); its command regenerates it.")
+KEPT_SECTION = "Kept from the previous report: this section was not rerun here (its command regenerates it)."
 
 STAGE1 = "logs/fer2013_pretrain/final"
 STAGE2 = "logs/default_model/final"
@@ -66,6 +75,48 @@ def run(args: list[str]) -> None:
         raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
 
 
+def previous_report() -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme.split(README_START, 1)[1].split(README_END, 1)[0] if README_START in readme else ""
+
+
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def row_key(first_cell: str) -> str:
+    return first_cell.replace(" **(chosen)**", "").removesuffix(KEPT)
+
+
+@functools.lru_cache(maxsize=None)
+def previous_rows() -> dict[str, str]:
+    """Table rows of the previous report by their first cell (the row's name), marked as kept."""
+    rows = {}
+    for line in previous_report().splitlines():
+        if line.startswith("| ") and not line.startswith("|---"):
+            first = cells(line)[0]
+            marked = line if first.endswith(KEPT) else line.replace(f"| {first} |", f"| {first}{KEPT} |", 1)
+            rows.setdefault(row_key(first), marked)
+    return rows
+
+
+def previous_number(name: str, column: int) -> float | None:
+    """The (first) number in a column of a previous row, as a fraction: '91.6 ± 4.2' -> 0.916."""
+    row = previous_rows().get(name)
+    return float(cells(row)[column].split()[0]) / 100 if row else None
+
+
+def previous_section(title: str) -> list[str]:
+    """A previous section's lines, from its heading to the next one, marked as kept."""
+    text = previous_report()
+    if title not in text:
+        return []
+    body = text.split(title, 1)[1].split("\n### ", 1)[0].strip().splitlines()
+    if body and body[0] == KEPT_SECTION:
+        body = body[2:]
+    return [title, "", KEPT_SECTION, "", *body, ""]
+
+
 def evaluate(args: list[str], out: Path) -> dict | None:
     weights = next((a.split("=", 1)[1] for a in args if a.startswith("weights=")), None)
     if weights and not (ROOT / weights).is_file():
@@ -101,10 +152,13 @@ def mean_std(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else pct(values[0])
 
 
-def evaluation_table(rows: list[tuple[str, list[str], dict]]) -> list[str]:
+def evaluation_table(rows: list[tuple[str, list[str], dict | None]]) -> list[str]:
     lines = ["| model and test set | images | accuracy % | macro-F1 % | accuracy % without train twins | ECE raw → calibrated | command |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for what, args, s in rows:
+        if s is None:  # weights absent here: keep the earlier measurement, if there was one
+            lines += [previous_rows()[what]] if what in previous_rows() else []
+            continue
         m = s["metrics"]
         dedup = s.get("metrics_without_train_twins")
         dedup_cell = f"{pct(dedup['acc'])} ({dedup['images']} images)" if dedup else "–"
@@ -146,13 +200,22 @@ def cv_table() -> list[str]:
     for what, task, command in cross_validations():
         folds = fold_results(task)
         if not folds:
-            lines.append(f"| {what} | 0 | not run yet | | | `{command}` |")
+            lines.append(previous_rows().get(what, f"| {what} | 0 | not run yet | | | `{command}` |"))
             continue
         acc = [folds[f].get("test/human/acc", folds[f]["test/acc"]) for f in sorted(folds)]
         f1 = [folds[f].get("test/human/f1", folds[f]["test/f1"]) for f in sorted(folds)]
         lines.append(f"| {what} | {len(folds)} | {mean_std(acc)} | {mean_std(f1)} | "
                      f"{', '.join(f'{100 * a:.1f}' for a in acc)} | `{command}` |")
     return lines
+
+
+def cv_mean(task: str) -> tuple[float | None, bool]:
+    """(mean human test accuracy of a sweep, whether it comes from the previous report)."""
+    folds = fold_results(task)
+    if folds:
+        return statistics.mean(f.get("test/human/acc", f["test/acc"]) for f in folds.values()), False
+    names = [what for what, t, _ in SELECTIONS if t == task] + [what for what, t, _ in cross_validations() if t == task]
+    return next((m for m in (previous_number(n, 2) for n in names) if m is not None), None), True
 
 
 def selection_runs() -> list[tuple[float | None, str, str, list[float], str]]:
@@ -168,10 +231,14 @@ def selection_runs() -> list[tuple[float | None, str, str, list[float], str]]:
 def chosen_selection() -> tuple[str, str]:
     """(task, command) of the candidate with the best mean validation accuracy."""
     complete = [r for r in selection_runs() if r[0] is not None]
-    if not complete:
-        return "human_cv_pretrained", "python train.py -m experiment=human_cv_pretrained 'data.fold=range(10)'"
-    _, _, task, _, command = max(complete, key=lambda r: r[0])
-    return task, command
+    if complete:
+        _, _, task, _, command = max(complete, key=lambda r: r[0])
+        return task, command
+    if not any(r[3] for r in selection_runs()):  # no candidate run here: the previous report's choice
+        for what, task, overrides in SELECTIONS:
+            if "**(chosen)**" in previous_rows().get(what, ""):
+                return task, f"{SELECTION_SWEEP} task_name={task} {overrides}".strip()
+    return "human_cv_pretrained", "python train.py -m experiment=human_cv_pretrained 'data.fold=range(10)'"
 
 
 def selection_table() -> list[str]:
@@ -179,50 +246,59 @@ def selection_table() -> list[str]:
              "test accuracy % (mean ± std) | command |", "|---|---:|---:|---|"]
     chosen, _ = chosen_selection()
     for val, what, task, test, command in selection_runs():
-        if val is None:
+        if not test and what in previous_rows():
+            lines.append(previous_rows()[what])
+        elif val is None:
             lines.append(f"| {what} | {len(test)} folds run | | `{command}` |")
-            continue
-        mark = " **(chosen)**" if task == chosen else ""
-        lines.append(f"| {what}{mark} | {100 * val:.1f} | {mean_std(test)} | `{command}` |")
+        else:
+            mark = " **(chosen)**" if task == chosen else ""
+            lines.append(f"| {what}{mark} | {100 * val:.1f} | {mean_std(test)} | `{command}` |")
     return lines
 
 
-def techniques_table(evaluations: list[tuple[str, list[str], dict]]) -> list[str]:
-    """What each technique changed, as differences between rows measured above (percentage points)."""
-    acc = {what: s["metrics"]["acc"] for what, _, s in evaluations}
+def techniques_table(evaluations: list[tuple[str, list[str], dict | None]]) -> list[str]:
+    """What each technique changed, as differences between rows measured above (percentage points).
+
+    A difference between two kept rows is kept as it was (it was computed before rounding); one with a
+    single kept side is computed from the kept row's printed figure and marked kept too.
+    """
+    acc = {what: (s["metrics"]["acc"], False) if s else (previous_number(what, 2), True) for what, _, s in evaluations}
     pretrained = chosen_selection()[0]
-    cv = {task: [f.get("test/human/acc", f["test/acc"]) for f in fold_results(task).values()]
-          for _, task, _ in [*cross_validations(), *SELECTIONS]}
     shipped, tta, fp32_1, fp32_2 = (EVALUATIONS[i][0] for i in (0, 1, 3, 4))
     rows = []
 
-    def add(technique: str, a: str, b: str, delta: float | None) -> None:
-        rows.append(f"| {technique} | {a} | {b} | {'not measured' if delta is None else f'{100 * delta:+.2f}'} |")
+    def add(technique: str, a: str, b: str, sides: tuple[tuple[float | None, bool], tuple[float | None, bool]]) -> None:
+        (x, x_kept), (y, y_kept) = sides
+        if x_kept and y_kept and technique in previous_rows():
+            rows.append(previous_rows()[technique])
+            return
+        name = technique + (KEPT if x_kept or y_kept else "")
+        delta = "not measured" if x is None or y is None else f"{100 * (y - x):+.2f}"
+        rows.append(f"| {name} | {a} | {b} | {delta} |")
 
-    def diff(x: str, y: str) -> float | None:
-        return acc[y] - acc[x] if x in acc and y in acc else None
+    def evaluated(x: str, y: str) -> tuple:
+        return acc.get(x, (None, False)), acc.get(y, (None, False))
 
-    def cv_diff(x: str, y: str) -> float | None:
-        return statistics.mean(cv[y]) - statistics.mean(cv[x]) if cv[x] and cv[y] else None
+    def swept(x: str, y: str) -> tuple:
+        return cv_mean(x), cv_mean(y)
 
     add("Mixup + CutMix in FER2013 training (stage 1, same 24 epochs)", fp32_1, EVALUATIONS[5][0],
-        diff(fp32_1, EVALUATIONS[5][0]))
-    add("Fine-tuning on FER2013 + CK+48 + JAFFE after FER2013 training", fp32_1, fp32_2, diff(fp32_1, fp32_2))
-    add("FER2013 pre-training for the posed sets (10-fold CV, mean)", "human_cv", pretrained,
-        cv_diff("human_cv", pretrained))
+        evaluated(fp32_1, EVALUATIONS[5][0]))
+    add("Fine-tuning on FER2013 + CK+48 + JAFFE after FER2013 training", fp32_1, fp32_2, evaluated(fp32_1, fp32_2))
+    add("FER2013 pre-training for the posed sets (10-fold CV, mean)", "human_cv", pretrained, swept("human_cv", pretrained))
     add("Adding the synthetic animated domain (10-fold CV, mean)", pretrained,
-        "human_synthetic_cv_pretrained", cv_diff(pretrained, "human_synthetic_cv_pretrained"))
+        "human_synthetic_cv_pretrained", swept(pretrained, "human_synthetic_cv_pretrained"))
     add("Mixup + CutMix while fine-tuning on the posed sets (10-fold CV, mean)", "cv_select_base", "cv_select_mix10",
-        cv_diff("cv_select_base", "cv_select_mix10"))
+        swept("cv_select_base", "cv_select_mix10"))
     add("No label smoothing while fine-tuning on the posed sets (10-fold CV, mean)", "cv_select_base",
-        "cv_select_nols", cv_diff("cv_select_base", "cv_select_nols"))
+        "cv_select_nols", swept("cv_select_base", "cv_select_nols"))
     add("Class-weighted loss while fine-tuning on the posed sets (10-fold CV, mean)", "cv_select_unweighted",
-        "cv_select_base", cv_diff("cv_select_unweighted", "cv_select_base"))
-    add("Test-time flip", shipped, tta, diff(shipped, tta))
-    add("int8 quantisation (speed; accuracy cost)", fp32_2, shipped, diff(fp32_2, shipped))
+        "cv_select_base", swept("cv_select_unweighted", "cv_select_base"))
+    add("Test-time flip", shipped, tta, evaluated(shipped, tta))
+    add("int8 quantisation (speed; accuracy cost)", fp32_2, shipped, evaluated(fp32_2, shipped))
     # implemented and tested (model.distill), but a teacher larger than the compact CNN does not train
     # on FER2013 in a session on 2 CPU cores (resnet18: ~8 min an epoch); it waits for a GPU session
-    add("Knowledge distillation from a larger teacher (model.distill)", "–", "–", None)
+    add("Knowledge distillation from a larger teacher (model.distill)", "–", "–", ((None, False), (None, False)))
     return ["| technique | baseline row | with it | accuracy change (points) |", "|---|---|---|---:|", *rows]
 
 
@@ -280,9 +356,7 @@ def main() -> None:
     evaluations = []
     for i, (what, eval_args) in enumerate(EVALUATIONS):
         print(f"evaluate: {what}")
-        summary = evaluate(eval_args, work / f"eval{i}")
-        if summary:
-            evaluations.append((what, eval_args, summary))
+        evaluations.append((what, eval_args, evaluate(eval_args, work / f"eval{i}")))
     shipped = evaluations[0][2]
     shutil.copy(work / "eval0" / "confusion_test_all.png", DOCS / "confusion_fer2013_publictest.png")
     audits = {}
@@ -307,11 +381,16 @@ def main() -> None:
              "the run whose test fold is k; the test folds played no part in the choice):", "", *selection_table(), "",
              "### What helped", "", *techniques_table(evaluations), "",
              "### Leakage audit", "", *audit_table(audits), ""]
-    if not args.skip_latency:
+    if args.skip_latency or not (ROOT / STAGE2 / "model.pt").is_file():
+        print(f"latency bench skipped ({'--skip-latency' if args.skip_latency else f'no {STAGE2}/model.pt'})")
+        lines += previous_section("### Latency")
+    else:
         print("latency bench")
         latency_json = work / "latency.json"
         run(["bench/latency.py", "--weights", f"{STAGE2}/model.pt", "--json", str(latency_json)])
         lines += ["### Latency", "", *latency_table(json.loads(latency_json.read_text())), ""]
+    if any(KEPT in line for line in lines):
+        lines[4:4] = [KEPT_NOTE, ""]  # under the "Regenerated by" line
     text = "\n".join(lines)
     (DOCS / "results.md").write_text(text.replace("](docs/", "](") + "\n")
     readme = (ROOT / "README.md").read_text()

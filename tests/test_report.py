@@ -1,0 +1,50 @@
+"""bench/report.py on a checkout without logs/: the previous report's rows are kept, marked, not erased."""
+
+import importlib.util
+import json
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def report(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("report", ROOT / "bench" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    return module
+
+
+def write_previous_report(root, rows: list[str]) -> None:
+    (root / "README.md").write_text("# x\n<!-- results:start -->\n## Results\n\n" + "\n".join(rows)
+                                    + "\n\n### Latency\n\nfast\n<!-- results:end -->\ntail\n")
+
+
+def write_fold(root, task: str, fold: int, acc: float) -> None:
+    run = root / "logs" / task / "multiruns" / "t" / str(fold)
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text(f"- data.fold={fold}\n")
+    (run / "metrics.json").write_text(json.dumps({"val": {"val/acc": acc}, "test": {"test/acc": acc, "test/f1": acc}}))
+
+
+def test_rows_without_runs_are_kept_marked_and_rerun_rows_are_regenerated(report, tmp_path):
+    write_previous_report(tmp_path, [
+        "| Human only, from scratch | 10 | 80.0 ± 1.0 | 70.0 ± 2.0 | 80.0 | `cmd` |",
+        "| Human + synthetic animated, FER2013 pre-trained | 10 | 85.0 ± 1.0 | 75.0 ± 2.0 | 85.0 | `cmd` |",
+        "| 10 epochs, unweighted loss **(chosen)** | 91.0 | 90.0 ± 1.0 | `cmd` |",
+        "| Adding the synthetic animated domain (10-fold CV, mean) | cv_select_unweighted | x | -5.17 |",
+    ])
+    for fold in range(2):
+        write_fold(tmp_path, "human_cv", fold, 0.5 + fold / 10)
+
+    cv = "\n".join(report.cv_table())
+    assert "| Human only, from scratch | 2 | 55.0 ± 7.1 |" in cv  # runs here: regenerated, not kept
+    assert "| Human + synthetic animated, FER2013 pre-trained † | 10 | 85.0 ± 1.0 |" in cv
+    assert report.chosen_selection()[0] == "cv_select_unweighted"  # the previous report's choice
+    helped = "\n".join(report.techniques_table([]))
+    assert "| Adding the synthetic animated domain (10-fold CV, mean) † | cv_select_unweighted | x | -5.17 |" in helped
+    # one side run here, the other kept: computed from the kept row's printed mean, and marked
+    assert "| FER2013 pre-training for the posed sets (10-fold CV, mean) † | human_cv | cv_select_unweighted | +35.00 |" in helped
+    assert report.previous_section("### Latency")[2] == report.KEPT_SECTION
