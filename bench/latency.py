@@ -7,7 +7,7 @@
 face) go through the stages of the live loop: read (decode a JPEG frame), detect, preprocess
 (crop, resize, normalise), classify, draw. Reports p50/p95 per stage and end to end
 - for each runtime (eager torch, TorchScript, ONNX Runtime float32 and int8; a model file is
-  exported to each on the fly), with the default detector on every frame;
+  exported to each on the fly), with the default detector on every frame, one pass per face;
 - for each detector (haar, yunet) with the fastest runtime;
 - for infer.py's live default (conf/infer.yaml: detection every N frames, tracking between);
 and the batched classifier rate (faces/s at batch 64), and the RSS growth of the real `infer.py`
@@ -186,13 +186,14 @@ def main() -> None:
         report["detectors"][name] = summary(times)
         print(f"{name:<17}{row(times)}")
     # the live loop infer.py runs on video: detection every N frames, held boxes and smoothing between
-    live_predictor = Predictor(classifiers[fastest], make_detector(default_detector))
+    live_predictor = Predictor(classifiers[fastest], make_detector(default_detector), tta_flip=live_cfg.tta_flip)
     live_loop = LiveFaces(live_predictor, live_cfg.detect_every, live_cfg.smoothing)
     live = stage_latency(live_predictor, encoded, live_loop.step)
     report["live_default"] = {"detector": default_detector, "detect_every": live_cfg.detect_every,
-                              "runtime": fastest, **summary(live)}
+                              "tta_flip": live_cfg.tta_flip, "runtime": fastest, **summary(live)}
     print(f"\ninfer.py's live default (detector={default_detector}, detect_every={live_cfg.detect_every}, "
-          f"smoothing={live_cfg.smoothing}, {fastest}): end-to-end {percentiles(live['total'])}")
+          f"tta_flip={live_cfg.tta_flip}, smoothing={live_cfg.smoothing}, {fastest}): "
+          f"end-to-end {percentiles(live['total'])}")
     if args.rss_frames:
         onnx = classifiers[fastest].path
         early, late = rss_growth(onnx, args.rss_frames, folder)

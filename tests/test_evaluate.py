@@ -22,7 +22,8 @@ def test_evaluate_matches_the_training_pipeline_and_drops_train_twins(tmp_path):
     root = make_fer2013_folders(tmp_path / "data" / "fer2013", twins=True)
     model, pre, _ = load_model_file(make_model_file(tmp_path / "m.pt"))
     weights = save_model_file(tmp_path / "calibrated.pt", model, pre, {"temperature": 2.0})
-    summary = run_evaluate(tmp_path / "run", f"weights={weights}", "data=fer2013", f"paths.data_dir={root.parent}")
+    summary = run_evaluate(tmp_path / "run", f"weights={weights}", "data=fer2013", f"paths.data_dir={root.parent}",
+                           "tta_flip=false")  # one pass, as computed below
 
     # the same figures computed here with the training eval transform and the eager model
     files = sorted((root / "test").rglob("*.jpg"))
@@ -39,7 +40,8 @@ def test_evaluate_matches_the_training_pipeline_and_drops_train_twins(tmp_path):
 
 
 def test_evaluate_reproduces_the_test_accuracy_training_reported(tmp_path):
-    run_train([*FAST, "export_formats=[onnx]"], tmp_path / "train")
+    # both flip (training's model.tta_flip, evaluate's default tta_flip): the mirror pass must match too
+    run_train([*FAST, "export_formats=[onnx]", "model.tta_flip=true"], tmp_path / "train")
     trained = json.loads((tmp_path / "train" / "metrics.json").read_text())["test"]
     synthetic = [o for o in FAST if o.startswith("data.sources.synthetic")]
     summary = run_evaluate(tmp_path / "eval", f"weights={tmp_path / 'train' / 'model.onnx'}", "data=synthetic",
