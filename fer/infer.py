@@ -7,6 +7,8 @@ is the number of failures.
 """
 
 import logging
+import os
+import sys
 import time
 
 import cv2
@@ -16,7 +18,7 @@ from omegaconf import DictConfig
 
 from fer.data.image_io import to_grey_uint8
 from fer.frames import Frame, open_frames
-from fer.outputs import AnnotatedImages, CsvWriter, JsonlWriter, VideoOut, records
+from fer.outputs import AnnotatedImages, CsvWriter, JsonlWriter, VideoOut, format_record, records
 from fer.overlay import draw
 from fer.predictor import Predictor
 from fer.runtime import default_weights, load_classifier
@@ -26,8 +28,22 @@ log = logging.getLogger(__name__)
 QUIT_KEYS = (ord("q"), 27)  # q, Esc
 
 
+def window_available() -> bool:
+    """Whether cv2.imshow can open a window: not with opencv-python-headless (the pinned build), nor on
+    Linux without a display (a Qt build would abort the process there rather than raise)."""
+    gui = next((line.split(":", 1)[1].strip() for line in cv2.getBuildInformation().splitlines()
+                if line.strip().startswith("GUI:")), "NONE")
+    no_screen = sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return gui != "NONE" and not no_screen
+
+
 def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
     torch.set_num_threads(cfg.threads)
+    display = cfg.display and window_available()
+    if cfg.display and not display:
+        log.warning("display=true, but this OpenCV has no window support (opencv-python-headless) or there is "
+                    "no screen: nothing is shown. Image results are printed; for video and cameras pass "
+                    "output.video=<file.mp4> or output.jsonl=<file>, or install opencv-python for a window.")
     classifier = load_classifier(cfg.weights or default_weights(), threads=cfg.threads)
     detector = hydra.utils.instantiate(cfg.detector) if cfg.get("detector") else None
     predictor = Predictor(classifier, detector, faces=cfg.faces, tta_flip=cfg.tta_flip)
@@ -46,13 +62,15 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
             rows = records(frame, faces)
             for writer in writers["records"]:
                 writer.write(rows)
-            if _show_and_save(frame, faces, stats, writers, cfg.display):
+            if cfg.print_faces and not frame.video:  # a line per face of a still image; video would flood
+                print("\n".join(format_record(row) for row in rows), flush=True)
+            if _show_and_save(frame, faces, stats, writers, display):
                 break
     finally:
         for group in writers.values():
             for writer in group:
                 writer.close()
-        if cfg.display:
+        if display:
             cv2.destroyAllWindows()
     log.info("%d frame(s) processed, %d failed", seen, failures)
     return failures

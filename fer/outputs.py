@@ -27,6 +27,14 @@ def records(frame: Frame, faces: list[FacePrediction]) -> list[dict]:
     ]
 
 
+def format_record(row: dict) -> str:
+    """One line for people: the face's box, label and the seven probabilities."""
+    if row["face"] is None:
+        return f"{row['source']}: no face found"
+    probs = " ".join(f"{label} {p:.3f}" for label, p in row["probs"].items())
+    return f"{row['source']} face {row['face']} box {row['box']}: {row['label']} {row['score']:.2f} | {probs}"
+
+
 class JsonlWriter:
     def __init__(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
