@@ -144,6 +144,11 @@ def fold_results(task: str) -> dict[int, dict]:
     return folds
 
 
+def human_test_acc(fold: dict) -> float:
+    """A fold's accuracy on its human test faces (the whole test split when it holds only human faces)."""
+    return fold.get("test/human/acc", fold["test/acc"])
+
+
 def pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
@@ -202,7 +207,7 @@ def cv_table() -> list[str]:
         if not folds:
             lines.append(previous_rows().get(what, f"| {what} | 0 | not run yet | | | `{command}` |"))
             continue
-        acc = [folds[f].get("test/human/acc", folds[f]["test/acc"]) for f in sorted(folds)]
+        acc = [human_test_acc(folds[f]) for f in sorted(folds)]
         f1 = [folds[f].get("test/human/f1", folds[f]["test/f1"]) for f in sorted(folds)]
         lines.append(f"| {what} | {len(folds)} | {mean_std(acc)} | {mean_std(f1)} | "
                      f"{', '.join(f'{100 * a:.1f}' for a in acc)} | `{command}` |")
@@ -213,7 +218,7 @@ def cv_mean(task: str) -> tuple[float | None, bool]:
     """(mean human test accuracy of a sweep, whether it comes from the previous report)."""
     folds = fold_results(task)
     if folds:
-        return statistics.mean(f.get("test/human/acc", f["test/acc"]) for f in folds.values()), False
+        return statistics.mean(map(human_test_acc, folds.values())), False
     names = [what for what, t, _ in SELECTIONS if t == task] + [what for what, t, _ in cross_validations() if t == task]
     return next((m for m in (previous_number(n, 2) for n in names) if m is not None), None), True
 
@@ -230,11 +235,12 @@ def selection_runs() -> list[tuple[float | None, str, str, list[float], str]]:
 
 def chosen_selection() -> tuple[str, str]:
     """(task, command) of the candidate with the best mean validation accuracy."""
-    complete = [r for r in selection_runs() if r[0] is not None]
+    runs = selection_runs()
+    complete = [r for r in runs if r[0] is not None]
     if complete:
         _, _, task, _, command = max(complete, key=lambda r: r[0])
         return task, command
-    if not any(r[3] for r in selection_runs()):  # no candidate run here: the previous report's choice
+    if not any(r[3] for r in runs):  # no candidate run here: the previous report's choice
         for what, task, overrides in SELECTIONS:
             if "**(chosen)**" in previous_rows().get(what, ""):
                 return task, f"{SELECTION_SWEEP} task_name={task} {overrides}".strip()
