@@ -36,6 +36,8 @@ class FERLitModule(L.LightningModule):
         mixing: dict | None = None,
         distill: dict | None = None,
         seed: int = 0,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         # Only plain values go into hparams, so checkpoints load with weights_only=True.
@@ -47,6 +49,11 @@ class FERLitModule(L.LightningModule):
             warm_start(self.net, earlier_run, weights)
         else:
             self.net = FERClassifier(Architecture(**arch), pretrained=pretrained, weights=weights)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.net.to(memory_format=self.memory_format)
+        if compile:
+            # in place, so state_dict keys (checkpoints, model files, exports) stay those of the plain network
+            self.net.compile()
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.mix = Mixing(**(mixing or {}))
         self.teacher = _teacher(distill, Preprocessing(image_size, arch.get("in_chans", 1), mean, std))
@@ -54,7 +61,7 @@ class FERLitModule(L.LightningModule):
         self.last_results: dict[str, dict[str, float]] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(x.contiguous(memory_format=self.memory_format))
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
@@ -91,9 +98,12 @@ class FERLitModule(L.LightningModule):
 
     def _evaluate_step(self, batch, metrics: FERMetrics, stage: str) -> None:
         images, labels, domains = batch
-        logits = self(images)
-        if self.hparams.tta_flip:  # test-time augmentation: average with the mirrored face
-            logits = (logits + self(images.flip(-1))) / 2
+        # Validation and test figures are float32 whatever precision training uses, so they compare
+        # across runs and match what the exported (float32) models give.
+        with torch.autocast(images.device.type, enabled=False):
+            logits = self(images.float())
+            if self.hparams.tta_flip:  # test-time augmentation: average with the mirrored face
+                logits = (logits + self(images.flip(-1).float())) / 2
         self.log(f"{stage}/loss", nn.functional.cross_entropy(logits, labels), batch_size=len(labels), sync_dist=True)
         metrics.update(logits, labels, domains)
 

@@ -18,6 +18,7 @@ from fer.calibration import calibration_report
 from fer.data.scan import DataConfigError
 from fer.export import EXPORTERS, export_onnx
 from fer.models.model_file import load_model_file, save_model_file
+from fer.precision import resolve_precision
 from fer.quantize import INT8, faces_from_loader, quantize_onnx
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,15 @@ def train(cfg: DictConfig) -> dict:
     model = hydra.utils.instantiate(cfg.model)
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    precision, why = resolve_precision(cfg.trainer.get("precision"), cfg.trainer.get("accelerator"))
+    log.info("precision: %s (%s)", precision, why)
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                                                 precision=precision)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    results = {"val": dict(model.last_results.get("val", {}))}
+    results = {"precision": {"used": precision, "why": why}, "val": dict(model.last_results.get("val", {}))}
     best = _best_checkpoint(trainer)
     if cfg.get("test"):
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fer.data.dataset import FaceDataset
+from fer.data.face_cache import face_array
 from fer.data.image_io import read_grey
 from fer.data.scan import CropPolicy, scan_source
 from fer.data.synthetic_faces import draw_face, sample_identity
@@ -56,14 +57,15 @@ def test_one_face_in_a_jaffe_photo(classifier, detector):
 
 @needs_data("jaffe")
 def test_predictor_feeds_the_model_the_pixels_training_feeds_it(classifier, detector, tmp_path):
-    # Training's own path for this photo: scan (Haar, square crop at CropPolicy.size, cached PNG),
-    # then the evaluation dataset (eval transform, to_tensor).
+    # Training's own path for this photo: scan (Haar, square crop at CropPolicy.size, cached PNG), the
+    # decoded-face cache (resized once to the model's size), then the evaluation dataset (eval transform, to_tensor).
     folder = tmp_path / "jaffe"
     folder.mkdir()
     shutil.copy(JAFFE_FILE, folder)
     source = JAFFE(root=str(folder))
     records, _ = scan_source(source, CropPolicy(), tmp_path / "cache")
-    dataset = FaceDataset(records, {source.name: source}, eval_transform(classifier.image_size),
+    faces = face_array(source, records, classifier.image_size, tmp_path / "cache", CropPolicy().key())
+    dataset = FaceDataset(records, {source.name: faces}, eval_transform(classifier.image_size),
                           classifier.mean, classifier.std, classifier.channels)
     trained_on = dataset[0][0].numpy()
 

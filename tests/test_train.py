@@ -15,6 +15,7 @@ import torch
 
 from fer.data.scan import DataConfigError
 from fer.models.model_file import load_model_file
+from fer.precision import resolve_precision
 from fer.runtime import load_classifier
 from tests.conftest import DATA_DIR, FAST, FAST_TRAINER, ROOT, needs_data, run_script, run_train
 from tests.trees import make_ferg_tree
@@ -109,10 +110,14 @@ def cli(tmp_path: Path, *extra: str, multirun: bool = False) -> list[str]:
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill_reaches_the_same_metrics(tmp_path):
-    # mixup and cutmix on: their draws must repeat after a resume too
-    args = cli(tmp_path, "trainer.max_epochs=3", "test=false", "export=false",
-               "model.mixing.mixup_alpha=0.2", "model.mixing.cutmix_alpha=1.0")
+@pytest.mark.parametrize("precision", ["32", "bf16-mixed"])
+def test_resume_after_sigkill_repeats_the_uninterrupted_run(tmp_path, precision):
+    # The loader workers users run (data.num_workers=2, persistent), and mixup + cutmix on: every
+    # draw must repeat after a resume. Val and test metrics and the fitted temperature are compared.
+    args = [a for a in cli(tmp_path, "trainer.max_epochs=3", f"trainer.precision={precision}",
+                           "model.arch.backbone_kwargs.widths=[16,32,64]", "data.sources.synthetic.images_per_identity=21",
+                           "data.batch_size=16", "model.mixing.prob=0.5",
+                           "model.mixing.mixup_alpha=0.2", "model.mixing.cutmix_alpha=1.0") if "num_workers" not in a]
     straight = tmp_path / "straight"
     run_script([*args, f"hydra.run.dir={straight}"])
 
@@ -133,11 +138,16 @@ def test_resume_after_sigkill_reaches_the_same_metrics(tmp_path):
     assert epoch_at_kill < 2
     run_script([*args, f"hydra.run.dir={killed}", f"ckpt_path={last}"])
 
-    a = json.loads((straight / "metrics.json").read_text())["val"]
-    b = json.loads((killed / "metrics.json").read_text())["val"]
-    assert a.keys() == b.keys()
-    for key in a:
-        assert b[key] == pytest.approx(a[key], abs=1e-6), key
+    a = json.loads((straight / "metrics.json").read_text())
+    b = json.loads((killed / "metrics.json").read_text())
+    assert a["precision"]["used"] == b["precision"]["used"] == precision
+    for part in ("val", "test"):
+        assert a[part].keys() == b[part].keys()
+        for key in a[part]:
+            assert b[part][key] == pytest.approx(a[part][key], abs=1e-6), key
+    # temperature, NLL and ECE on val and test: continuous in the weights, so any difference in training shows
+    assert b["calibration"] == pytest.approx(a["calibration"], abs=1e-6)
+    assert a["val"]["val/acc"] > 0.2, "the run learnt nothing, so equal metrics would prove little"
 
 
 def _loads(path: Path) -> bool:
@@ -183,6 +193,7 @@ def test_ddp_on_cpu_with_two_processes(tmp_path):
                 f"hydra.run.dir={tmp_path}"])
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert "test/acc" in metrics["test"]
+    assert metrics["precision"]["used"] == resolve_precision("auto", "cpu")[0]  # trainer.precision=auto
 
 
 def test_design_card_mix_human_plus_ferg(tmp_path):

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from fer.data.dataset import FaceDataset
+from fer.data.face_cache import FaceArray, face_array
 from fer.data.record import FaceRecord
 from fer.data.samplers import EpochSeededSampler, balancing_weights
 from fer.data.scan import CropPolicy, DataConfigError, SourceReport, scan_source
@@ -47,6 +48,7 @@ class FERDataModule(L.LightningDataModule):
         crop: dict | None = None,
         cache_dir: str | None = None,
         output_dir: str | None = None,
+        cache_faces: bool = True,
     ) -> None:
         super().__init__()
         self.sources = self._resolve_sources(dict(sources))
@@ -57,6 +59,10 @@ class FERDataModule(L.LightningDataModule):
         self.crop = CropPolicy(**(crop or {}))
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.output_dir = Path(output_dir) if output_dir else None
+        self.cache_faces = cache_faces
+        self._faces: dict[str, FaceArray] | None = None
+        self._sampler: EpochSeededSampler | None = None
+        self._resume_epoch = 0
         self.splits: dict[str, list[FaceRecord]] | None = None
         self._scanned: list[tuple[list[FaceRecord], SourceReport]] | None = None
         self.reports: list[SourceReport] = []
@@ -93,9 +99,21 @@ class FERDataModule(L.LightningDataModule):
         return resolved
 
     def prepare_data(self) -> None:
-        # Rank 0 only: crops and CSV extraction are written to the cache once; other ranks'
-        # setup() then finds them there.
+        # Rank 0 only: crops, CSV extraction and decoded faces are written to the cache once; other
+        # ranks' setup() then finds them there.
         self._scan_all()
+        self._pixels()
+
+    def _pixels(self) -> dict:
+        """Per source, what `load`s a record's greyscale pixels: its cached face array, or the source itself."""
+        if not self.cache_faces:
+            return self.sources
+        if self._faces is None:
+            self._faces = {
+                name: face_array(source, records, self.image_size, self.cache_dir, self.crop.key())
+                for (name, source), (records, _) in zip(self.sources.items(), self._scan_all()) if records
+            }
+        return self._faces
 
     def _scan_all(self) -> list[tuple[list[FaceRecord], SourceReport]]:
         if self._scanned is None:
@@ -139,7 +157,7 @@ class FERDataModule(L.LightningDataModule):
         return sorted({r.domain for r in self.splits[split]})
 
     def _dataset(self, split: str, transform) -> FaceDataset:
-        return FaceDataset(self.splits[split], self.sources, transform, self.mean, self.std, self.channels)
+        return FaceDataset(self.splits[split], self._pixels(), transform, self.mean, self.std, self.channels)
 
     def _loader(self, dataset, sampler=None) -> DataLoader:
         return DataLoader(
@@ -150,8 +168,20 @@ class FERDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         records = self.splits["train"]
-        sampler = EpochSeededSampler(len(records), self.seed, balancing_weights(records, self.sampler))
-        return self._loader(self._dataset("train", train_transform(self.image_size, self.augment)), sampler)
+        trainer = self.trainer
+        self._sampler = EpochSeededSampler(
+            len(records), self.seed, balancing_weights(records, self.sampler),
+            num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,
+            epoch=self._resume_epoch,
+        )
+        return self._loader(self._dataset("train", train_transform(self.image_size, self.augment)), self._sampler)
+
+    def state_dict(self) -> dict:
+        # Saved in every checkpoint: the epoch a resumed run starts its sampler at (see samplers.py).
+        return {"sampler_epochs_done": self._sampler.epochs_done if self._sampler else 0}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resume_epoch = int(state.get("sampler_epochs_done", 0))
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self._dataset("val", eval_transform(self.image_size)))

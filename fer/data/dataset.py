@@ -1,19 +1,21 @@
-"""A map-style dataset over records; pixels are read per item, so memory does not grow with the data."""
+"""A map-style dataset over records; pixels are read per item (from the memory-mapped face cache or
+the source's files), so memory does not grow with the data."""
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from fer.data.face_cache import FaceArray
 from fer.data.record import DOMAINS, FaceRecord
 from fer.data.sources.base import Source
 from fer.data.transforms import to_tensor
 
 
 class FaceDataset(Dataset):
-    def __init__(self, records: list[FaceRecord], sources: dict[str, Source], transform, mean: float,
+    def __init__(self, records: list[FaceRecord], sources: dict[str, Source | FaceArray], transform, mean: float,
                  std: float, channels: int) -> None:
         self.records = records
-        self.sources = sources
+        self.sources = sources  # per source name, what loads a record's pixels: a Source or its FaceArray
         self.transform = transform
         self.mean, self.std, self.channels = mean, std, channels
 

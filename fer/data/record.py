@@ -16,6 +16,7 @@ class FaceRecord:
     source: str  # adapter name in the data config
     split: str | None = None  # official split ("train", "val", "test") when the source has one
     image: str | None = None  # file to read pixels from when it differs from `path` (a cached crop)
+    digest: str | None = None  # SHA-1 of the file's bytes; keys the decoded-face cache
 
     @property
     def pixels_path(self) -> str:

@@ -98,7 +98,7 @@ def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list
             continue
         records.append(FaceRecord(
             path=str(listed.path), label=label, domain=source.domain, subject=source.subject_id(listed.subject),
-            source=source.name, split=listed.split, image=image_file,
+            source=source.name, split=listed.split, image=image_file, digest=digest,
         ))
     report.used = len(records)
     return records, report

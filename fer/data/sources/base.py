@@ -64,6 +64,10 @@ class Source:
         """Greyscale uint8 pixels of a record (a cached crop where the source needed one)."""
         return read_grey(record.pixels_path)
 
+    def pixel_settings(self) -> dict:
+        """Settings besides file content that change the pixels `load` returns (keys the face cache)."""
+        return {}
+
     def subject_id(self, raw: str | None) -> str | None:
         # Namespaced so that subject "S010" of one source never meets "S010" of another.
         return f"{self.name}/{raw}" if raw else None

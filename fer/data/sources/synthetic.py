@@ -51,6 +51,9 @@ class Synthetic(Source):
             for index in range(total)
         ]
 
+    def pixel_settings(self) -> dict:
+        return {"seed": self.seed, "images_per_identity": self.images_per_identity, "size": self.size}
+
     def load(self, record: FaceRecord) -> np.ndarray:
         index = int(record.path.rsplit(":", 1)[1])
         identity = _identity(self.seed, index // self.images_per_identity)

@@ -1,0 +1,68 @@
+"""Which numeric precision a training run uses: bf16 autocast where the hardware does bf16 matrix
+work natively, float32 elsewhere.
+
+`trainer.precision=auto` (the default) asks `resolve_precision`; any other value is Lightning's own
+and always wins. Without native bf16 units, PyTorch emulates bf16 on the CPU and a training step
+becomes many times slower (measured 15x for the compact CNN on an AVX2-only CPU), so "auto" never
+picks it there. Evaluation, temperature fitting and every export stay float32 whatever training used.
+"""
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+AUTO = "auto"
+BF16 = "bf16-mixed"
+FP16 = "16-mixed"
+FP32 = "32"
+# x86: AMX tiles with bf16 (Sapphire Rapids and later) or AVX-512 BF16 (Cooper Lake, Zen 4 and later);
+# Arm: the BF16 extension (Graviton 3, Neoverse V1/N2 and later).
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16", "bf16")
+# A space-separated flag list that replaces what the CPU reports: simulates other hardware (tests, CI).
+FLAGS_ENV = "FER_CPU_FLAGS"
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo), or FER_CPU_FLAGS where it is set."""
+    if FLAGS_ENV in os.environ:
+        return set(os.environ[FLAGS_ENV].split())
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:  # macOS, Windows: no cpuinfo; they get float32 unless the user asks for bf16
+        return set()
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):  # x86 / Arm
+            flags.update(value.split())
+    return flags
+
+
+def cpu_bf16_flag(flags: set[str] | None = None) -> str | None:
+    """The flag that shows native bf16 matrix support on this CPU, or None."""
+    flags = cpu_flags() if flags is None else flags
+    return next((flag for flag in BF16_CPU_FLAGS if flag in flags), None)
+
+
+def uses_cuda(accelerator: str | None) -> bool:
+    if accelerator in ("gpu", "cuda"):
+        return True
+    return accelerator in (None, AUTO) and torch.cuda.is_available()
+
+
+def resolve_precision(requested, accelerator: str | None) -> tuple[str, str]:
+    """(precision for lightning.Trainer, why it was chosen)."""
+    if requested is not None and str(requested) != AUTO:
+        return str(requested), "set explicitly (trainer.precision)"
+    if uses_cuda(accelerator):
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return BF16, f"the GPU ({torch.cuda.get_device_name()}) supports bf16"
+        return FP16, "the GPU has no bf16 support; float16 mixed precision with loss scaling"
+    flag = cpu_bf16_flag()
+    if flag:
+        return BF16, f"the CPU reports {flag} (native bf16 matrix units)"
+    machine = platform.machine() or "this"
+    return FP32, (f"the {machine} CPU reports none of {', '.join(BF16_CPU_FLAGS)}: bf16 would be emulated "
+                  "and slower than float32")
