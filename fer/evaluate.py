@@ -64,11 +64,15 @@ def evaluate(cfg: DictConfig) -> dict:
     OmegaConf.update(cfg, "model", {"image_size": classifier.image_size, "mean": classifier.mean,
                                     "std": classifier.std, "arch": {"in_chans": classifier.channels}}, merge=True)
     datamodule = prepared_data(cfg.data)
+    if cfg.split is None:  # the test part where the data has one; FER+ copies without FER2013Test have only val
+        cfg.split = "test" if datamodule.splits["test"] else "val"
+        log.info("split=%s (%s)", cfg.split, "the data's test part" if cfg.split == "test" else "the data has no test part")
     if cfg.split not in datamodule.splits:
         raise ValueError(f"split={cfg.split!r}: choose train, val or test")
     records = datamodule.splits[cfg.split]
     if not records:
-        raise ValueError(f"split={cfg.split}: the data config {cfg.data.sources.keys()} gives no {cfg.split} images")
+        raise ValueError(f"split={cfg.split}: the data config {list(cfg.data.sources.keys())} gives no {cfg.split} "
+                         "images; choose another split")
     probs = predict_records(Predictor(classifier, tta_flip=cfg.tta_flip), records, datamodule.sources, cfg.batch_size)
     out_dir = Path(cfg.paths.output_dir)
     summary = {"weights": str(weights), "runtime": classifier.runtime, "temperature": classifier.temperature,

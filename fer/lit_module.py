@@ -55,6 +55,7 @@ class FERLitModule(L.LightningModule):
             # in place, so state_dict keys (checkpoints, model files, exports) stay those of the plain network
             self.net.compile()
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.soft_targets = False  # set from the datamodule at fit
         self.mix = Mixing(**(mixing or {}))
         self.teacher = _teacher(distill, Preprocessing(image_size, arch.get("in_chans", 1), mean, std))
         self.val_metrics, self.test_metrics = FERMetrics(), FERMetrics()
@@ -69,6 +70,10 @@ class FERLitModule(L.LightningModule):
             self.criterion = nn.CrossEntropyLoss(
                 weight=datamodule.class_weights(), label_smoothing=self.hparams.label_smoothing
             )
+        # Soft targets (FER+ vote shares) where the data has them; cross-entropy against a
+        # distribution takes label smoothing and class weights the same way as against a label.
+        if datamodule is not None and stage == "fit":
+            self.soft_targets = bool(getattr(datamodule, "soft_targets", False))
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
         # Dropout draws from the global generator, which Lightning and data loaders also draw from
@@ -77,12 +82,13 @@ class FERLitModule(L.LightningModule):
         torch.manual_seed((self.hparams.seed * 1_000_003 + self.global_step) * 64 + self.global_rank)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        images, labels, _ = batch
-        images, labels, other_labels, lam = self.mix(images, labels)
+        images, labels, _, targets = batch
+        # the loss trains on vote shares where the data has them; accuracy is always the majority label's
+        images, goal, other_goal, lam = self.mix(images, targets if self.soft_targets else labels)
         logits = self(images)
-        loss = self.criterion(logits, labels)
+        loss = self.criterion(logits, goal)
         if lam < 1.0:
-            loss = lam * loss + (1 - lam) * self.criterion(logits, other_labels)
+            loss = lam * loss + (1 - lam) * self.criterion(logits, other_goal)
         if self.teacher is not None:
             loss = self.teacher.loss(logits, images, loss)
         accuracy = (logits.argmax(1) == labels).float().mean()
@@ -97,7 +103,7 @@ class FERLitModule(L.LightningModule):
         self._evaluate_step(batch, self.test_metrics, "test")
 
     def _evaluate_step(self, batch, metrics: FERMetrics, stage: str) -> None:
-        images, labels, domains = batch
+        images, labels, domains, _ = batch
         # Validation and test figures are float32 whatever precision training uses, so they compare
         # across runs and match what the exported (float32) models give.
         with torch.autocast(images.device.type, enabled=False):

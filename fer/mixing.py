@@ -30,6 +30,7 @@ class Mixing:
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor):
         """(mixed images, first labels, second labels, lam): loss = lam*CE(a) + (1-lam)*CE(b).
+        `labels` are class indices or soft targets (one row per image).
         Draws from the global generator, which the module reseeds per step, so resumes repeat."""
         if not self.enabled or torch.rand(()) >= self.prob:
             return images, labels, labels, 1.0

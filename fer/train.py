@@ -55,7 +55,9 @@ def train(cfg: DictConfig) -> dict:
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     results = {"precision": {"used": precision, "why": why}, "val": dict(model.last_results.get("val", {}))}
     best = _best_checkpoint(trainer)
-    if cfg.get("test"):
+    if cfg.get("test") and not datamodule.splits["test"]:
+        log.info("test skipped: the data has no test part (FER+ without FER2013Test, for one); see the val metrics")
+    elif cfg.get("test"):
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         results["test"] = dict(model.last_results.get("test", {}))
     if cfg.get("export") and trainer.is_global_zero and best:
@@ -108,7 +110,7 @@ def calibrate(checkpoint: str, datamodule) -> dict:
 def _logits(model, loader) -> tuple[np.ndarray, np.ndarray]:
     outputs, targets = [], []
     with torch.inference_mode():
-        for images, labels, _ in loader:
+        for images, labels, *_ in loader:
             outputs.append(model(images).numpy())
             targets.append(labels.numpy())
     return np.concatenate(outputs), np.concatenate(targets)

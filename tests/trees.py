@@ -94,4 +94,65 @@ def make_fer2013_folders(root: Path, per_label: int = 3, twins: bool = False) ->
     return root
 
 
-__all__ = ["EXPRESSIONS", "make_ckplus_tree", "make_fer2013_csv", "make_fer2013_folders", "make_ferg_tree"]
+# FER+ vote rows (neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF)
+# and what each must become; one of each case the adapter handles.
+FERPLUS_VOTES = {
+    "happy": [1, 7, 2, 0, 0, 0, 0, 0, 0, 0],  # clear plurality
+    "sad": [4, 0, 0, 5, 0, 0, 0, 0, 1, 0],  # plurality, an "unknown" vote left out of the shares
+    "tie": [0, 0, 5, 0, 0, 0, 5, 0, 0, 0],  # surprise 5 vs fear 5: dropped and counted
+    "contempt": [2, 0, 0, 0, 1, 2, 0, 5, 0, 0],  # contempt wins: dropped, or disgust (7) when mapped
+    "unknown": [2, 0, 0, 0, 0, 0, 0, 0, 8, 0],  # never a label
+    "nf": [0, 0, 0, 0, 0, 0, 0, 0, 0, 10],  # not a face: never a label
+}
+FERPLUS_SPLITS = {"FER2013Train": "Training", "FER2013Valid": "PublicTest", "FER2013Test": "PrivateTest"}
+
+
+def _ferplus_faces() -> list[np.ndarray]:
+    """One distinct 48 px grey face per vote case and split (distinct bytes: none is a duplicate)."""
+    count = len(FERPLUS_VOTES) * len(FERPLUS_SPLITS)
+    return [cv2.cvtColor(draw_face(sample_identity(n), n % 7, seed=n, size=48), cv2.COLOR_BGR2GRAY)
+            for n in range(count)]
+
+
+def make_ferplus_folders(root: Path, box_file: str | None = None) -> Path:
+    """FER+'s folder form: FER2013{Train,Valid,Test}/ferNNNNNNN.png + label.csv (file, box, ten votes).
+    With `box_file`, that file (e.g. "fer0000001.png") is written at 64 px with the face at
+    box (8, 8, 56, 56), as a non-trivial face box."""
+    faces = iter(_ferplus_faces())
+    row = 0
+    for folder in FERPLUS_SPLITS:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        lines = []
+        for votes in FERPLUS_VOTES.values():
+            name, face, box = f"fer{row:07d}.png", next(faces), "(0, 0, 48, 48)"
+            if name == box_file:
+                canvas = np.zeros((64, 64), np.uint8)
+                canvas[8:56, 8:56] = face
+                face, box = canvas, "(8, 8, 56, 56)"
+            cv2.imwrite(str(root / folder / name), face)
+            lines.append(f'{name},"{box}",' + ",".join(map(str, votes)))
+            row += 1
+        (root / folder / "label.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def make_ferplus_csv(root: Path) -> Path:
+    """FER+'s CSV form: fer2013new.csv (Usage, Image name, ten votes) row-aligned with fer2013.csv."""
+    faces = iter(_ferplus_faces())
+    pixel_lines, vote_lines = ["emotion,pixels,Usage"], ["Usage,Image name," + ",".join(FERPLUS_VOTE_NAMES)]
+    row = 0
+    for usage in FERPLUS_SPLITS.values():
+        for votes in FERPLUS_VOTES.values():
+            pixel_lines.append(f"{row % 7},{' '.join(map(str, next(faces).ravel()))},{usage}")
+            vote_lines.append(f"{usage},fer{row:07d}.png," + ",".join(map(str, votes)))
+            row += 1
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "fer2013.csv").write_text("\n".join(pixel_lines) + "\n")
+    (root / "fer2013new.csv").write_text("\n".join(vote_lines) + "\n")
+    return root
+
+
+FERPLUS_VOTE_NAMES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
+
+__all__ = ["EXPRESSIONS", "FERPLUS_VOTES", "make_ckplus_tree", "make_fer2013_csv", "make_fer2013_folders", "make_ferg_tree",
+           "make_ferplus_csv", "make_ferplus_folders"]

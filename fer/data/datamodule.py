@@ -153,6 +153,11 @@ class FERDataModule(L.LightningDataModule):
         weights = np.where(counts > 0, counts.sum() / (NUM_CLASSES * np.maximum(counts, 1)), 0.0)
         return torch.tensor(weights, dtype=torch.float32)
 
+    @property
+    def soft_targets(self) -> bool:
+        """Whether any training record carries a soft target (FER+ votes): the loss then trains on targets."""
+        return any(r.target is not None for r in self.splits["train"])
+
     def domains(self, split: str) -> list[str]:
         return sorted({r.domain for r in self.splits[split]})
 

@@ -9,6 +9,13 @@ from fer.data.face_cache import FaceArray
 from fer.data.record import DOMAINS, FaceRecord
 from fer.data.sources.base import Source
 from fer.data.transforms import to_tensor
+from fer.labels import NUM_CLASSES
+
+
+def target_vector(record: FaceRecord) -> torch.Tensor:
+    if record.target is not None:
+        return torch.tensor(record.target, dtype=torch.float32)
+    return torch.nn.functional.one_hot(torch.tensor(record.label), NUM_CLASSES).float()
 
 
 class FaceDataset(Dataset):
@@ -22,7 +29,9 @@ class FaceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int, torch.Tensor]:
+        """(image, label, domain index, target): target is the record's soft target over LABELS (FER+
+        vote shares) or the one-hot of its label; label is always the majority label."""
         # Training samplers pass (index, seed): seeding augmentation per sample makes an epoch a
         # pure function of (seed, epoch), whatever the worker count, which exact resume relies on.
         index, sample_seed = key if isinstance(key, tuple) else (key, None)
@@ -31,7 +40,8 @@ class FaceDataset(Dataset):
         if sample_seed is not None:
             self.transform.set_random_seed(sample_seed)
         grey = self.transform(image=grey)["image"]
-        return to_tensor(grey, self.mean, self.std, self.channels), record.label, DOMAINS.index(record.domain)
+        image = to_tensor(grey, self.mean, self.std, self.channels)
+        return image, record.label, DOMAINS.index(record.domain), target_vector(record)
 
     def labels(self) -> np.ndarray:
         return np.array([r.label for r in self.records], dtype=np.int64)

@@ -17,6 +17,7 @@ class FaceRecord:
     split: str | None = None  # official split ("train", "val", "test") when the source has one
     image: str | None = None  # file to read pixels from when it differs from `path` (a cached crop)
     digest: str | None = None  # SHA-1 of the file's bytes; keys the decoded-face cache
+    target: tuple[float, ...] | None = None  # soft target over LABELS (annotators' vote shares); None: one-hot of label
 
     @property
     def pixels_path(self) -> str:

@@ -19,7 +19,7 @@ from fer.data.sources.base import Source
 from fer.detect import HaarFaceDetector, crop_square
 from fer.labels import LABELS, label_index
 
-SKIP_REASONS = ("unreadable", "no face", "unknown label", "dropped label", "duplicate")
+SKIP_REASONS = ("unreadable", "no face", "unknown label", "dropped label", "tie", "unknown or not a face", "duplicate")
 
 
 class DataConfigError(ValueError):
@@ -75,6 +75,9 @@ def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list
     records = []
     for listed in source.list_files():
         report.found += 1
+        if listed.skip:  # the adapter's own verdict (FER+ votes: a tie, unknown, not a face)
+            report.skip(listed.skip, listed.path.name)
+            continue
         label = label_index(listed.label_name, source.label_map)
         if label is None:
             _count_label(source, listed, report)
@@ -98,7 +101,7 @@ def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list
             continue
         records.append(FaceRecord(
             path=str(listed.path), label=label, domain=source.domain, subject=source.subject_id(listed.subject),
-            source=source.name, split=listed.split, image=image_file, digest=digest,
+            source=source.name, split=listed.split, image=image_file, digest=digest, target=listed.target,
         ))
     report.used = len(records)
     return records, report

@@ -5,8 +5,9 @@ from fer.data.sources.ckplus import CKPlus
 from fer.data.sources.ckplus48 import CKPlus48
 from fer.data.sources.fer2013 import FER2013
 from fer.data.sources.ferg import FERG
+from fer.data.sources.ferplus import FERPlus
 from fer.data.sources.folder import ImageFolder
 from fer.data.sources.jaffe import JAFFE
 from fer.data.sources.synthetic import Synthetic
 
-__all__ = ["CKPlus", "CKPlus48", "FER2013", "FERG", "ImageFolder", "JAFFE", "ListedFile", "Source", "Synthetic"]
+__all__ = ["CKPlus", "CKPlus48", "FER2013", "FERG", "FERPlus", "ImageFolder", "JAFFE", "ListedFile", "Source", "Synthetic"]

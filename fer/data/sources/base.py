@@ -24,6 +24,8 @@ class ListedFile:
     label_name: str
     subject: str | None = None
     split: str | None = None
+    target: tuple[float, ...] | None = None  # a soft target over LABELS (FER+ vote shares); None: one-hot
+    skip: str | None = None  # a reason the adapter already knows this file gives no label (counted, not used)
 
 
 class Source:

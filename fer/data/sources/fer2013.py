@@ -55,21 +55,27 @@ class FER2013(Source):
                         yield ListedFile(path, label_name=label_dir.name, split=split)
 
 
+def csv_faces(csv_path: Path) -> Iterator[tuple[int, dict, np.ndarray]]:
+    """(row number, row, square uint8 face) for each row of fer2013.csv (FER+'s votes align with these rows)."""
+    with open(csv_path, newline="") as handle:
+        for row_number, row in enumerate(csv.DictReader(handle)):
+            pixels = np.array(row.pop("pixels").split(), dtype=np.uint8)
+            side = int(round(len(pixels) ** 0.5))
+            yield row_number, row, pixels.reshape(side, side)
+
+
 def extract_csv(csv_path: Path, cache_root: Path) -> Path:
     """Write each row of fer2013.csv as `<split>/<label>/<row>.png` under a folder keyed by content."""
     digest = hashlib.sha1(csv_path.read_bytes()).hexdigest()[:16]
     out = cache_root / digest
     if (out / ".complete").exists():
         return out
-    with open(csv_path, newline="") as handle:
-        for row_number, row in enumerate(csv.DictReader(handle)):
-            split, label = CSV_USAGE.get(row["Usage"]), CSV_CODES.get(int(row["emotion"]))
-            if split is None or label is None:
-                continue
-            pixels = np.array(row["pixels"].split(), dtype=np.uint8)
-            side = int(round(len(pixels) ** 0.5))
-            target = out / split / label / f"{row['Usage']}_{row_number:05d}.png"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(target), pixels.reshape(side, side))
+    for row_number, row, face in csv_faces(csv_path):
+        split, label = CSV_USAGE.get(row["Usage"]), CSV_CODES.get(int(row["emotion"]))
+        if split is None or label is None:
+            continue
+        target = out / split / label / f"{row['Usage']}_{row_number:05d}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(target), face)
     (out / ".complete").touch()
     return out
