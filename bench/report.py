@@ -36,6 +36,7 @@ KEPT_SECTION = "Kept from the previous report: this section was not rerun here (
 STAGE1 = "logs/fer2013_pretrain/final"
 STAGE2 = "logs/default_model/final"
 STAGE1_MIX = "logs/fer2013_pretrain_mix/final"
+FERPLUS_V2 = "logs/ferplus_v2/final"
 EVALUATIONS = [
     # (what, arguments of python -m fer.evaluate)
     ("Shipped model, FER2013 PublicTest", ["data=fer2013"]),
@@ -44,6 +45,12 @@ EVALUATIONS = [
     ("Stage 1 only (FER2013 training), float32", ["data=fer2013", f"weights={STAGE1}/model.onnx"]),
     ("Stage 2 (+ CK+48 + JAFFE fine-tuning), float32", ["data=fer2013", f"weights={STAGE2}/model.onnx"]),
     ("Stage 1 trained with mixup + CutMix, float32", ["data=fer2013", f"weights={STAGE1_MIX}/model.onnx"]),
+    # FER+ (majority labels of ten annotators) on its Valid part = the FER2013 PublicTest faces
+    ("Shipped model, FER+ Valid (majority labels)", ["data=ferplus"]),
+    ("v2 candidate (FER+ votes + CK+48 + JAFFE, 8 epochs), FER+ Valid, int8",
+     ["data=ferplus", f"weights={FERPLUS_V2}/model.int8.onnx"]),
+    ("v2 candidate, FER2013 PublicTest (original labels), int8", ["data=fer2013", f"weights={FERPLUS_V2}/model.int8.onnx"]),
+    ("v2 candidate, CK+48 + JAFFE held-out subjects (fold 0), int8", ["data=human", f"weights={FERPLUS_V2}/model.int8.onnx"]),
 ]
 AUDITS = [("fer2013", ["data=fer2013"]), ("human", ["data=human"]), ("fer2013+human", ["data=fer2013+human"])]
 CROSS_VALIDATIONS = [
@@ -302,6 +309,13 @@ def techniques_table(evaluations: list[tuple[str, list[str], dict | None]]) -> l
         "cv_select_base", swept("cv_select_unweighted", "cv_select_base"))
     add("Test-time flip (infer.py's default)", one_pass, shipped, evaluated(one_pass, shipped))
     add("int8 quantisation (speed; accuracy cost)", fp32_2, shipped, evaluated(fp32_2, shipped))
+    ferplus_v1, ferplus_v2, fer2013_v2, posed_v1, posed_v2 = (EVALUATIONS[i][0] for i in (6, 7, 8, 2, 9))
+    add("v2 candidate (FER+ votes, one 8-epoch stage) vs v1 (FER2013 labels, 24 + 4 epochs), FER+ Valid", ferplus_v1, ferplus_v2,
+        evaluated(ferplus_v1, ferplus_v2))
+    add("v2 candidate (FER+ votes, one 8-epoch stage) vs v1 (FER2013 labels, 24 + 4 epochs), FER2013 PublicTest", shipped, fer2013_v2,
+        evaluated(shipped, fer2013_v2))
+    add("v2 candidate (FER+ votes, one 8-epoch stage) vs v1 (FER2013 labels, 24 + 4 epochs), posed held-out subjects", posed_v1, posed_v2,
+        evaluated(posed_v1, posed_v2))
     # implemented and tested (model.distill), but a teacher larger than the compact CNN does not train
     # on FER2013 in a session on 2 CPU cores (resnet18: ~8 min an epoch); it waits for a GPU session
     add("Knowledge distillation from a larger teacher (model.distill)", "–", "–", ((None, False), (None, False)))
