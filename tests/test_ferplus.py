@@ -146,3 +146,15 @@ def test_real_ferplus_counts(tmp_path):
     assert Counter(r.split for r in records).keys() == {"train", "val"}
     assert sum(report.skipped.values()) + report.used == report.found
     assert all(abs(sum(r.target) - 1) < 1e-6 for r in records)
+
+
+@pytest.mark.slow
+@needs_data("ferplus")
+def test_train_on_real_ferplus_has_no_test_part_and_says_so(tmp_path):
+    result = run_script(["train.py", "data=ferplus", *FAST_TRAINER, "trainer.max_epochs=1", "+trainer.limit_train_batches=3",
+                         "+trainer.limit_val_batches=3", f"hydra.run.dir={tmp_path}"])
+    assert "test skipped: the data has no test part" in result.stdout + result.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert "val/acc" in metrics["val"] and "test" not in metrics
+    report = json.loads((tmp_path / "data_report.json").read_text())
+    assert report["splits"] == {"train": 25_678, "val": 3_370, "test": 0}

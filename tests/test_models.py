@@ -83,7 +83,8 @@ def test_tta_flip_evaluates_the_face_and_its_mirror():
 
     module.net.forward = net
     images = torch.arange(48 * 48, dtype=torch.float32).reshape(1, 1, 48, 48)
-    module._evaluate_step((images, torch.tensor([1]), torch.tensor([0])), module.test_metrics, "test")
+    target = torch.nn.functional.one_hot(torch.tensor([1]), 7).float()  # batches are (images, labels, domains, targets)
+    module._evaluate_step((images, torch.tensor([1]), torch.tensor([0]), target), module.test_metrics, "test")
     assert torch.equal(seen[1], images.flip(-1))
     scalars, _ = module.test_metrics.compute()
     assert len(seen) == 2 and scalars["acc"] == 1.0
