@@ -40,15 +40,18 @@ FOLDERS = {"FER2013Train": "train", "FER2013Valid": "val", "FER2013Test": "test"
 USAGE = {"Training": "FER2013Train", "PublicTest": "FER2013Valid", "PrivateTest": "FER2013Test"}
 LABEL_MODES = ("majority", "probability")
 WHOLE_FACE = (0, 0, 48, 48)
+# the seven vote columns that are labels, with their index in LABELS ("happiness" -> happy)
+LABEL_OF_VOTE = {name: label_index(name) for name in VOTE_NAMES if label_index(name) is not None}
 # skip reasons (fer.data.scan.SKIP_REASONS)
 TIE, NOT_A_LABEL, DROPPED, UNKNOWN = "tie", "unknown or not a face", "dropped label", "unknown label"
 
 
 def votes_to_label(votes: list[float], mode: str, contempt: str | None) -> tuple[str | None, tuple | None, str | None]:
-    """(label name, soft target or None, skip reason or None) of one face's ten vote counts."""
+    """(label name, soft target or None, skip reason or None) of one face's ten vote counts;
+    `contempt` is the vote column its votes are added to, or None to keep them apart."""
     counts = dict(zip(VOTE_NAMES, (float(v) for v in votes)))
     if contempt is not None:  # mapped: its votes count for that label
-        counts[_vote_name(contempt)] += counts.pop("contempt")
+        counts[contempt] += counts.pop("contempt")
     top = max(counts.values())
     winners = [name for name, count in counts.items() if count == top]
     if top <= 0:
@@ -60,23 +63,21 @@ def votes_to_label(votes: list[float], mode: str, contempt: str | None) -> tuple
         return None, None, NOT_A_LABEL
     if winner == "contempt":
         return None, None, DROPPED
-    label = LABELS[label_index(winner)]
+    label = LABELS[LABEL_OF_VOTE[winner]]
     if mode == "majority":
         return label, None, None
     emotion = np.zeros(len(LABELS))
-    for name, count in counts.items():
-        index = label_index(name) if name not in (*NOT_LABELS, "contempt") else None
-        if index is not None:
-            emotion[index] += count
+    for name, index in LABEL_OF_VOTE.items():  # unknown, NF and unmapped contempt stay out
+        emotion[index] = counts[name]
     return label, tuple(float(p) for p in emotion / emotion.sum()), None
 
 
-def _vote_name(label: str) -> str:
+def vote_column(label: str) -> str:
     """The FER+ vote column that counts for one of our labels (`disgust` -> `disgust`, `happy` -> `happiness`)."""
     index = label_index(label)
     if index is None:
         raise ValueError(f"data.sources.ferplus.contempt={label!r} is not a label; use one of {', '.join(LABELS)} or null")
-    return next(name for name in VOTE_NAMES if label_index(name) == index)
+    return next(name for name, i in LABEL_OF_VOTE.items() if i == index)
 
 
 def parse_box(text: str, path: Path) -> tuple[int, int, int, int]:
@@ -96,9 +97,8 @@ class FERPlus(Source):
         super().__init__(*args, **kwargs)
         if label_mode not in LABEL_MODES:
             raise ValueError(f"data.sources.ferplus.label_mode={label_mode!r}: choose from {', '.join(LABEL_MODES)}")
-        if contempt is not None:
-            _vote_name(contempt)  # fail at construction, naming the option
-        self.label_mode, self.contempt = label_mode, contempt
+        # the column contempt's votes go to, resolved once (a bad name fails here, naming the option)
+        self.label_mode, self.contempt = label_mode, vote_column(contempt) if contempt is not None else None
         self.csv_file, self.pixels_csv = csv_file, pixels_csv
         self._folders: Path | None = None  # where the FER2013{Train,Valid,Test}/ folders are
         self._boxes: dict[str, tuple[int, int, int, int]] = {}  # files whose box is not the whole image
