@@ -128,3 +128,141 @@ def faces_from_folder(folder: str | Path, image_size: int, mean: float, std: flo
     if not faces:
         raise ValueError(f"calibration: no readable face images in {folder}")
     return np.stack(faces)
+
+
+def float_model_from_int8(int8: str | Path, faces: np.ndarray):
+    """Rebuild a float model (our FERClassifier, trainable) from an int8 QDQ file of ours.
+
+    Lets training start from the shipped model when its float file is gone (model files are not kept
+    in git): each weight is dequantised; the exporter folded every BatchNorm into the layer before it,
+    so each BatchNorm is rebuilt from `faces` (preprocessed inputs, N x C x H x W) to give the folded
+    output exactly in eval mode and with batch statistics close to it in training.
+    Returns (model, Preprocessing, metadata). Activations are not quantised in the rebuilt model, so
+    its outputs differ from the int8 file's by the activation rounding only.
+    """
+    import torch
+    from torch import nn
+
+    from fer.models.classifier import Architecture, FERClassifier
+    from fer.models.model_file import Preprocessing
+
+    meta = _onnx_meta(int8)
+    dequantised = _dequantised_initializers(onnx.load(str(int8)))
+    model = FERClassifier(Architecture(**meta["arch"]))
+    layers = dict(model.named_modules())
+    for name, layer in layers.items():
+        if not isinstance(layer, (nn.Conv2d, nn.Linear)):
+            continue
+        weight = dequantised[f"{name}.weight"]
+        bias = dequantised.get(f"{name}.bias", dequantised.get(f"{name}.weight_bias"))
+        norm = _next_in_sequence(layers, name)
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(weight))
+            if not isinstance(norm, nn.modules.batchnorm._BatchNorm):
+                layer.bias.copy_(torch.from_numpy(bias))
+                continue
+            if layer.bias is not None:
+                layer.bias.zero_()  # the folded bias lives in the BatchNorm below
+            norm.weight.fill_(1.0)
+            norm.bias.copy_(torch.from_numpy(bias))
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1.0 - norm.eps)  # identity + bias: the folded network, exactly
+    _fit_batchnorms(model, torch.from_numpy(np.ascontiguousarray(faces, dtype=np.float32)))
+    pre = Preprocessing(meta["image_size"], meta["channels"], meta["mean"], meta["std"])
+    return model.eval(), pre, meta
+
+
+def _dequantised_initializers(graph) -> dict[str, np.ndarray]:
+    """float32 values of the int8 weights and int32 biases, keyed by name without `_quantized`."""
+    from onnx import numpy_helper
+
+    tensors = {t.name: numpy_helper.to_array(t) for t in graph.graph.initializer}
+    values = {}
+    for node in graph.graph.node:
+        if node.op_type != "DequantizeLinear" or node.input[0] not in tensors:
+            continue
+        quantised = tensors[node.input[0]]
+        if quantised.dtype not in (np.int8, np.int32):
+            continue
+        scale, zero = tensors[node.input[1]], tensors[node.input[2]] if len(node.input) > 2 else 0
+        shape = (-1,) + (1,) * (quantised.ndim - 1)  # per output channel (axis 0)
+        real = (quantised.astype(np.float64) - np.reshape(zero, shape if np.ndim(zero) else ())) \
+            * np.reshape(scale, shape if np.ndim(scale) else ())
+        values[node.input[0].removesuffix("_quantized")] = real.astype(np.float32)
+    return values
+
+
+def _next_in_sequence(layers: dict, name: str):
+    parent, _, index = name.rpartition(".")
+    return layers.get(f"{parent}.{int(index) + 1}") if index.isdigit() else None
+
+
+def _fit_batchnorms(model, faces, batch: int = 256) -> None:
+    """Give each identity BatchNorm its input's statistics, keeping its eval-mode output unchanged:
+    (x - m) / sqrt(v + eps) * sqrt(v + eps) + (m + b) = x + b."""
+    import torch
+    from torch import nn
+
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    sums = {id(n): [0.0, 0.0, 0] for n in norms}
+
+    def record(norm, inputs, _output):
+        x = inputs[0].double().transpose(0, 1).flatten(1)  # channels x values
+        total = sums[id(norm)]
+        total[0], total[1], total[2] = total[0] + x.sum(1), total[1] + (x * x).sum(1), total[2] + x.shape[1]
+
+    hooks = [n.register_forward_hook(record) for n in norms]
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(faces), batch):
+            model(faces[start:start + batch])
+    for hook in hooks:
+        hook.remove()
+    with torch.no_grad():
+        for norm in norms:
+            total, squares, count = sums[id(norm)]
+            mean = total / count
+            var = (squares / count - mean * mean).clamp_min(0)
+            norm.running_mean.copy_(mean.float())
+            norm.running_var.copy_(var.float())
+            norm.bias.add_(mean.float())
+            norm.weight.copy_((var + norm.eps).sqrt().float())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m fer.quantize to-float <int8.onnx> <out model.pt> <folder of face crops>"""
+    import argparse
+
+    from fer.models.model_file import save_model_file
+
+    parser = argparse.ArgumentParser(prog="python -m fer.quantize", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    to_float = commands.add_parser("to-float", help="rebuild a trainable float model file from an int8 file of ours")
+    to_float.add_argument("int8", help="int8 ONNX file (e.g. fer/assets/default_model.onnx)")
+    to_float.add_argument("out", help="model file to write (.pt), usable as model.weights=<file>")
+    to_float.add_argument("faces", help="folder of face crops to rebuild the BatchNorm statistics from")
+    to_float.add_argument("--limit", type=int, default=2048, help="faces taken from the folder (default 2048)")
+    args = parser.parse_args(argv)
+    meta = _onnx_meta(args.int8)
+    faces = faces_from_folder(args.faces, meta["image_size"], meta["mean"], meta["std"], meta["channels"], args.limit)
+    model, pre, meta = float_model_from_int8(args.int8, faces)
+    extra = {"temperature": meta["temperature"]} if "temperature" in meta else {}
+    out = save_model_file(args.out, model, pre, extra | {"rebuilt_from": str(args.int8)})
+    print(f"wrote {out} (float model rebuilt from {args.int8}; BatchNorm statistics from {len(faces)} faces)")
+    return 0
+
+
+def _onnx_meta(path: str | Path) -> dict:
+    import json
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"int8 file: no such file: {path}")
+    graph = onnx.load(str(path))
+    value = next((p.value for p in graph.metadata_props if p.key == ONNX_META_KEY), None)
+    if value is None:
+        raise ValueError(f"{path}: no {ONNX_META_KEY} metadata; not an int8 file exported by this package")
+    return json.loads(value)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
