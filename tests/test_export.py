@@ -218,3 +218,45 @@ def test_shipped_int8_model_computes_the_same_on_every_cpu():
 
     faces = preprocess(synthetic_crops(32), Preprocessing(48, 1, 0.5, 0.5)).numpy()
     assert fused_kernel_gap(default_weights(), faces) < 0.1  # 8-bit weights: 1.04 on an AVX2 CPU
+
+
+def test_float_model_rebuilt_from_int8_trains_from_where_the_int8_file_is(tmp_path):
+    """`python -m fer.quantize to-float` gives a trainable model file whose outputs are the int8
+    file's (up to activation rounding) in eval mode, and close to them with batch statistics (train
+    mode), so fine-tuning starts from the shipped model rather than from a different network."""
+    import cv2
+
+    from fer.models.model_file import load_model_file
+    from fer.quantize import main as quantize_main
+
+    calibration = tmp_path / "faces"
+    calibration.mkdir()
+    for i, crop in enumerate(synthetic_crops(64, offset=2_000)):
+        cv2.imwrite(str(calibration / f"face{i}.png"), crop)
+    model_file = make_model_file(tmp_path / "model.pt")
+    assert main([f"ckpt={model_file}", "format=onnx_int8", f"calibration={calibration}"]) == 0
+    int8_file = tmp_path / "model.int8.onnx"
+    assert quantize_main(["to-float", str(int8_file), str(tmp_path / "rebuilt.pt"), str(calibration)]) == 0
+
+    rebuilt, pre, meta = load_model_file(tmp_path / "rebuilt.pt")
+    faces = preprocess(synthetic_crops(64, offset=2_000), pre)
+    int8_logits = load_classifier(int8_file, threads=1).logits(faces.numpy())
+    with torch.no_grad():
+        eval_logits = rebuilt(faces).numpy()
+        no_dropout = {m: m.p for m in rebuilt.modules() if isinstance(m, (torch.nn.Dropout, torch.nn.Dropout2d))}
+        rebuilt.train()
+        for module in no_dropout:
+            module.p = 0.0
+        train_logits = rebuilt(faces).numpy()  # batch statistics of the faces the BatchNorms were fitted on
+    spread = float(np.abs(int8_logits).max())
+    assert np.abs(eval_logits - int8_logits).max() < 0.05 * spread + 0.05
+    assert np.abs(train_logits - eval_logits).max() < 1e-3 * spread + 1e-3
+    assert (eval_logits.argmax(1) == int8_logits.argmax(1)).mean() >= 0.9
+    assert meta["arch"]["backbone"] == "compact_cnn" and pre.image_size == 48
+
+
+def test_rebuilding_needs_an_int8_file_of_ours(tmp_path):
+    from fer.quantize import main as quantize_main
+
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        quantize_main(["to-float", str(tmp_path / "missing.onnx"), str(tmp_path / "out.pt"), str(tmp_path)])
