@@ -1,0 +1,25 @@
+"""Facial expression recognition: seven expressions from faces in images, video and cameras.
+
+    import fer
+    fer.Recognizer().predict("photo.jpg")   # [{"box": [x, y, w, h], "label": "happy", "score": 0.93, "probs": {...}, ...}]
+    fer.predict("photo.jpg")                # the same with the shipped model, loaded once
+
+The API lives in `fer.api`; it is imported on first use, so `import fer.<module>` stays light.
+"""
+
+from fer.labels import LABELS
+
+__all__ = ["LABELS", "Recognizer", "predict", "UserError"]
+_LAZY = {"Recognizer": "fer.api", "predict": "fer.api", "UserError": "fer.errors"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

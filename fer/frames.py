@@ -6,6 +6,7 @@ frame, so a slow model drops frames instead of building up lag; video files are 
 every frame, so outputs line up with the input.
 """
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,9 +17,12 @@ import cv2
 import numpy as np
 
 from fer.data.image_io import UnreadableImage, check_not_truncated, decode_grey
-from fer.data.sources.base import IMAGE_SUFFIXES
+from fer.data.sources.base import IMAGE_SUFFIXES, files_under
+from fer.errors import BadValue, CannotOpen, MissingInput
 
 CaptureFactory = Callable[[int | str], "cv2.VideoCapture"]
+log = logging.getLogger(__name__)
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 
 
@@ -33,41 +37,88 @@ class Frame:
     fps: float | None = None  # the video's frame rate, where the file states one
 
 
-def open_frames(spec: str, capture_factory: CaptureFactory = cv2.VideoCapture) -> Iterator[Frame]:
-    """`webcam`, `webcam:N`, an image, a folder (recursive), or anything cv2.VideoCapture opens."""
+@dataclass
+class FrameSource:
+    """The frames of one source, with what a progress display needs: its kind and, where known, its length."""
+
+    frames: Iterator[Frame]
+    kind: str  # images | video | camera (cameras and streams)
+    total: int | None  # images in the folder, frames the video file states; None for cameras and streams
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames
+
+    def __next__(self) -> Frame:
+        return next(self.frames)
+
+
+def open_frames(spec: str, capture_factory: CaptureFactory = cv2.VideoCapture) -> FrameSource:
+    """`webcam`, `webcam:N`, an image, a folder (recursive, linked folders followed), or anything
+    cv2.VideoCapture opens."""
     spec = str(spec)
     if spec == "webcam" or spec.startswith("webcam:"):
-        index = int(spec.partition(":")[2] or 0)
-        return camera_frames(_open_capture(capture_factory, index, f"camera {index} (source={spec})"), spec)
+        index = _camera_index(spec)
+        capture = _open_capture(capture_factory, index, f"camera {index} (source={spec})")
+        return FrameSource(camera_frames(capture, spec), "camera", None)
     path = Path(spec).expanduser()
     if path.is_dir():
-        return image_frames(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+        return _folder(path)
     if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-        return image_frames([path])
+        return FrameSource(image_frames([path]), "images", 1)
     if path.is_file():
-        return video_frames(_open_capture(capture_factory, str(path), f"video file {path}"), str(path))
+        capture = _open_capture(capture_factory, str(path), f"video file {path}")
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        return FrameSource(video_frames(capture, str(path)), "video", count if count > 0 else None)
     if spec.startswith(STREAM_PREFIXES):
-        return camera_frames(_open_capture(capture_factory, spec, f"stream {spec}"), spec)
-    raise FileNotFoundError(f"source={spec}: no such file or folder (use webcam, webcam:N, an image, a folder, "
-                            "a video file or a stream URL)")
+        return FrameSource(camera_frames(_open_capture(capture_factory, spec, f"stream {spec}"), spec), "camera", None)
+    raise MissingInput(f"source={spec}: no such file or folder (use webcam, webcam:N, an image, a folder, "
+                       "a video file or a stream URL)")
+
+
+def _camera_index(spec: str) -> int:
+    index = spec.partition(":")[2] or "0"
+    if not index.isdigit():
+        raise BadValue(f"source={spec}: a camera is webcam or webcam:N with N its number (0, 1, ...)")
+    return int(index)
+
+
+def _folder(path: Path) -> FrameSource:
+    """The images of a folder; its video files are not played (name one as source= to run it)."""
+    files = files_under(path)
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not images:
+        videos = [p.name for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+        hint = (f"; it holds video files ({', '.join(videos[:3])}): pass one as source=<file>" if videos
+                else f" ({len(files)} file(s), none with an image suffix: {', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise MissingInput(f"source={path}: the folder holds no image{hint}")
+    if len(images) < len(files):
+        others = len(files) - len(images)
+        log.info("source=%s: %d image(s); %d other file(s) left out (not images)", path, len(images), others)
+    return FrameSource(image_frames(images), "images", len(images))
 
 
 def _open_capture(factory: CaptureFactory, target, what: str):
-    capture = factory(target)
+    # OpenCV prints its own warnings for a camera it cannot open; the error below says it in one line
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        capture = factory(target)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if not capture.isOpened():
-        raise OSError(f"could not open {what}: check that it exists and is not in use")
+        raise CannotOpen(f"source: could not open {what}: check that it exists, is connected and is not in use")
     return capture
 
 
 def image_frames(paths: list[Path]) -> Iterator[Frame]:
     for path in paths:
         try:
-            yield Frame(str(path), 0, 0.0, _decode_still(path.read_bytes(), path))
+            yield Frame(str(path), 0, 0.0, decode_still(path.read_bytes(), path))
         except (UnreadableImage, OSError) as err:
             yield Frame(str(path), 0, 0.0, None, error=str(err))
 
 
-def _decode_still(data: bytes, path: Path) -> np.ndarray:
+def decode_still(data: bytes, path: Path) -> np.ndarray:
     """Colour where OpenCV can decode it (for annotated copies); otherwise the training reader's
     grey result, so inference accepts every file training accepts and rejects the same broken ones."""
     if not data:

@@ -9,20 +9,17 @@ is the number of failures.
 import logging
 import os
 import sys
-import time
 
 import cv2
 import hydra
 import torch
 from omegaconf import DictConfig
 
-from fer.data.image_io import to_grey_uint8
+from fer.api import Recognizer
 from fer.frames import Frame, open_frames
 from fer.outputs import AnnotatedImages, CsvWriter, JsonlWriter, VideoOut, format_record, records
 from fer.overlay import draw
-from fer.predictor import Predictor
-from fer.runtime import default_weights, load_classifier
-from fer.tracking import LiveFaces
+from fer.progress import RunProgress
 
 log = logging.getLogger(__name__)
 QUIT_KEYS = (ord("q"), 27)  # q, Esc
@@ -44,46 +41,34 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
         log.warning("display=true, but this OpenCV has no window support (opencv-python-headless) or there is "
                     "no screen: nothing is shown. Image results are printed; for video and cameras pass "
                     "output.video=<file.mp4> or output.jsonl=<file>, or install opencv-python for a window.")
-    classifier = load_classifier(cfg.weights or default_weights(), threads=cfg.threads)
     detector = hydra.utils.instantiate(cfg.detector) if cfg.get("detector") else None
-    predictor = Predictor(classifier, detector, faces=cfg.faces, tta_flip=cfg.tta_flip)
-    live = LiveFaces(predictor, cfg.detect_every, cfg.smoothing) if detector is not None else None
+    recognizer = Recognizer(cfg.weights, detector, faces=cfg.faces, tta_flip=cfg.tta_flip, threads=cfg.threads,
+                            detect_every=cfg.detect_every, smoothing=cfg.smoothing)
     frames = open_frames(cfg.source, capture_factory)
     writers = _open_writers(cfg.output)
-    failures, seen = 0, 0
+    progress = RunProgress(frames.kind, frames.total, enabled=cfg.get("progress", True), description=str(cfg.source))
     try:
-        for frame in frames:
-            if frame.image is None:
-                failures += 1
-                log.error("skipped %s", frame.error)
-                continue
-            seen += 1
-            faces, stats = _process(frame, predictor, live)
-            rows = records(frame, faces)
-            for writer in writers["records"]:
-                writer.write(rows)
-            if cfg.print_faces and not frame.video:  # a line per face of a still image; video would flood
-                print("\n".join(format_record(row) for row in rows), flush=True)
-            if _show_and_save(frame, faces, stats, writers, display):
-                break
+        with progress:
+            for frame, faces, stats in recognizer.frames(frames):
+                progress.advance(faces=len(faces), failed=frame.image is None)
+                if frame.image is None:
+                    log.error("skipped %s", frame.error)
+                    continue
+                rows = records(frame, faces)
+                for writer in writers["records"]:
+                    writer.write(rows)
+                if cfg.print_faces and not frame.video:  # a line per face of a still image; video would flood
+                    print("\n".join(format_record(row) for row in rows), flush=True)
+                if _show_and_save(frame, faces, stats, writers, display):
+                    break
     finally:
         for group in writers.values():
             for writer in group:
                 writer.close()
         if display:
             cv2.destroyAllWindows()
-    log.info("%d frame(s) processed, %d failed", seen, failures)
-    return failures
-
-
-def _process(frame: Frame, predictor: Predictor, live: LiveFaces | None):
-    start = time.perf_counter()
-    predictor.stage_ms.clear()
-    grey = to_grey_uint8(frame.image, frame.source)
-    # Held boxes and smoothing only make sense between consecutive frames of a video.
-    faces = live.step(grey) if live is not None and frame.video else predictor.predict(grey)
-    total_ms = (time.perf_counter() - start) * 1000
-    return faces, {"fps": 1000.0 / max(total_ms, 1e-3), "ms": total_ms, **predictor.stage_ms}
+    log.info("%s", progress.summary())
+    return progress.failures
 
 
 def _open_writers(output: DictConfig) -> dict[str, list]:

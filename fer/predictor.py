@@ -19,6 +19,7 @@ from fer.data.image_io import to_grey_uint8
 from fer.data.scan import CropPolicy
 from fer.data.transforms import eval_transform
 from fer.detect import Box, FaceDetector, crop_square
+from fer.errors import BadValue
 from fer.labels import LABELS
 from fer.runtime import Classifier
 
@@ -46,10 +47,10 @@ class Predictor:
     def __init__(self, classifier: Classifier, detector: FaceDetector | None = None, faces: str = "all",
                  crop_margin: float = 0.0, tta_flip: bool = False) -> None:
         if faces not in FACES:
-            raise ValueError(f"faces={faces!r}: choose one of {', '.join(FACES)}")
+            raise BadValue(f"faces={faces!r}: choose one of {', '.join(FACES)}")
         if tuple(classifier.labels) != LABELS:
             # Every consumer reads probs in LABELS order; a model with other labels would be read wrongly.
-            raise ValueError(f"{classifier.path}: labels {list(classifier.labels)} differ from {list(LABELS)}")
+            raise BadValue(f"weights: {classifier.path}: labels {list(classifier.labels)} differ from {list(LABELS)}")
         self.classifier = classifier
         self.detector = detector
         self.faces = faces
@@ -76,8 +77,11 @@ class Predictor:
 
     def classify_boxes(self, grey: np.ndarray, boxes: list[Box]) -> list[FacePrediction]:
         """Classify given face boxes of a grey frame (live video reuses boxes between detections)."""
-        crops = [crop_square(grey, box, self.crop_margin, CROP_SIDE) for box in boxes]
-        return [FacePrediction(tuple(box), probs) for box, probs in zip(boxes, self.classify_crops(crops))]
+        return [FacePrediction(tuple(box), probs) for box, probs in zip(boxes, self.classify_crops(self.crop_faces(grey, boxes)))]
+
+    def crop_faces(self, grey: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
+        """The crops `classify_crops` takes: square, at training's intermediate side."""
+        return [crop_square(grey, box, self.crop_margin, CROP_SIDE) for box in boxes]
 
     def classify_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         """Grey uint8 face crops -> (N, 7) probabilities, in one batched call to the classifier."""

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from fer.calibration import softmax
+from fer.errors import BadValue, MissingInput
 from fer.export import ONNX_META_KEY, TORCHSCRIPT_META_FILE, quiet_jit_deprecation
 from fer.models.model_file import load_model_file
 
@@ -83,7 +84,7 @@ class TorchScriptClassifier(Classifier):
         with quiet_jit_deprecation():
             self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         if not extra[TORCHSCRIPT_META_FILE]:
-            raise ValueError(f"weights: {path} is a TorchScript archive without {TORCHSCRIPT_META_FILE}; "
+            raise BadValue(f"weights: {path} is a TorchScript archive without {TORCHSCRIPT_META_FILE}; "
                              "export it with python -m fer.export")
         super().__init__(json.loads(extra[TORCHSCRIPT_META_FILE]), path)
 
@@ -107,10 +108,10 @@ class OnnxClassifier(Classifier):
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own exception types for unreadable models
-            raise ValueError(f"weights: {path} is not a readable ONNX model ({err}); expected {ACCEPTED}") from err
+            raise BadValue(f"weights: {path} is not a readable ONNX model ({err}); expected {ACCEPTED}") from err
         props = self.session.get_modelmeta().custom_metadata_map
         if ONNX_META_KEY not in props:
-            raise ValueError(f"weights: {path} is an ONNX model without '{ONNX_META_KEY}' metadata; "
+            raise BadValue(f"weights: {path} is an ONNX model without '{ONNX_META_KEY}' metadata; "
                              "export it with python -m fer.export")
         self.input_name = self.session.get_inputs()[0].name
         super().__init__(json.loads(props[ONNX_META_KEY]), path)
@@ -123,7 +124,7 @@ def default_weights() -> Path:
     """The model the package ships, used wherever no `weights` is given."""
     path = Path(str(resources.files("fer") / "assets" / DEFAULT_MODEL))
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingInput(
             f"no default model is installed ({path} is missing). Pass weights=<model.onnx, exported .pt, "
             "model.pt or .ckpt>, e.g. the model.pt that `python train.py` writes in its run folder."
         )
@@ -138,7 +139,7 @@ def load_classifier(path: str | Path, threads: int = 2) -> Classifier:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights: no such file: {path}")
+        raise MissingInput(f"weights: no such file: {path}")
     if path.suffix.lower() == ".onnx":
         return OnnxClassifier(path, threads)
     if _is_torchscript(path):
@@ -146,7 +147,7 @@ def load_classifier(path: str | Path, threads: int = 2) -> Classifier:
     try:
         return TorchClassifier(path)
     except ValueError as err:
-        raise ValueError(f"weights: {path} is not a weights file this package can load; expected {ACCEPTED} "
+        raise BadValue(f"weights: {path} is not a weights file this package can load; expected {ACCEPTED} "
                          f"({err})") from err
 
 

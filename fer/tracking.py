@@ -7,6 +7,7 @@ exponential moving average, so labels do not flicker from one frame to the next.
 import numpy as np
 
 from fer.detect import Box
+from fer.errors import BadValue
 from fer.predictor import FacePrediction, Predictor
 
 
@@ -22,7 +23,8 @@ def iou(a: Box, b: Box) -> float:
 class LiveFaces:
     def __init__(self, predictor: Predictor, detect_every: int = 1, smoothing: float = 0.0, min_iou: float = 0.3):
         if detect_every < 1 or not 0 <= smoothing < 1:
-            raise ValueError("detect_every must be >= 1 and smoothing in [0, 1)")
+            raise BadValue(f"detect_every={detect_every}, smoothing={smoothing}: detect_every must be >= 1 and "
+                           "smoothing in [0, 1)")
         self.predictor, self.detect_every, self.smoothing, self.min_iou = predictor, detect_every, smoothing, min_iou
         self._frames = 0
         self._boxes: list[Box] = []

