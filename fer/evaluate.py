@@ -26,18 +26,23 @@ from fer.data.record import DOMAINS, FaceRecord
 from fer.metrics import FERMetrics
 from fer.plots import save_confusion_image
 from fer.predictor import Predictor
+from fer.progress import RunProgress
 from fer.runtime import default_weights, load_classifier
 from fer.train import prepared_data
 
 log = logging.getLogger(__name__)
 
 
-def predict_records(predictor: Predictor, records: list[FaceRecord], sources: dict, batch: int = 256) -> np.ndarray:
-    """(N, 7) probabilities for N >= 1 face records, read as training reads them, classified by the predictor."""
+def predict_records(predictor: Predictor, records: list[FaceRecord], sources: dict, batch: int = 256,
+                    progress: bool = False) -> np.ndarray:
+    """(N, 7) probabilities for N >= 1 face records, read as training reads them, classified by the predictor;
+    `progress` draws a bar (faces done / total) where stderr is a terminal."""
     out = []
-    for start in range(0, len(records), batch):
-        crops = [sources[r.source].load(r) for r in records[start:start + batch]]
-        out.append(predictor.classify_crops(crops))
+    with RunProgress("faces", len(records), enabled=progress, description="evaluate") as bar:
+        for start in range(0, len(records), batch):
+            crops = [sources[r.source].load(r) for r in records[start:start + batch]]
+            out.append(predictor.classify_crops(crops))
+            bar.advance(faces=len(crops), count=len(crops))
     return np.concatenate(out)
 
 
@@ -73,7 +78,8 @@ def evaluate(cfg: DictConfig) -> dict:
     if not records:
         raise ValueError(f"split={cfg.split}: the data config {list(cfg.data.sources.keys())} gives no {cfg.split} "
                          "images; choose another split")
-    probs = predict_records(Predictor(classifier, tta_flip=cfg.tta_flip), records, datamodule.sources, cfg.batch_size)
+    probs = predict_records(Predictor(classifier, tta_flip=cfg.tta_flip), records, datamodule.sources, cfg.batch_size,
+                            progress=cfg.get("progress", True))
     out_dir = Path(cfg.paths.output_dir)
     summary = {"weights": str(weights), "runtime": classifier.runtime, "temperature": classifier.temperature,
                "sources": sorted(datamodule.sources), "split": cfg.split, "seed": cfg.seed,
@@ -111,8 +117,10 @@ def print_summary(summary: dict) -> None:
 def main(cfg: DictConfig) -> None:
     try:
         summary = evaluate(cfg)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"fer.evaluate: {err}", file=sys.stderr)
+    except (FileNotFoundError, ValueError) as err:  # user errors: one line (fer.errors), traceback with HYDRA_FULL_ERROR=1
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print("fer.evaluate: " + " ".join(str(err).split()), file=sys.stderr)
         sys.exit(1)
     print_summary(summary)
     print(f"wrote {Path(cfg.paths.output_dir) / 'summary.json'}")

@@ -151,3 +151,17 @@ def test_video_progress_knows_its_length(tmp_path):
     shown = run_on_a_terminal(["infer.py", f"source={video}", "display=false"])
     assert "10/10" in shown and "frames" in shown
     assert "10 frames," in shown
+
+
+def test_evaluate_on_a_terminal_shows_faces_done_out_of_the_total(tmp_path):
+    from tests.trees import make_fer2013_folders
+    from tests.tiny_models import make_model_file
+
+    root = make_fer2013_folders(tmp_path / "data" / "fer2013", twins=True)
+    weights = make_model_file(tmp_path / "m.pt")
+    args = ["-m", "fer.evaluate", f"hydra.run.dir={tmp_path / 'run'}", f"weights={weights}", "data=fer2013",
+            f"paths.data_dir={root.parent}"]
+    shown = run_on_a_terminal(args)
+    images = json.loads((tmp_path / "run" / "summary.json").read_text())["metrics"]["images"]
+    assert f"{images}/{images}" in shown and "faces" in shown
+    assert f"{images}/{images}" not in run_script(args).stderr  # not a terminal: no bar
