@@ -16,6 +16,9 @@ import torch
 from omegaconf import DictConfig
 
 from fer.api import Recognizer
+from fer.data.image_io import to_grey_uint8
+from fer.errors import BadValue
+from fer.explain import SaliencyWriter, resolve_method
 from fer.frames import Frame, open_frames
 from fer.outputs import AnnotatedImages, CsvWriter, JsonlWriter, VideoOut, format_record, records
 from fer.overlay import draw
@@ -44,7 +47,13 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
     detector = hydra.utils.instantiate(cfg.detector) if cfg.get("detector") else None
     recognizer = Recognizer(cfg.weights, detector, faces=cfg.faces, tta_flip=cfg.tta_flip, threads=cfg.threads,
                             detect_every=cfg.detect_every, smoothing=cfg.smoothing)
+    explain = resolve_method(cfg.get("explain", False), recognizer.predictor)
+    if explain and not cfg.output.get("dir"):
+        raise BadValue(f"explain={cfg.explain}: heatmaps are written beside the annotated images: pass output.dir=<folder>")
     frames = open_frames(cfg.source, capture_factory)
+    if explain and frames.kind != "images":
+        log.warning("explain=%s: saliency is made for still images; %s frames are not explained", explain, frames.kind)
+    saliency = SaliencyWriter(recognizer.predictor, explain, cfg.output.dir) if explain else None
     writers = _open_writers(cfg.output)
     progress = RunProgress(frames.kind, frames.total, enabled=cfg.get("progress", True), description=str(cfg.source))
     try:
@@ -55,6 +64,10 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
                     log.error("skipped %s", frame.error)
                     continue
                 rows = records(frame, faces)
+                if saliency is not None and faces and not frame.video:
+                    grey = to_grey_uint8(frame.image, frame.source)
+                    for row, path in zip(rows, saliency.write(frame.source, grey, faces)):
+                        row["saliency"] = str(path)
                 for writer in writers["records"]:
                     writer.write(rows)
                 if cfg.print_faces and not frame.video:  # a line per face of a still image; video would flood

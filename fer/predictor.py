@@ -90,12 +90,13 @@ class Predictor:
         start = time.perf_counter()
         batch = np.stack([self.preprocess(crop) for crop in crops])
         middle = time.perf_counter()
-        probs = self._probabilities(batch)
+        probs = self.probabilities(batch)
         self.stage_ms["preprocess"] = (middle - start) * 1000
         self.stage_ms["classify"] = (time.perf_counter() - middle) * 1000
         return probs
 
-    def _probabilities(self, batch: np.ndarray) -> np.ndarray:
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Preprocessed faces (N x C x H x W) -> (N, 7), mirror-averaged when tta_flip is on."""
         if not self.tta_flip:
             return self.classifier.probabilities(batch)
         logits = self.classifier.logits(np.concatenate([batch, batch[..., ::-1]]))

@@ -307,15 +307,39 @@ def _action_units(expression: int, rng: np.random.Generator) -> dict:
     return au
 
 
+def _pose(rng: np.random.Generator, size: int) -> tuple[float, float, float, np.ndarray]:
+    """The first draws of `draw_face`: rotation (degrees), yaw, scale (px per head unit), centre."""
+    angle, yaw = rng.uniform(-15, 15), rng.uniform(-0.07, 0.07)
+    scale = rng.uniform(0.7, 0.95) * size / 2  # head height fills 70-95% of the frame
+    origin = size / 2 + rng.uniform(-0.05, 0.05, 2) * size
+    return angle, yaw, scale, origin
+
+
+def face_regions(identity: Identity, seed: int, size: int = 128) -> dict[str, np.ndarray]:
+    """Where the brows and the mouth lie in `draw_face(identity, <any expression>, seed, size)`, as
+    size x size boolean masks: the parts the action units move, for checking what a model looks at.
+    The pose depends on the seed only, so the masks hold for all seven expressions."""
+    angle, yaw, scale, origin = _pose(np.random.default_rng([seed, 0xFACE]), size)
+    es, mouth = identity.eye_size, 1.5 * identity.mouth_width
+    brow_y = identity.eye_y - es - identity.brow_gap
+    half = identity.eye_spacing + 1.5 * es
+    boxes = {"brows": (yaw - half, brow_y - 0.22, yaw + half, brow_y + 0.12),
+             "mouth": (yaw - mouth, identity.mouth_y - 0.2, yaw + mouth, identity.mouth_y + 0.35)}
+    masks = {}
+    for name, (x0, y0, x1, y1) in boxes.items():
+        canvas = _Canvas(np.zeros((size, size), np.uint8), origin, scale, angle)
+        canvas.fill([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], 255)
+        masks[name] = canvas.img > 0
+    return masks
+
+
 def draw_face(identity: Identity, expression: int, seed: int, size: int = 128) -> np.ndarray:
     """Render `identity` showing EXPRESSIONS[expression] as a size x size BGR uint8
     image; `seed` (non-negative) drives intensity, pose, lighting and noise."""
     if not 0 <= expression < len(EXPRESSIONS):
         raise ValueError(f"expression must be in [0, {len(EXPRESSIONS)}), got {expression}")
     rng = np.random.default_rng([seed, 0xFACE])
-    angle, yaw = rng.uniform(-15, 15), rng.uniform(-0.07, 0.07)
-    scale = rng.uniform(0.7, 0.95) * size / 2  # head height fills 70-95% of the frame
-    origin = size / 2 + rng.uniform(-0.05, 0.05, 2) * size
+    angle, yaw, scale, origin = _pose(rng, size)
     gaze = rng.uniform(-0.2, 0.2, 2)
     sneer_side = 1 if rng.random() < 0.5 else -1
     corners = rng.integers(60, 230, (2, 2, 1)) + rng.integers(-25, 26, (2, 2, 3))

@@ -1,0 +1,123 @@
+"""Saliency for still images: which parts of a face drove its predicted expression.
+
+    python infer.py source=photo.jpg explain=true output.dir=out/ display=false
+
+- occlusion (`explain=true` or `explain=occlusion`): every runtime, the shipped int8 ONNX model
+  included. A grey window slides over the face, and each place is scored by how much the
+  predicted label's probability falls while it is covered (captum's `Occlusion`).
+- gradcam (`explain=gradcam`): torch weights only (model.pt or a training .ckpt): Grad-CAM on the
+  backbone's last convolution (captum's `LayerGradCam`), upsampled to the input.
+
+A map is H x W in the model's input pixels, >= 0, its largest value 1 (all 0 when nothing matters).
+The probabilities explained are the predictor's own (mirror-averaged where `tta_flip` is on).
+"""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from fer.errors import BadValue
+from fer.predictor import FacePrediction, Predictor
+
+METHODS = ("occlusion", "gradcam")
+HEATMAP_SIDE = 192  # px of each half of the written image (face, face with heatmap)
+
+
+def resolve_method(explain, predictor: Predictor) -> str | None:
+    """The config value (false, true or a method name) -> the method to run, or None."""
+    if explain in (False, None) or str(explain).lower() in ("false", "none"):
+        return None
+    method = "occlusion" if explain is True or str(explain).lower() == "true" else str(explain)
+    if method not in METHODS:
+        raise BadValue(f"explain={explain!r}: choose true (occlusion), occlusion, gradcam or false")
+    if method == "gradcam" and _torch_model(predictor) is None:
+        raise BadValue(f"explain=gradcam needs torch weights (weights=<model.pt or .ckpt>); "
+                       f"{predictor.classifier.path.name} runs on {predictor.classifier.runtime}: use explain=occlusion")
+    return method
+
+
+def saliency(predictor: Predictor, face: np.ndarray, target: int, method: str = "occlusion") -> np.ndarray:
+    """Map of one preprocessed face (C x H x W float32, as `Predictor.preprocess` gives) for label `target`."""
+    if method == "occlusion":
+        return occlusion_map(predictor.probabilities, face, target)
+    if method == "gradcam":
+        model = _torch_model(predictor)
+        if model is None:
+            raise BadValue("explain=gradcam needs torch weights (weights=<model.pt or .ckpt>)")
+        return gradcam_map(model, face, target)
+    raise BadValue(f"explain={method!r}: choose one of {', '.join(METHODS)}")
+
+
+def occlusion_map(probabilities, face: np.ndarray, target: int, window: int | None = None,
+                  stride: int | None = None) -> np.ndarray:
+    """`probabilities`: N x C x H x W float32 -> N x 7 (any runtime). Windows of about a sixth of the face."""
+    from captum.attr import Occlusion
+
+    channels, side = face.shape[0], face.shape[-1]
+    window = window or max(4, side // 6)
+    stride = stride or max(2, window // 2)
+
+    def forward(batch: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(probabilities(batch.detach().numpy().astype(np.float32))))
+
+    # baseline 0 in normalised pixels is the dataset's mean grey: "no information" rather than black
+    attributions = Occlusion(forward).attribute(
+        torch.from_numpy(np.array(face[None], dtype=np.float32)), sliding_window_shapes=(channels, window, window),
+        strides=(channels, stride, stride), baselines=0.0, target=int(target), perturbations_per_eval=64)
+    return _unit(attributions[0].sum(0).numpy())
+
+
+def gradcam_map(model: nn.Module, face: np.ndarray, target: int) -> np.ndarray:
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if not convolutions:
+        raise BadValue("explain=gradcam: the network has no convolution to take Grad-CAM at; use explain=occlusion")
+    model.eval()
+    with torch.enable_grad():
+        cam = LayerGradCam(model, convolutions[-1]).attribute(
+            torch.from_numpy(np.array(face[None], dtype=np.float32)), target=int(target), relu_attributions=True)
+    heat = LayerAttribution.interpolate(cam.detach(), face.shape[-2:], interpolate_mode="bilinear")
+    return _unit(heat[0, 0].numpy())
+
+
+def _unit(heat: np.ndarray) -> np.ndarray:
+    heat = np.clip(heat.astype(np.float32), 0, None)  # what lowers the label's probability when hidden
+    top = float(heat.max())
+    return heat / top if top > 0 else heat
+
+
+def _torch_model(predictor: Predictor) -> nn.Module | None:
+    return getattr(predictor.classifier, "model", None) if predictor.classifier.runtime == "torch" else None
+
+
+def overlay(face_grey: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    """The face and the face under its heatmap, side by side (BGR)."""
+    face = cv2.resize(face_grey, (HEATMAP_SIDE, HEATMAP_SIDE), interpolation=cv2.INTER_LINEAR)
+    face = cv2.cvtColor(face, cv2.COLOR_GRAY2BGR)
+    colours = cv2.applyColorMap(np.uint8(255 * cv2.resize(heat, (HEATMAP_SIDE, HEATMAP_SIDE))), cv2.COLORMAP_JET)
+    return np.hstack([face, cv2.addWeighted(face, 0.55, colours, 0.45, 0)])
+
+
+class SaliencyWriter:
+    """Writes `<image>_face<i>_<method>.png` per face of a still image into `folder` (beside the
+    annotated images of output.dir) and says which file belongs to which face."""
+
+    def __init__(self, predictor: Predictor, method: str, folder: str | Path) -> None:
+        self.predictor, self.method, self.folder = predictor, method, Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, source: str, grey: np.ndarray, faces: list[FacePrediction]) -> list[Path]:
+        paths = []
+        for index, face in enumerate(faces):
+            crop = grey if face.box is None else self.predictor.crop_faces(grey, [face.box])[0]
+            model_input = self.predictor.preprocess(crop)
+            heat = saliency(self.predictor, model_input, int(np.argmax(face.probs)), self.method)
+            seen = cv2.resize(crop, model_input.shape[-2:][::-1], interpolation=cv2.INTER_AREA)
+            path = self.folder / f"{Path(source).stem}_face{index}_{self.method}.png"
+            cv2.imwrite(str(path), overlay(seen, heat))
+            paths.append(path)
+        return paths

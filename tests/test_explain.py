@@ -1,0 +1,73 @@
+"""Saliency: a model trained on drawn faces looks where their action units are; infer.py writes the maps."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fer.api import Recognizer
+from fer.data.image_io import to_grey_uint8
+from fer.data.synthetic_faces import EXPRESSIONS, draw_face, face_regions, sample_identity
+from fer.explain import saliency
+from tests.conftest import run_script, run_train
+from tests.test_api import two_faces
+
+HAPPY, ANGER = EXPRESSIONS.index("happy"), EXPRESSIONS.index("anger")
+FACES = 12
+
+
+@pytest.fixture(scope="module")
+def drawn_face_model(tmp_path_factory):
+    """The compact CNN trained briefly on drawn faces (default widths and loaders; few faces, 6 epochs)."""
+    out = tmp_path_factory.mktemp("saliency_train")
+    run_train(["logger=csv", "trainer.max_epochs=6", "data.sources.synthetic.num_identities=40",
+               "data.sources.synthetic.images_per_identity=21", "callbacks.progress_bar=null",
+               "callbacks.model_summary=null", "export_formats=[]"], out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["test/acc"] > 0.8  # it learned the expressions: its saliency means something
+    return out / "model.pt"
+
+
+def region_means(model_file, method: str, expression: int, target: int) -> np.ndarray:
+    """Mean saliency in (brows, mouth) of `target`, over drawn faces of `expression` of unseen people."""
+    recognizer = Recognizer(model_file, detector=None)
+    side = recognizer.classifier.image_size
+    means = []
+    for i in range(FACES):
+        identity, seed = sample_identity(9_000 + i), 9_100 + i
+        grey = to_grey_uint8(draw_face(identity, expression, seed=seed, size=side))
+        heat = saliency(recognizer.predictor, recognizer.predictor.preprocess(grey), target, method)
+        masks = face_regions(identity, seed, size=side)
+        means.append([heat[masks["brows"]].mean(), heat[masks["mouth"]].mean()])
+    return np.mean(means, axis=0)
+
+
+@pytest.mark.parametrize("method", ["occlusion", "gradcam"])
+def test_saliency_follows_the_action_units(drawn_face_model, method):
+    happy_brows, happy_mouth = region_means(drawn_face_model, method, HAPPY, HAPPY)
+    anger_brows, _ = region_means(drawn_face_model, method, ANGER, ANGER)
+    assert happy_mouth > happy_brows  # AU12 (lip corners) makes a face happy, not the brows
+    assert anger_brows > happy_brows  # AU4 (brows lowered) makes it angry
+
+
+def test_occlusion_runs_on_the_shipped_int8_model_through_infer(tmp_path):
+    image = two_faces(tmp_path / "faces.png")
+    out = tmp_path / "out"
+    run_script(["infer.py", f"source={image}", "explain=true", f"output.dir={out}", f"output.jsonl={out / 'f.jsonl'}",
+                "display=false"])
+    rows = [json.loads(line) for line in (out / "f.jsonl").read_text().splitlines()]
+    assert len(rows) == 2
+    assert sorted(p.name for p in out.glob("*_occlusion.png")) == ["faces_face0_occlusion.png", "faces_face1_occlusion.png"]
+    assert [row["saliency"] for row in rows] == [str(out / f"faces_face{i}_occlusion.png") for i in range(2)]
+
+
+def test_gradcam_needs_torch_weights_and_explain_needs_a_folder(tmp_path):
+    image = two_faces(tmp_path / "faces.png")
+    onnx = run_script(["infer.py", f"source={image}", "explain=gradcam", f"output.dir={tmp_path}", "display=false"],
+                      check=False)
+    assert onnx.returncode == 2 and "explain=gradcam needs torch weights" in onnx.stderr
+    no_dir = run_script(["infer.py", f"source={image}", "explain=true", "display=false"], check=False)
+    assert no_dir.returncode == 2 and "output.dir" in no_dir.stderr
+    wrong = run_script(["infer.py", f"source={image}", "explain=lime", f"output.dir={tmp_path}", "display=false"],
+                       check=False)
+    assert wrong.returncode == 2 and "explain='lime'" in wrong.stderr
