@@ -18,13 +18,12 @@ FACES = 12
 
 @pytest.fixture(scope="module")
 def drawn_face_model(tmp_path_factory):
-    """The compact CNN trained briefly on drawn faces (default widths and loaders; few faces, 6 epochs)."""
+    """The model of the embedded default, `python train.py` as the README runs it (10 epochs of drawn
+    faces; a 6-epoch model, 79 % accurate, still looked at the brows for happy too often to pass)."""
     out = tmp_path_factory.mktemp("saliency_train")
-    run_train(["logger=csv", "trainer.max_epochs=6", "data.sources.synthetic.num_identities=40",
-               "data.sources.synthetic.images_per_identity=21", "callbacks.progress_bar=null",
-               "callbacks.model_summary=null", "export_formats=[]"], out)
+    run_train(["logger=csv", "callbacks.progress_bar=null", "callbacks.model_summary=null", "export_formats=[]"], out)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["test"]["test/acc"] > 0.8  # it learned the expressions: its saliency means something
+    assert metrics["test"]["test/acc"] > 0.9  # it learned the expressions: its saliency means something
     return out / "model.pt"
 
 
@@ -42,12 +41,25 @@ def region_means(model_file, method: str, expression: int, target: int) -> np.nd
     return np.mean(means, axis=0)
 
 
-@pytest.mark.parametrize("method", ["occlusion", "gradcam"])
-def test_saliency_follows_the_action_units(drawn_face_model, method):
-    happy_brows, happy_mouth = region_means(drawn_face_model, method, HAPPY, HAPPY)
-    anger_brows, _ = region_means(drawn_face_model, method, ANGER, ANGER)
-    assert happy_mouth > happy_brows  # AU12 (lip corners) makes a face happy, not the brows
-    assert anger_brows > happy_brows  # AU4 (brows lowered) makes it angry
+def test_occlusion_saliency_follows_the_action_units(drawn_face_model):
+    """In probability drops: hiding the mouth costs a happy face more than hiding its brows (AU12 makes it
+    happy), and hiding an angry face's brows (AU4) costs its anger more than hiding a happy face's brows
+    costs its happiness."""
+    happy_brows, happy_mouth = region_means(drawn_face_model, "occlusion", HAPPY, HAPPY)
+    anger_brows, _ = region_means(drawn_face_model, "occlusion", ANGER, ANGER)
+    assert happy_mouth > 1.5 * happy_brows
+    assert anger_brows > 1.5 * happy_brows
+
+
+def test_gradcam_with_torch_weights_through_infer(drawn_face_model, tmp_path):
+    image = two_faces(tmp_path / "faces.png")
+    run_script(["infer.py", f"source={image}", f"weights={drawn_face_model}", "explain=gradcam",
+                f"output.dir={tmp_path / 'out'}", "display=false"])
+    assert len(list((tmp_path / "out").glob("faces_face*_gradcam.png"))) == 2
+    recognizer = Recognizer(drawn_face_model, detector=None)
+    face = recognizer.predictor.preprocess(to_grey_uint8(draw_face(sample_identity(9_000), HAPPY, seed=1, size=48)))
+    heat = saliency(recognizer.predictor, face, HAPPY, "gradcam")
+    assert heat.shape == face.shape[-2:] and heat.max() == pytest.approx(1.0) and heat.min() >= 0
 
 
 def test_occlusion_runs_on_the_shipped_int8_model_through_infer(tmp_path):
