@@ -172,18 +172,25 @@ def test_wrong_kind_of_weights_file_lists_what_is_accepted(tmp_path, name, conte
         assert kind in str(error.value)
 
 
+def int8_export(folder, faces: int):
+    """A small model file and its int8 export through the CLI (folder/model.int8.onnx), calibrated on
+    a folder of drawn faces; returns (model file, calibration folder)."""
+    import cv2
+
+    calibration = folder / "calibration"
+    calibration.mkdir()
+    for i, crop in enumerate(synthetic_crops(faces, offset=2_000)):
+        cv2.imwrite(str(calibration / f"face{i}.png"), crop)
+    model_file = make_model_file(folder / "model.pt")
+    assert main([f"ckpt={model_file}", "format=onnx_int8", f"calibration={calibration}"]) == 0
+    return model_file, calibration
+
+
 def test_int8_onnx_keeps_metadata_and_agrees_with_float(tmp_path):
     """Static int8 quantisation through the CLI, calibrated on a folder of faces of the kind it
     then sees: same labels and preprocessing, probabilities close to float32, mostly the same label.
     (Its accuracy on real faces is measured with fer.evaluate and published in the README.)"""
-    import cv2
-
-    calibration = tmp_path / "calibration"
-    calibration.mkdir()
-    for i, crop in enumerate(synthetic_crops(32, offset=2_000)):
-        cv2.imwrite(str(calibration / f"face{i}.png"), crop)
-    model_file = make_model_file(tmp_path / "model.pt")
-    assert main([f"ckpt={model_file}", "format=onnx_int8", f"calibration={calibration}"]) == 0
+    model_file, calibration = int8_export(tmp_path, faces=32)
     int8 = load_classifier(tmp_path / "model.int8.onnx", threads=1)
     fp32 = load_classifier(export_onnx(model_file, tmp_path / "fp32.onnx"), threads=1)
     assert (int8.labels, int8.image_size, int8.mean, int8.std) == (fp32.labels, fp32.image_size, fp32.mean, fp32.std)
@@ -224,17 +231,10 @@ def test_float_model_rebuilt_from_int8_trains_from_where_the_int8_file_is(tmp_pa
     """`python -m fer.quantize to-float` gives a trainable model file whose outputs are the int8
     file's (up to activation rounding) in eval mode, and close to them with batch statistics (train
     mode), so fine-tuning starts from the shipped model rather than from a different network."""
-    import cv2
-
     from fer.models.model_file import load_model_file
     from fer.quantize import main as quantize_main
 
-    calibration = tmp_path / "faces"
-    calibration.mkdir()
-    for i, crop in enumerate(synthetic_crops(64, offset=2_000)):
-        cv2.imwrite(str(calibration / f"face{i}.png"), crop)
-    model_file = make_model_file(tmp_path / "model.pt")
-    assert main([f"ckpt={model_file}", "format=onnx_int8", f"calibration={calibration}"]) == 0
+    _, calibration = int8_export(tmp_path, faces=64)
     int8_file = tmp_path / "model.int8.onnx"
     assert quantize_main(["to-float", str(int8_file), str(tmp_path / "rebuilt.pt"), str(calibration)]) == 0
 
