@@ -48,3 +48,24 @@ def test_rows_without_runs_are_kept_marked_and_rerun_rows_are_regenerated(report
     # one side run here, the other kept: computed from the kept row's printed mean, and marked
     assert "| FER2013 pre-training for the posed sets (10-fold CV, mean) † | human_cv | cv_select_unweighted | +35.00 |" in helped
     assert report.previous_section("### Latency")[2] == report.KEPT_SECTION
+
+
+def test_v2_candidates_are_chosen_by_the_written_rule_and_kept_rows_carry_over(report, tmp_path):
+    v1, a, b, c = (name for name, _, _ in report.V2_CANDIDATES[:4])
+    write_previous_report(tmp_path, [
+        # candidate A in the earlier row format (FER+ Valid, FER2013, posed rows): carried into the v2 table
+        "| v2 candidate (FER+ votes + CK+48 + JAFFE, 8 epochs), FER+ Valid, int8 | 3370 | 82.28 | 67.98 | – | 0.169 → 0.020 | `c` |",
+        "| v2 candidate, FER2013 PublicTest (original labels), int8 | 3589 | 57.45 | 47.79 | – | 0.087 → 0.244 | `c` |",
+        "| v2 candidate, CK+48 + JAFFE held-out subjects (fold 0), int8 | 116 | 84.48 | 76.90 | – | 0.140 → 0.093 | `c` |",
+        f"| {v1} | 69.41 | 61.34 | 0.050 | 66.54 | 84.48 | 0.70 | 1.8 | `c` |",
+    ])
+    results = {name: {"figures": report.previous_v2_figures(name), "kept": True} for name, _, _ in report.V2_CANDIDATES}
+    assert results[a]["figures"][:5] == [82.28, 67.98, 0.020, 57.45, 84.48]
+    assert report.chosen_v2(results) == a
+    results[b] = {"figures": [90.0, 80.0, 0.02, 60.0, 83.0, 1.0, 1.8], "kept": False}  # better on FER+, worse posed
+    results[c] = {"figures": [85.0, 70.0, 0.02, 60.0, 84.48, 1.0, 1.8], "kept": False}
+    assert report.chosen_v2(results) == c  # B falls below v1's posed figure, so C wins on FER+ Valid
+    table = "\n".join(report.v2_table(results))
+    assert f"| {a} †" in table and f"| {c} **(chosen)** |" in table and f"| {b} |" in table
+    helped = {row[0]: row for row in report.v2_differences(results)}
+    assert helped["Vote shares instead of majority labels (C to B), FER+ Valid"][3] == pytest.approx(5.0)
