@@ -80,11 +80,14 @@ class Recognizer:
             try:
                 frame = as_frame(image, rgb)
             except (UnreadableImage, OSError) as err:
-                results.append([error_record(_name(image), str(err))])
+                results.append([error_record(Frame(_name(image), 0, 0.0, None, error=str(err)))])
                 continue
             grey = to_grey_uint8(frame.image, frame.source)
-            boxes = self.predictor.detect(grey) if self.detector is not None else [None]
-            crops = self.predictor.crop_faces(grey, boxes) if self.detector is not None else [grey]
+            if self.detector is None:  # the input is the face crop
+                boxes, crops = [None], [grey]
+            else:
+                boxes = self.predictor.detect(grey)
+                crops = self.predictor.crop_faces(grey, boxes)
             pending.append((len(results), frame, boxes, crops))
             results.append(None)
             queued += len(crops)
@@ -111,7 +114,7 @@ class Recognizer:
         """Face records frame by frame for a video file, camera ("webcam", "webcam:N" or an index), stream
         URL, image or folder; video frames get the live loop's held boxes and smoothing."""
         for frame, faces, _ in self.frames(source, capture_factory):
-            yield [error_record(frame.source, frame.error)] if frame.image is None else face_records(frame, faces)
+            yield [error_record(frame)] if frame.image is None else face_records(frame, faces)
 
     def frames(self, source, capture_factory: CaptureFactory = cv2.VideoCapture
                ) -> Iterator[tuple[Frame, list[FacePrediction], dict]]:
@@ -176,9 +179,9 @@ def face_records(frame: Frame, faces: list[FacePrediction]) -> list[dict]:
     return records(frame, faces) if faces else []
 
 
-def error_record(source: str, error: str | None) -> dict:
-    return {"source": source, "frame": 0, "time_s": 0.0, "face": None, "box": None, "label": None,
-            "score": None, "probs": None, "error": error}
+def error_record(frame: Frame) -> dict:
+    """The no-face record of an input that could not be read, with why (`frame.error`)."""
+    return {**records(frame, [])[0], "error": frame.error}
 
 
 def _name(image) -> str:

@@ -25,9 +25,9 @@ class BadValue(UserError, ValueError):
     """An option value or file content this package cannot use."""
 
 
-def report_and_exit(err: UserError, code: int = 2) -> None:
+def report_and_exit(err: Exception, code: int = 2, prefix: str = "error") -> None:
     """One line on stderr and exit `code`; with HYDRA_FULL_ERROR=1 the error is raised as usual."""
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         raise err
-    print("error: " + " ".join(str(err).split()), file=sys.stderr, flush=True)  # one line, whatever it wraps
+    print(f"{prefix}: " + " ".join(str(err).split()), file=sys.stderr, flush=True)  # one line, whatever it wraps
     sys.exit(code)

@@ -12,7 +12,6 @@ val (found by `fer.audit`). Writes summary.json and confusion PNGs in the run fo
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 
 import hydra
@@ -23,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from fer.audit import audit, contaminated_test_files
 from fer.calibration import expected_calibration_error, softmax
 from fer.data.record import DOMAINS, FaceRecord
+from fer.errors import report_and_exit
 from fer.metrics import FERMetrics
 from fer.plots import save_confusion_image
 from fer.predictor import Predictor
@@ -117,11 +117,8 @@ def print_summary(summary: dict) -> None:
 def main(cfg: DictConfig) -> None:
     try:
         summary = evaluate(cfg)
-    except (FileNotFoundError, ValueError) as err:  # user errors: one line (fer.errors), traceback with HYDRA_FULL_ERROR=1
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print("fer.evaluate: " + " ".join(str(err).split()), file=sys.stderr)
-        sys.exit(1)
+    except (FileNotFoundError, ValueError) as err:  # user errors: one line, traceback with HYDRA_FULL_ERROR=1
+        report_and_exit(err, code=1, prefix="fer.evaluate")
     print_summary(summary)
     print(f"wrote {Path(cfg.paths.output_dir) / 'summary.json'}")
 

@@ -42,9 +42,8 @@ def resolve_method(explain, predictor: Predictor) -> str | None:
     method = "occlusion" if explain is True or str(explain).lower() == "true" else str(explain)
     if method not in METHODS:
         raise BadValue(f"explain={explain!r}: choose true (occlusion), occlusion, gradcam or false")
-    if method == "gradcam" and _torch_model(predictor) is None:
-        raise BadValue(f"explain=gradcam needs torch weights (weights=<model.pt or .ckpt>); "
-                       f"{predictor.classifier.path.name} runs on {predictor.classifier.runtime}: use explain=occlusion")
+    if method == "gradcam":
+        _torch_model(predictor)  # fails now, before any image, where the weights are not torch ones
     return method
 
 
@@ -53,10 +52,7 @@ def saliency(predictor: Predictor, face: np.ndarray, target: int, method: str = 
     if method == "occlusion":
         return occlusion_map(predictor.probabilities, face, target)
     if method == "gradcam":
-        model = _torch_model(predictor)
-        if model is None:
-            raise BadValue("explain=gradcam needs torch weights (weights=<model.pt or .ckpt>)")
-        return gradcam_map(model, face, target)
+        return gradcam_map(_torch_model(predictor), face, target)
     raise BadValue(f"explain={method!r}: choose one of {', '.join(METHODS)}")
 
 
@@ -99,8 +95,13 @@ def _unit(heat: np.ndarray) -> np.ndarray:
     return heat / top if top > 0 else heat
 
 
-def _torch_model(predictor: Predictor) -> nn.Module | None:
-    return getattr(predictor.classifier, "model", None) if predictor.classifier.runtime == "torch" else None
+def _torch_model(predictor: Predictor) -> nn.Module:
+    """The eager network behind the predictor, which Grad-CAM needs; a one-line error for other runtimes."""
+    classifier = predictor.classifier
+    if classifier.runtime != "torch":
+        raise BadValue(f"explain=gradcam needs torch weights (weights=<model.pt or .ckpt>); "
+                       f"{classifier.path.name} runs on {classifier.runtime}: use explain=occlusion")
+    return classifier.model
 
 
 def overlay(face_grey: np.ndarray, heat: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ class RunProgress:
 
     def __init__(self, kind: str, total: int | None, enabled: bool = True, description: str = "",
                  console: Console | None = None) -> None:
-        self.kind, self.total, self.unit = kind, total, UNITS.get(kind, "items")
+        self.unit = UNITS.get(kind, "items")
         self.inputs = self.faces = self.failures = 0
         self._start = time.perf_counter()
         console = console or Console(stderr=True)

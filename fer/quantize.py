@@ -146,8 +146,9 @@ def float_model_from_int8(int8: str | Path, faces: np.ndarray):
     from fer.models.classifier import Architecture, FERClassifier
     from fer.models.model_file import Preprocessing
 
-    meta = _onnx_meta(int8)
-    dequantised = _dequantised_initializers(onnx.load(str(int8)))
+    graph = _load_ours(int8)
+    meta = _meta(graph)
+    dequantised = _dequantised_initializers(graph)
     model = FERClassifier(Architecture(**meta["arch"]))
     layers = dict(model.named_modules())
     for name, layer in layers.items():
@@ -243,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     to_float.add_argument("faces", help="folder of face crops to rebuild the BatchNorm statistics from")
     to_float.add_argument("--limit", type=int, default=2048, help="faces taken from the folder (default 2048)")
     args = parser.parse_args(argv)
-    meta = _onnx_meta(args.int8)
+    meta = _meta(_load_ours(args.int8))
     faces = faces_from_folder(args.faces, meta["image_size"], meta["mean"], meta["std"], meta["channels"], args.limit)
     model, pre, meta = float_model_from_int8(args.int8, faces)
     extra = {"temperature": meta["temperature"]} if "temperature" in meta else {}
@@ -252,16 +253,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _onnx_meta(path: str | Path) -> dict:
-    import json
-
+def _load_ours(path: str | Path):
+    """An ONNX file exported by this package (with our metadata), loaded once."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"int8 file: no such file: {path}")
     graph = onnx.load(str(path))
-    value = next((p.value for p in graph.metadata_props if p.key == ONNX_META_KEY), None)
-    if value is None:
+    if not any(p.key == ONNX_META_KEY for p in graph.metadata_props):
         raise ValueError(f"{path}: no {ONNX_META_KEY} metadata; not an int8 file exported by this package")
-    return json.loads(value)
+    return graph
+
+
+def _meta(graph) -> dict:
+    import json
+
+    return json.loads(next(p.value for p in graph.metadata_props if p.key == ONNX_META_KEY))
 
 
 if __name__ == "__main__":
