@@ -54,3 +54,16 @@ def test_a_teacher_on_other_channels_is_refused(tmp_path):
     path = make_model_file(tmp_path / "rgb.pt", Preprocessing(48, 3, 0.5, 0.5))
     with pytest.raises(ValueError, match="model.distill.teacher"):
         Teacher(str(path), Preprocessing(48, 1, 0.5, 0.5))
+
+
+def test_an_ensemble_teacher_averages_its_members_logits(tmp_path):
+    pre = Preprocessing(48, 1, 0.5, 0.5)
+    happy = make_happy_teacher(tmp_path / "happy.pt", pre)
+    other = make_model_file(tmp_path / "other.pt", Preprocessing(64, 1, 0.45, 0.25))  # another input size
+    images = torch.randn(3, 1, 48, 48)
+    members = [Teacher(str(path), pre).logits(images) for path in (happy, other)]
+    ensemble = Teacher([str(happy), str(other)], pre).logits(images)
+    assert torch.allclose(ensemble, (members[0] + members[1]) / 2, atol=1e-5)
+    assert not torch.allclose(ensemble, members[0])
+    with pytest.raises(ValueError, match="empty list"):
+        Teacher([], pre)
