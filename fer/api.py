@@ -30,7 +30,7 @@ from fer.frames import CaptureFactory, Frame, FrameSource, decode_still, open_fr
 from fer.outputs import records
 from fer.predictor import FacePrediction, Predictor
 from fer.runtime import default_weights, load_classifier
-from fer.tracking import LiveFaces
+from fer.tracking import LiveFaces, TrackedFaces, check_live_options
 
 log = logging.getLogger(__name__)
 DETECTORS = {"haar": HaarFaceDetector, "yunet": YuNetFaceDetector}
@@ -49,16 +49,28 @@ class Recognizer:
         threads: ONNX Runtime threads (torch runtimes follow `torch.set_num_threads`).
         detect_every, smoothing: for `stream`: run the detector every N frames, holding boxes in
             between, and smooth each face's probabilities over frames (0 = off).
+        realtime: None or "auto" (cameras and streams live, video files exact), True (video files live
+            too, played at their frame rate as a camera would show them) or False (everything exact). Live: the full-frame detector runs on its own thread and every
+            frame classifies the tracked faces, so no frame waits for a detection; exact: every
+            `detect_every`-th frame waits for its own detection, so a file gives the same records on
+            every run (see `fer.tracking`).
+        max_unconfirmed, local_search: live only: drop a face no detection has confirmed for this many
+            frames; follow each face between full scans by searching a window around its last box.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, detector: str | FaceDetector | None = "haar",
                  faces: str = "all", tta_flip: bool = True, threads: int = 2, detect_every: int = 3,
-                 smoothing: float = 0.6) -> None:
+                 smoothing: float = 0.6, realtime: bool | str | None = None, max_unconfirmed: int = 10,
+                 local_search: bool = True) -> None:
         self.classifier = load_classifier(weights or default_weights(), threads=threads)
         self.detector = make_detector(detector)
         self.predictor = Predictor(self.classifier, self.detector, faces=faces, tta_flip=tta_flip)
-        LiveFaces(self.predictor, detect_every, smoothing)  # checks the two values now, not at the first frame
-        self.detect_every, self.smoothing = detect_every, smoothing
+        check_live_options(detect_every, smoothing, max_unconfirmed)  # now, not at the first frame
+        realtime = None if realtime == "auto" else realtime
+        if realtime not in (None, True, False):
+            raise BadValue(f"realtime={realtime!r}: choose auto, true or false")
+        self.detect_every, self.smoothing, self.realtime = detect_every, smoothing, realtime
+        self.max_unconfirmed, self.local_search = max_unconfirmed, local_search
 
     def predict(self, image, rgb: bool = False) -> list[dict]:
         """One image -> one record per face found, largest first ([] when there is none).
@@ -122,15 +134,30 @@ class Recognizer:
         opened `FrameSource`): the loop behind `stream` and infer.py.
         A frame that could not be read comes with `frame.image` None, `frame.error` set and no faces."""
         if not isinstance(source, FrameSource):
-            source = open_frames(f"webcam:{source}" if isinstance(source, int) else str(source), capture_factory)
-        live = LiveFaces(self.predictor, self.detect_every, self.smoothing) if self.detector is not None else None
-        for frame in source:
-            if frame.image is None:
-                yield frame, [], {}
-                continue
-            yield (frame, *self._frame_faces(frame, live))
+            source = open_frames(f"webcam:{source}" if isinstance(source, int) else str(source), capture_factory,
+                                 realtime=self.realtime is True)
+        live = self.live_loop(source.kind)
+        try:
+            for frame in source:
+                if frame.image is None:
+                    yield frame, [], {}
+                    continue
+                yield (frame, *self._frame_faces(frame, live))
+        finally:
+            if live is not None:
+                live.close()
 
-    def _frame_faces(self, frame: Frame, live: LiveFaces | None) -> tuple[list[FacePrediction], dict]:
+    def live_loop(self, kind: str) -> LiveFaces | TrackedFaces | None:
+        """The loop for a source's video frames: tracked (detection off the frame path) for cameras and
+        streams, and for video files with realtime=True; exact (`LiveFaces`) otherwise."""
+        if self.detector is None:
+            return None
+        if kind == "camera" and self.realtime is not False or kind == "video" and self.realtime:
+            return TrackedFaces(self.predictor, self.detect_every, self.smoothing, self.max_unconfirmed,
+                                self.local_search)
+        return LiveFaces(self.predictor, self.detect_every, self.smoothing)
+
+    def _frame_faces(self, frame: Frame, live: LiveFaces | TrackedFaces | None) -> tuple[list[FacePrediction], dict]:
         start = time.perf_counter()
         self.predictor.stage_ms.clear()
         grey = to_grey_uint8(frame.image, frame.source)

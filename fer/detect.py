@@ -26,6 +26,7 @@ class HaarFaceDetector:
     min_neighbors: int = 5
     min_size: float = 0.1  # smallest face, as a fraction of the frame's shorter side
     max_side: int = 320  # the frame is shrunk so its longer side is at most this
+    max_size: float = 1.0  # largest face, as a fraction of the frame's shorter side
     cascade: str = "haarcascade_frontalface_default.xml"
 
     def __post_init__(self) -> None:
@@ -40,9 +41,10 @@ class HaarFaceDetector:
     def detect(self, grey: np.ndarray) -> list[Box]:
         scale = min(1.0, self.max_side / max(grey.shape[:2]))
         small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
-        side = int(min(small.shape[:2]) * self.min_size)
+        side, largest = (int(min(small.shape[:2]) * f) for f in (self.min_size, self.max_size))
         found = self._classifier.detectMultiScale(
-            small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(side, side)
+            small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(side, side),
+            maxSize=(largest, largest) if self.max_size < 1 else (0, 0),
         )
         boxes = [tuple(int(round(v / scale)) for v in box) for box in found]
         return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)

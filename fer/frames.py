@@ -3,7 +3,8 @@
 Every source yields `Frame`s. An unreadable file yields a frame with `error` set instead of
 stopping the run. Cameras and streams are read on their own thread that keeps only the newest
 frame, so a slow model drops frames instead of building up lag; video files are read in order,
-every frame, so outputs line up with the input.
+every frame, so outputs line up with the input, unless `realtime`: then a file plays as a camera
+would show it, at its own frame rate, newest frame first.
 """
 
 import logging
@@ -52,9 +53,10 @@ class FrameSource:
         return next(self.frames)
 
 
-def open_frames(spec: str, capture_factory: CaptureFactory = cv2.VideoCapture) -> FrameSource:
+def open_frames(spec: str, capture_factory: CaptureFactory = cv2.VideoCapture, realtime: bool = False) -> FrameSource:
     """`webcam`, `webcam:N`, an image, a folder (recursive, linked folders followed), or anything
-    cv2.VideoCapture opens."""
+    cv2.VideoCapture opens. `realtime`: a video file plays at its frame rate, frames the consumer is
+    too slow for are dropped (as with a camera)."""
     spec = str(spec)
     if spec == "webcam" or spec.startswith("webcam:"):
         index = _camera_index(spec)
@@ -68,7 +70,8 @@ def open_frames(spec: str, capture_factory: CaptureFactory = cv2.VideoCapture) -
     if path.is_file():
         capture = _open_capture(capture_factory, str(path), f"video file {path}")
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        return FrameSource(video_frames(capture, str(path)), "video", count if count > 0 else None)
+        frames = camera_frames(PacedCapture(capture), str(path)) if realtime else video_frames(capture, str(path))
+        return FrameSource(frames, "video", count if count > 0 else None)
     if spec.startswith(STREAM_PREFIXES):
         return FrameSource(camera_frames(_open_capture(capture_factory, spec, f"stream {spec}"), spec), "camera", None)
     raise MissingInput(f"source={spec}: no such file or folder (use webcam, webcam:N, an image, a folder, "
@@ -154,6 +157,24 @@ def camera_frames(capture, name: str, timeout_s: float = 5.0) -> Iterator[Frame]
             yield Frame(name, index, time.monotonic() - start, image, video=True)
     finally:
         reader.stop()
+
+
+class PacedCapture:
+    """A video file's capture that delivers each frame no sooner than its time: the file plays as a camera."""
+
+    def __init__(self, capture, default_fps: float = 30.0) -> None:
+        self.capture = capture
+        self.period = 1.0 / (capture.get(cv2.CAP_PROP_FPS) or default_fps)
+        self._due: float | None = None
+
+    def read(self):
+        now = time.monotonic()
+        self._due = now if self._due is None else self._due + self.period
+        time.sleep(max(0.0, self._due - now))
+        return self.capture.read()
+
+    def release(self) -> None:
+        self.capture.release()
 
 
 class LatestFrameReader:

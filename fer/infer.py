@@ -46,11 +46,12 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
                     "output.video=<file.mp4> or output.jsonl=<file>, or install opencv-python for a window.")
     detector = hydra.utils.instantiate(cfg.detector) if cfg.get("detector") else None
     recognizer = Recognizer(cfg.weights, detector, faces=cfg.faces, tta_flip=cfg.tta_flip, threads=cfg.threads,
-                            detect_every=cfg.detect_every, smoothing=cfg.smoothing)
+                            detect_every=cfg.detect_every, smoothing=cfg.smoothing, realtime=cfg.realtime,
+                            max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search)
     explain = resolve_method(cfg.get("explain", False), recognizer.predictor)
     if explain and not cfg.output.get("dir"):
         raise BadValue(f"explain={cfg.explain}: heatmaps are written beside the annotated images: pass output.dir=<folder>")
-    frames = open_frames(cfg.source, capture_factory)
+    frames = open_frames(cfg.source, capture_factory, realtime=recognizer.realtime is True)
     if explain and frames.kind != "images":
         log.warning("explain=%s: saliency is made for still images; %s frames are not explained", explain, frames.kind)
     saliency = SaliencyWriter(recognizer.predictor, explain, cfg.output.dir) if explain else None

@@ -1,12 +1,29 @@
-"""Live-video helpers: detect every N frames, hold boxes in between, smooth each face's probabilities.
+"""Live-video helpers: which boxes each frame classifies, and smoothing of each face's probabilities.
+
+Two loops, one per kind of source:
+
+- `LiveFaces` (video files, by default): the detector runs on the frame itself every N frames and
+  boxes are held in between. Every frame waits for its own detection, so a file gives the same
+  records on every run and every machine.
+- `TrackedFaces` (cameras and streams, and video files with `realtime=true`): no frame waits for a
+  full-frame detection. The detector scans whole frames on its own thread (`BackgroundDetector`),
+  the frame loop follows each known face with a cheap search in a window around its last box
+  (`LocalSearch`) and classifies the tracked boxes of every frame; scans that finish are merged in
+  by box overlap. A face no detection has confirmed for `max_unconfirmed` frames is dropped.
 
 Faces are matched from frame to frame by box overlap (IoU); a matched face's probabilities are an
 exponential moving average, so labels do not flicker from one frame to the next.
 """
 
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass
+
+import cv2
 import numpy as np
 
-from fer.detect import Box
+from fer.detect import Box, FaceDetector, YuNetFaceDetector
 from fer.errors import BadValue
 from fer.predictor import FacePrediction, Predictor
 
@@ -20,11 +37,25 @@ def iou(a: Box, b: Box) -> float:
     return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
 
 
+def smooth(previous: np.ndarray | None, probs: np.ndarray, smoothing: float) -> np.ndarray:
+    """Exponential moving average of one face's probabilities (previous None: the face is new)."""
+    if previous is None or not smoothing:
+        return probs
+    mixed = smoothing * previous + (1 - smoothing) * probs
+    return mixed / mixed.sum()
+
+
+def check_live_options(detect_every: int, smoothing: float, max_unconfirmed: int = 1) -> None:
+    if detect_every < 1 or not 0 <= smoothing < 1 or max_unconfirmed < 1:
+        raise BadValue(f"detect_every={detect_every}, smoothing={smoothing}, max_unconfirmed={max_unconfirmed}: "
+                       "detect_every and max_unconfirmed must be >= 1 and smoothing in [0, 1)")
+
+
 class LiveFaces:
+    """The exact loop: detect on the frame itself every `detect_every` frames, hold boxes in between."""
+
     def __init__(self, predictor: Predictor, detect_every: int = 1, smoothing: float = 0.0, min_iou: float = 0.3):
-        if detect_every < 1 or not 0 <= smoothing < 1:
-            raise BadValue(f"detect_every={detect_every}, smoothing={smoothing}: detect_every must be >= 1 and "
-                           "smoothing in [0, 1)")
+        check_live_options(detect_every, smoothing)
         self.predictor, self.detect_every, self.smoothing, self.min_iou = predictor, detect_every, smoothing, min_iou
         self._frames = 0
         self._boxes: list[Box] = []
@@ -40,9 +71,215 @@ class LiveFaces:
         self._previous = faces
         return faces
 
+    def close(self) -> None:
+        pass
+
     def _smooth(self, face: FacePrediction) -> FacePrediction:
         best = max(self._previous, key=lambda p: iou(p.box, face.box), default=None)
         if best is None or iou(best.box, face.box) < self.min_iou:
             return face
-        probs = self.smoothing * best.probs + (1 - self.smoothing) * face.probs
-        return FacePrediction(face.box, probs / probs.sum())
+        return FacePrediction(face.box, smooth(best.probs, face.probs, self.smoothing))
+
+
+class BackgroundDetector:
+    """Runs a full-frame detector on its own thread, one frame at a time.
+
+    `submit` hands it a frame when it is idle (a busy detector refuses, so it always works on a
+    recent frame); `poll` returns the boxes of the last finished scan once, with the index of the
+    frame they belong to. OpenCV and ONNX Runtime release the GIL while they compute, so the scan
+    runs beside the frame loop on the other core.
+    """
+
+    def __init__(self, detector: FaceDetector) -> None:
+        self.detector = detector
+        self.scans = 0
+        self.scan_ms: list[float] = []
+        self._job: tuple[int, np.ndarray] | None = None
+        self._result: tuple[int, list[Box]] | None = None
+        self._error: BaseException | None = None
+        self._busy = False
+        self._closed = False
+        self._condition = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="fer-face-detector", daemon=True)
+        self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def submit(self, index: int, grey: np.ndarray) -> bool:
+        with self._condition:
+            if self._busy or self._closed:
+                return False
+            self._job, self._busy = (index, grey), True
+            self._condition.notify_all()
+            return True
+
+    def poll(self) -> tuple[int, list[Box]] | None:
+        with self._condition:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            result, self._result = self._result, None
+            return result
+
+    def wait(self, timeout_s: float = 5.0) -> None:
+        """Block until the scan under way (if any) has finished: for tests and shutdown."""
+        with self._condition:
+            self._condition.wait_for(lambda: not self._busy or self._closed, timeout=timeout_s)
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+        self._thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._job is not None or self._closed)
+                if self._closed:
+                    return
+                (index, grey), self._job = self._job, None
+            start = time.perf_counter()
+            try:
+                boxes, error = self.detector.detect(grey), None
+            except Exception as err:  # handed to the frame loop by poll(), not lost on this thread
+                boxes, error = [], err
+            with self._condition:
+                self.scans += 1
+                self.scan_ms.append((time.perf_counter() - start) * 1000)
+                self._result, self._error, self._busy = (index, boxes), error, False
+                self._condition.notify_all()
+
+
+@dataclass
+class LocalSearch:
+    """Finds a known face again in a window around its last box, at a small scale.
+
+    The window grows the box by `window` of its side on each side and is shrunk so the face in it
+    is about `face_px` pixels wide; the detector then sees a window of 60-120 px instead of a frame,
+    which costs a fraction of the full scan. Of the faces it finds, the one of a similar size
+    nearest the old box's centre gives the face's new centre; the box keeps its size, which full
+    scans set, so crops stay as tight as the detector's full-frame boxes that training used.
+    """
+
+    detector: FaceDetector
+    window: float = 0.4
+    face_px: int = 32
+    max_size_change: float = 1.4  # a new box more than this many times larger or smaller is another face
+
+    @classmethod
+    def around(cls, detector: FaceDetector, **kwargs) -> "LocalSearch":
+        """A search with `detector`'s kind, set for windows: Haar looks for faces near the window's
+        size only, and both detectors keep the window at its small scale."""
+        fields = {f.name for f in dataclasses.fields(detector)} if dataclasses.is_dataclass(detector) else set()
+        # YuNet is unsure of faces under ~50 px; Haar finds them down to its 24 px template
+        kwargs.setdefault("face_px", 64 if isinstance(detector, YuNetFaceDetector) else 32)
+        search = cls(detector, **kwargs)
+        side = int(round(search.face_px * (1 + 2 * search.window)))
+        settings = {"max_side": side} if "max_side" in fields else {}
+        if "min_size" in fields and "max_size" in fields:  # the face fills about 1 / (1 + 2 window) of the side
+            fill = 1 / (1 + 2 * search.window)
+            settings.update(min_size=fill / search.max_size_change, max_size=min(1.0, fill * search.max_size_change))
+        if "min_neighbors" in fields:  # a window holds one face, so fewer votes keep it found in motion
+            settings["min_neighbors"] = 3
+        search.detector = dataclasses.replace(detector, **settings) if settings else detector
+        return search
+
+    def find(self, grey: np.ndarray, box: Box) -> Box | None:
+        x, y, w, h = box
+        side = max(w, h) * (1 + 2 * self.window)
+        cx, cy = x + w / 2, y + h / 2
+        x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+        x1, y1 = min(grey.shape[1], int(cx + side / 2)), min(grey.shape[0], int(cy + side / 2))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        scale = min(1.0, self.face_px / max(w, h))
+        window = grey[y0:y1, x0:x1]
+        if scale < 1:
+            window = cv2.resize(window, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        candidates = [(x0 + bx / scale, y0 + by / scale, bw / scale, bh / scale)
+                      for bx, by, bw, bh in self.detector.detect(window)]
+        candidates = [c for c in candidates if 1 / self.max_size_change <= c[2] / w <= self.max_size_change]
+        if not candidates:
+            return None
+        bx, by, bw, bh = min(candidates, key=lambda c: (c[0] + c[2] / 2 - cx) ** 2 + (c[1] + c[3] / 2 - cy) ** 2)
+        return int(round(bx + bw / 2 - w / 2)), int(round(by + bh / 2 - h / 2)), w, h
+
+
+@dataclass
+class Track:
+    box: Box
+    confirmed: int  # the last frame a detection (full scan or local search) found this face in
+    probs: np.ndarray | None = None  # the smoothed probabilities it had in the previous frame
+
+
+class TrackedFaces:
+    """The live loop: no frame waits for a full-frame detection (see the module's docstring).
+
+    Every `detect_every` frames (or as soon as the previous scan is done, if later) the newest frame
+    goes to the background detector. The first frames have no face until the first scan returns.
+    """
+
+    def __init__(self, predictor: Predictor, detect_every: int = 3, smoothing: float = 0.0,
+                 max_unconfirmed: int = 10, local_search: bool = True, min_iou: float = 0.3):
+        check_live_options(detect_every, smoothing, max_unconfirmed)
+        if predictor.detector is None:
+            raise BadValue("the live loop needs a face detector (detector=none classifies whole frames)")
+        self.predictor, self.detect_every, self.smoothing = predictor, detect_every, smoothing
+        self.max_unconfirmed, self.min_iou = max_unconfirmed, min_iou
+        self.background = BackgroundDetector(predictor.detector)
+        self.search = LocalSearch.around(predictor.detector) if local_search else None
+        self.tracks: list[Track] = []
+        self._frame = -1
+        self._last_submit = -detect_every
+
+    def step(self, grey: np.ndarray) -> list[FacePrediction]:
+        self._frame += 1
+        scan = self.background.poll()
+        if scan is not None:
+            self._merge(*scan)
+        if self._frame - self._last_submit >= self.detect_every and self.background.submit(self._frame, grey):
+            self._last_submit = self._frame
+        if self.search is not None:
+            self._follow(grey)
+        self._prune()
+        tracks = self.tracks[:1] if self.predictor.faces == "largest" else self.tracks
+        faces = self.predictor.classify_boxes(grey, [t.box for t in tracks])
+        for track, face in zip(tracks, faces):
+            face.probs = track.probs = smooth(track.probs, face.probs, self.smoothing)
+        return faces
+
+    def close(self) -> None:
+        self.background.close()
+
+    def _merge(self, index: int, boxes: list[Box]) -> None:
+        """A finished full scan of frame `index`: confirm the tracks it found, start tracks for new faces."""
+        unmatched = list(self.tracks)
+        for box in boxes:
+            best = max(unmatched, key=lambda t: iou(t.box, box), default=None)
+            if best is not None and iou(best.box, box) >= self.min_iou:
+                unmatched.remove(best)
+                if best.confirmed < index:  # the scan is newer than the track's own last sighting
+                    best.box, best.confirmed = tuple(box), index
+            else:
+                self.tracks.append(Track(tuple(box), index))
+
+    def _follow(self, grey: np.ndarray) -> None:
+        start = time.perf_counter()
+        for track in self.tracks:
+            found = self.search.find(grey, track.box)
+            if found is not None:
+                track.box, track.confirmed = found, self._frame
+        self.predictor.stage_ms["search"] = (time.perf_counter() - start) * 1000
+
+    def _prune(self) -> None:
+        """Drop faces unconfirmed for too long and tracks that ended up on the same face; largest first."""
+        alive = [t for t in self.tracks if self._frame - t.confirmed <= self.max_unconfirmed]
+        alive.sort(key=lambda t: t.confirmed, reverse=True)  # on overlap, keep the freshest sighting
+        kept: list[Track] = []
+        for track in alive:
+            if all(iou(track.box, other.box) < 0.5 for other in kept):
+                kept.append(track)
+        self.tracks = sorted(kept, key=lambda t: t.box[2] * t.box[3], reverse=True)

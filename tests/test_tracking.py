@@ -1,0 +1,164 @@
+"""The live loop: detection off the frame path, faces followed between scans, and the exact mode for files."""
+
+import dataclasses
+import json
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer.api import Recognizer
+from fer.data.synthetic_faces import draw_face, sample_identity
+from fer.detect import HaarFaceDetector
+from fer.export import export_onnx
+from fer.infer import run
+from fer.tracking import LocalSearch
+from tests.conftest import compose_config
+from tests.test_infer import make_video
+from tests.tiny_models import make_model_file
+
+FACE = draw_face(sample_identity(0), 3, seed=0, size=200)
+SIZE = (640, 480)
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    return export_onnx(make_model_file(folder / "model.pt"), folder / "model.onnx")
+
+
+def face_x(index: int) -> int:
+    return 20 + 5 * index  # the face's left edge moves 5 px a frame (150 px a second at 30 fps)
+
+
+class MovingFaceCamera:
+    """A stand-in webcam at 30 fps: a drawn face moving right for `leaves_at` frames, then an empty
+    scene until `frames`, then the camera stops."""
+
+    def __init__(self, index, frames: int = 90, leaves_at: int = 60, fps: float = 30.0) -> None:
+        self.frames, self.leaves_at, self.period = frames, leaves_at, 1.0 / fps
+        self.served = 0
+        self.next_time = time.monotonic()
+
+    def isOpened(self) -> bool:
+        return True
+
+    def read(self):
+        if self.served >= self.frames:
+            return False, None
+        time.sleep(max(0.0, self.next_time - time.monotonic()))
+        self.next_time += self.period
+        canvas = np.full((SIZE[1], SIZE[0], 3), 80, np.uint8)
+        if self.served < self.leaves_at:
+            x = face_x(self.served)
+            canvas[140:340, x:x + 200] = FACE
+        self.served += 1
+        return True, canvas
+
+    def release(self) -> None:
+        pass
+
+
+def face_offset() -> float:
+    """Where Haar puts the drawn face's box centre, relative to the face image's left edge."""
+    canvas = np.full((SIZE[1], SIZE[0]), 80, np.uint8)
+    canvas[140:340, 100:300] = cv2.cvtColor(FACE, cv2.COLOR_BGR2GRAY)
+    (x, _, w, _), = HaarFaceDetector().detect(canvas)
+    return x + w / 2 - 100
+
+
+def test_camera_runs_live_faces_follow_the_motion_and_a_face_that_leaves_is_dropped(tmp_path, onnx_model):
+    out = tmp_path / "cam.jsonl"
+    cfg = compose_config("infer", ["source=webcam", f"weights={onnx_model}", f"output.jsonl={out}", "display=false"])
+    assert run(cfg, capture_factory=MovingFaceCamera) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    by_frame: dict[int, list[dict]] = {}
+    for row in rows:
+        by_frame.setdefault(row["frame"], []).append(row)
+    frames = sorted(by_frame)
+    with_face = [f for f in frames if by_frame[f][0]["box"] is not None]
+    first = with_face[0]
+    assert first < 15  # the first scan returns within a few frames
+    offset = face_offset()
+    present = [f for f in frames if first <= f < 60]
+    assert len(present) >= 30  # most frames were processed (the reader may skip a few, never invent them)
+    for f in present:  # a face in every frame after the first detection, where the face is
+        (row,) = by_frame[f]
+        x, _, w, _ = row["box"]
+        assert abs(x + w / 2 - (face_x(f) + offset)) < 0.2 * w, (f, row["box"])
+    gone = [f for f in frames if f >= 60]
+    still_shown = [f for f in gone if by_frame[f][0]["box"] is not None]
+    cfg_bound = cfg.max_unconfirmed
+    assert len(still_shown) <= cfg_bound  # dropped within max_unconfirmed processed frames
+    assert gone and by_frame[gone[-1]][0]["box"] is None
+
+
+@dataclasses.dataclass
+class RecordingHaar(HaarFaceDetector):
+    """Haar that notes which thread ran each call and on what size of image."""
+
+    calls: list = dataclasses.field(default_factory=list)
+
+    def detect(self, grey):
+        self.calls.append((threading.current_thread().name, grey.shape))
+        return super().detect(grey)
+
+
+def test_full_frame_scans_run_off_the_frame_loop(onnx_model):
+    detector = RecordingHaar()
+    recognizer = Recognizer(onnx_model, detector, realtime=True)
+    loop = recognizer.live_loop("video")
+    grey = np.full((SIZE[1], SIZE[0]), 80, np.uint8)
+    grey[140:340, 200:400] = cv2.cvtColor(FACE, cv2.COLOR_BGR2GRAY)
+    try:
+        assert loop.step(grey) == []  # the first frame does not wait for its scan
+        loop.background.wait()
+        faces = loop.step(grey)
+    finally:
+        loop.close()
+    assert len(faces) == 1
+    # the window search is a copy of the detector set for windows, called on the frame loop's thread
+    assert isinstance(loop.search.detector, RecordingHaar) and loop.search.detector is not detector
+    full = {thread for thread, shape in detector.calls if shape == grey.shape}
+    windows = {thread for thread, shape in detector.calls if shape[0] < 120}
+    assert full == {"fer-face-detector"} and windows == {threading.current_thread().name}
+    assert len(detector.calls) == 2  # one scan (frame 1 is under detect_every after frame 0), one window search
+
+
+def test_local_search_follows_a_moved_face_and_keeps_the_box_size():
+    search = LocalSearch.around(HaarFaceDetector())
+    grey = np.full((SIZE[1], SIZE[0]), 80, np.uint8)
+    grey[140:340, 230:430] = cv2.cvtColor(FACE, cv2.COLOR_BGR2GRAY)
+    (box,) = HaarFaceDetector().detect(grey)
+    moved = np.roll(grey, (12, -20), axis=(0, 1))
+    found = search.find(moved, box)
+    assert found is not None and found[2:] == box[2:]
+    assert abs(found[0] - (box[0] - 20)) <= 6 and abs(found[1] - (box[1] + 12)) <= 6
+    assert search.find(np.full_like(grey, 80), box) is None
+
+
+def test_video_files_stay_exact_unless_realtime(tmp_path, onnx_model):
+    video = make_video(tmp_path / "clip.mp4", frames=20)
+    outputs = {}
+    for name, extra in {"a": [], "b": [], "live": ["realtime=true"]}.items():
+        out = tmp_path / f"{name}.jsonl"
+        cfg = compose_config("infer", [f"source={video}", f"weights={onnx_model}", f"output.jsonl={out}",
+                                       "display=false", *extra])
+        assert run(cfg) == 0
+        outputs[name] = out.read_text()
+    assert outputs["a"] == outputs["b"]  # exact mode: the same records on every run
+    live = [json.loads(line) for line in outputs["live"].splitlines()]  # played at 12 fps, as a camera
+    frames = [r["frame"] for r in live]
+    assert len(frames) >= 15 and set(frames) <= set(range(20)) and frames == sorted(frames)
+    first = min(r["frame"] for r in live if r["box"] is not None)
+    assert first < 5 and all(r["box"] is not None for r in live if r["frame"] >= first)
+
+
+def test_bad_live_options_are_named(onnx_model):
+    with pytest.raises(ValueError, match="max_unconfirmed=0"):
+        Recognizer(onnx_model, max_unconfirmed=0)
+    with pytest.raises(ValueError, match="realtime='sometimes'"):
+        Recognizer(onnx_model, realtime="sometimes")
