@@ -9,7 +9,13 @@ face) go through the stages of the live loop: read (decode a JPEG frame), detect
 - for each runtime (eager torch, TorchScript, ONNX Runtime float32 and int8; a model file is
   exported to each on the fly), with the default detector on every frame, one pass per face;
 - for each detector (haar, yunet) with the fastest runtime;
-- for infer.py's live default (conf/infer.yaml: detection every N frames, tracking between);
+- for the two video loops (`fer.tracking`) as infer.py runs them (conf/infer.yaml): the exact loop
+  (detection on the frame itself every N frames; video files' default, and every source's before
+  session 7) and the live loop (cameras' default: full-frame detection on its own thread, each
+  face followed by a window search), on moving-face videos at 640x480, 1280x720 and 1920x1080 with
+  1 and 5 faces, served as a 30 fps camera: per-frame p50 / p95 / p99 end to end (decode, faces,
+  draw), frames dropped (the camera delivered a newer one before the loop was ready), and the share
+  of faces found;
 and the batched classifier rate (faces/s at batch 64), and the RSS growth of the real `infer.py`
 loop over a generated video of --rss-frames frames.
 """
@@ -34,15 +40,17 @@ from omegaconf import OmegaConf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fer.api import Recognizer  # noqa: E402
 from fer.data.image_io import read_grey, to_grey_uint8  # noqa: E402
 from fer.data.synthetic_faces import draw_face, sample_identity  # noqa: E402
 from fer.export import export_onnx, export_onnx_int8, export_torchscript  # noqa: E402
 from fer.overlay import draw  # noqa: E402
 from fer.predictor import Predictor  # noqa: E402
 from fer.runtime import default_weights, load_classifier  # noqa: E402
-from fer.tracking import LiveFaces  # noqa: E402
 
 DATA_DIR = Path(os.environ.get("FER_DATA_DIR", ROOT.parent / "shared" / "data"))
+RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080))
+SUBJECTS = ("KA.HA1.29", "KL.HA1.158", "KM.HA1.4", "KR.HA1.74", "MK.HA1.116")  # five JAFFE people
 
 
 def face_frame(shift: int = 0) -> np.ndarray:
@@ -51,6 +59,89 @@ def face_frame(shift: int = 0) -> np.ndarray:
     canvas = np.full((480, 640, 3), 90, np.uint8)
     canvas[110:366, 180 + shift:436 + shift] = cv2.resize(face, (256, 256))
     return canvas
+
+
+def face_images(count: int) -> list[np.ndarray]:
+    """`count` different faces: JAFFE photos (head and shoulders) when the data is there, else drawn faces."""
+    faces = []
+    for i, name in enumerate(SUBJECTS[:count]):
+        photo = DATA_DIR / "jaffe" / f"{name}.tiff"
+        faces.append(cv2.cvtColor(read_grey(photo), cv2.COLOR_GRAY2BGR) if photo.is_file()
+                     else draw_face(sample_identity(i), 3, 0, 256))
+    return faces
+
+
+def moving_faces_video(size: tuple[int, int], count: int, frames: int) -> list[bytes]:
+    """JPEG frames of `count` faces side by side, swaying left and right (2 s a sway at 30 fps) and
+    bobbing up and down; a face is 45 % of the frame's height alone, 19 % in a row of five."""
+    width, height = size
+    side = int(height * (0.45 if count == 1 else 0.19))
+    faces = [cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA) for face in face_images(count)]
+    slot = width // count
+    encoded = []
+    for i in range(frames):
+        canvas = np.full((height, width, 3), 90, np.uint8)
+        sway = np.sin(2 * np.pi * i / 60)
+        for k, face in enumerate(faces):
+            x = int(k * slot + (slot - side) / 2 + sway * 0.3 * (slot - side) / 2 + (0.12 * side * sway if count > 1 else 0))
+            y = int((height - side) / 2 + 0.1 * side * np.cos(2 * np.pi * i / 45))
+            canvas[y:y + side, x:x + side] = face
+        encoded.append(cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+    return encoded
+
+
+def camera_run(recognizer: Recognizer, encoded: list[bytes], expected: int, fps: float = 30.0) -> dict:
+    """The loop infer.py runs on a camera, fed `encoded` as a camera at `fps` would deliver it: a frame
+    waits for its time, and frames that arrived while the loop was busy are dropped (newest first).
+    Per-frame ms covers decode, the loop's step (faces) and drawing."""
+    loop = recognizer.live_loop("camera")
+    period, times, found = 1.0 / fps, [], []
+    dropped = index = 0
+    start = time.perf_counter()
+    try:
+        while index < len(encoded):
+            newest = min(int((time.perf_counter() - start) / period), len(encoded) - 1)
+            if newest < index:
+                time.sleep(max(0.0, start + index * period - time.perf_counter()))
+            else:
+                dropped += newest - index
+                index = newest
+            begin = time.perf_counter()
+            frame = cv2.imdecode(np.frombuffer(encoded[index], np.uint8), cv2.IMREAD_COLOR)
+            faces = loop.step(to_grey_uint8(frame))
+            draw(frame, faces, recognizer.predictor.stage_ms)
+            times.append((time.perf_counter() - begin) * 1000)
+            found.append(min(len(faces), expected) / expected)
+            index += 1
+    finally:
+        loop.close()
+    skip = min(30, len(times) // 4)  # the first second: the live loop's first scan, caches warming up
+    ordered = sorted(times[skip:])
+    return {"p50": statistics.median(ordered), "p95": ordered[int(0.95 * (len(ordered) - 1))],
+            "p99": ordered[int(0.99 * (len(ordered) - 1))], "frames": len(encoded), "processed": len(times),
+            "dropped": dropped, "faces_found": float(np.mean(found[skip:]))}
+
+
+def loops_table(weights: Path, detector: str, frames: int, threads: int) -> dict:
+    """The exact loop beside the live loop, per resolution and face count."""
+    cfg = OmegaConf.load(ROOT / "conf" / "infer.yaml")
+    options = dict(tta_flip=cfg.tta_flip, threads=threads, detect_every=cfg.detect_every, smoothing=cfg.smoothing,
+                   max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search)
+    loops = {"exact": Recognizer(weights, make_detector(detector), realtime=False, **options),
+             "live": Recognizer(weights, make_detector(detector), **options)}
+    print(f"\nvideo loops as a 30 fps camera sees them (detector={detector}, detect_every={cfg.detect_every}, "
+          f"tta_flip={cfg.tta_flip}), {frames} frames each; ms p50 / p95 / p99 (first second left out)")
+    print(f"{'frame':<11}{'faces':>6}{'loop':>7}{'p50':>9}{'p95':>9}{'p99':>9}{'dropped':>9}{'faces found':>13}")
+    rows = []
+    for size in RESOLUTIONS:
+        for count in (1, 5):
+            encoded = moving_faces_video(size, count, frames)
+            for name, recognizer in loops.items():
+                result = {"size": f"{size[0]}x{size[1]}", "faces": count, "loop": name, **camera_run(recognizer, encoded, count)}
+                rows.append(result)
+                print(f"{result['size']:<11}{count:>6}{name:>7}{result['p50']:>9.2f}{result['p95']:>9.2f}"
+                      f"{result['p99']:>9.2f}{result['dropped']:>9}{result['faces_found']:>13.2f}")
+    return {"detector": detector, "detect_every": cfg.detect_every, "rows": rows}
 
 
 def p50_p95(values: list[float]) -> tuple[float, float]:
@@ -151,6 +242,8 @@ def main() -> None:
                         help="face crops to calibrate the int8 export on (skipped when absent)")
     parser.add_argument("--detectors", default="haar,yunet")
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--loop-frames", type=int, default=300, help="frames per video in the loops table (0 skips it)")
+    parser.add_argument("--only-loops", action="store_true", help="the loops table alone")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rss-frames", type=int, default=10_000, help="0 skips the memory measurement")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -161,6 +254,11 @@ def main() -> None:
     live_cfg = OmegaConf.load(ROOT / "conf" / "infer.yaml")
     default_detector = next(d["detector"] for d in OmegaConf.to_container(live_cfg.defaults)
                             if isinstance(d, dict) and "detector" in d)
+    if args.only_loops:
+        report = {"loops": loops_table(weights, default_detector, args.loop_frames, args.threads)}
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2))
+        return
     encoded = [cv2.imencode(".jpg", face_frame(shift=(i % 40) - 20))[1].tobytes() for i in range(args.frames)]
     report = {"frames": args.frames, "threads": args.threads, "weights": str(weights), "runtimes": {},
               "detectors": {}, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
@@ -185,15 +283,8 @@ def main() -> None:
         times = measure(Predictor(classifiers[fastest], detector), encoded)
         report["detectors"][name] = summary(times)
         print(f"{name:<17}{row(times)}")
-    # the live loop infer.py runs on video: detection every N frames, held boxes and smoothing between
-    live_predictor = Predictor(classifiers[fastest], make_detector(default_detector), tta_flip=live_cfg.tta_flip)
-    live_loop = LiveFaces(live_predictor, live_cfg.detect_every, live_cfg.smoothing)
-    live = stage_latency(live_predictor, encoded, live_loop.step)
-    report["live_default"] = {"detector": default_detector, "detect_every": live_cfg.detect_every,
-                              "tta_flip": live_cfg.tta_flip, "runtime": fastest, **summary(live)}
-    print(f"\ninfer.py's live default (detector={default_detector}, detect_every={live_cfg.detect_every}, "
-          f"tta_flip={live_cfg.tta_flip}, smoothing={live_cfg.smoothing}, {fastest}): "
-          f"end-to-end {percentiles(live['total'])}")
+    if args.loop_frames:
+        report["loops"] = loops_table(classifiers[fastest].path, default_detector, args.loop_frames, args.threads)
     if args.rss_frames:
         onnx = classifiers[fastest].path
         early, late = rss_growth(onnx, args.rss_frames, folder)

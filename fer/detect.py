@@ -80,6 +80,11 @@ class YuNetFaceDetector:
     min_confidence: int = 50  # 0-100
     max_side: int = 320  # the frame is shrunk so its longer side is at most this
     threads: int = 1
+    # YuNet's boxes are tighter and taller than Haar's, whose crops the models were trained on: each box
+    # becomes a square of box_scale x its longer side, its centre moved by box_shift x that side
+    # (1.0 and (0, 0): YuNet's own boxes). Defaults fitted by bench/detectors.py on training faces.
+    box_scale: float = 1.0
+    box_shift: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
         try:
@@ -99,8 +104,16 @@ class YuNetFaceDetector:
         small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
         rgb = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_GRAY2RGB))
         found = self._detect(rgb.shape[1], rgb.shape[0], rgb.tobytes())  # [[x, y, w, h, confidence], ...]
-        boxes = [tuple(int(round(v / scale)) for v in face[:4]) for face in found if face[4] >= self.min_confidence]
+        boxes = [self._as_haar(*(v / scale for v in face[:4])) for face in found if face[4] >= self.min_confidence]
         return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
+
+    def _as_haar(self, x: float, y: float, w: float, h: float) -> Box:
+        if self.box_scale == 1.0 and not any(self.box_shift):
+            return int(round(x)), int(round(y)), int(round(w)), int(round(h))
+        side = max(w, h)
+        cx, cy = x + w / 2 + self.box_shift[0] * side, y + h / 2 + self.box_shift[1] * side
+        new = int(round(self.box_scale * side))
+        return int(round(cx - new / 2)), int(round(cy - new / 2)), new, new
 
 
 def _vendored_openmp(module_file: str):

