@@ -15,7 +15,6 @@ Faces are matched from frame to frame by box overlap (IoU); a matched face's pro
 exponential moving average, so labels do not flicker from one frame to the next.
 """
 
-import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer.detect import Box, FaceDetector, YuNetFaceDetector
+from fer.detect import Box, FaceDetector, HaarFaceDetector
 from fer.errors import BadValue
 from fer.predictor import FacePrediction, Predictor
 
@@ -158,34 +157,24 @@ class LocalSearch:
     """Finds a known face again in a window around its last box, at a small scale.
 
     The window grows the box by `window` of its side on each side and is shrunk so the face in it
-    is about `face_px` pixels wide; the detector then sees a window of 60-120 px instead of a frame,
-    which costs a fraction of the full scan. Of the faces it finds, the one of a similar size
-    nearest the old box's centre gives the face's new centre; the box keeps its size, which full
-    scans set, so crops stay as tight as the detector's full-frame boxes that training used.
+    is `face_px` pixels wide; a Haar cascade set for faces of about that size then scans a ~60 px
+    image instead of a frame: a fraction of a millisecond. Haar whatever the full-frame detector is:
+    it is the cheapest at this size, and the full-frame detector (a user's object, say) is never
+    called from two threads at once. Of the faces found, the one of a similar size nearest the old
+    box's centre gives the face's new centre; the box keeps its size, which full scans set, so
+    crops stay as tight as the detector's full-frame boxes that training used.
     """
 
-    detector: FaceDetector
     window: float = 0.4
     face_px: int = 32
     max_size_change: float = 1.4  # a new box more than this many times larger or smaller is another face
 
-    @classmethod
-    def around(cls, detector: FaceDetector, **kwargs) -> "LocalSearch":
-        """A search with `detector`'s kind, set for windows: Haar looks for faces near the window's
-        size only, and both detectors keep the window at its small scale."""
-        fields = {f.name for f in dataclasses.fields(detector)} if dataclasses.is_dataclass(detector) else set()
-        # YuNet is unsure of faces under ~50 px; Haar finds them down to its 24 px template
-        kwargs.setdefault("face_px", 64 if isinstance(detector, YuNetFaceDetector) else 32)
-        search = cls(detector, **kwargs)
-        side = int(round(search.face_px * (1 + 2 * search.window)))
-        settings = {"max_side": side} if "max_side" in fields else {}
-        if "min_size" in fields and "max_size" in fields:  # the face fills about 1 / (1 + 2 window) of the side
-            fill = 1 / (1 + 2 * search.window)
-            settings.update(min_size=fill / search.max_size_change, max_size=min(1.0, fill * search.max_size_change))
-        if "min_neighbors" in fields:  # a window holds one face, so fewer votes keep it found in motion
-            settings["min_neighbors"] = 3
-        search.detector = dataclasses.replace(detector, **settings) if settings else detector
-        return search
+    def __post_init__(self) -> None:
+        fill = 1 / (1 + 2 * self.window)  # the face's share of the window's side
+        # a window holds one face, so fewer neighbours than a full scan keep it found while it moves
+        self.detector = HaarFaceDetector(min_neighbors=3, min_size=fill / self.max_size_change,
+                                         max_size=min(1.0, fill * self.max_size_change),
+                                         max_side=int(round(self.face_px / fill)))
 
     def find(self, grey: np.ndarray, box: Box) -> Box | None:
         x, y, w, h = box
@@ -230,7 +219,7 @@ class TrackedFaces:
         self.predictor, self.detect_every, self.smoothing = predictor, detect_every, smoothing
         self.max_unconfirmed, self.min_iou = max_unconfirmed, min_iou
         self.background = BackgroundDetector(predictor.detector)
-        self.search = LocalSearch.around(predictor.detector) if local_search else None
+        self.search = LocalSearch() if local_search else None
         self.tracks: list[Track] = []
         self._frame = -1
         self._last_submit = -detect_every
