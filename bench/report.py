@@ -548,8 +548,8 @@ def main() -> None:
              "![confusion matrix](docs/confusion_fer2013_publictest.png)", "",
              "`python infer.py source=<image> output.dir=<folder> display=false` on generated faces "
              "(drawn happy, surprise, anger, sad; made by bench/report.py, no real person). The default Haar "
-             "detector misses the tilted fourth face, which `detector=yunet` finds; the drawn anger reads as "
-             "neutral to a model trained on photographs:", "",
+             "detector misses the tilted fourth face, which `detector=yunet` finds; the drawn faces are "
+             "cartoons, which a model trained on photographs reads some of otherwise:", "",
              "![annotated example](docs/example_annotated.png)", "",
              "### Default model v2: FER+ candidates beside v1", "",
              "Each candidate's int8 export, evaluated as infer.py runs it (`python -m fer.evaluate data=<ferplus | "

