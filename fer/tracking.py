@@ -92,8 +92,6 @@ class BackgroundDetector:
 
     def __init__(self, detector: FaceDetector) -> None:
         self.detector = detector
-        self.scans = 0
-        self.scan_ms: list[float] = []
         self._job: tuple[int, np.ndarray] | None = None
         self._result: tuple[int, list[Box]] | None = None
         self._error: BaseException | None = None
@@ -102,10 +100,6 @@ class BackgroundDetector:
         self._condition = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="fer-face-detector", daemon=True)
         self._thread.start()
-
-    @property
-    def busy(self) -> bool:
-        return self._busy
 
     def submit(self, index: int, grey: np.ndarray) -> bool:
         with self._condition:
@@ -142,21 +136,18 @@ class BackgroundDetector:
                 if self._closed:
                     return
                 (index, grey), self._job = self._job, None
-            start = time.perf_counter()
             try:
                 boxes, error = self.detector.detect(grey), None
             except Exception as err:  # handed to the frame loop by poll(), not lost on this thread
                 boxes, error = [], err
             with self._condition:
-                self.scans += 1
-                self.scan_ms.append((time.perf_counter() - start) * 1000)
                 self._result, self._error, self._busy = (index, boxes), error, False
                 self._condition.notify_all()
 
 
 def _lower_this_threads_priority(niceness: int = 10) -> None:
-    """Where the OS allows it (Linux: a thread is a task of its own), the scan yields the CPU to the frame
-    loop whenever both want the same core, so a scan never delays a frame."""
+    """Where the OS allows it (Linux: a thread is a task of its own), the scheduler prefers the frame loop
+    to the scan when both want the same core."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
     except (AttributeError, OSError):  # no per-thread priority here (macOS, Windows): the scan runs at the same priority
@@ -234,7 +225,7 @@ class TrackedFaces:
         self.max_unconfirmed, self.min_iou, self.searches_per_frame = max_unconfirmed, min_iou, searches_per_frame
         # OpenCV's parallel loops would spread each scan over every core and stall the frame loop beside
         # it: while the live loop runs, OpenCV runs one thread (the scan one core, the frame loop the
-        # other; p95 6.7 against 10.7 ms at 640x480 here). Restored by close().
+        # other; one A/B on the noisy 2-core test machine: p95 6.7 against 10.7 ms). Restored by close().
         self._opencv_threads = cv2.getNumThreads()
         cv2.setNumThreads(1)
         self.background = BackgroundDetector(predictor.detector)
@@ -272,6 +263,9 @@ class TrackedFaces:
                 unmatched.remove(best)
                 if best.confirmed < index:  # the scan is newer than the track's own last sighting
                     best.box, best.confirmed = tuple(box), index
+                else:  # the window search saw it since: keep that centre, take the scan's size
+                    x, y, w, h = best.box
+                    best.box = (int(round(x + (w - box[2]) / 2)), int(round(y + (h - box[3]) / 2)), box[2], box[3])
             else:
                 self.tracks.append(Track(tuple(box), index))
 

@@ -193,7 +193,8 @@ def test_shipped_default_model_runs_with_no_weights_argument(tmp_path):
         label = line.split(": ", 1)[1].split(" ")[0]
         probs = dict(zip(*[iter(line.split(" | ")[1].split())] * 2))
         assert list(probs) == list(LABELS) and label == max(probs, key=lambda k: float(probs[k]))
-        assert sum(map(float, probs.values())) == pytest.approx(1.0, abs=2e-3)
+        # seven probabilities printed with 3 decimals: their sum is 1 within 7 x 0.0005
+        assert sum(map(float, probs.values())) == pytest.approx(1.0, abs=3.5e-3)
 
 
 def test_missing_default_model_says_what_to_pass(tmp_path, monkeypatch):
