@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 
+from fer.data.image_io import read_grey  # noqa: E402
 from fer.detect import HaarFaceDetector, YuNetFaceDetector  # noqa: E402
 from fer.predictor import Predictor  # noqa: E402
 from fer.runtime import default_weights, load_classifier  # noqa: E402
@@ -58,8 +59,6 @@ def splits_of(data: str, work: Path) -> dict[str, list]:
 def frame_of(record) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """The image a detector sees for a record, and where the face is: an uncropped photo as it is,
     a tight crop enlarged and pasted in the middle of a grey canvas."""
-    from fer.data.image_io import read_grey
-
     grey = read_grey(record.path)
     if min(grey.shape) > 100:  # an uncropped photo (JAFFE)
         return grey, (0, 0, grey.shape[1], grey.shape[0])

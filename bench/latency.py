@@ -54,8 +54,7 @@ SUBJECTS = ("KA.HA1.29", "KL.HA1.158", "KM.HA1.4", "KR.HA1.74", "MK.HA1.116")  #
 
 
 def face_frame(shift: int = 0) -> np.ndarray:
-    photo = DATA_DIR / "jaffe" / "KA.HA1.29.tiff"
-    face = cv2.cvtColor(read_grey(photo), cv2.COLOR_GRAY2BGR) if photo.is_file() else draw_face(sample_identity(0), 3, 0, 256)
+    face = face_images(1)[0]
     canvas = np.full((480, 640, 3), 90, np.uint8)
     canvas[110:366, 180 + shift:436 + shift] = cv2.resize(face, (256, 256))
     return canvas
