@@ -125,7 +125,8 @@ def loops_table(weights: Path, detector: str, frames: int, threads: int) -> dict
     """The exact loop beside the live loop, per resolution and face count."""
     cfg = OmegaConf.load(ROOT / "conf" / "infer.yaml")
     options = dict(tta_flip=cfg.tta_flip, threads=threads, detect_every=cfg.detect_every, smoothing=cfg.smoothing,
-                   max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search)
+                   max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search,
+                   classify_per_frame=cfg.classify_per_frame)
     loops = {"exact": Recognizer(weights, make_detector(detector), realtime=False, **options),
              "live": Recognizer(weights, make_detector(detector), **options)}
     print(f"\nvideo loops as a 30 fps camera sees them (detector={detector}, detect_every={cfg.detect_every}, "

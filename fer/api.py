@@ -55,23 +55,26 @@ class Recognizer:
             frame classifies the tracked faces, so no frame waits for a detection; exact: every
             `detect_every`-th frame waits for its own detection, so a file gives the same records on
             every run (see `fer.tracking`).
-        max_unconfirmed, local_search: live only: drop a face no detection has confirmed for this many
-            frames; follow each face between full scans by searching a window around its last box.
+        max_unconfirmed, local_search, classify_per_frame: live only: drop a face no detection has
+            confirmed for this many frames; follow each face between full scans by searching a window
+            around its last box; classify at most this many faces a frame, those classified longest ago
+            (new faces always; the others keep their last probabilities; 0 = every face every frame).
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, detector: str | FaceDetector | None = "haar",
                  faces: str = "all", tta_flip: bool = True, threads: int = 2, detect_every: int = 3,
                  smoothing: float = 0.6, realtime: bool | str | None = None, max_unconfirmed: int = 10,
-                 local_search: bool = True) -> None:
+                 local_search: bool = True, classify_per_frame: int = 2) -> None:
         self.classifier = load_classifier(weights or default_weights(), threads=threads)
         self.detector = make_detector(detector)
         self.predictor = Predictor(self.classifier, self.detector, faces=faces, tta_flip=tta_flip)
-        check_live_options(detect_every, smoothing, max_unconfirmed)  # now, not at the first frame
+        check_live_options(detect_every, smoothing, max_unconfirmed, classify_per_frame)  # now, not at the first frame
         realtime = None if realtime == "auto" else realtime
         if realtime not in (None, True, False):
             raise BadValue(f"realtime={realtime!r}: choose auto, true or false")
         self.detect_every, self.smoothing, self.realtime = detect_every, smoothing, realtime
         self.max_unconfirmed, self.local_search = max_unconfirmed, local_search
+        self.classify_per_frame = classify_per_frame
 
     def predict(self, image, rgb: bool = False) -> list[dict]:
         """One image -> one record per face found, largest first ([] when there is none).
@@ -155,7 +158,7 @@ class Recognizer:
             return None
         if kind == "camera" and self.realtime is not False or kind == "video" and self.realtime:
             return TrackedFaces(self.predictor, self.detect_every, self.smoothing, self.max_unconfirmed,
-                                self.local_search)
+                                self.local_search, self.classify_per_frame)
         return LiveFaces(self.predictor, self.detect_every, self.smoothing)
 
     def _frame_faces(self, frame: Frame, live: LiveFaces | TrackedFaces | None) -> tuple[list[FacePrediction], dict]:

@@ -47,7 +47,8 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
     detector = hydra.utils.instantiate(cfg.detector) if cfg.get("detector") else None
     recognizer = Recognizer(cfg.weights, detector, faces=cfg.faces, tta_flip=cfg.tta_flip, threads=cfg.threads,
                             detect_every=cfg.detect_every, smoothing=cfg.smoothing, realtime=cfg.realtime,
-                            max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search)
+                            max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search,
+                            classify_per_frame=cfg.classify_per_frame)
     explain = resolve_method(cfg.get("explain", False), recognizer.predictor)
     if explain and not cfg.output.get("dir"):
         raise BadValue(f"explain={cfg.explain}: heatmaps are written beside the annotated images: pass output.dir=<folder>")

@@ -6,10 +6,10 @@ Two loops, one per kind of source:
   boxes are held in between. Every frame waits for its own detection, so a file gives the same
   records on every run and every machine.
 - `TrackedFaces` (cameras and streams, and video files with `realtime=true`): no frame waits for a
-  full-frame detection. The detector scans whole frames on its own thread (`BackgroundDetector`),
-  the frame loop follows each known face with a cheap search in a window around its last box
-  (`LocalSearch`) and classifies the tracked boxes of every frame; scans that finish are merged in
-  by box overlap. A face no detection has confirmed for `max_unconfirmed` frames is dropped.
+  detection. The detector scans whole frames on its own thread, a second thread follows each known
+  face with a cheap search in a window around its last box (`LocalSearch`), both `BackgroundWorker`s;
+  the frame loop only classifies the tracked boxes of every frame, merging scans (by box overlap)
+  and searches as they finish. A face no detection has confirmed for `max_unconfirmed` frames is dropped.
 
 Faces are matched from frame to frame by box overlap (IoU); a matched face's probabilities are an
 exponential moving average, so labels do not flicker from one frame to the next.
@@ -17,8 +17,8 @@ exponential moving average, so labels do not flicker from one frame to the next.
 
 import os
 import threading
-import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -45,10 +45,12 @@ def smooth(previous: np.ndarray | None, probs: np.ndarray, smoothing: float) -> 
     return mixed / mixed.sum()
 
 
-def check_live_options(detect_every: int, smoothing: float, max_unconfirmed: int = 1) -> None:
-    if detect_every < 1 or not 0 <= smoothing < 1 or max_unconfirmed < 1:
-        raise BadValue(f"detect_every={detect_every}, smoothing={smoothing}, max_unconfirmed={max_unconfirmed}: "
-                       "detect_every and max_unconfirmed must be >= 1 and smoothing in [0, 1)")
+def check_live_options(detect_every: int, smoothing: float, max_unconfirmed: int = 1,
+                       classify_per_frame: int = 0) -> None:
+    if detect_every < 1 or not 0 <= smoothing < 1 or max_unconfirmed < 1 or classify_per_frame < 0:
+        raise BadValue(f"detect_every={detect_every}, smoothing={smoothing}, max_unconfirmed={max_unconfirmed}, "
+                       f"classify_per_frame={classify_per_frame}: detect_every and max_unconfirmed must be >= 1, "
+                       "classify_per_frame >= 0 and smoothing in [0, 1)")
 
 
 class LiveFaces:
@@ -81,35 +83,35 @@ class LiveFaces:
         return FacePrediction(face.box, smooth(best.probs, face.probs, self.smoothing))
 
 
-class BackgroundDetector:
-    """Runs a full-frame detector on its own thread, one frame at a time.
+class BackgroundWorker:
+    """Runs `work(job)` on its own thread, one job at a time: the full-frame detector, or window searches.
 
-    `submit` hands it a frame when it is idle (a busy detector refuses, so it always works on a
-    recent frame); `poll` returns the boxes of the last finished scan once, with the index of the
-    frame they belong to. OpenCV and ONNX Runtime release the GIL while they compute, so the scan
-    runs beside the frame loop on the other core.
+    `submit` hands it a job when it is idle (a busy worker refuses, so it always works on a recent
+    frame); `poll` returns the result of the last finished job once, with the index of the frame it
+    belongs to. OpenCV and ONNX Runtime release the GIL while they compute, so the work runs beside
+    the frame loop on the other core.
     """
 
-    def __init__(self, detector: FaceDetector) -> None:
-        self.detector = detector
-        self._job: tuple[int, np.ndarray] | None = None
-        self._result: tuple[int, list[Box]] | None = None
+    def __init__(self, work: Callable[[Any], Any], name: str) -> None:
+        self.work = work
+        self._job: tuple[int, Any] | None = None
+        self._result: tuple[int, Any] | None = None
         self._error: BaseException | None = None
         self._busy = False
         self._closed = False
         self._condition = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="fer-face-detector", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, index: int, grey: np.ndarray) -> bool:
+    def submit(self, index: int, job: Any) -> bool:
         with self._condition:
             if self._busy or self._closed:
                 return False
-            self._job, self._busy = (index, grey), True
+            self._job, self._busy = (index, job), True
             self._condition.notify_all()
             return True
 
-    def poll(self) -> tuple[int, list[Box]] | None:
+    def poll(self) -> tuple[int, Any] | None:
         with self._condition:
             if self._error is not None:
                 error, self._error = self._error, None
@@ -118,7 +120,7 @@ class BackgroundDetector:
             return result
 
     def wait(self, timeout_s: float = 5.0) -> None:
-        """Block until the scan under way (if any) has finished: for tests and shutdown."""
+        """Block until the job under way (if any) has finished: for tests and shutdown."""
         with self._condition:
             self._condition.wait_for(lambda: not self._busy or self._closed, timeout=timeout_s)
 
@@ -135,13 +137,14 @@ class BackgroundDetector:
                 self._condition.wait_for(lambda: self._job is not None or self._closed)
                 if self._closed:
                     return
-                (index, grey), self._job = self._job, None
+                (index, job), self._job = self._job, None
             try:
-                boxes, error = self.detector.detect(grey), None
+                result, error = self.work(job), None
             except Exception as err:  # handed to the frame loop by poll(), not lost on this thread
-                boxes, error = [], err
+                result, error = None, err
             with self._condition:
-                self._result, self._error, self._busy = (index, boxes), error, False
+                self._result = (index, result) if error is None else None
+                self._error, self._busy = error, False
                 self._condition.notify_all()
 
 
@@ -205,7 +208,8 @@ class LocalSearch:
 class Track:
     box: Box
     confirmed: int  # the last frame a detection (full scan or local search) found this face in
-    probs: np.ndarray | None = None  # the smoothed probabilities it had in the previous frame
+    probs: np.ndarray | None = None  # its smoothed probabilities as of its last classification
+    classified: int = -1  # the frame of that classification
 
 
 class TrackedFaces:
@@ -216,20 +220,24 @@ class TrackedFaces:
     """
 
     def __init__(self, predictor: Predictor, detect_every: int = 3, smoothing: float = 0.0,
-                 max_unconfirmed: int = 10, local_search: bool = True, min_iou: float = 0.3,
-                 searches_per_frame: int = 2):
-        check_live_options(detect_every, smoothing, max_unconfirmed)
+                 max_unconfirmed: int = 10, local_search: bool = True, classify_per_frame: int = 2,
+                 min_iou: float = 0.3, searches_per_frame: int = 2):
+        check_live_options(detect_every, smoothing, max_unconfirmed, classify_per_frame)
         if predictor.detector is None:
             raise BadValue("the live loop needs a face detector (detector=none classifies whole frames)")
         self.predictor, self.detect_every, self.smoothing = predictor, detect_every, smoothing
         self.max_unconfirmed, self.min_iou, self.searches_per_frame = max_unconfirmed, min_iou, searches_per_frame
+        self.classify_per_frame = classify_per_frame
         # OpenCV's parallel loops would spread each scan over every core and stall the frame loop beside
         # it: while the live loop runs, OpenCV runs one thread (the scan one core, the frame loop the
         # other; one A/B on the noisy 2-core test machine: p95 6.7 against 10.7 ms). Restored by close().
         self._opencv_threads = cv2.getNumThreads()
         cv2.setNumThreads(1)
-        self.background = BackgroundDetector(predictor.detector)
+        self.background = BackgroundWorker(predictor.detector.detect, "fer-face-detector")
         self.search = LocalSearch() if local_search else None
+        # window searches take ~1 ms a face: on a thread of their own they leave the frame path too
+        # (a search's result lands a frame or two later; faces move a few pixels in that time)
+        self.follower = BackgroundWorker(self._search, "fer-face-follower") if local_search else None
         self.tracks: list[Track] = []
         self._frame = -1
         self._last_submit = -detect_every
@@ -241,17 +249,30 @@ class TrackedFaces:
             self._merge(*scan)
         if self._frame - self._last_submit >= self.detect_every and self.background.submit(self._frame, grey):
             self._last_submit = self._frame
-        if self.search is not None:
+        if self.follower is not None:
             self._follow(grey)
         self._prune()
         tracks = self.tracks[:1] if self.predictor.faces == "largest" else self.tracks
-        faces = self.predictor.classify_boxes(grey, [t.box for t in tracks])
-        for track, face in zip(tracks, faces):
-            face.probs = track.probs = smooth(track.probs, face.probs, self.smoothing)
-        return faces
+        due = self._due(tracks)
+        for track, face in zip(due, self.predictor.classify_boxes(grey, [t.box for t in due])):
+            track.probs, track.classified = smooth(track.probs, face.probs, self.smoothing), self._frame
+        return [FacePrediction(tuple(t.box), t.probs) for t in tracks]
+
+    def _due(self, tracks: list[Track]) -> list[Track]:
+        """The faces this frame classifies: new faces, then those classified longest ago, at most
+        `classify_per_frame` in all (0: every face). The others show their last probabilities at their
+        current box: with five faces a frame costs two faces' classification, and each face is still
+        classified every few frames (12 times a second at 30 fps with the default of 2)."""
+        if not self.classify_per_frame:
+            return tracks
+        new = [t for t in tracks if t.probs is None]
+        seen = sorted((t for t in tracks if t.probs is not None), key=lambda t: t.classified)
+        return new + seen[:max(0, self.classify_per_frame - len(new))]
 
     def close(self) -> None:
         self.background.close()
+        if self.follower is not None:
+            self.follower.close()
         cv2.setNumThreads(self._opencv_threads)
 
     def _merge(self, index: int, boxes: list[Box]) -> None:
@@ -270,14 +291,23 @@ class TrackedFaces:
                 self.tracks.append(Track(tuple(box), index))
 
     def _follow(self, grey: np.ndarray) -> None:
-        """Window searches for the faces seen longest ago, at most `searches_per_frame` a frame: with
-        many faces each is searched every few frames, and a frame's cost stays bounded."""
-        start = time.perf_counter()
-        for track in sorted(self.tracks, key=lambda t: t.confirmed)[:self.searches_per_frame]:
-            found = self.search.find(grey, track.box)
-            if found is not None:
-                track.box, track.confirmed = found, self._frame
-        self.predictor.stage_ms["search"] = (time.perf_counter() - start) * 1000
+        """Adopt the window searches that finished, and hand the follower this frame's searches for the
+        faces seen longest ago, at most `searches_per_frame` a job: with many faces each is searched every
+        few frames, and each search's result stays fresh."""
+        found = self.follower.poll()
+        if found is not None:
+            index, results = found
+            for track, box in results:
+                if box is not None and track.confirmed < index:  # not overtaken by a newer scan
+                    track.box, track.confirmed = box, index
+        oldest = sorted(self.tracks, key=lambda t: t.confirmed)[:self.searches_per_frame]
+        if oldest:
+            self.follower.submit(self._frame, (grey, [(track, track.box) for track in oldest]))
+
+    def _search(self, job: tuple[np.ndarray, list[tuple[Track, Box]]]) -> list[tuple[Track, Box | None]]:
+        """On the follower's thread: each face's box found again in `grey` (None where it was not)."""
+        grey, searches = job
+        return [(track, self.search.find(grey, box)) for track, box in searches]
 
     def _prune(self) -> None:
         """Drop faces unconfirmed for too long and tracks that ended up on the same face; largest first."""

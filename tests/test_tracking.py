@@ -96,32 +96,37 @@ def test_camera_runs_live_faces_follow_the_motion_and_a_face_that_leaves_is_drop
 
 
 class RecordingDetector:
-    """A user's detector object (Haar inside) that notes which thread ran each call."""
+    """A detector object (Haar inside, or the one given) that notes which thread ran each call."""
 
-    def __init__(self) -> None:
-        self.haar, self.threads = HaarFaceDetector(), []
+    def __init__(self, haar: HaarFaceDetector | None = None) -> None:
+        self.haar, self.threads = haar or HaarFaceDetector(), []
 
     def detect(self, grey):
         self.threads.append(threading.current_thread().name)
         return self.haar.detect(grey)
 
 
-def test_full_frame_scans_run_off_the_frame_loop(onnx_model):
+def test_full_frame_scans_and_window_searches_run_off_the_frame_loop(onnx_model):
     detector = RecordingDetector()
     loop = Recognizer(onnx_model, detector, realtime=True).live_loop("video")
+    searches = loop.search.detector = RecordingDetector(loop.search.detector)
     grey = np.full((SIZE[1], SIZE[0]), 80, np.uint8)
     grey[140:340, 200:400] = cv2.cvtColor(FACE, cv2.COLOR_BGR2GRAY)
     try:
         assert loop.step(grey) == []  # the first frame does not wait for its scan
         loop.background.wait()
-        faces = loop.step(grey)  # the scan's face, found again by the window search
+        faces = loop.step(grey)  # the scan's face; a window search for it handed to the follower
+        loop.follower.wait()
+        again = loop.step(grey)  # the search's result adopted
     finally:
         loop.close()
-    assert len(faces) == 1 and loop.tracks[0].confirmed == 1
+    assert len(faces) == 1 and len(again) == 1 and loop.tracks[0].confirmed == 1
     # one scan (frame 1 comes under detect_every after frame 0), on the detector's own thread; the
-    # window search has a Haar cascade of its own, so the user's detector is never called twice at once
+    # window search has a Haar cascade of its own on a thread of its own, so the user's detector is
+    # never called twice at once and the frame loop waits for neither
     assert detector.threads == ["fer-face-detector"]
-    assert loop.search.detector is not detector
+    assert searches.threads and set(searches.threads) == {"fer-face-follower"}
+    assert searches.haar is not detector.haar
 
 
 def test_local_search_follows_a_moved_face_and_keeps_the_box_size():
@@ -158,3 +163,38 @@ def test_bad_live_options_are_named(onnx_model):
         Recognizer(onnx_model, max_unconfirmed=0)
     with pytest.raises(ValueError, match="realtime='sometimes'"):
         Recognizer(onnx_model, realtime="sometimes")
+
+
+def three_faces() -> np.ndarray:
+    grey = np.full((SIZE[1], SIZE[0]), 80, np.uint8)
+    for i, x in enumerate((15, 225, 435)):
+        face = draw_face(sample_identity(i), 3, seed=i, size=190)
+        grey[140:330, x:x + 190] = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    return grey
+
+
+@pytest.mark.parametrize("per_frame", [2, 0])
+def test_the_live_loop_classifies_faces_in_turn(onnx_model, per_frame):
+    loop = Recognizer(onnx_model, realtime=True, smoothing=0.0, classify_per_frame=per_frame).live_loop("video")
+    grey = three_faces()
+    try:
+        loop.step(grey)
+        loop.background.wait()
+        first = loop.step(grey)  # the scan's three faces are new: all classified at once
+        assert len(first) == 3 and all(t.classified == 1 for t in loop.tracks)
+        for frame in range(2, 8):
+            faces = loop.step(grey)
+            assert [f.box for f in faces] == [t.box for t in loop.tracks] and len(faces) == 3
+            this_frame = [t for t in loop.tracks if t.classified == frame]
+            # two faces a frame, the one waiting longest among them: none waits more than a frame
+            assert len(this_frame) == (per_frame or 3)
+            assert all(frame - t.classified <= 1 for t in loop.tracks)
+            # a face not classified this frame shows the probabilities of its last classification
+            assert all(f.probs is t.probs for f, t in zip(faces, loop.tracks))
+    finally:
+        loop.close()
+
+
+def test_a_negative_classify_per_frame_is_named(onnx_model):
+    with pytest.raises(ValueError, match="classify_per_frame=-1"):
+        Recognizer(onnx_model, classify_per_frame=-1)
