@@ -486,14 +486,16 @@ def latency_table(report: dict) -> list[str]:
         lines += ["", f"The two video loops in one run, as a 30 fps camera feeds them (moving faces; detector="
                       f"{loops['detector']}, detect_every={loops['detect_every']}, test-time flip): **exact** detects on the "
                       "frame itself every third frame (video files' default; every source's before session 7), **live** "
-                      "scans on its own thread and follows each face by a window search (cameras' default). Per frame: "
-                      "decode, faces, draw; the first second left out. Dropped: frames the camera replaced before the loop "
-                      "was ready for them.", "",
+                      "scans on its own thread, follows each face by a window search on another, classifies at most two "
+                      "faces a frame and takes the flip's two views on alternate frames (cameras' default). Per frame: "
+                      "decode, faces, draw; the first second left out; each cell the median of "
+                      f"{loops.get('repeats', 1)} runs, the loops taking turns. Dropped: frames the camera replaced "
+                      "before the loop was ready for them.", "",
                   "| frame | faces | loop | p50 ms | p95 ms | p99 ms | frames dropped | faces found % |",
                   "|---|---:|---|---:|---:|---:|---:|---:|"]
         for r in loops["rows"]:
             lines.append(f"| {r['size']} | {r['faces']} | {r['loop']} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | "
-                         f"{r['dropped']} of {r['frames']} | {100 * r['faces_found']:.1f} |")
+                         f"{r['dropped']:g} of {r['frames']} | {100 * r['faces_found']:.1f} |")
     if "rss_mb" in report:
         r = report["rss_mb"]
         lines += ["", f"RSS of the infer.py loop over {r['frames']} frames: {r['after_500']:.0f} MB after 500 frames, "

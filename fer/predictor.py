@@ -75,22 +75,33 @@ class Predictor:
         self.stage_ms["detect"] = (time.perf_counter() - start) * 1000
         return boxes[:1] if self.faces == "largest" else boxes
 
-    def classify_boxes(self, grey: np.ndarray, boxes: list[Box]) -> list[FacePrediction]:
-        """Classify given face boxes of a grey frame (live video reuses boxes between detections)."""
-        return [FacePrediction(tuple(box), probs) for box, probs in zip(boxes, self.classify_crops(self.crop_faces(grey, boxes)))]
+    def classify_boxes(self, grey: np.ndarray, boxes: list[Box], mirrored: list[bool] | None = None) -> list[FacePrediction]:
+        """Classify given face boxes of a grey frame (live video reuses boxes between detections);
+        `mirrored`: see `classify_crops`."""
+        probs = self.classify_crops(self.crop_faces(grey, boxes), mirrored)
+        return [FacePrediction(tuple(box), p) for box, p in zip(boxes, probs)]
 
     def crop_faces(self, grey: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
         """The crops `classify_crops` takes: square, at training's intermediate side."""
         return [crop_square(grey, box, self.crop_margin, CROP_SIDE) for box in boxes]
 
-    def classify_crops(self, crops: list[np.ndarray]) -> np.ndarray:
-        """Grey uint8 face crops -> (N, 7) probabilities, in one batched call to the classifier."""
+    def classify_crops(self, crops: list[np.ndarray], mirrored: list[bool] | None = None) -> np.ndarray:
+        """Grey uint8 face crops -> (N, 7) probabilities, in one batched call to the classifier.
+
+        `mirrored` (one flag per crop) classifies each crop in one pass, as it is or as its mirror image,
+        whatever `tta_flip` says: the live loop alternates the two views of a face from frame to frame
+        and its smoothing averages them, so video gets the flip's steadiness at one pass's cost.
+        """
         if not crops:
             return np.zeros((0, len(LABELS)), np.float32)
         start = time.perf_counter()
         batch = np.stack([self.preprocess(crop) for crop in crops])
         middle = time.perf_counter()
-        probs = self.probabilities(batch)
+        if mirrored is None:
+            probs = self.probabilities(batch)
+        else:
+            views = [face[..., ::-1] if mirror else face for face, mirror in zip(batch, mirrored, strict=True)]
+            probs = self.classifier.probabilities(np.ascontiguousarray(np.stack(views)))
         self.stage_ms["preprocess"] = (middle - start) * 1000
         self.stage_ms["classify"] = (time.perf_counter() - middle) * 1000
         return probs

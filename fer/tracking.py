@@ -210,6 +210,7 @@ class Track:
     confirmed: int  # the last frame a detection (full scan or local search) found this face in
     probs: np.ndarray | None = None  # its smoothed probabilities as of its last classification
     classified: int = -1  # the frame of that classification
+    mirror_next: bool = False  # which view of the face its next classification takes (alternating flip)
 
 
 class TrackedFaces:
@@ -254,8 +255,14 @@ class TrackedFaces:
         self._prune()
         tracks = self.tracks[:1] if self.predictor.faces == "largest" else self.tracks
         due = self._due(tracks)
-        for track, face in zip(due, self.predictor.classify_boxes(grey, [t.box for t in due])):
+        # test-time flip in video: a face and its mirror image on alternate classifications, which the
+        # smoothing averages (one pass a face instead of two: ~1 ms less a frame). Without smoothing
+        # nothing would average them, so each classification takes both views.
+        alternate = self.predictor.tta_flip and self.smoothing > 0
+        mirrored = [t.mirror_next for t in due] if alternate else None
+        for track, face in zip(due, self.predictor.classify_boxes(grey, [t.box for t in due], mirrored)):
             track.probs, track.classified = smooth(track.probs, face.probs, self.smoothing), self._frame
+            track.mirror_next = alternate and not track.mirror_next
         return [FacePrediction(tuple(t.box), t.probs) for t in tracks]
 
     def _due(self, tracks: list[Track]) -> list[Track]:

@@ -198,3 +198,45 @@ def test_the_live_loop_classifies_faces_in_turn(onnx_model, per_frame):
 def test_a_negative_classify_per_frame_is_named(onnx_model):
     with pytest.raises(ValueError, match="classify_per_frame=-1"):
         Recognizer(onnx_model, classify_per_frame=-1)
+
+
+class RecordingClassifier:
+    """The real classifier, noting every batch it is given and through which method."""
+
+    def __init__(self, classifier) -> None:
+        self.classifier, self.calls = classifier, []
+
+    def __getattr__(self, name):
+        return getattr(self.classifier, name)
+
+    def probabilities(self, batch):
+        self.calls.append(("probabilities", batch.copy()))
+        return self.classifier.probabilities(batch)
+
+    def logits(self, batch):
+        self.calls.append(("logits", batch.copy()))
+        return self.classifier.logits(batch)
+
+
+@pytest.mark.parametrize("smoothing", [0.6, 0.0])
+def test_live_flip_alternates_views_when_smoothing_averages_them(onnx_model, smoothing):
+    recognizer = Recognizer(onnx_model, realtime=True, tta_flip=True, smoothing=smoothing, local_search=False)
+    grey = np.full((SIZE[1], SIZE[0]), 80, np.uint8)
+    grey[140:340, 200:400] = cv2.cvtColor(FACE, cv2.COLOR_BGR2GRAY)
+    loop = recognizer.live_loop("video")
+    try:
+        loop.step(grey)
+        loop.background.wait()
+        recording = recognizer.predictor.classifier = RecordingClassifier(recognizer.classifier)
+        assert all(len(loop.step(grey)) == 1 for _ in range(4))
+    finally:
+        loop.close()
+    methods = [method for method, _ in recording.calls]
+    faces = [batch for _, batch in recording.calls]
+    if smoothing:  # one pass a frame, the face and its mirror image in turn
+        assert methods == ["probabilities"] * 4 and all(len(batch) == 1 for batch in faces)
+        assert np.array_equal(faces[1][0], faces[0][0][..., ::-1]) and np.array_equal(faces[2], faces[0])
+        assert not np.array_equal(faces[0], faces[1])
+    else:  # nothing averages frames: every frame classifies both views in one batch
+        assert methods == ["logits"] * 4 and all(len(batch) == 2 for batch in faces)
+        assert np.array_equal(faces[0][1], faces[0][0][..., ::-1])
