@@ -63,11 +63,12 @@ def resolve_precision(requested, accelerator: str | None) -> tuple[str, str]:
         if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
             return BF16, f"the GPU ({torch.cuda.get_device_name()}) supports bf16"
         return FP16, "the GPU has no bf16 support; float16 mixed precision with loss scaling"
-    flag = cpu_bf16_flag()
+    flags = cpu_flags()
+    flag = cpu_bf16_flag(flags)
     if flag:
         return BF16, f"the CPU reports {flag} (native bf16 matrix units)"
     machine = platform.machine() or "this"
-    if "avx512_bf16" in cpu_flags():
+    if "avx512_bf16" in flags:
         return FP32, (f"the {machine} CPU has avx512_bf16 but no amx_bf16: bf16 autocast trains slower than "
                       "float32 there (141 vs 197 images/s, compact CNN)")
     return FP32, (f"the {machine} CPU reports none of {', '.join(BF16_CPU_FLAGS)}: bf16 would be emulated "

@@ -97,17 +97,17 @@ class Predictor:
         start = time.perf_counter()
         batch = np.stack([self.preprocess(crop) for crop in crops])
         middle = time.perf_counter()
-        if mirrored is None:
-            probs = self.probabilities(batch)
-        else:
-            views = [face[..., ::-1] if mirror else face for face, mirror in zip(batch, mirrored, strict=True)]
-            probs = self.classifier.probabilities(np.ascontiguousarray(np.stack(views)))
+        probs = self.probabilities(batch, mirrored)
         self.stage_ms["preprocess"] = (middle - start) * 1000
         self.stage_ms["classify"] = (time.perf_counter() - middle) * 1000
         return probs
 
-    def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        """Preprocessed faces (N x C x H x W) -> (N, 7), mirror-averaged when tta_flip is on."""
+    def probabilities(self, batch: np.ndarray, mirrored: list[bool] | None = None) -> np.ndarray:
+        """Preprocessed faces (N x C x H x W) -> (N, 7), mirror-averaged when tta_flip is on; with
+        `mirrored` (one flag per face), one pass of each face as it is or as its mirror image."""
+        if mirrored is not None:
+            flip = np.asarray(mirrored, bool).reshape(len(batch), 1, 1, 1)  # one flag per face, or an error
+            return self.classifier.probabilities(np.where(flip, batch[..., ::-1], batch))
         if not self.tta_flip:
             return self.classifier.probabilities(batch)
         logits = self.classifier.logits(np.concatenate([batch, batch[..., ::-1]]))
