@@ -108,7 +108,7 @@ def camera_run(recognizer: Recognizer, encoded: list[bytes], expected: int, fps:
             begin = time.perf_counter()
             frame = cv2.imdecode(np.frombuffer(encoded[index], np.uint8), cv2.IMREAD_COLOR)
             faces = loop.step(to_grey_uint8(frame))
-            draw(frame, faces, recognizer.predictor.stage_ms)
+            draw(frame, faces, recognizer.predictor.stage_ms, in_place=True)  # as infer.py draws
             times.append((time.perf_counter() - begin) * 1000)
             found.append(min(len(faces), expected) / expected)
             index += 1
@@ -171,7 +171,7 @@ def stage_latency(predictor: Predictor, encoded: list[bytes], step=None) -> dict
         read_done = time.perf_counter()
         faces = step(to_grey_uint8(frame))
         predicted = time.perf_counter()
-        draw(frame, faces, predictor.stage_ms)
+        draw(frame, faces, predictor.stage_ms, in_place=True)
         end = time.perf_counter()
         times["read"].append((read_done - start) * 1000)
         for stage in ("detect", "preprocess", "classify"):

@@ -103,7 +103,7 @@ def _show_and_save(frame: Frame, faces, stats, writers, display: bool) -> bool:
     """Draw if anyone looks; True when the user asked to quit."""
     if not (display or writers["images"]):
         return False
-    annotated = draw(frame.image, faces, stats)
+    annotated = draw(frame.image, faces, stats, in_place=True)  # the frame's records are written: nothing reads it after
     for writer in writers["images"]:
         writer.write(frame, annotated)
     if display:

@@ -150,6 +150,17 @@ def test_numpy_normalise_equals_training_to_tensor(mean, std, channels):
     np.testing.assert_array_equal(normalise(grey, mean, std, channels), to_tensor(grey, mean, std, channels).numpy())
 
 
+@pytest.mark.parametrize("side, size", [(128, 48), (200, 48), (48, 48), (30, 48), (128, 64), (97, 112)])
+def test_eval_resize_gives_the_pixels_of_albumentations_resize(side, size):
+    # evaluation and the live loop resize with a plain cv2 call; models were trained and
+    # evaluated under albumentations' Resize, whose pixels it must keep
+    import albumentations as A
+
+    grey = np.random.default_rng(side).integers(0, 256, (side, side), dtype=np.uint8)
+    reference = A.Compose([A.Resize(size, size, interpolation=cv2.INTER_AREA)])(image=grey)["image"]
+    np.testing.assert_array_equal(eval_transform(size)(image=grey)["image"], reference)
+
+
 def test_face_prediction_label_and_score():
     probs = np.array([0.05, 0.05, 0.1, 0.6, 0.1, 0.05, 0.05], np.float32)
     face = FacePrediction((1, 2, 3, 4), probs)

@@ -42,7 +42,7 @@ def to_grey_uint8(image: np.ndarray, name: str = "<array>") -> np.ndarray:
     if image.ndim == 2:
         return image
     if image.ndim == 3 and image.shape[2] == 4:
-        image = _flatten_alpha(image)
+        image = flatten_alpha(image)
     if image.ndim == 3 and image.shape[2] == 3:
         return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     if image.ndim == 3 and image.shape[2] == 1:
@@ -50,7 +50,7 @@ def to_grey_uint8(image: np.ndarray, name: str = "<array>") -> np.ndarray:
     raise UnreadableImage(f"{name}: unsupported image shape {image.shape}")
 
 
-def _flatten_alpha(bgra: np.ndarray) -> np.ndarray:
+def flatten_alpha(bgra: np.ndarray) -> np.ndarray:
     # Transparent pixels become white, as image viewers show them; black would invent a dark frame.
     alpha = bgra[:, :, 3:4].astype(np.float32) / 255.0
     bgr = bgra[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)

@@ -46,8 +46,20 @@ def train_transform(size: int, augment: Augment | dict | None) -> A.Compose:
     ])
 
 
-def eval_transform(size: int) -> A.Compose:
-    return A.Compose([A.Resize(size, size, interpolation=cv2.INTER_AREA)])
+@dataclass(frozen=True)
+class EvalResize:
+    """Evaluation's one transform, a plain area resize, called as albumentations transforms are
+    (`transform(image=grey)["image"]`). Not an `A.Compose([A.Resize(...)])`, which gives the same pixels
+    but costs ~0.2 ms more a call: the live loop runs it on every face of every frame."""
+
+    size: int
+
+    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        return {"image": cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)}
+
+
+def eval_transform(size: int) -> EvalResize:
+    return EvalResize(size)
 
 
 def to_tensor(grey: np.ndarray, mean: float, std: float, channels: int) -> torch.Tensor:
