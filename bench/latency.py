@@ -92,7 +92,7 @@ def moving_faces_video(size: tuple[int, int], count: int, frames: int) -> list[b
 def camera_run(recognizer: Recognizer, encoded: list[bytes], expected: int, fps: float = 30.0) -> dict:
     """The loop infer.py runs on a camera, fed `encoded` as a camera at `fps` would deliver it: a frame
     waits for its time, and frames that arrived while the loop was busy are dropped (newest first).
-    Per-frame ms covers decode, the loop's step (faces) and drawing."""
+    Per-frame ms covers decode, the loop's step (faces), drawing and the hand-off of the threads' work."""
     loop = recognizer.live_loop("camera")
     period, times, found = 1.0 / fps, [], []
     dropped = index = 0
@@ -109,6 +109,7 @@ def camera_run(recognizer: Recognizer, encoded: list[bytes], expected: int, fps:
             frame = cv2.imdecode(np.frombuffer(encoded[index], np.uint8), cv2.IMREAD_COLOR)
             faces = loop.step(to_grey_uint8(frame))
             draw(frame, faces, recognizer.predictor.stage_ms, in_place=True)  # as infer.py draws
+            loop.hand_off()  # and then hands the threads their work, as Recognizer.frames does
             times.append((time.perf_counter() - begin) * 1000)
             found.append(min(len(faces), expected) / expected)
             index += 1

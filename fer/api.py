@@ -147,6 +147,8 @@ class Recognizer:
                     yield frame, [], {}
                     continue
                 yield (frame, *self._frame_faces(frame, live))
+                if live is not None:  # the caller has drawn the frame: the live loop's threads may start
+                    live.hand_off()
         finally:
             if live is not None:
                 live.close()

@@ -114,8 +114,11 @@ def test_full_frame_scans_and_window_searches_run_off_the_frame_loop(onnx_model)
     grey[140:340, 200:400] = cv2.cvtColor(FACE, cv2.COLOR_BGR2GRAY)
     try:
         assert loop.step(grey) == []  # the first frame does not wait for its scan
+        assert detector.threads == []  # nor does the scan start before the frame is drawn...
+        loop.hand_off()  # ...and handed off
         loop.background.wait()
-        faces = loop.step(grey)  # the scan's face; a window search for it handed to the follower
+        faces = loop.step(grey)  # the scan's face
+        loop.hand_off()  # a window search for it handed to the follower
         loop.follower.wait()
         again = loop.step(grey)  # the search's result adopted
     finally:
@@ -179,11 +182,12 @@ def test_the_live_loop_classifies_faces_in_turn(onnx_model, per_frame):
     grey = three_faces()
     try:
         loop.step(grey)
+        loop.hand_off()
         loop.background.wait()
         first = loop.step(grey)  # the scan's three faces are new: all classified at once
         assert len(first) == 3 and all(t.classified == 1 for t in loop.tracks)
         for frame in range(2, 8):
-            faces = loop.step(grey)
+            faces = loop.step(grey)  # a caller that never hands off: each step hands off the last frame's work
             assert [f.box for f in faces] == [t.box for t in loop.tracks] and len(faces) == 3
             this_frame = [t for t in loop.tracks if t.classified == frame]
             # two faces a frame, the one waiting longest among them: none waits more than a frame
@@ -226,6 +230,7 @@ def test_live_flip_alternates_views_when_smoothing_averages_them(onnx_model, smo
     loop = recognizer.live_loop("video")
     try:
         loop.step(grey)
+        loop.hand_off()
         loop.background.wait()
         recording = recognizer.predictor.classifier = RecordingClassifier(recognizer.classifier)
         assert all(len(loop.step(grey)) == 1 for _ in range(4))
