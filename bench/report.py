@@ -487,8 +487,9 @@ def latency_table(report: dict) -> list[str]:
                       f"{loops['detector']}, detect_every={loops['detect_every']}, test-time flip): **exact** detects on the "
                       "frame itself every third frame (video files' default; every source's before session 7), **live** "
                       "scans on its own thread, follows each face by a window search on another, classifies at most two "
-                      "faces a frame and takes the flip's two views on alternate frames (cameras' default). Per frame: "
-                      "decode, faces, draw; the first second left out; each cell the median of "
+                      "faces a frame, takes the flip's two views on alternate frames and hands its threads their work "
+                      "between frames (cameras' default). Per frame: decode, faces, draw, hand-off; the first second "
+                      "left out; each cell the median of "
                       f"{loops.get('repeats', 1)} runs, the loops taking turns. Dropped: frames the camera replaced "
                       "before the loop was ready for them.", "",
                   "| frame | faces | loop | p50 ms | p95 ms | p99 ms | frames dropped | faces found % |",
