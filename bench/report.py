@@ -56,6 +56,8 @@ V2_CANDIDATES = [
     ("E: as B, 24 epochs", "logs/ferplus_v2_long/final", "python train.py experiment=ferplus_v2_long"),
     ("F: as B, distilled from an ensemble of C and E (model.distill)", "logs/ferplus_v2_distill/final",
      "python train.py experiment=ferplus_v2_distill"),
+    ("G: E trained 10 more epochs (lr 5e-4), distilled from an ensemble of C, E and F", "logs/ferplus_v2_refine/final",
+     "python train.py experiment=ferplus_v2_refine"),
     ("Z: FER+ votes only, from scratch, 8 epochs (never saw a posed face: zero-shot there)", "logs/ferplus_only/final",
      "python train.py experiment=ferplus_only"),
 ]
@@ -457,6 +459,8 @@ def v2_differences(results: dict[str, dict]) -> list[tuple[str, str, str, float 
         ("24 epochs instead of 10 (B to E), posed held-out", "B", "E", 4),
         ("Distillation from an ensemble of C and E (B to F, both 10 epochs), FER+ Valid", "B", "F", 0),
         ("Distillation from an ensemble of C and E (B to F, both 10 epochs), posed held-out", "B", "F", 4),
+        ("10 more epochs distilled from an ensemble of C, E and F (E to G), FER+ Valid", "E", "G", 0),
+        ("10 more epochs distilled from an ensemble of C, E and F (E to G), posed held-out", "E", "G", 4),
         ("Training on the posed sets' other people instead of zero-shot (Z to A, both 8 epochs from scratch), posed held-out", "Z", "A", 4),
     ]
     out = []
