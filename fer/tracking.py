@@ -246,15 +246,14 @@ class TrackedFaces:
         self.tracks: list[Track] = []
         self._frame = -1
         self._last_submit = -detect_every
-        self._handed_off = True  # this frame's scan and searches went to the threads
+        self._pending: np.ndarray | None = None  # the frame whose scan and searches await hand_off()
 
     def step(self, grey: np.ndarray) -> list[FacePrediction]:
         """This frame's faces. Its scan and window searches wait for `hand_off()`, which the caller makes
         once it has drawn the frame (or the next step makes, if the caller doesn't)."""
-        if not self._handed_off:
-            self.hand_off()
+        self.hand_off()  # the last frame's work, if its caller did not hand it off
         self._frame += 1
-        self._grey, self._handed_off = grey, False
+        self._pending = grey
         scan = self.background.poll()
         if scan is not None:
             self._merge(*scan)
@@ -280,13 +279,13 @@ class TrackedFaces:
         woken in the middle of a frame takes the CPU and the GIL from it. Measured on the 2-core test
         machine (640x480, one face, 30 fps): handing off inside `step` gave p50 / p95 3.98-4.41 / 5.5-7.8 ms
         a frame, frames that started a scan ~1 ms slower; handing off after drawing 3.49-3.75 / 4.4-4.6."""
-        if self._handed_off or self._frame < 0:
+        if self._pending is None:
             return
-        self._handed_off = True
-        if self._frame - self._last_submit >= self.detect_every and self.background.submit(self._frame, self._grey):
+        grey, self._pending = self._pending, None
+        if self._frame - self._last_submit >= self.detect_every and self.background.submit(self._frame, grey):
             self._last_submit = self._frame
         if self.follower is not None:
-            self._submit_searches(self._grey)
+            self._submit_searches(grey)
 
     def _due(self, tracks: list[Track]) -> list[Track]:
         """The faces this frame classifies: new faces, then those classified longest ago, at most
@@ -300,7 +299,7 @@ class TrackedFaces:
         return new + seen[:max(0, self.classify_per_frame - len(new))]
 
     def close(self) -> None:
-        self._grey = None
+        self._pending = None
         self.background.close()
         if self.follower is not None:
             self.follower.close()
