@@ -13,9 +13,10 @@ face) go through the stages of the live loop: read (decode a JPEG frame), detect
   (detection on the frame itself every N frames; video files' default, and every source's before
   session 7) and the live loop (cameras' default: full-frame detection on its own thread, each
   face followed by a window search on another), on moving-face videos at 640x480, 1280x720 and 1920x1080 with
-  1 and 5 faces, served as a 30 fps camera: per-frame p50 / p95 / p99 end to end (decode, faces,
-  draw), frames dropped (the camera delivered a newer one before the loop was ready), and the share
-  of faces found;
+  1 and 5 faces, served as a 30 fps camera to infer.py's own camera loop (`Recognizer.frames`: the
+  frame decoded on its reader thread, faces found and classified, then drawn): per-frame p50 / p95 /
+  p99 from the frame's arrival to the frame drawn, frames dropped (the camera delivered a newer one
+  before the loop was ready), and the share of faces found;
 and the batched classifier rate (faces/s at batch 64), and the RSS growth of the real `infer.py`
 loop over a generated video of --rss-frames frames.
 """
@@ -89,37 +90,45 @@ def moving_faces_video(size: tuple[int, int], count: int, frames: int) -> list[b
     return encoded
 
 
+class StandInCamera:
+    """JPEG frames served as a camera at `fps` serves them: `read` waits for the next frame's time, then
+    decodes it, as OpenCV decodes a webcam's MJPEG inside `read`; `due[i]` is when frame i arrived."""
+
+    def __init__(self, encoded: list[bytes], fps: float) -> None:
+        self.encoded, self.period = encoded, 1.0 / fps
+        self.due: list[float] = []
+
+    def isOpened(self) -> bool:
+        return True
+
+    def read(self):
+        if len(self.due) == len(self.encoded):
+            return False, None
+        due = self.due[0] + len(self.due) * self.period if self.due else time.perf_counter()
+        time.sleep(max(0.0, due - time.perf_counter()))
+        self.due.append(due)
+        return True, cv2.imdecode(np.frombuffer(self.encoded[len(self.due) - 1], np.uint8), cv2.IMREAD_COLOR)
+
+    def release(self) -> None:
+        pass
+
+
 def camera_run(recognizer: Recognizer, encoded: list[bytes], expected: int, fps: float = 30.0) -> dict:
-    """The loop infer.py runs on a camera, fed `encoded` as a camera at `fps` would deliver it: a frame
-    waits for its time, and frames that arrived while the loop was busy are dropped (newest first).
-    Per-frame ms covers decode, the loop's step (faces), drawing and the hand-off of the threads' work."""
-    loop = recognizer.live_loop("camera")
-    period, times, found = 1.0 / fps, [], []
-    dropped = index = 0
-    start = time.perf_counter()
-    try:
-        while index < len(encoded):
-            newest = min(int((time.perf_counter() - start) / period), len(encoded) - 1)
-            if newest < index:
-                time.sleep(max(0.0, start + index * period - time.perf_counter()))
-            else:
-                dropped += newest - index
-                index = newest
-            begin = time.perf_counter()
-            frame = cv2.imdecode(np.frombuffer(encoded[index], np.uint8), cv2.IMREAD_COLOR)
-            faces = loop.step(to_grey_uint8(frame))
-            draw(frame, faces, recognizer.predictor.stage_ms, in_place=True)  # as infer.py draws
-            loop.hand_off()  # and then hands the threads their work, as Recognizer.frames does
-            times.append((time.perf_counter() - begin) * 1000)
-            found.append(min(len(faces), expected) / expected)
-            index += 1
-    finally:
-        loop.close()
+    """infer.py's camera loop (`Recognizer.frames` on a camera: a reader thread decodes each frame and
+    keeps the newest, the loop finds and classifies faces, the caller draws) fed `encoded` as a camera
+    at `fps`. Per-frame ms: from the frame's arrival to the frame drawn (decode, waiting for the loop,
+    faces, draw); frames the camera replaced before the loop took them count as dropped."""
+    camera = StandInCamera(encoded, fps)
+    times, found = [], []
+    for frame, faces, _ in recognizer.frames("webcam", capture_factory=lambda index: camera):
+        draw(frame.image, faces, recognizer.predictor.stage_ms, in_place=True)  # as infer.py draws
+        times.append((time.perf_counter() - camera.due[frame.index]) * 1000)
+        found.append(min(len(faces), expected) / expected)
     skip = min(30, len(times) // 4)  # the first second: the live loop's first scan, caches warming up
     ordered = sorted(times[skip:])
     return {"p50": statistics.median(ordered), "p95": ordered[int(0.95 * (len(ordered) - 1))],
             "p99": ordered[int(0.99 * (len(ordered) - 1))], "frames": len(encoded), "processed": len(times),
-            "dropped": dropped, "faces_found": float(np.mean(found[skip:]))}
+            "dropped": len(encoded) - len(times), "faces_found": float(np.mean(found[skip:]))}
 
 
 def loops_table(weights: Path, detector: str, frames: int, threads: int, repeats: int = 3) -> dict:

@@ -492,8 +492,10 @@ def latency_table(report: dict) -> list[str]:
                       "frame itself every third frame (video files' default; every source's before session 7), **live** "
                       "scans on its own thread, follows each face by a window search on another, classifies at most two "
                       "faces a frame, takes the flip's two views on alternate frames and hands its threads their work "
-                      "between frames (cameras' default). Per frame: decode, faces, draw, hand-off; the first second "
-                      "left out; each cell the median of "
+                      "between frames (cameras' default). Both run as infer.py's own camera loop (`Recognizer.frames`: "
+                      "the JPEG frame decoded on its reader thread, as OpenCV decodes a webcam's MJPEG). Per frame: ms "
+                      "from the frame's arrival to the frame drawn (decode, waiting for the loop, faces, draw); the "
+                      "first second left out; each cell the median of "
                       f"{loops.get('repeats', 1)} runs, the loops taking turns. Dropped: frames the camera replaced "
                       "before the loop was ready for them.", "",
                   "| frame | faces | loop | p50 ms | p95 ms | p99 ms | frames dropped | faces found % |",
