@@ -23,6 +23,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
+from fer.console import tidy_console
 from fer.data.record import FaceRecord
 from fer.labels import LABELS
 
@@ -121,6 +122,7 @@ def print_audit(report: dict, near_bits: int) -> None:
 def main(cfg: DictConfig) -> None:
     from fer.train import prepared_data  # imported here: lightning loads only when the audit runs
 
+    tidy_console(verbose=bool(cfg.get("verbose")))
     datamodule = prepared_data(cfg.data)
     report = audit(datamodule, cfg.near_bits)
     print_audit(report, cfg.near_bits)

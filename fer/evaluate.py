@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fer.audit import audit, contaminated_test_files
 from fer.calibration import expected_calibration_error, softmax
+from fer.console import tidy_console
 from fer.data.record import DOMAINS, FaceRecord
 from fer.errors import report_and_exit
 from fer.metrics import FERMetrics
@@ -115,6 +116,7 @@ def print_summary(summary: dict) -> None:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
+    tidy_console(verbose=bool(cfg.get("verbose")))
     try:
         summary = evaluate(cfg)
     except (FileNotFoundError, ValueError) as err:  # user errors: one line, traceback with HYDRA_FULL_ERROR=1

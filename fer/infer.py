@@ -16,6 +16,7 @@ import torch
 from omegaconf import DictConfig
 
 from fer.api import Recognizer
+from fer.console import tidy_console
 from fer.data.image_io import to_grey_uint8
 from fer.errors import BadValue
 from fer.explain import SaliencyWriter, resolve_method
@@ -38,6 +39,7 @@ def window_available() -> bool:
 
 
 def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
+    tidy_console(verbose=bool(cfg.get("verbose")))
     torch.set_num_threads(cfg.threads)
     display = cfg.display and window_available()
     if cfg.display and not display:

@@ -5,7 +5,7 @@ units, float32 elsewhere.
 and always wins. Without native bf16 units, PyTorch emulates bf16 on the CPU and a training step
 becomes many times slower (measured 15x for the compact CNN on an AVX2-only CPU), so "auto" never
 picks it there. AVX-512 BF16 alone (bf16 dot products, no AMX tiles) is not enough either: on such a
-Xeon (session 8, `python bench/train_throughput.py --models compact_cnn --limit-batches 80`) bf16
+Xeon (a 2-core VM without AMX, 2026-12-02, `python bench/train_throughput.py --models compact_cnn --limit-batches 80`) bf16
 trained at 141 images/s against float32's 197. Evaluation, temperature fitting and every export stay
 float32 whatever training used.
 """
@@ -13,8 +13,6 @@ float32 whatever training used.
 import os
 import platform
 from pathlib import Path
-
-import torch
 
 AUTO = "auto"
 BF16 = "bf16-mixed"
@@ -52,7 +50,11 @@ def cpu_bf16_flag(flags: set[str] | None = None) -> str | None:
 def uses_cuda(accelerator: str | None) -> bool:
     if accelerator in ("gpu", "cuda"):
         return True
-    return accelerator in (None, AUTO) and torch.cuda.is_available()
+    if accelerator not in (None, AUTO):
+        return False
+    import torch  # here, so that `python fer/precision.py` describes the CPU before anything is installed
+
+    return torch.cuda.is_available()
 
 
 def resolve_precision(requested, accelerator: str | None) -> tuple[str, str]:
@@ -60,6 +62,8 @@ def resolve_precision(requested, accelerator: str | None) -> tuple[str, str]:
     if requested is not None and str(requested) != AUTO:
         return str(requested), "set explicitly (trainer.precision)"
     if uses_cuda(accelerator):
+        import torch
+
         if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
             return BF16, f"the GPU ({torch.cuda.get_device_name()}) supports bf16"
         return FP16, "the GPU has no bf16 support; float16 mixed precision with loss scaling"
@@ -73,3 +77,26 @@ def resolve_precision(requested, accelerator: str | None) -> tuple[str, str]:
                       "float32 there (141 vs 197 images/s, compact CNN)")
     return FP32, (f"the {machine} CPU reports none of {', '.join(BF16_CPU_FLAGS)}: bf16 would be emulated "
                   "and slower than float32")
+
+
+def cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine() or "unknown CPU"
+    names = [line.partition(":")[2].strip() for line in text.splitlines() if line.startswith("model name")]
+    return names[0] if names else platform.machine()
+
+
+def machine_line() -> str:
+    """One line naming this CPU, the flags that decide precision and kernels, and what `auto` trains in."""
+    flags = cpu_flags()
+    present = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in ("avx2", "avx512_bf16", "amx_bf16"))
+    precision, why = resolve_precision(AUTO, "cpu")
+    simulated = f" (flags from {FLAGS_ENV})" if FLAGS_ENV in os.environ else ""
+    return (f"CPU: {cpu_model()}, {os.cpu_count()} cores; {present}{simulated}; "
+            f"precision auto on CPU: {precision} ({why})")
+
+
+if __name__ == "__main__":  # python fer/precision.py: needs no installed package (CI prints it first)
+    print(machine_line())

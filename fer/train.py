@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 import traceback
 from pathlib import Path
 
@@ -12,20 +13,25 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
+from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
 
 from fer.calibration import calibration_report
+from fer.console import tidy_console
 from fer.data.scan import DataConfigError
 from fer.export import EXPORTERS, export_onnx
 from fer.models.model_file import load_model_file, save_model_file
 from fer.precision import resolve_precision
 from fer.quantize import INT8, faces_from_loader, quantize_onnx
+from fer.run_summary import EpochLine, format_summary
 
 log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> float | None:
     """Train once; in a multirun a failing job is logged and recorded, and the sweep goes on."""
+    tidy_console(verbose=bool(cfg.get("verbose")))
     if not _in_multirun():
         return train(cfg)["objective"]
     try:
@@ -38,17 +44,21 @@ def run(cfg: DictConfig) -> float | None:
 
 
 def train(cfg: DictConfig) -> dict:
-    L.seed_everything(cfg.seed, workers=True)
+    started = time.perf_counter()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     datamodule = instantiate_data(cfg.data)
     model = hydra.utils.instantiate(cfg.model)
-    callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    log.info("model: %s", _describe(model, cfg.model))
+    callbacks = _callbacks(cfg)
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     precision, why = resolve_precision(cfg.trainer.get("precision"), cfg.trainer.get("accelerator"))
     log.info("precision: %s (%s)", precision, why)
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                                                 precision=precision)
+    trainer: L.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision,
+        enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
+        enable_model_summary=any(isinstance(c, ModelSummary) for c in callbacks))
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
@@ -58,21 +68,43 @@ def train(cfg: DictConfig) -> dict:
     if cfg.get("test") and not datamodule.splits["test"]:
         log.info("test skipped: the data has no test part (FER+ without FER2013Test, for one); see the val metrics")
     elif cfg.get("test"):
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        # verbose=False: Lightning's table of every test figure; the run's summary gives the headline ones
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)
         results["test"] = dict(model.last_results.get("test", {}))
     if cfg.get("export") and trainer.is_global_zero and best:
         results["calibration"] = calibrate(best, datamodule)
-        log.info("temperature %.3f fitted on val; test ECE %.4f -> %.4f", results["calibration"]["temperature"],
-                 results["calibration"].get("test/ece_raw", float("nan")),
-                 results["calibration"].get("test/ece_scaled", float("nan")))
         extra = {"temperature": results["calibration"]["temperature"]}
         results["exports"] = _export(best, output_dir, cfg.get("export_formats") or [], extra, datamodule)
     results["best_checkpoint"] = best
     results["objective"] = _objective(trainer, cfg.get("optimized_metric"))
     if trainer.is_global_zero:
         (output_dir / "metrics.json").write_text(json.dumps(results, indent=2))
-        log.info("metrics written to %s", output_dir / "metrics.json")
+        log.info("%s", format_summary(results, output_dir, time.perf_counter() - started, _wandb_offline_dir(loggers)))
     return results
+
+
+def _callbacks(cfg: DictConfig) -> list[L.Callback]:
+    """The configured callbacks, the progress bar only where it can draw (a terminal), and the epoch line:
+    in a file or pipe a live bar would print its whole state again at every epoch."""
+    callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    if not Console().is_terminal:
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    bar = any(isinstance(c, ProgressBar) for c in callbacks)
+    return [*callbacks, EpochLine(to_console=not bar)]
+
+
+def _describe(model, model_cfg: DictConfig) -> str:
+    parameters = sum(p.numel() for p in model.parameters())
+    channels = "grey" if model_cfg.arch.get("in_chans", 1) == 1 else f"{model_cfg.arch.in_chans} channels"
+    return (f"{model_cfg.arch.backbone} backbone + MLP head, {parameters / 1e6:.2f} M parameters, "
+            f"{model_cfg.image_size} px {channels}")
+
+
+def _wandb_offline_dir(loggers) -> str | None:
+    for logger in loggers:
+        if type(logger).__name__ == "WandbLogger" and logger.experiment.offline:
+            return str(Path(logger.experiment.dir).parent)
+    return None
 
 
 def instantiate_data(data_cfg: DictConfig):
