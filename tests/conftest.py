@@ -79,10 +79,29 @@ def run_train(overrides: list[str], output_dir: Path) -> dict:
     return train(compose_train(overrides, output_dir))
 
 
-def run_script(args: list[str], cwd: Path = ROOT, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
-    """A real entry point in a fresh process, as a user runs it."""
-    env = {**os.environ, "FER_DATA_DIR": str(DATA_DIR), "PYTHONUNBUFFERED": "1"}
+def run_script(args: list[str], cwd: Path = ROOT, timeout: int = 600, check: bool = True,
+               env: dict | None = None) -> subprocess.CompletedProcess:
+    """A real entry point in a fresh process, as a user runs it (`env`: variables to set on top of ours)."""
+    env = {**os.environ, "FER_DATA_DIR": str(DATA_DIR), "PYTHONUNBUFFERED": "1", **(env or {})}
     result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
     return result
+
+
+class DefaultRun:
+    """`python train.py` exactly as the README's first command runs it, once per test session."""
+
+    def __init__(self, folder: Path, result: subprocess.CompletedProcess) -> None:
+        self.folder, self.stdout, self.stderr = folder, result.stdout, result.stderr
+        self.console = result.stdout + result.stderr
+        self.model_file = folder / "model.pt"
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> DefaultRun:
+    folder = tmp_path_factory.mktemp("default_run")
+    # the test run's private cache and an offline wandb, as the autouse fixture sets them for each test
+    env = {"FER_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "fer-cache"), "WANDB_MODE": "offline"}
+    result = run_script(["train.py", f"hydra.run.dir={folder}"], env=env)
+    return DefaultRun(folder, result)

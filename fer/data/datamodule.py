@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -22,6 +23,13 @@ from fer.labels import LABELS, NUM_CLASSES
 from fer.report import print_source_table
 
 log = logging.getLogger(__name__)
+
+
+def permuted_labels(records: list[FaceRecord], seed: int) -> list[FaceRecord]:
+    """The records with their labels (and soft targets) shuffled among them: the data randomisation test of
+    saliency sanity checks (Adebayo et al., 2018). The label counts stay those of the data."""
+    order = np.random.default_rng([seed, 0x5A11]).permutation(len(records))
+    return [replace(r, label=records[j].label, target=records[j].target) for r, j in zip(records, order)]
 
 
 def default_cache_dir() -> Path:
@@ -49,6 +57,7 @@ class FERDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
         output_dir: str | None = None,
         cache_faces: bool = True,
+        randomize_train_labels: bool = False,
     ) -> None:
         super().__init__()
         self.sources = self._resolve_sources(dict(sources))
@@ -60,6 +69,7 @@ class FERDataModule(L.LightningDataModule):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.output_dir = Path(output_dir) if output_dir else None
         self.cache_faces = cache_faces
+        self.randomize_train_labels = randomize_train_labels
         self._faces: dict[str, FaceArray] | None = None
         self._sampler: EpochSeededSampler | None = None
         self._resume_epoch = 0
@@ -134,6 +144,10 @@ class FERDataModule(L.LightningDataModule):
             for name, part in split_records(records, self.num_folds, self.fold, self.seed, self.val_fraction).items():
                 splits[name].extend(part)
         check_subject_independence(splits)
+        if self.randomize_train_labels:
+            splits["train"] = permuted_labels(splits["train"], self.seed)
+            log.warning("data.randomize_train_labels=true: training labels are permuted among the training images "
+                        "(a sanity check: the model can learn nothing about expressions); val and test keep theirs")
         self.splits = splits
         if self.trainer is None or self.trainer.is_global_zero:
             print_source_table(self.reports, splits)
