@@ -9,6 +9,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+import fer.resolvers  # noqa: F401  (the ${...} resolvers conf/ uses; torch-free)
+
 # Paths in conf/paths are relative to the project, wherever train.py is started from.
 os.environ.setdefault("FER_PROJECT_ROOT", str(Path(__file__).resolve().parent))
 

@@ -38,6 +38,9 @@ class FERLitModule(L.LightningModule):
         seed: int = 0,
         channels_last: bool = False,
         compile: bool = False,
+        # a model config's choice among a backbone's variants (conf/model/mobileface.yaml: model.variant=v2),
+        # which the config interpolates into arch.backbone_kwargs; recorded in hparams, not used here
+        variant: str | None = None,
     ) -> None:
         super().__init__()
         # Only plain values go into hparams, so checkpoints load with weights_only=True.
@@ -138,12 +141,20 @@ class FERLitModule(L.LightningModule):
             (folder / f"{name}.json").write_text(json.dumps(matrix.tolist()))
             _log_image(self.loggers, f"{stage}/confusion_{group}", path, self.global_step)
 
+    def _parameter_groups(self, lr: float, backbone_lr_scale: float) -> list[dict]:
+        """The head at `lr`, the backbone at `lr * backbone_lr_scale`: a pretrained backbone fine-tuned gently
+        while the new head learns (the scheduler scales both alike, warm-up included)."""
+        if backbone_lr_scale == 1.0:
+            return [{"params": list(self.net.parameters())}]
+        return [{"params": list(self.net.backbone.parameters()), "lr": lr * backbone_lr_scale},
+                {"params": list(self.net.head.parameters())}]
+
     def configure_optimizers(self):
         spec = dict(self.hparams.optimizer or {"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4})
         name = spec.pop("name")
         if name not in OPTIMIZERS:
             raise ValueError(f"model.optimizer.name={name!r}: choose one of {', '.join(OPTIMIZERS)}")
-        optimizer = OPTIMIZERS[name](self.parameters(), **spec)
+        optimizer = OPTIMIZERS[name](self._parameter_groups(spec["lr"], spec.pop("backbone_lr_scale", 1.0)), **spec)
         schedule = self.hparams.scheduler
         if not schedule or schedule.get("name") in (None, "none"):
             return optimizer

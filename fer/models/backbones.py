@@ -2,7 +2,7 @@
 
 Every backbone is a feature extractor (timm's `num_classes=0`): images in, pooled features out,
 with `num_features` telling the head its input width. The classification head is ours.
-Names: the registered torchvision models and `compact_cnn`, or `timm/<any timm model name>`.
+Names: the registered torchvision models, `compact_cnn` and `mobileface`, or `timm/<any timm model name>`.
 """
 
 import socket
@@ -13,10 +13,13 @@ import torch
 import torchvision
 from torch import nn
 
+import fer.resolvers  # noqa: F401  (conf/model/mobileface.yaml's ${mobileface:...}, wherever models are built)
 from fer.models.compact import CompactCNN
 
 BackboneFactory = Callable[[bool, int], nn.Module]
 _REGISTRY: dict[str, BackboneFactory] = {}
+# backbones whose factory loads `weights` itself (a format of its own), called with weights=<path>
+_LOADS_OWN_WEIGHTS: set[str] = set()
 TIMM_PREFIX = "timm/"
 
 
@@ -24,9 +27,13 @@ class PretrainedWeightsUnavailable(RuntimeError):
     pass
 
 
-def register_backbone(name: str):
+def register_backbone(name: str, loads_weights: bool = False):
+    """`loads_weights`: the factory takes `weights=<path>` and loads it itself, instead of the state_dict
+    loader below (for weights in another format, such as MobileFace's MXNet files)."""
     def decorator(factory: BackboneFactory) -> BackboneFactory:
         _REGISTRY[name] = factory
+        if loads_weights:
+            _LOADS_OWN_WEIGHTS.add(name)
         return factory
     return decorator
 
@@ -39,8 +46,11 @@ def create_backbone(name: str, pretrained: bool = False, weights: str | None = N
     """A feature extractor with attribute `num_features`.
 
     `pretrained=True` downloads the publisher's weights; `weights=<file>` loads a local state_dict
-    instead (for machines without a network).
+    instead (for machines without a network), or, for backbones registered with `loads_weights`, the
+    publisher's files in their own format.
     """
+    if name in _LOADS_OWN_WEIGHTS:
+        return _REGISTRY[name](pretrained, in_chans, weights=weights, **kwargs)
     if name.startswith(TIMM_PREFIX):
         model = _timm_backbone(name[len(TIMM_PREFIX):], pretrained and not weights, in_chans, **kwargs)
     elif name in _REGISTRY:
@@ -57,6 +67,14 @@ def _compact(pretrained: bool, in_chans: int, **kwargs) -> nn.Module:
     if pretrained:
         raise PretrainedWeightsUnavailable("compact_cnn has no published weights: use model.pretrained=false")
     return CompactCNN(in_chans=in_chans, **kwargs)
+
+
+@register_backbone("mobileface", loads_weights=True)
+def _mobileface(pretrained: bool, in_chans: int, weights: str | None = None, **kwargs) -> nn.Module:
+    # MobileFace V1/V2 face-recognition trunks; weights=<the MXNet files' folder or stem> (fer/models/mobileface.py)
+    from fer.models.mobileface import mobileface_backbone
+
+    return mobileface_backbone(pretrained, in_chans, weights=weights, **kwargs)
 
 
 def _torchvision(arch: str, head_attr: str, feature_width: Callable[[nn.Module], int]) -> BackboneFactory:
