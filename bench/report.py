@@ -1,4 +1,4 @@
-"""Regenerate every published figure: docs/results.md and the README's results section.
+"""Regenerate every published figure: docs/results.md (every table) and the README's results headline.
 
     python bench/report.py                 # evaluations, audits, CV summaries, latency (~10 min on 2 cores)
     python bench/report.py --skip-latency  # without the latency bench
@@ -8,8 +8,8 @@ cross-validation rows summarise the fold runs of the sweeps under logs/<task>/mu
 newest run of each fold), whose commands are shown too. Nothing is typed in by hand.
 
 logs/ is not in git, so a fresh clone lacks the runs behind most rows. A row whose runs or weights
-are absent is kept, marked †, from the report now in the README (which an earlier run of this script
-wrote) instead of being dropped: regenerating one figure never erases the others. Rerunning a row's
+are absent is kept, marked †, from the report now in docs/results.md (which an earlier run of this
+script wrote) instead of being dropped: regenerating one figure never erases the others. Rerunning a row's
 command refreshes it.
 """
 
@@ -36,7 +36,7 @@ KEPT_SECTION = "Kept from the previous report: this section was not rerun here (
 STAGE1 = "logs/fer2013_pretrain/final"
 STAGE2 = "logs/default_model/final"
 STAGE1_MIX = "logs/fer2013_pretrain_mix/final"
-# Default model v2 (issue 11): candidates compared on FER+ Valid and the posed held-out subjects, v1 beside
+# Default model v2: candidates compared on FER+ Valid and the posed held-out subjects, v1 beside
 # them. v1's file is in git history; `V1_COMMAND` puts it where its rows look for it.
 V1 = "logs/v1"
 V1_COMMAND = f"mkdir -p {V1} && git show aefe09d:fer/assets/default_model.onnx > {V1}/model.int8.onnx"
@@ -44,7 +44,7 @@ FT = "python train.py experiment=ferplus_v2_ft"
 V2_RUN = "logs/ferplus_v2_long/final"  # the run whose int8 export is shipped (v2, candidate E)
 V2_CANDIDATES = [
     # (name, run folder holding model.int8.onnx, training command)
-    ("v1: FER2013 labels, 24 + 4 epochs (shipped until session 6)", V1, V1_COMMAND),
+    ("v1: FER2013 labels, 24 + 4 epochs (shipped until v2)", V1, V1_COMMAND),
     ("A: FER+ votes + posed training folds, from scratch, 8 epochs", "logs/ferplus_v2/final",
      "python train.py experiment=ferplus_v2"),
     ("B: v1 fine-tuned on FER+ votes + posed training folds, 10 epochs", "logs/ferplus_v2_ft/final", FT),
@@ -64,7 +64,7 @@ V2_CANDIDATES = [
 # v1 and the zero-shot model are references in the table, never candidates for shipping
 V2_REFERENCES = {V2_CANDIDATES[0][0], V2_CANDIDATES[-1][0]}
 V2_EVALUATIONS = {"ferplus": ["data=ferplus"], "fer2013": ["data=fer2013"], "posed": ["data=human"]}
-# candidate A was reported in the earlier row format (session 5); its figures are carried over from those rows
+# candidate A was reported in the earlier row format (2026-12-01); its figures are carried over from those rows
 LEGACY_ROWS = {"A: FER+ votes + posed training folds, from scratch, 8 epochs": {
     "ferplus": "v2 candidate (FER+ votes + CK+48 + JAFFE, 8 epochs), FER+ Valid, int8",
     "fer2013": "v2 candidate, FER2013 PublicTest (original labels), int8",
@@ -112,8 +112,9 @@ def run(args: list[str]) -> None:
 
 
 def previous_report() -> str:
-    readme = (ROOT / "README.md").read_text()
-    return readme.split(README_START, 1)[1].split(README_END, 1)[0] if README_START in readme else ""
+    """The full report an earlier run wrote (docs/results.md; the README holds only its headline)."""
+    results = ROOT / "docs" / "results.md"
+    return results.read_text() if results.is_file() else ""
 
 
 def cells(line: str) -> list[str]:
@@ -343,8 +344,8 @@ def techniques_table(evaluations: list[tuple[str, list[str], dict | None]], v2: 
     for technique, a, b, delta, a_kept, b_kept in v2_differences(v2 or {}) if v2 else []:
         add(technique, a, b, ((0.0, a_kept), (None if delta is None else delta / 100, b_kept)))
     # implemented and tested (model.distill; the ensemble teacher of C and E is measured in the v2 rows above),
-    # but a teacher larger than the compact CNN does not train in a session on 2 CPU cores (resnet18: ~8 min
-    # a FER2013 epoch); it waits for a GPU session
+    # but a teacher larger than the compact CNN takes hours to train on 2 CPU cores (resnet18: ~8 min
+    # a FER2013 epoch); it waits for a GPU
     add("Knowledge distillation from a larger teacher (model.distill)", "–", "–", ((None, False), (None, False)))
     return ["| technique | baseline row | with it | accuracy change (points) |", "|---|---|---|---:|", *rows]
 
@@ -413,7 +414,7 @@ def _number(cell: str) -> float | None:
 
 
 def chosen_v2(results: dict[str, dict]) -> str | None:
-    """The selection rule written down before comparing (README, Training): candidates whose posed held-out
+    """The selection rule written down before comparing (docs/models.md): candidates whose posed held-out
     accuracy is not below v1's; of those, the best FER+ Valid accuracy."""
     v1 = results[V2_CANDIDATES[0][0]]["figures"]
     floor = v1[4] if v1 and v1[4] is not None else 84.48
@@ -489,7 +490,7 @@ def latency_table(report: dict) -> list[str]:
         loops = report["loops"]
         lines += ["", f"The two video loops in one run, as a 30 fps camera feeds them (moving faces; detector="
                       f"{loops['detector']}, detect_every={loops['detect_every']}, test-time flip): **exact** detects on the "
-                      "frame itself every third frame (video files' default; every source's before session 7), **live** "
+                      "frame itself every third frame (video files' default; every source's until 2026-12-02), **live** "
                       "scans on its own thread, follows each face by a window search on another, classifies at most two "
                       "faces a frame, takes the flip's two views on alternate frames and hands its threads their work "
                       "between frames (cameras' default). Both run as infer.py's own camera loop (`Recognizer.frames`: "
@@ -508,6 +509,63 @@ def latency_table(report: dict) -> list[str]:
         lines += ["", f"RSS of the infer.py loop over {r['frames']} frames: {r['after_500']:.0f} MB after 500 frames, "
                       f"{r['end']:.0f} MB at the end ({r['growth']:+.1f} MB)."]
     return lines
+
+
+# Published figures of other models, not rerun here (each on the test part its row names)
+PEERS = [
+    # (model, FER+ accuracy, FER2013 PublicTest accuracy)
+    ("FER+ paper's VGG13 (published, on FER+ Test)", "about 84-85", "–"),
+    ("`fer` package's mini-Xception (published)", "–", "about 66"),
+]
+
+
+def headline(evaluations: list[tuple[str, list[str], dict | None]], v2: dict[str, dict]) -> list[str]:
+    """The README's results block: the shipped model beside v1 and published models, one table."""
+    def accuracy(what: str) -> tuple[float | None, bool]:
+        """(accuracy %, whether kept from the previous report) of an evaluation row."""
+        s = next((s for w, _, s in evaluations if w == what), None)
+        if s:
+            return 100 * s["metrics"]["acc"], False
+        previous = previous_number(what, 2)
+        return (None if previous is None else 100 * previous), True
+
+    shipped = [accuracy(EVALUATIONS[i][0]) for i in (6, 0, 2)]  # FER+ Valid, FER2013 PublicTest, posed held-out
+    model_file = ROOT / "fer" / "assets" / "default_model.onnx"
+    size = f"{model_file.stat().st_size / 1e6:.1f}" if model_file.is_file() else "–"
+    v1 = v2.get(V2_CANDIDATES[0][0]) or {"figures": None, "kept": True}
+    figures = v1["figures"] or [None] * len(V2_COLUMNS)
+
+    def number(x: float | None, fmt: str = "{:.2f}") -> str:
+        return "–" if x is None else fmt.format(x)
+
+    lines = ["## Results", "",
+             "The shipped model beside the previous default and published models; ours as infer.py runs them (int8, "
+             "test-time flip; a column's figures come from the same command with `data=ferplus`, `data=fer2013` or "
+             "`data=human`). Regenerated by `python bench/report.py`, which writes every table (evaluations, the v2 "
+             "candidates, cross-validation, what helped, leakage audit, latency) to [docs/results.md](docs/results.md).",
+             "",
+             "| model | FER+ Valid accuracy % (majority labels) | FER2013 PublicTest accuracy % (original labels) | "
+             "posed held-out accuracy % (CK+48 + JAFFE fold 0) | int8 MB | command |",
+             "|---|---:|---:|---:|---:|---|",
+             f"| **v2, shipped** (fer/assets/default_model.onnx){KEPT if any(k for _, k in shipped) else ''} | "
+             f"{' | '.join(number(x) for x, _ in shipped)} | {size} | `python -m fer.evaluate data=ferplus` |",
+             f"| v1, the default before v2{KEPT if v1['kept'] else ''} | {number(figures[0])} | {number(figures[3])} | "
+             f"{number(figures[4])} | {number(figures[6], '{:.1f}')} | "
+             f"`python -m fer.evaluate data=ferplus weights={V1}/model.int8.onnx` (after `{V1_COMMAND}`) |"]
+    lines += [f"| {name} | {ferplus} | {fer2013} | – | – | published; not run here |" for name, ferplus, fer2013 in PEERS]
+    if any(KEPT in line for line in lines):
+        lines += ["", KEPT_NOTE]
+    return lines
+
+
+def write_readme_block(lines: list[str]) -> None:
+    """Put the headline between the README's results markers (the README holds no other table)."""
+    readme = (ROOT / "README.md").read_text()
+    if README_START in readme:
+        head, rest = readme.split(README_START, 1)
+        tail = rest.split(README_END, 1)[1]
+        block = "\n".join(lines)
+        (ROOT / "README.md").write_text(f"{head}{README_START}\n{block}\n{README_END}{tail}")
 
 
 def example_image(work: Path) -> Path:
@@ -567,7 +625,7 @@ def main() -> None:
              "Each candidate's int8 export, evaluated as infer.py runs it (`python -m fer.evaluate data=<ferplus | "
              "fer2013 | human> weights=<run>/model.int8.onnx`): FER+ Valid against the annotators' majority labels, "
              "FER2013 PublicTest against its original labels (the same faces), the posed sets' held-out subjects "
-             "(fold 0 of CK+48 + JAFFE, 116 faces). Chosen by the rule written before comparing (README, Training): "
+             "(fold 0 of CK+48 + JAFFE, 116 faces). Chosen by the rule written before comparing (docs/models.md): "
              "posed held-out not below v1's, then the best FER+ Valid accuracy; every run keeps its final epoch. "
              "FER+ Test is held back, so the chosen row's FER+ Valid figure is also where it was chosen.", "",
              *v2_table(v2), "",
@@ -587,13 +645,10 @@ def main() -> None:
     if any(KEPT in line for line in lines):
         lines[4:4] = [KEPT_NOTE, ""]  # under the "Regenerated by" line
     text = "\n".join(lines)
+    headline_lines = headline(evaluations, v2)  # before results.md is replaced: kept rows are read from it
     (DOCS / "results.md").write_text(text.replace("](docs/", "](") + "\n")
-    readme = (ROOT / "README.md").read_text()
-    if README_START in readme:
-        head, rest = readme.split(README_START, 1)
-        tail = rest.split(README_END, 1)[1]
-        (ROOT / "README.md").write_text(f"{head}{README_START}\n{text}\n{README_END}{tail}")
-    print(f"wrote {DOCS / 'results.md'} and the README's results section")
+    write_readme_block(headline_lines)
+    print(f"wrote {DOCS / 'results.md'} and the README's results headline")
 
 
 if __name__ == "__main__":

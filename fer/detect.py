@@ -86,7 +86,7 @@ class YuNetFaceDetector:
     # YuNet's boxes are narrower and taller than Haar's, whose crops the models were trained on: each box
     # becomes a square of box_scale x its longer side, its centre moved by box_shift x that side
     # (1.0 and (0, 0): YuNet's own boxes). Defaults fitted by bench/detectors.py on 1,643 training faces
-    # (medians); with them session 6's v2 model scores 82.82 against 82.40 % on FER+ Valid faces in frames.
+    # (medians); with them v2 as first shipped (candidate C) scores 82.82 against 82.40 % on FER+ Valid faces in frames.
     box_scale: float = 0.985
     box_shift: tuple[float, float] = (0.014, -0.022)
 

@@ -1,4 +1,5 @@
-"""The Python API (`import fer`): the README's snippets as written, every input kind, batches, streams."""
+"""The Python API (`import fer`): the snippets of the README and docs/api.md as written, every input kind,
+batches, streams."""
 
 import json
 import re
@@ -27,9 +28,18 @@ def two_faces(path: Path) -> Path:
     return path
 
 
+def python_snippets(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
 def readme_api_snippets() -> list[str]:
     section = Path(ROOT / "README.md").read_text().split("## Python API", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+    return python_snippets(section)
+
+
+def docs_snippets() -> list[str]:
+    """Every python snippet of the docs pages (docs/api.md holds the API's; any page may add one)."""
+    return [snippet for page in sorted((ROOT / "docs").glob("*.md")) for snippet in python_snippets(page.read_text())]
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +47,16 @@ def recognizer():
     return fer.Recognizer()
 
 
-def test_readme_api_snippets_run_as_written(tmp_path):
-    snippets = readme_api_snippets()
-    assert len(snippets) >= 2
+def test_readme_and_docs_snippets_run_as_written(tmp_path):
+    assert len(readme_api_snippets()) >= 1 and len(python_snippets((ROOT / "docs" / "api.md").read_text())) >= 2
+    snippets = readme_api_snippets() + docs_snippets()
     two_faces(tmp_path / "photo.jpg")
     two_faces(tmp_path / "group.png")
     make_video(tmp_path / "clip.mp4", frames=6)
     for snippet in snippets:  # each in a fresh interpreter, in a folder holding the files it names
         result = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True,
                                 timeout=300)
-        assert result.returncode == 0, f"README snippet failed:\n{snippet}\n{result.stderr[-3000:]}"
+        assert result.returncode == 0, f"snippet failed:\n{snippet}\n{result.stderr[-3000:]}"
 
 
 def test_the_one_liner_with_the_shipped_model(tmp_path):

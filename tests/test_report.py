@@ -1,4 +1,5 @@
-"""bench/report.py on a checkout without logs/: the previous report's rows are kept, marked, not erased."""
+"""bench/report.py on a checkout without logs/: the previous report's rows are kept, marked, not erased;
+the README gets the headline table, docs/results.md every table."""
 
 import importlib.util
 import json
@@ -18,8 +19,10 @@ def report(tmp_path, monkeypatch):
 
 
 def write_previous_report(root, rows: list[str]) -> None:
-    (root / "README.md").write_text("# x\n<!-- results:start -->\n## Results\n\n" + "\n".join(rows)
-                                    + "\n\n### Latency\n\nfast\n<!-- results:end -->\ntail\n")
+    """An earlier run's docs/results.md (every table) and the README with its headline block."""
+    (root / "docs").mkdir(exist_ok=True)
+    (root / "docs" / "results.md").write_text("## Results\n\n" + "\n".join(rows) + "\n\n### Latency\n\nfast\n")
+    (root / "README.md").write_text("# x\n<!-- results:start -->\n## Results\n\nheadline\n<!-- results:end -->\ntail\n")
 
 
 def write_fold(root, task: str, fold: int, acc: float) -> None:
@@ -69,3 +72,24 @@ def test_v2_candidates_are_chosen_by_the_written_rule_and_kept_rows_carry_over(r
     assert f"| {a} †" in table and f"| {c} **(chosen)** |" in table and f"| {b} |" in table
     helped = {row[0]: row for row in report.v2_differences(results)}
     assert helped["Vote shares instead of majority labels (C to B), FER+ Valid"][3] == pytest.approx(5.0)
+
+
+def test_the_readme_gets_the_headline_only(report, tmp_path):
+    shipped_ferplus, shipped_fer2013, shipped_posed = (report.EVALUATIONS[i][0] for i in (6, 0, 2))
+    write_previous_report(tmp_path, [f"| {shipped_posed} † | 116 | 91.38 | 86.28 | – | 0.1 → 0.1 | `c` |"])
+    evaluations = [(what, args, None) for what, args in report.EVALUATIONS]
+    evaluations[6] = (shipped_ferplus, [], {"metrics": {"acc": 0.8579}})
+    evaluations[0] = (shipped_fer2013, [], {"metrics": {"acc": 0.5974}})
+    v1 = report.V2_CANDIDATES[0][0]
+    lines = report.headline(evaluations, {v1: {"figures": [69.41, 61.34, 0.032, 66.54, 84.48, 0.63, 1.8], "kept": True}})
+    table = "\n".join(lines)
+    # the shipped row: measured here except the posed figure, kept from docs/results.md, so marked
+    assert "| **v2, shipped** (fer/assets/default_model.onnx) † | 85.79 | 59.74 | 91.38 |" in table
+    assert "| v1, the default before v2 † | 69.41 | 66.54 | 84.48 | 1.8 |" in table
+    assert lines[-1] == report.KEPT_NOTE and "[docs/results.md](docs/results.md)" in table
+
+    report.write_readme_block(lines)
+    readme = (tmp_path / "README.md").read_text()
+    assert readme.startswith("# x\n<!-- results:start -->\n## Results\n") and readme.endswith("<!-- results:end -->\ntail\n")
+    assert "headline\n" not in readme and "### Latency" not in readme and "| v1, the default before v2 †" in readme
+    assert (tmp_path / "docs" / "results.md").read_text().endswith("### Latency\n\nfast\n")  # untouched
