@@ -1,6 +1,6 @@
 """Training throughput, side by side: float32 against bf16 autocast (and torch.compile), per model.
 
-    python bench/train_throughput.py                      # data=fer2013: compact_cnn 48 px, resnet18 112 px
+    python bench/train_throughput.py                      # data=fer2013: compact_cnn 48 px, mobileface 100 px, resnet18 112 px
     python bench/train_throughput.py --models compact_cnn --limit-batches 50
     python bench/train_throughput.py --device cuda        # where a GPU exists
     python bench/train_throughput.py --parity             # + 5 FER2013 epochs in fp32 and bf16, PublicTest accuracy
@@ -175,7 +175,7 @@ def print_table(results: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["compact_cnn", "resnet18"])
+    parser.add_argument("--models", nargs="+", default=["compact_cnn", "mobileface", "resnet18"])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--data", default="fer2013")
     parser.add_argument("--data-dir", default=None, help="defaults to paths.data_dir (../shared/data)")

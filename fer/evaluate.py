@@ -24,7 +24,8 @@ from fer.calibration import expected_calibration_error, softmax
 from fer.console import tidy_console
 from fer.data.record import DOMAINS, FaceRecord
 from fer.errors import report_and_exit
-from fer.metrics import FERMetrics
+from fer.labels import LABELS
+from fer.metrics import ALL, FERMetrics
 from fer.plots import save_confusion_image
 from fer.predictor import Predictor
 from fer.progress import RunProgress
@@ -32,6 +33,7 @@ from fer.runtime import default_weights, load_classifier
 from fer.train import prepared_data
 
 log = logging.getLogger(__name__)
+ALL_SPLITS = "all"
 
 
 def predict_records(predictor: Predictor, records: list[FaceRecord], sources: dict, batch: int = 256,
@@ -54,6 +56,11 @@ def score(probs: np.ndarray, records: list[FaceRecord], temperature: float) -> t
     metrics = FERMetrics()
     metrics.update(torch.from_numpy(probs), torch.from_numpy(labels), domains)
     scalars, confusions = metrics.compute()
+    # precision per class: of the faces called <label>, the share that are (e.g. how far "neutral" can be trusted)
+    matrix = confusions[ALL].numpy()  # rows: true labels, columns: predicted
+    for i, label in enumerate(LABELS):
+        called = matrix[:, i].sum()
+        scalars[f"precision/{label}"] = float(matrix[i, i] / called) if called else float("nan")
     # probs = softmax(logits / T), so softmax(T * log probs) gives back the uncalibrated probabilities
     raw = softmax(temperature * np.log(np.clip(probs, 1e-12, None)))
     scalars["ece"] = expected_calibration_error(probs, labels)
@@ -73,9 +80,11 @@ def evaluate(cfg: DictConfig) -> dict:
     if cfg.split is None:  # the test part where the data has one; FER+ copies without FER2013Test have only val
         cfg.split = "test" if datamodule.splits["test"] else "val"
         log.info("split=%s (%s)", cfg.split, "the data's test part" if cfg.split == "test" else "the data has no test part")
-    if cfg.split not in datamodule.splits:
-        raise ValueError(f"split={cfg.split!r}: choose train, val or test")
-    records = datamodule.splits[cfg.split]
+    if cfg.split != ALL_SPLITS and cfg.split not in datamodule.splits:
+        raise ValueError(f"split={cfg.split!r}: choose train, val, test or all")
+    # all: every image of the data config, e.g. a model never trained on these sources (zero-shot)
+    records = ([r for part in datamodule.splits.values() for r in part] if cfg.split == ALL_SPLITS
+               else datamodule.splits[cfg.split])
     if not records:
         raise ValueError(f"split={cfg.split}: the data config {list(cfg.data.sources.keys())} gives no {cfg.split} "
                          "images; choose another split")

@@ -37,6 +37,21 @@ def test_evaluate_matches_the_training_pipeline_and_drops_train_twins(tmp_path):
     assert summary["metrics_without_train_twins"]["images"] == len(files) - 2
     assert (tmp_path / "run" / "confusion_test_all.png").is_file()
     assert set(k.split("/")[-1] for k in summary["metrics"] if k.startswith("recall/")) == set(LABELS)
+    for i, label in enumerate(LABELS):  # of the faces called <label>, the share that are
+        called = predicted == i
+        expected = float((labels[called] == i).float().mean()) if called.any() else None
+        got = summary["metrics"][f"precision/{label}"]
+        assert (got != got) if expected is None else got == pytest.approx(expected, abs=1e-6), label
+
+
+def test_split_all_evaluates_every_image_of_the_data(tmp_path):
+    """split=all: a model never trained on a source is scored on all of it (zero-shot)."""
+    root = make_fer2013_folders(tmp_path / "data" / "fer2013")
+    weights = make_model_file(tmp_path / "m.pt")
+    common = [f"weights={weights}", "data=fer2013", f"paths.data_dir={root.parent}", "dedup=false"]
+    counts = {split: run_evaluate(tmp_path / split, *common, f"split={split}")["metrics"]["images"]
+              for split in ("train", "val", "test", "all")}
+    assert counts["all"] == counts["train"] + counts["val"] + counts["test"] and counts["val"] > 0
 
 
 def test_evaluate_reproduces_the_test_accuracy_training_reported(tmp_path):

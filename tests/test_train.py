@@ -18,7 +18,8 @@ from fer.data.scan import DataConfigError
 from fer.models.model_file import load_model_file
 from fer.precision import resolve_precision
 from fer.runtime import load_classifier
-from tests.conftest import DATA_DIR, FAST, FAST_TRAINER, ROOT, needs_data, run_script, run_train
+from fer.train import instantiate_data
+from tests.conftest import DATA_DIR, FAST, FAST_TRAINER, ROOT, compose_train, needs_data, run_script, run_train
 from tests.trees import make_ferg_tree
 
 
@@ -148,10 +149,27 @@ def test_resume_after_sigkill_repeats_the_uninterrupted_run(tmp_path, precision)
             assert b[part][key] == pytest.approx(a[part][key], abs=1e-6), key
     # temperature, NLL and ECE on val and test: continuous in the weights, so any difference in training shows
     assert b["calibration"] == pytest.approx(a["calibration"], abs=1e-6)
-    # ... and they prove something only if training moved the network off chance: above 1/7 accuracy and
-    # below the uniform guess's NLL (log 7 = 1.95). (With native bf16 on an AMX CPU this tiny 3-epoch run
-    # reaches val 0.167, NLL 1.91: little, but its temperature and NLL still depend on every weight.)
-    assert a["val"]["val/acc"] > 1 / 7 and a["calibration"]["val/nll_raw"] < math.log(7), "the run learnt nothing"
+    # ... and they prove something only if training moved the weights: how far it moved them, not how much
+    # this tiny run learnt, which differs between CPUs' float paths (with bf16 on an AMX CPU it reached
+    # val accuracy 0.167, against chance's 0.143). Its outputs must not be constant either.
+    assert weight_change(straight / "checkpoints" / "last.ckpt", [a for a in args if a != "train.py"], tmp_path) > 0.1
+    assert abs(a["calibration"]["val/nll_raw"] - math.log(7)) > 1e-3
+
+
+def weight_change(checkpoint: Path, overrides: list[str], output_dir: Path) -> float:
+    """Relative L2 distance of a run's trained network from the one it started from (rebuilt as train() builds
+    it: seeded, data, then model)."""
+    import hydra.utils
+    import lightning as L
+
+    cfg = compose_train(overrides, output_dir / "initial")
+    L.seed_everything(cfg.seed, verbose=False)
+    instantiate_data(cfg.data)
+    start = hydra.utils.instantiate(cfg.model).state_dict()
+    trained = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    keys = [k for k, v in start.items() if v.is_floating_point() and "running_" not in k]
+    moved = sum(float((trained[k].float() - start[k].float()).pow(2).sum()) for k in keys)
+    return math.sqrt(moved / sum(float(start[k].float().pow(2).sum()) for k in keys))
 
 
 def _loads(path: Path) -> bool:
