@@ -151,8 +151,9 @@ def test_resume_after_sigkill_repeats_the_uninterrupted_run(tmp_path, precision)
     assert b["calibration"] == pytest.approx(a["calibration"], abs=1e-6)
     # ... and they prove something only if training moved the weights: how far it moved them, not how much
     # this tiny run learnt, which differs between CPUs' float paths (with bf16 on an AMX CPU it reached
-    # val accuracy 0.167, against chance's 0.143). Its outputs must not be constant either.
-    assert weight_change(straight / "checkpoints" / "last.ckpt", [a for a in args if a != "train.py"], tmp_path) > 0.1
+    # val accuracy 0.167, against chance's 0.143). 0.15 here (AVX2, float32); 0.0 with lr 0. Its outputs
+    # must not be constant either.
+    assert weight_change(straight / "checkpoints" / "last.ckpt", [a for a in args if a != "train.py"], tmp_path) > 0.05
     assert abs(a["calibration"]["val/nll_raw"] - math.log(7)) > 1e-3
 
 
