@@ -46,7 +46,7 @@ def format_summary(results: dict, output_dir: Path, seconds: float, wandb_dir: s
         lines.append(f"  precision {precision}")
     last = output_dir / "checkpoints" / "last.ckpt"
     files = [results.get("best_checkpoint"), last if last.is_file() else None, *(results.get("exports") or {}).values(), output_dir / "metrics.json"]
-    lines.append(f"  wrote {', '.join(_inside(path, output_dir) for path in files if path)}")
+    lines.append(f"  wrote {', '.join(_shown(path, output_dir) for path in files if path)}")
     if wandb_dir:
         lines.append(f"  wandb: offline run, upload with `wandb sync {_shown(wandb_dir)}`")
     return "\n".join(lines)
@@ -65,18 +65,10 @@ def _ece(calibration: dict) -> str:
     return f" (test ECE {calibration['test/ece_raw']:.4f} -> {calibration['test/ece_scaled']:.4f})"
 
 
-def _inside(path, folder: Path) -> str:
-    path, folder = Path(path).resolve(), folder.resolve()
-    return str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path)
-
-
-def _shown(path) -> str:
-    """A path as short as it can be said: relative to the working folder where it lies below it."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(Path(os.getcwd()).resolve()))
-    except ValueError:
-        return str(path)
+def _shown(path, base: Path | None = None) -> str:
+    """A path as short as it can be said: relative to `base` (the working folder) where it lies below it."""
+    path, base = Path(path).resolve(), Path(base or os.getcwd()).resolve()
+    return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
 
 
 def _duration(seconds: float) -> str:
