@@ -1,21 +1,21 @@
 """bench/report.py on a checkout without logs/: the previous report's rows are kept, marked, not erased;
 the README gets the headline table, docs/results.md every table."""
 
-import importlib.util
 import json
+import subprocess
+import sys
 
 import pytest
 
+from bench.report_tables import checkout, cross_validation, evaluations, headline, previous, selection, v2_candidates
+from bench.report_tables import v2_measure, v2_table, what_helped, writer
 from tests.conftest import ROOT
 
 
-@pytest.fixture
-def report(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("report", ROOT / "bench" / "report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "ROOT", tmp_path)
-    return module
+@pytest.fixture(autouse=True)
+def checkout_root(tmp_path, monkeypatch):
+    """Every table reads runs and the previous report from a temporary checkout."""
+    monkeypatch.setattr(checkout, "ROOT", tmp_path)
 
 
 def write_previous_report(root, rows: list[str]) -> None:
@@ -32,7 +32,7 @@ def write_fold(root, task: str, fold: int, acc: float) -> None:
     (run / "metrics.json").write_text(json.dumps({"val": {"val/acc": acc}, "test": {"test/acc": acc, "test/f1": acc}}))
 
 
-def test_rows_without_runs_are_kept_marked_and_rerun_rows_are_regenerated(report, tmp_path):
+def test_rows_without_runs_are_kept_marked_and_rerun_rows_are_regenerated(tmp_path):
     write_previous_report(tmp_path, [
         "| Human only, from scratch | 10 | 80.0 ± 1.0 | 70.0 ± 2.0 | 80.0 | `cmd` |",
         "| Human + synthetic animated, FER2013 pre-trained | 10 | 85.0 ± 1.0 | 75.0 ± 2.0 | 85.0 | `cmd` |",
@@ -42,19 +42,19 @@ def test_rows_without_runs_are_kept_marked_and_rerun_rows_are_regenerated(report
     for fold in range(2):
         write_fold(tmp_path, "human_cv", fold, 0.5 + fold / 10)
 
-    cv = "\n".join(report.cv_table())
+    cv = "\n".join(cross_validation.cv_table())
     assert "| Human only, from scratch | 2 | 55.0 ± 7.1 |" in cv  # runs here: regenerated, not kept
     assert "| Human + synthetic animated, FER2013 pre-trained † | 10 | 85.0 ± 1.0 |" in cv
-    assert report.chosen_selection()[0] == "cv_select_unweighted"  # the previous report's choice
-    helped = "\n".join(report.techniques_table([]))
+    assert selection.chosen_selection()[0] == "cv_select_unweighted"  # the previous report's choice
+    helped = "\n".join(what_helped.techniques_table([]))
     assert "| Adding the synthetic animated domain (10-fold CV, mean) † | cv_select_unweighted | x | -5.17 |" in helped
     # one side run here, the other kept: computed from the kept row's printed mean, and marked
     assert "| FER2013 pre-training for the posed sets (10-fold CV, mean) † | human_cv | cv_select_unweighted | +35.00 |" in helped
-    assert report.previous_section("### Latency")[2] == report.KEPT_SECTION
+    assert previous.previous_section("### Latency")[2] == previous.KEPT_SECTION
 
 
-def test_v2_candidates_are_chosen_by_the_written_rule_and_kept_rows_carry_over(report, tmp_path):
-    v1, a, b, c = (name for name, _, _ in report.V2_CANDIDATES[:4])
+def test_v2_candidates_are_chosen_by_the_written_rule_and_kept_rows_carry_over(tmp_path):
+    v1, a, b, c = (name for name, _, _ in v2_candidates.V2_CANDIDATES[:4])
     write_previous_report(tmp_path, [
         # candidate A in the earlier row format (FER+ Valid, FER2013, posed rows): carried into the v2 table
         "| v2 candidate (FER+ votes + CK+48 + JAFFE, 8 epochs), FER+ Valid, int8 | 3370 | 82.28 | 67.98 | – | 0.169 → 0.020 | `c` |",
@@ -62,34 +62,39 @@ def test_v2_candidates_are_chosen_by_the_written_rule_and_kept_rows_carry_over(r
         "| v2 candidate, CK+48 + JAFFE held-out subjects (fold 0), int8 | 116 | 84.48 | 76.90 | – | 0.140 → 0.093 | `c` |",
         f"| {v1} | 69.41 | 61.34 | 0.050 | 66.54 | 84.48 | 0.70 | 1.8 | `c` |",
     ])
-    results = {name: {"figures": report.previous_v2_figures(name), "kept": True} for name, _, _ in report.V2_CANDIDATES}
+    results = {name: {"figures": v2_measure.previous_v2_figures(name), "kept": True} for name, _, _ in v2_candidates.V2_CANDIDATES}
     assert results[a]["figures"][:5] == [82.28, 67.98, 0.020, 57.45, 84.48]
-    assert report.chosen_v2(results) == a
+    assert v2_table.chosen_v2(results) == a
     results[b] = {"figures": [90.0, 80.0, 0.02, 60.0, 83.0, 1.0, 1.8], "kept": False}  # better on FER+, worse posed
     results[c] = {"figures": [85.0, 70.0, 0.02, 60.0, 84.48, 1.0, 1.8], "kept": False}
-    assert report.chosen_v2(results) == c  # B falls below v1's posed figure, so C wins on FER+ Valid
-    table = "\n".join(report.v2_table(results))
+    assert v2_table.chosen_v2(results) == c  # B falls below v1's posed figure, so C wins on FER+ Valid
+    table = "\n".join(v2_table.v2_table(results))
     assert f"| {a} †" in table and f"| {c} **(chosen)** |" in table and f"| {b} |" in table
-    helped = {row[0]: row for row in report.v2_differences(results)}
+    helped = {row[0]: row for row in v2_table.v2_differences(results)}
     assert helped["Vote shares instead of majority labels (C to B), FER+ Valid"][3] == pytest.approx(5.0)
 
 
-def test_the_readme_gets_the_headline_only(report, tmp_path):
-    shipped_ferplus, shipped_fer2013, shipped_posed = (report.EVALUATIONS[i][0] for i in (6, 0, 2))
+def test_the_readme_gets_the_headline_only(tmp_path):
+    shipped_ferplus, shipped_fer2013, shipped_posed = (evaluations.EVALUATIONS[i][0] for i in (6, 0, 2))
     write_previous_report(tmp_path, [f"| {shipped_posed} † | 116 | 91.38 | 86.28 | – | 0.1 → 0.1 | `c` |"])
-    evaluations = [(what, args, None) for what, args in report.EVALUATIONS]
-    evaluations[6] = (shipped_ferplus, [], {"metrics": {"acc": 0.8579}})
-    evaluations[0] = (shipped_fer2013, [], {"metrics": {"acc": 0.5974}})
-    v1 = report.V2_CANDIDATES[0][0]
-    lines = report.headline(evaluations, {v1: {"figures": [69.41, 61.34, 0.032, 66.54, 84.48, 0.63, 1.8], "kept": True}})
+    rows = [(what, args, None) for what, args in evaluations.EVALUATIONS]
+    rows[6] = (shipped_ferplus, [], {"metrics": {"acc": 0.8579}})
+    rows[0] = (shipped_fer2013, [], {"metrics": {"acc": 0.5974}})
+    v1 = v2_candidates.V2_CANDIDATES[0][0]
+    lines = headline.headline(rows, {v1: {"figures": [69.41, 61.34, 0.032, 66.54, 84.48, 0.63, 1.8], "kept": True}})
     table = "\n".join(lines)
     # the shipped row: measured here except the posed figure, kept from docs/results.md, so marked
     assert "| **v2, shipped** (fer/assets/default_model.onnx) † | 85.79 | 59.74 | 91.38 |" in table
     assert "| v1, the default before v2 † | 69.41 | 66.54 | 84.48 | 1.8 |" in table
-    assert lines[-1] == report.KEPT_NOTE and "[docs/results.md](docs/results.md)" in table
+    assert lines[-1] == previous.KEPT_NOTE and "[docs/results.md](docs/results.md)" in table
 
-    report.write_readme_block(lines)
+    writer.write_readme_block(lines)
     readme = (tmp_path / "README.md").read_text()
     assert readme.startswith("# x\n<!-- results:start -->\n## Results\n") and readme.endswith("<!-- results:end -->\ntail\n")
     assert "headline\n" not in readme and "### Latency" not in readme and "| v1, the default before v2 †" in readme
     assert (tmp_path / "docs" / "results.md").read_text().endswith("### Latency\n\nfast\n")  # untouched
+
+
+def test_the_entry_point_finds_its_tables_and_keeps_its_options():
+    shown = subprocess.run([sys.executable, "bench/report.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "--skip-latency" in shown.stdout and "Regenerate every published figure" in shown.stdout
