@@ -28,6 +28,7 @@ from report_tables.headline import headline
 from report_tables.latency import latency_section
 from report_tables.results_page import results_page, table_sections
 from report_tables.v2_measure import v2_results
+from report_tables.v3_measure import v3_results
 from report_tables.writer import write_readme_block, write_results
 
 
@@ -42,10 +43,11 @@ def main() -> None:
     evaluations = evaluate_all(work)
     shutil.copy(work / "eval0" / "confusion_test_all.png", docs / "confusion_fer2013_publictest.png")
     v2 = v2_results(work)
+    v3 = v3_results(work)
     audits = audit_all(work)
     example_image(work)
-    sections = table_sections(evaluations, v2, audits) + latency_section(args.skip_latency, work)
-    headline_lines = headline(evaluations, v2)  # before results.md is replaced: kept rows are read from it
+    sections = table_sections(evaluations, v2, v3, audits) + latency_section(args.skip_latency, work)
+    headline_lines = headline(evaluations, v2, v3)  # before results.md is replaced: kept rows are read from it
     write_results(results_page(sections))
     write_readme_block(headline_lines)
     print(f"wrote {checkout.results_file()} and the README's results headline")

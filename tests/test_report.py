@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bench.report_tables import checkout, cross_validation, evaluations, headline, previous, selection, v2_candidates
-from bench.report_tables import v2_measure, v2_table, what_helped, writer
+from bench.report_tables import v2_measure, v2_table, v3_candidates, v3_table, what_helped, writer
 from tests.conftest import ROOT
 
 
@@ -81,11 +81,14 @@ def test_the_readme_gets_the_headline_only(tmp_path):
     rows[6] = (shipped_ferplus, [], {"metrics": {"acc": 0.8579}})
     rows[0] = (shipped_fer2013, [], {"metrics": {"acc": 0.5974}})
     v1 = v2_candidates.V2_CANDIDATES[0][0]
-    lines = headline.headline(rows, {v1: {"figures": [69.41, 61.34, 0.032, 66.54, 84.48, 0.63, 1.8], "kept": True}})
+    lines = headline.headline(rows, {v1: {"figures": [69.41, 61.34, 0.032, 66.54, 84.48, 0.63, 1.8], "kept": True}},
+                              {headline.SHIPPED_ZERO_SHOT: {"figures": [84.6, 72.7, 57.76, 59.47, 0.1, 1.0, 0.7],
+                                                            "kept": False}})
     table = "\n".join(lines)
     # the shipped row: measured here except the posed figure, kept from docs/results.md, so marked
-    assert "| **v2, shipped** (fer/assets/default_model.onnx) † | 85.79 | 59.74 | 91.38 |" in table
-    assert "| v1, the default before v2 † | 69.41 | 66.54 | 84.48 | 1.8 |" in table
+    assert "| **v3, shipped** (fer/assets/default_model.onnx) † | 85.79 | 59.74 | 91.38 | 59.47 |" in table
+    assert "| v1, the default before v2 † | 69.41 | 66.54 | 84.48 | – | 1.8 |" in table
+    assert "| v2, the default before v3 † | – | – | – | – | 1.8 |" in table  # no v2 figures anywhere: dashes, marked
     assert lines[-1] == previous.KEPT_NOTE and "[docs/results.md](docs/results.md)" in table
 
     writer.write_readme_block(lines)
@@ -98,3 +101,34 @@ def test_the_readme_gets_the_headline_only(tmp_path):
 def test_the_entry_point_finds_its_tables_and_keeps_its_options():
     shown = subprocess.run([sys.executable, "bench/report.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert "--skip-latency" in shown.stdout and "Regenerate every published figure" in shown.stdout
+
+
+def v3_results(**runs: list[float | None]) -> dict[str, dict]:
+    """v3 runs by their place in V3_RUNS (r0 ... r7): figures in V3_COLUMNS order, measured here."""
+    results = {name: {"figures": None, "kept": True} for name, _, _, _ in v3_candidates.V3_RUNS}
+    for key, figures in runs.items():
+        results[v3_candidates.V3_RUNS[int(key[1:])][0]] = {"figures": figures, "kept": False}
+    return results
+
+
+def test_v3_rule_weighs_ferplus_and_zero_shot_alike_and_v2_stays_unless_beaten():
+    #            FER+  F1   fold0 all   neutral ms   MB
+    v2 = [85.79, 73.9, 91.38, None, 0.5, 1.0, 1.8]
+    z_cnn = [82.11, 63.7, 46.55, 48.0, 0.2, 1.0, 1.8]
+    mf = [84.51, 73.6, 93.97, None, 0.5, 1.0, 0.7]
+    mf_alone = [84.60, 72.7, 57.76, 59.47, 0.1, 1.0, 0.7]
+    results = v3_results(r0=v2, r1=z_cnn, r2=mf, r3=mf_alone)
+    scores = {s["candidate"]: s for s in v3_table.candidate_scores(results)}
+    assert scores["v2"]["A+Z"] == pytest.approx(85.79 + 48.0) and scores["MobileFace V1"]["A+Z"] == pytest.approx(84.51 + 59.47)
+    assert scores["MobileFace V2"]["out"] == "no run on FER+ + posed folds"
+    assert v3_table.chosen_v3(results) == "MobileFace V1"  # lower FER+ Valid, far better zero-shot
+    assert "| MobileFace V1 **(chosen)** | 84.51 | 93.97 | 59.47 | 143.98 | – |" in "\n".join(v3_table.v3_rule_table(results))
+    # a model that only fits FER+ better does not win
+    assert v3_table.chosen_v3(v3_results(r0=v2, r1=[*z_cnn[:3], 60.0, *z_cnn[4:]], r2=mf, r3=mf_alone)) is None
+    # the gates: posed held-out below v1's, too slow, too large
+    for column, value in ((v3_candidates.POSED, 80.0), (v3_candidates.CLASSIFY_MS, 2.5), (v3_candidates.INT8_MB, 12.0)):
+        gated = [*mf]
+        gated[column] = value
+        assert v3_table.chosen_v3(v3_results(r0=v2, r1=z_cnn, r2=gated, r3=mf_alone)) is None
+    # without v2's zero-shot figure nothing can beat it by the rule: v2 stays
+    assert v3_table.chosen_v3(v3_results(r0=v2, r2=mf, r3=mf_alone)) is None

@@ -9,7 +9,7 @@ from .previous import previous_rows
 STAGE1 = "logs/fer2013_pretrain/final"
 STAGE2 = "logs/default_model/final"
 STAGE1_MIX = "logs/fer2013_pretrain_mix/final"
-V2_RUN = "logs/ferplus_v2_long/final"  # the run whose int8 export is shipped (v2, candidate E)
+V3_RUN = "logs/ferplus_mobileface/final"  # the run whose int8 export is shipped (v3: MobileFace V1 fine-tuned)
 EVALUATIONS = [
     # (what, arguments of python -m fer.evaluate)
     ("Shipped model, FER2013 PublicTest", ["data=fer2013"]),
@@ -20,7 +20,7 @@ EVALUATIONS = [
     ("Stage 1 trained with mixup + CutMix, float32", ["data=fer2013", f"weights={STAGE1_MIX}/model.onnx"]),
     # FER+ (majority labels of ten annotators) on its Valid part = the FER2013 PublicTest faces
     ("Shipped model, FER+ Valid (majority labels)", ["data=ferplus"]),
-    ("Shipped model's float32 export (v2 run), FER+ Valid", ["data=ferplus", f"weights={V2_RUN}/model.onnx"]),
+    ("Shipped model's float32 export (v3 run), FER+ Valid", ["data=ferplus", f"weights={V3_RUN}/model.onnx"]),
 ]
 # (what, its fer.evaluate arguments, its summary or None where its weights are not in this checkout)
 Evaluation = tuple[str, list[str], dict | None]

@@ -4,7 +4,10 @@ from .cross_validation import cv_mean
 from .evaluations import EVALUATIONS, Evaluation
 from .previous import KEPT, previous_number, previous_rows
 from .selection import chosen_selection
+from .v2_candidates import FERPLUS as V2_FERPLUS
+from .v2_candidates import POSED as V2_POSED
 from .v2_table import v2_differences
+from .v3_candidates import FERPLUS, POSED, POSED_ALL, V3_RUNS
 
 # (accuracy as a fraction or None, whether it comes from the previous report)
 Side = tuple[float | None, bool]
@@ -13,7 +16,8 @@ NOT_MEASURED: Side = (None, False)
 SHIPPED, ONE_PASS, STAGE1, STAGE2, STAGE1_MIX, SHIPPED_FERPLUS, FLOAT_FERPLUS = (EVALUATIONS[i][0] for i in (0, 1, 3, 4, 5, 6, 7))
 
 
-def techniques_table(evaluations: list[Evaluation], v2: dict[str, dict] | None = None) -> list[str]:
+def techniques_table(evaluations: list[Evaluation], v2: dict[str, dict] | None = None,
+                     v3: dict[str, dict] | None = None) -> list[str]:
     """What each technique changed, as differences between rows measured above (percentage points).
 
     A difference between two kept rows is kept as it was (it was computed before rounding); one with a
@@ -42,10 +46,7 @@ def techniques_table(evaluations: list[Evaluation], v2: dict[str, dict] | None =
         evaluated("int8 quantisation of the shipped model (speed; accuracy cost), FER+ Valid", FLOAT_FERPLUS,
                   SHIPPED_FERPLUS),
         *v2_comparisons(v2),
-        # implemented and tested (model.distill; the ensemble teacher of C and E is measured in the v2 rows above),
-        # but a teacher larger than the compact CNN takes hours to train on 2 CPU cores (resnet18: ~8 min
-        # a FER2013 epoch); it waits for a GPU
-        ("Knowledge distillation from a larger teacher (model.distill)", "–", "–", (NOT_MEASURED, NOT_MEASURED)),
+        *v3_comparisons(v3 or {}, v2 or {}),
     ]
     return ["| technique | baseline row | with it | accuracy change (points) |", "|---|---|---|---:|",
             *(technique_row(*comparison) for comparison in comparisons)]
@@ -62,6 +63,47 @@ def v2_comparisons(v2: dict[str, dict] | None) -> list[tuple]:
         return []
     return [(technique, a, b, ((0.0, a_kept), (None if delta is None else delta / 100, b_kept)))
             for technique, a, b, delta, a_kept, b_kept in v2_differences(v2)]
+
+
+# v3 runs by their place in V3_RUNS
+ZERO_SHOT_CNN, MF_V1, MF_V1_ALONE, MF_V2_ALONE, MF_RANDOM_ALONE, TAUGHT_CNN = (V3_RUNS[i][0] for i in (1, 2, 3, 5, 6, 7))
+CANDIDATE_A = "A: FER+ votes + posed training folds, from scratch, 8 epochs"  # of the v2 table
+V3_COMPARISONS = [
+    # (technique, baseline run, run with it, column): runs of the v3 table
+    ("Face-recognition pretraining instead of random weights (MobileFace V1, FER+ alone, 8 epochs), FER+ Valid",
+     MF_RANDOM_ALONE, MF_V1_ALONE, FERPLUS),
+    ("Face-recognition pretraining instead of random weights (MobileFace V1, FER+ alone, 8 epochs), zero-shot posed",
+     MF_RANDOM_ALONE, MF_V1_ALONE, POSED_ALL),
+    ("Pretrained MobileFace V1 instead of the compact CNN from scratch (FER+ alone, 8 epochs), zero-shot posed",
+     ZERO_SHOT_CNN, MF_V1_ALONE, POSED_ALL),
+    ("MobileFace V2 (112 px, 3 channels) instead of V1 (100 px grey), FER+ alone, FER+ Valid", MF_V1_ALONE, MF_V2_ALONE,
+     FERPLUS),
+    ("MobileFace V2 (112 px, 3 channels) instead of V1 (100 px grey), FER+ alone, zero-shot posed", MF_V1_ALONE,
+     MF_V2_ALONE, POSED_ALL),
+]
+
+
+def v3_comparisons(v3: dict[str, dict], v2: dict[str, dict]) -> list[tuple]:
+    """The v3 runs' differences, and the teacher's: candidate A (v2 table) against the same recipe taught by
+    the fine-tuned MobileFace V1 (model.distill)."""
+    rows = [(technique, a.split(",")[0], b.split(",")[0], (_v3_side(v3, a, column), _v3_side(v3, b, column)))
+            for technique, a, b, column in V3_COMPARISONS]
+    for label, v2_column, v3_column in (("FER+ Valid", V2_FERPLUS, FERPLUS), ("posed held-out", V2_POSED, POSED)):
+        rows.append((f"A MobileFace V1 teacher for the compact CNN (model.distill; A to the taught CNN, both 8 epochs), "
+                     f"{label}", "A", "taught compact CNN",
+                     (_side(v2.get(CANDIDATE_A), v2_column), _v3_side(v3, TAUGHT_CNN, v3_column))))
+    return rows
+
+
+def _v3_side(v3: dict[str, dict], run: str, column: int) -> Side:
+    return _side(v3.get(run), column)
+
+
+def _side(result: dict | None, column: int) -> Side:
+    """A figure of a v2 or v3 row (in %) as a fraction, and whether it is kept; (None, True) where missing."""
+    if not result or not result["figures"] or result["figures"][column] is None:
+        return None, True
+    return result["figures"][column] / 100, result["kept"]
 
 
 def technique_row(technique: str, a: str, b: str, sides: tuple[Side, Side]) -> str:
