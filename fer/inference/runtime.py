@@ -16,13 +16,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer.calibration import softmax
 from fer.errors import BadValue, MissingInput
-from fer.export import ONNX_META_KEY, TORCHSCRIPT_META_FILE, quiet_jit_deprecation
-from fer.models.model_file import load_model_file
+from fer.models.model_file import ONNX_META_KEY, TORCHSCRIPT_META_FILE, load_model_file, quiet_jit_deprecation
 
 DEFAULT_MODEL = "default_model.onnx"  # shipped in fer/assets; trained by `python train.py experiment=default_model`
 ACCEPTED = "an ONNX export (.onnx), a TorchScript export (python -m fer.export), a fer model file (model.pt) or a training .ckpt"
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities of softmax(logits / temperature), row by row, as float32 (computed in float64)."""
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    shifted = np.exp(scaled - scaled.max(axis=1, keepdims=True))  # shifted: no overflow for large logits
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 class Classifier:
@@ -38,7 +43,7 @@ class Classifier:
         self.mean: float = float(meta["mean"])
         self.std: float = float(meta["std"])
         self.arch: dict = meta.get("arch", {})
-        # calibration: logits / temperature before the softmax (fer.calibration); 1.0 for uncalibrated files
+        # calibration: logits / temperature before the softmax (fitted by fer.evaluation.calibration); 1.0 for uncalibrated files
         self.temperature: float = float(meta.get("temperature", 1.0))
 
     def logits(self, batch: np.ndarray) -> np.ndarray:

@@ -15,15 +15,15 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from fer.api import Recognizer
-from fer.console import tidy_console
-from fer.data.image_io import to_grey_uint8
 from fer.errors import BadValue
-from fer.explain import SaliencyWriter, resolve_method
-from fer.frames import Frame, open_frames
-from fer.outputs import AnnotatedImages, CsvWriter, JsonlWriter, VideoOut, format_record, records
-from fer.overlay import draw
-from fer.progress import RunProgress
+from fer.faces.image_io import to_grey_uint8
+from fer.inference.explain import SaliencyWriter, resolve_method
+from fer.inference.frames import Frame, open_frames
+from fer.inference.outputs import AnnotatedImages, CsvWriter, JsonlWriter, VideoOut, format_record, records
+from fer.inference.overlay import draw
+from fer.inference.recognizer import Recognizer
+from fer.utils.console import tidy_console
+from fer.utils.progress import RunProgress
 
 log = logging.getLogger(__name__)
 QUIT_KEYS = (ord("q"), 27)  # q, Esc

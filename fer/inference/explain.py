@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from fer.errors import BadValue
-from fer.predictor import FacePrediction, Predictor
+from fer.inference.predictor import FacePrediction, Predictor
 
 METHODS = ("occlusion", "gradcam")
 HEATMAP_SIDE = 192  # px of each half of the written image (face, face with heatmap)
