@@ -12,7 +12,6 @@ import sys
 
 import cv2
 import hydra
-import torch
 from omegaconf import DictConfig
 
 from fer.errors import BadValue
@@ -40,7 +39,6 @@ def window_available() -> bool:
 
 def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
     tidy_console(verbose=bool(cfg.get("verbose")))
-    torch.set_num_threads(cfg.threads)
     display = cfg.display and window_available()
     if cfg.display and not display:
         log.warning("display=true, but this OpenCV has no window support (opencv-python-headless) or there is "
@@ -51,6 +49,10 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
                             detect_every=cfg.detect_every, smoothing=cfg.smoothing, realtime=cfg.realtime,
                             max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search,
                             classify_per_frame=cfg.classify_per_frame)
+    if recognizer.classifier.runtime != "onnxruntime":  # torch weights (torch is loaded by now); ONNX took `threads`
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     explain = resolve_method(cfg.get("explain", False), recognizer.predictor)
     if explain and not cfg.output.get("dir"):
         raise BadValue(f"explain={cfg.explain}: heatmaps are written beside the annotated images: pass output.dir=<folder>")

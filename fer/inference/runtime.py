@@ -5,7 +5,8 @@
 
 The format is read from the file, not trusted from its name alone: `.onnx` runs on ONNX Runtime,
 a TorchScript archive (a zip with `code/` or our `fer_meta.json`) on torch.jit, and anything else
-must be a fer model file or a training checkpoint, run eagerly.
+must be a fer model file or a training checkpoint, run eagerly. torch is imported by the torch runtimes
+only: ONNX weights run without it.
 """
 
 import json
@@ -14,7 +15,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from fer.errors import BadValue, MissingInput
 from fer.models.model_file import ONNX_META_KEY, TORCHSCRIPT_META_FILE, load_model_file, quiet_jit_deprecation
@@ -72,11 +72,13 @@ class TorchClassifier(Classifier):
     runtime = "torch"
 
     def __init__(self, path: Path) -> None:
-        self.model, pre, meta = load_model_file(path)
+        self.model, pre, meta = load_model_file(path)  # imports torch
         super().__init__({**meta, "image_size": pre.image_size, "channels": pre.channels,
                           "mean": pre.mean, "std": pre.std}, path)
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
             return self.model(torch.from_numpy(batch)).numpy()
 
@@ -85,6 +87,8 @@ class TorchScriptClassifier(Classifier):
     runtime = "torchscript"
 
     def __init__(self, path: Path) -> None:
+        import torch  # here: only TorchScript weights need it
+
         extra = {TORCHSCRIPT_META_FILE: ""}
         with quiet_jit_deprecation():
             self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
@@ -94,6 +98,8 @@ class TorchScriptClassifier(Classifier):
         super().__init__(json.loads(extra[TORCHSCRIPT_META_FILE]), path)
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
             return self.module(torch.from_numpy(batch)).numpy()
 
