@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 @hydra.main(version_base="1.3", config_path="conf", config_name="infer")
 def main(cfg: DictConfig) -> None:
     from fer.errors import UserError, report_and_exit
-    from fer.infer import run
+    from fer.inference.infer import run
 
     try:
         failures = run(cfg)

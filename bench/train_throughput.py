@@ -15,7 +15,7 @@ LightningModule, validation off, in a fresh process of its own, one after the ot
 
 "Data wait" is the time between the end of one step and the start of the next (the loader producing
 a batch); "step" is forward, backward and optimiser update. Peak RSS is sampled every 50 ms over the
-process and its data-loader workers. Where the CPU has no native bf16 (fer.precision), bf16 is
+process and its data-loader workers. Where the CPU has no native bf16 (fer.training.precision), bf16 is
 emulated by PyTorch and very slow: its rows run --emulated-bf16-batches batches only, and say so.
 """
 
@@ -96,8 +96,8 @@ def measure(model_name: str, variant: str, args) -> dict:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from fer.precision import cpu_bf16_flag
-    from fer.train import instantiate_data
+    from fer.data.datamodule import instantiate_data
+    from fer.training.precision import cpu_bf16_flag
 
     spec = VARIANTS[variant]
     emulated = spec["precision"].startswith("bf16") and args.device == "cpu" and not cpu_bf16_flag()
@@ -139,7 +139,7 @@ def measure(model_name: str, variant: str, args) -> dict:
 
 def parity(args) -> list[dict]:
     """The same short FER2013 schedule in float32 and bf16 through train.py; PublicTest accuracy of each."""
-    from fer.precision import cpu_bf16_flag
+    from fer.training.precision import cpu_bf16_flag
 
     if args.device == "cpu" and not cpu_bf16_flag() and not args.force_parity:
         print("parity: skipped: this CPU has no native bf16, so a bf16 FER2013 schedule would take many hours "

@@ -4,7 +4,8 @@
     fer.Recognizer().predict("photo.jpg")   # [{"box": [x, y, w, h], "label": "happy", "score": 0.93, "probs": {...}, ...}]
     fer.predict("photo.jpg")                # the same with the shipped model, loaded once
 
-The API lives in `fer.api`; it is imported on first use, so `import fer.<module>` stays light.
+The API lives in `fer.api` (front door of `fer.inference.recognizer`); it is imported on first use, so
+`import fer.<module>` stays light. The package is grouped by stage (docs/layout.md).
 """
 
 from fer.labels import LABELS

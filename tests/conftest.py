@@ -74,7 +74,7 @@ def compose_train(overrides: list[str], output_dir: Path):
 
 def run_train(overrides: list[str], output_dir: Path) -> dict:
     """The real training task, in this process."""
-    from fer.train import train
+    from fer.training.train import train
 
     return train(compose_train(overrides, output_dir))
 

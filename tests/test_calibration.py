@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from fer.calibration import calibration_report, expected_calibration_error, fit_temperature, softmax
+from fer.evaluation.calibration import calibration_report, expected_calibration_error, fit_temperature
+from fer.inference.runtime import softmax
 
 
 def sampled(temperature: float, n: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

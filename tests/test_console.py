@@ -2,7 +2,7 @@
 
 import re
 
-from fer.console import ConsoleFilter
+from fer.utils.console import ConsoleFilter
 from tests.conftest import FAST, run_script
 
 # what Lightning, ONNX's exporter passes, wandb and torch print on their own at INFO level or as notices
@@ -51,10 +51,10 @@ def test_console_filter_keeps_ours_and_other_libraries_warnings():
         return made
 
     keep = ConsoleFilter().filter
-    assert keep(record("fer.train", logging.INFO))
+    assert keep(record("fer.training.train", logging.INFO))
     assert keep(record("lightning.pytorch.trainer", logging.WARNING))
     assert not keep(record("lightning.pytorch.utilities.rank_zero", logging.INFO))
     assert not keep(record("onnx_ir.passes", logging.INFO))
     assert not keep(record("py.warnings", logging.WARNING, library_deprecation=True))
     assert keep(record("py.warnings", logging.WARNING, library_deprecation=False))
-    assert not keep(record("fer.train", logging.INFO, console=False))  # the epoch line where a bar shows it
+    assert not keep(record("fer.training.train", logging.INFO, console=False))  # the epoch line where a bar shows it

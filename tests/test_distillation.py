@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from fer.distillation import Teacher
 from fer.labels import LABELS
 from fer.models.model_file import Preprocessing
+from fer.training.distillation import Teacher
 from tests.conftest import FAST, run_train
 from tests.tiny_models import make_model_file
 

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from fer.data.image_io import read_grey
+from fer.faces.image_io import read_grey
 from fer.labels import LABELS
 from fer.models.model_file import load_model_file, save_model_file
 from tests.conftest import DATA_DIR, FAST, ROOT, run_script, run_train

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from fer.api import Recognizer
-from fer.data.image_io import to_grey_uint8
 from fer.data.synthetic_faces import EXPRESSIONS, draw_face, face_regions, sample_identity
-from fer.explain import occlusion_map, saliency
+from fer.faces.image_io import to_grey_uint8
+from fer.inference.explain import occlusion_map, saliency
 from tests.conftest import run_script
 from tests.test_api import two_faces
 from tests.tiny_models import make_model_file

@@ -10,11 +10,12 @@ import onnx
 import pytest
 import torch
 
-from fer.data.image_io import read_grey
-from fer.export import export_onnx, export_torchscript, main, output_paths, parse_args
+from fer.export.export import export_onnx, export_torchscript
+from fer.export.write import main, output_paths, parse_args
+from fer.faces.image_io import read_grey
+from fer.inference.runtime import load_classifier
 from fer.labels import LABELS
 from fer.models.model_file import Preprocessing
-from fer.runtime import load_classifier
 from tests.conftest import DATA_DIR, needs_data, run_script
 from tests.tiny_models import SMALL, make_model_file, preprocess, synthetic_crops
 
@@ -206,7 +207,7 @@ def test_int8_onnx_keeps_metadata_and_agrees_with_float(tmp_path):
 def fused_kernel_gap(int8_onnx, faces: np.ndarray) -> float:
     """Largest logit difference between ONNX Runtime's fused integer kernels and the same QDQ graph
     run unfused (dequantise, float op, quantise: the file's exact meaning). Beyond rounding where the
-    kernels saturate, as 8-bit weights do on x86 CPUs without VNNI (fer/quantize.py)."""
+    kernels saturate, as 8-bit weights do on x86 CPUs without VNNI (fer/export/quantize.py)."""
     import onnxruntime as ort
 
     outputs = []
@@ -221,7 +222,7 @@ def fused_kernel_gap(int8_onnx, faces: np.ndarray) -> float:
 def test_shipped_int8_model_computes_the_same_on_every_cpu():
     """The shipped file's integer kernels are exact on this CPU, VNNI or not (7-bit weights), so the
     figures published for it hold on the machines of other users."""
-    from fer.runtime import default_weights
+    from fer.inference.runtime import default_weights
 
     shipped = load_classifier(default_weights())
     faces = preprocess(synthetic_crops(32), Preprocessing(shipped.image_size, shipped.channels, shipped.mean,
@@ -236,8 +237,8 @@ def test_float_model_rebuilt_from_int8_trains_from_where_the_int8_file_is(tmp_pa
     """`python -m fer.quantize to-float` gives a trainable model file whose outputs are the int8
     file's (up to activation rounding) in eval mode, and close to them with batch statistics (train
     mode), so fine-tuning starts from the shipped model rather than from a different network."""
+    from fer.export.quantize import main as quantize_main
     from fer.models.model_file import load_model_file
-    from fer.quantize import main as quantize_main
 
     _, calibration = int8_export(tmp_path, faces=64)
     int8_file = tmp_path / "model.int8.onnx"
@@ -261,7 +262,7 @@ def test_float_model_rebuilt_from_int8_trains_from_where_the_int8_file_is(tmp_pa
 
 
 def test_rebuilding_needs_an_int8_file_of_ours(tmp_path):
-    from fer.quantize import main as quantize_main
+    from fer.export.quantize import main as quantize_main
 
     with pytest.raises(FileNotFoundError, match="no such file"):
         quantize_main(["to-float", str(tmp_path / "missing.onnx"), str(tmp_path / "out.pt"), str(tmp_path)])

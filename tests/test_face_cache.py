@@ -3,8 +3,9 @@
 import numpy as np
 
 from fer.data.face_cache import face_array
-from fer.data.scan import CropPolicy, scan_source
+from fer.data.scan import scan_source
 from fer.data.sources import FERG
+from fer.faces.crop import CropPolicy
 from tests.conftest import compose_train
 from tests.trees import make_ferg_tree
 
@@ -51,7 +52,7 @@ def test_cache_is_built_once_and_keyed_by_content_and_size(tmp_path):
 def test_datamodule_batches_equal_with_and_without_the_cache(tmp_path):
     batches = []
     for cache in ("true", "false"):
-        from fer.train import instantiate_data
+        from fer.data.datamodule import instantiate_data
 
         cfg = compose_train(["data.sources.synthetic.num_identities=14", "data.sources.synthetic.images_per_identity=7",
                              "data.num_workers=0", f"data.cache_faces={cache}", f"data.cache_dir={tmp_path / 'cache'}"],

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from fer.data.scan import CropPolicy, scan_source
+from fer.data.scan import scan_source
 from fer.data.sources import FERPlus
 from fer.data.sources.ferplus import votes_to_label
+from fer.faces.crop import CropPolicy
 from fer.labels import LABELS
 from tests.conftest import DATA_DIR, FAST_TRAINER, compose_train, needs_data, run_script
 from tests.trees import make_ferplus_csv, make_ferplus_folders

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer.data.image_io import UnreadableImage, read_grey
+from fer.faces.image_io import UnreadableImage, read_grey
 
 
 def face_like(size=48):

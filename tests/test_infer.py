@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.data.image_io import read_grey
-from fer.export import export_onnx
-from fer.infer import run
+from fer.export.export import export_onnx
+from fer.faces.image_io import read_grey
+from fer.inference.infer import run
 from fer.labels import LABELS
 from tests.conftest import DATA_DIR, compose_config, needs_data, run_script
 from tests.tiny_models import make_model_file
@@ -198,9 +198,9 @@ def test_shipped_default_model_runs_with_no_weights_argument(tmp_path):
 
 
 def test_missing_default_model_says_what_to_pass(tmp_path, monkeypatch):
-    import fer.runtime
+    import fer.inference.runtime
 
-    monkeypatch.setattr(fer.runtime, "DEFAULT_MODEL", "not_installed.onnx")
+    monkeypatch.setattr(fer.inference.runtime, "DEFAULT_MODEL", "not_installed.onnx")
     image = tmp_path / "a.png"
     cv2.imwrite(str(image), np.zeros((10, 10), np.uint8))
     with pytest.raises(FileNotFoundError, match=r"no default model is installed.*weights="):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from fer.mixing import Mixing
+from fer.training.mixing import Mixing
 
 
 def batch(n: int = 8, size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:

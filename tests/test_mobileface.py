@@ -308,8 +308,9 @@ def test_loaded_trunk_is_the_publishers_network_up_to_its_embedding(variant, how
 
 @pytest.fixture(scope="module")
 def jaffe_faces():
-    from fer.data.image_io import read_grey
-    from fer.detect import HaarFaceDetector, crop_square
+    from fer.faces.crop import crop_square
+    from fer.faces.detect import HaarFaceDetector
+    from fer.faces.image_io import read_grey
 
     files = sorted((DATA_DIR / "jaffe").glob("*.tiff"))
     if len(files) != 213:
@@ -359,8 +360,8 @@ def test_int8_trunk_keeps_the_face_features(jaffe_faces, variant, tmp_path):
     to float32 0.96 mean / 0.935 min for V1, 0.989 / 0.976 for V2; relative error 0.29 and 0.15.)"""
     import onnxruntime as ort
 
-    from fer.export import ONNX_META_KEY
-    from fer.quantize import quantize_onnx
+    from fer.export.quantize import quantize_onnx
+    from fer.models.model_file import ONNX_META_KEY
 
     faces, subjects = jaffe_faces
     backbone = create_backbone("mobileface", weights=str(WEIGHTS_DIR), in_chans=1, variant=variant).eval()
@@ -396,8 +397,8 @@ def test_variant_override_resolves_size_and_normalisation():
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["v1", "v2"])
 def test_one_batch_training_exports_int8_that_agrees_with_float(tmp_path, variant):
+    from fer.inference.runtime import load_classifier
     from fer.models.model_file import Preprocessing
-    from fer.runtime import load_classifier
     from tests.test_export import fused_kernel_gap
     from tests.tiny_models import preprocess, synthetic_crops
 

@@ -71,7 +71,7 @@ def test_wrong_kind_of_weights_file_is_named(tmp_path):
 
 
 def test_tta_flip_evaluates_the_face_and_its_mirror():
-    from fer.lit_module import FERLitModule
+    from fer.training.lit_module import FERLitModule
 
     module = FERLitModule(arch={"backbone": "compact_cnn", "backbone_kwargs": {"widths": [8]}}, tta_flip=True).eval()
     seen = []
@@ -92,7 +92,7 @@ def test_tta_flip_evaluates_the_face_and_its_mirror():
 
 def test_model_weights_from_an_earlier_run_start_the_whole_classifier(tmp_path):
     """Pre-train then fine-tune: model.weights=<our model file> copies backbone and head."""
-    from fer.lit_module import FERLitModule
+    from fer.training.lit_module import FERLitModule
 
     arch = {"backbone": "compact_cnn", "backbone_kwargs": {"widths": [8, 16]}}
     earlier = FERLitModule(arch=arch, seed=1).net.eval()

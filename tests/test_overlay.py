@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from fer.inference.overlay import BAR_PITCH, BAR_WIDTH, GREEN, draw
+from fer.inference.predictor import FacePrediction
 from fer.labels import LABELS
-from fer.overlay import BAR_PITCH, BAR_WIDTH, GREEN, draw
-from fer.predictor import FacePrediction
 
 PROBS = np.array([0.0, 0.1, 0.0, 0.75, 0.15, 0.0, 0.0], np.float32)
 
@@ -40,7 +40,7 @@ def test_charts_at_the_frame_edges_are_clipped(box):
 def test_grey_and_bgra_frames():
     assert draw(frame(1)[..., 0], [FacePrediction((50, 50, 60, 60), PROBS)]).shape == (240, 320, 3)
     bgra = draw(frame(4), [FacePrediction((50, 50, 60, 60), PROBS)])
-    # transparency is flattened onto white, as the model saw the image (fer.data.image_io.to_grey_uint8)
+    # transparency is flattened onto white, as the model saw the image (fer.faces.image_io.to_grey_uint8)
     transparent = frame(4)
     transparent[..., 3] = 0
     assert bgra.shape == (240, 320, 3) and np.all(draw(transparent, [])[..., :3] == 255)

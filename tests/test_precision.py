@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fer.precision import BF16, FP32, resolve_precision
+from fer.training.precision import BF16, FP32, resolve_precision
 from tests.conftest import FAST, run_script
 
 

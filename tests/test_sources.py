@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.data.image_io import read_grey
-from fer.data.scan import CropPolicy, DataConfigError, scan_source
+from fer.data.scan import DataConfigError, scan_source
 from fer.data.sources import CKPlus, CKPlus48, FER2013, FERG, JAFFE, ImageFolder
-from fer.detect import HaarFaceDetector
+from fer.faces.crop import CropPolicy
+from fer.faces.detect import HaarFaceDetector
+from fer.faces.image_io import read_grey
 from fer.labels import LABELS
 from tests.conftest import DATA_DIR, needs_data
 from tests.trees import FERG_CHARACTERS, make_ckplus_tree, make_fer2013_csv, make_ferg_tree

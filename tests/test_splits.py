@@ -5,9 +5,10 @@ from collections import Counter
 import pytest
 
 from fer.data.record import FaceRecord
-from fer.data.scan import CropPolicy, scan_source
+from fer.data.scan import scan_source
 from fer.data.sources import CKPlus48, FER2013, JAFFE
 from fer.data.splits import check_subject_independence, split_records
+from fer.faces.crop import CropPolicy
 from tests.conftest import DATA_DIR, needs_data
 
 

@@ -11,10 +11,10 @@ import pytest
 
 from fer.api import Recognizer
 from fer.data.synthetic_faces import draw_face, sample_identity
-from fer.detect import HaarFaceDetector
-from fer.export import export_onnx
-from fer.infer import run
-from fer.tracking import LocalSearch
+from fer.export.export import export_onnx
+from fer.faces.detect import HaarFaceDetector
+from fer.inference.infer import run
+from fer.inference.tracking import LocalSearch
 from tests.conftest import compose_config
 from tests.test_infer import make_video
 from tests.tiny_models import make_model_file

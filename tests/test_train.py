@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 
+from fer.data.datamodule import instantiate_data
 from fer.data.scan import DataConfigError
+from fer.inference.runtime import load_classifier
 from fer.models.model_file import load_model_file
-from fer.precision import resolve_precision
-from fer.runtime import load_classifier
-from fer.train import instantiate_data
+from fer.training.precision import resolve_precision
 from tests.conftest import DATA_DIR, FAST, FAST_TRAINER, ROOT, compose_train, needs_data, run_script, run_train
 from tests.trees import make_ferg_tree
 

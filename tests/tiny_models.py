@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from fer.data.synthetic_faces import draw_face, sample_identity
-from fer.data.transforms import eval_transform, to_tensor
+from fer.data.transforms import to_tensor
+from fer.faces.preprocess import eval_transform
 from fer.labels import LABELS
 from fer.models.classifier import Architecture, FERClassifier
 from fer.models.model_file import Preprocessing, save_model_file

@@ -38,7 +38,7 @@ def classify_ms(weights: Path, runs: int = 300) -> float:
 
     import numpy as np
 
-    from fer.runtime import load_classifier
+    from fer.inference.runtime import load_classifier
 
     classifier = load_classifier(weights, threads=2)
     face = np.zeros((1, classifier.channels, classifier.image_size, classifier.image_size), np.float32)

@@ -1,4 +1,8 @@
-"""One LightningDataModule for every mix of sources: human, animated, or both under the seven labels."""
+"""One LightningDataModule for every mix of sources: human, animated, or both under the seven labels.
+
+`prepared_data(cfg.data)` builds it from a data config, scanned and split exactly as training splits it:
+evaluation, the leakage audit and the benchmarks read their faces through it.
+"""
 
 import json
 import logging
@@ -6,21 +10,26 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import hydra
 import lightning as L
 import numpy as np
 import torch
+from hydra.errors import InstantiationException
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from fer.data.dataset import FaceDataset
 from fer.data.face_cache import FaceArray, face_array
 from fer.data.record import FaceRecord
+from fer.data.report import print_source_table
 from fer.data.samplers import EpochSeededSampler, balancing_weights
-from fer.data.scan import CropPolicy, DataConfigError, SourceReport, scan_source
+from fer.data.scan import DataConfigError, SourceReport, scan_source
 from fer.data.sources.base import Source
 from fer.data.splits import SPLITS, check_subject_independence, split_records, write_manifest
-from fer.data.transforms import eval_transform, train_transform
+from fer.data.transforms import train_transform
+from fer.faces.crop import CropPolicy
+from fer.faces.preprocess import eval_transform
 from fer.labels import LABELS, NUM_CLASSES
-from fer.report import print_source_table
 
 log = logging.getLogger(__name__)
 
@@ -211,3 +220,21 @@ class FERDataModule(L.LightningDataModule):
     @property
     def labels(self) -> tuple[str, ...]:
         return LABELS
+
+
+def instantiate_data(data_cfg: DictConfig):
+    """The datamodule a data config describes; a data option's own error, not Hydra's wrapper around it."""
+    try:
+        return hydra.utils.instantiate(data_cfg)
+    except InstantiationException as err:
+        # Show our own message (it names the option to change), not Hydra's wrapper around it.
+        if isinstance(err.__cause__, DataConfigError):
+            raise err.__cause__ from None
+        raise
+
+
+def prepared_data(data_cfg: DictConfig):
+    """The data config's datamodule, scanned and split exactly as training splits it (for evaluation and audits)."""
+    datamodule = instantiate_data(data_cfg)
+    datamodule.setup("test")
+    return datamodule

@@ -6,17 +6,16 @@ detector, caching crops on disk keyed by file content and crop parameters.
 """
 
 import hashlib
-import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 
-from fer.data.image_io import UnreadableImage, decode_grey
 from fer.data.record import FaceRecord
 from fer.data.sources.base import Source
-from fer.detect import HaarFaceDetector, crop_square
+from fer.faces.crop import CropPolicy, crop_square
+from fer.faces.image_io import UnreadableImage, decode_grey
 from fer.labels import LABELS, label_index
 
 SKIP_REASONS = ("unreadable", "no face", "unknown label", "dropped label", "tie", "unknown or not a face", "duplicate")
@@ -24,23 +23,6 @@ SKIP_REASONS = ("unreadable", "no face", "unknown label", "dropped label", "tie"
 
 class DataConfigError(ValueError):
     """A data option or folder is wrong; the message names it and says what to do."""
-
-
-@dataclass
-class CropPolicy:
-    """How uncropped photos become face crops; sources that ship crops pass through unchanged."""
-
-    margin: float = 0.0  # Haar boxes with no margin match the tightness of CK+48 and FER2013
-    size: int = 128  # cached crops are stored at this side, models resize from there
-    scale_factor: float = 1.1
-    min_neighbors: int = 5
-    min_size: float = 0.1
-
-    def key(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
-
-    def detector(self) -> HaarFaceDetector:
-        return HaarFaceDetector(self.scale_factor, self.min_neighbors, self.min_size)
 
 
 @dataclass

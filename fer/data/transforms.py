@@ -1,7 +1,9 @@
-"""Image pipelines: albumentations augmentation for training, plain resize for evaluation.
+"""Training's image pipeline: albumentations augmentation, then `to_tensor`.
 
-Both end in the same `to_tensor` step (scale, normalise, repeat grey to the model's channels), so
-a model sees identical preprocessing in training, evaluation and inference.
+Evaluation and inference resize with `fer.faces.preprocess.eval_transform` instead of augmenting, and
+every path ends in the same scaling and normalisation (`to_tensor` here, its numpy twin
+`fer.faces.preprocess.normalise` at inference), so a model sees identical preprocessing in training,
+evaluation and inference.
 """
 
 from dataclasses import dataclass
@@ -44,22 +46,6 @@ def train_transform(size: int, augment: Augment | dict | None) -> A.Compose:
         A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(0.15, 0.3), hole_width_range=(0.15, 0.3),
                         fill="random_uniform", p=a.erase_p),
     ])
-
-
-@dataclass(frozen=True)
-class EvalResize:
-    """Evaluation's one transform, a plain area resize, called as albumentations transforms are
-    (`transform(image=grey)["image"]`). Not an `A.Compose([A.Resize(...)])`, which gives the same pixels
-    but costs ~0.2 ms more a call: the live loop runs it on every face of every frame."""
-
-    size: int
-
-    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
-        return {"image": cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)}
-
-
-def eval_transform(size: int) -> EvalResize:
-    return EvalResize(size)
 
 
 def to_tensor(grey: np.ndarray, mean: float, std: float, channels: int) -> torch.Tensor:

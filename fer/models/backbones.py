@@ -13,7 +13,7 @@ import torch
 import torchvision
 from torch import nn
 
-import fer.resolvers  # noqa: F401  (conf/model/mobileface.yaml's ${mobileface:...}, wherever models are built)
+import fer.models.resolvers  # noqa: F401  (conf/model/mobileface.yaml's ${mobileface:...}, wherever models are built)
 from fer.models.compact import CompactCNN
 
 BackboneFactory = Callable[[bool, int], nn.Module]
@@ -74,7 +74,12 @@ def _mobileface(pretrained: bool, in_chans: int, weights: str | None = None, **k
     # MobileFace V1/V2 face-recognition trunks; weights=<the MXNet files' folder or stem> (fer/models/mobileface.py)
     from fer.models.mobileface import mobileface_backbone
 
-    return mobileface_backbone(pretrained, in_chans, weights=weights, **kwargs)
+    if pretrained and not weights:
+        raise PretrainedWeightsUnavailable(
+            "mobileface has no download: pass model.weights=<path to the MobileFace folder> (e.g. "
+            "model.weights=../shared/weights/mobileface, or your own copy of becauseofAI/MobileFace's "
+            "MobileFace_Identification folder), or use model.pretrained=false")
+    return mobileface_backbone(in_chans, weights=weights, **kwargs)
 
 
 def _torchvision(arch: str, head_attr: str, feature_width: Callable[[nn.Module], int]) -> BackboneFactory:

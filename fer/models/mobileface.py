@@ -59,18 +59,13 @@ def trunk_spec(variant: str) -> dict:
     return TRUNKS[variant]
 
 
-def mobileface_backbone(pretrained: bool, in_chans: int, weights: str | None = None, variant: str = "v1",
+def mobileface_backbone(in_chans: int, weights: str | None = None, variant: str = "v1",
                         pooled_side: int = 1) -> MobileFace:
-    from fer.models.backbones import PretrainedWeightsUnavailable
-
+    """A MobileFace trunk, from the publisher's MXNet files where `weights` names them (`pretrained=true`
+    without them is refused by the backbone registry, fer.models.backbones: there is no download)."""
     model = MobileFace(variant, in_chans, pooled_side)
     if weights:
         load_mobileface_weights(model, weights)
-    elif pretrained:
-        raise PretrainedWeightsUnavailable(
-            "mobileface has no download: pass model.weights=<path to the MobileFace folder> (e.g. "
-            "model.weights=../shared/weights/mobileface, or your own copy of becauseofAI/MobileFace's "
-            "MobileFace_Identification folder), or use model.pretrained=false")
     return model
 
 

@@ -5,17 +5,43 @@
 
 Loaded with `torch.load(..., weights_only=True)`, so a model file cannot run code. Lightning
 checkpoints (.ckpt) of our LightningModule load the same way.
+
+The exported formats (`fer.export`) carry the same metadata as JSON (`META_FORMAT`): inside a TorchScript
+archive as the extra file `TORCHSCRIPT_META_FILE`, in an ONNX model's `metadata_props` under
+`ONNX_META_KEY`. Those names live here, beside the format they describe, so that the runtime reads them
+without the exporter. This module imports torch only where a function needs it: ONNX inference reads the
+names and never loads torch.
 """
 
+from __future__ import annotations
+
+import contextlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from fer.labels import LABELS
-from fer.models.classifier import Architecture, FERClassifier
+
+if TYPE_CHECKING:
+    from fer.models.classifier import FERClassifier
 
 FORMAT = "fer-model/1"
+META_FORMAT = "fer-torchscript/1"  # the JSON both exported formats embed
+TORCHSCRIPT_META_FILE = "fer_meta.json"  # extra file inside the TorchScript archive
+ONNX_META_KEY = "fer_meta"  # key in the ONNX model's metadata_props
+
+# torch 2.14 marks every torch.jit entry point deprecated with messages like
+# "`torch.jit.trace` is deprecated. Please switch to `torch.compile` or `torch.export`."
+# Only those are silenced; any other FutureWarning still reaches the user.
+JIT_DEPRECATION = r"`torch\.jit\.\w+` is deprecated"
+
+
+@contextlib.contextmanager
+def quiet_jit_deprecation():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, message=JIT_DEPRECATION)
+        yield
 
 
 @dataclass
@@ -27,6 +53,8 @@ class Preprocessing:
 
 
 def save_model_file(path: str | Path, model: FERClassifier, pre: Preprocessing, extra: dict | None = None) -> Path:
+    import torch
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -40,6 +68,10 @@ def save_model_file(path: str | Path, model: FERClassifier, pre: Preprocessing, 
 
 def load_model_file(path: str | Path) -> tuple[FERClassifier, Preprocessing, dict]:
     """Rebuild a model from a model file or a training checkpoint; returns (eval-mode model, preprocessing, metadata)."""
+    import torch
+
+    from fer.models.classifier import Architecture, FERClassifier
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights: no such file: {path}")
@@ -67,6 +99,8 @@ def own_state_dict(path: str | Path) -> dict | None:
     Lets `model.weights` start a run from an earlier run (FER2013 pre-training, then fine-tuning)
     as well as from a publisher's backbone state_dict.
     """
+    import torch
+
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         return _metadata(payload, Path(path))["state_dict"]

@@ -12,11 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.data.image_io import read_grey
 from fer.data.record import HUMAN, FaceRecord
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".pgm", ".ppm"}
-
+from fer.faces.image_io import IMAGE_SUFFIXES, files_under, read_grey
 
 @dataclass(frozen=True)
 class ListedFile:
@@ -81,22 +78,6 @@ class Source:
 def image_files(folder: Path, recursive: bool = False) -> list[Path]:
     files = files_under(folder) if recursive else folder.glob("*")
     return sorted(p for p in files if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-
-
-def files_under(folder: Path) -> list[Path]:
-    """Every file below `folder` (hidden ones left out), following linked folders, which `Path.rglob`
-    does not before Python 3.13 (test sets are often assembled from links); each real folder is read
-    once, so a link back up the tree cannot loop."""
-    seen, found = set(), []
-    for root, dirs, files in os.walk(folder, followlinks=True):
-        real = os.path.realpath(root)
-        if real in seen:
-            dirs[:] = []
-            continue
-        seen.add(real)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(root) / name for name in files if not name.startswith(".")]
-    return sorted(found)
 
 
 def label_folders(root: Path) -> list[Path]:

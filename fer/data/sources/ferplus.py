@@ -28,10 +28,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.data.image_io import read_grey
 from fer.data.record import FaceRecord
 from fer.data.sources.base import ListedFile, Source
 from fer.data.sources.fer2013 import csv_faces
+from fer.faces.image_io import read_grey
 from fer.labels import LABELS, label_index
 
 VOTE_NAMES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")

@@ -8,13 +8,13 @@ import lightning as L
 import torch
 from torch import nn
 
-from fer.distillation import Teacher
+from fer.evaluation.metrics import FERMetrics
+from fer.evaluation.plots import save_confusion_image
 from fer.labels import LABELS
-from fer.metrics import FERMetrics
-from fer.mixing import Mixing
 from fer.models.classifier import Architecture, FERClassifier
 from fer.models.model_file import Preprocessing, own_state_dict, warm_start
-from fer.plots import save_confusion_image
+from fer.training.distillation import Teacher
+from fer.training.mixing import Mixing
 
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 

@@ -24,9 +24,9 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from fer.detect import Box, FaceDetector, HaarFaceDetector
 from fer.errors import BadValue
-from fer.predictor import FacePrediction, Predictor
+from fer.faces.detect import Box, FaceDetector, HaarFaceDetector
+from fer.inference.predictor import FacePrediction, Predictor
 
 
 def iou(a: Box, b: Box) -> float:

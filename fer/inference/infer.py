@@ -12,18 +12,17 @@ import sys
 
 import cv2
 import hydra
-import torch
 from omegaconf import DictConfig
 
-from fer.api import Recognizer
-from fer.console import tidy_console
-from fer.data.image_io import to_grey_uint8
 from fer.errors import BadValue
-from fer.explain import SaliencyWriter, resolve_method
-from fer.frames import Frame, open_frames
-from fer.outputs import AnnotatedImages, CsvWriter, JsonlWriter, VideoOut, format_record, records
-from fer.overlay import draw
-from fer.progress import RunProgress
+from fer.faces.image_io import to_grey_uint8
+from fer.inference.explain import SaliencyWriter, resolve_method
+from fer.inference.frames import Frame, open_frames
+from fer.inference.outputs import AnnotatedImages, CsvWriter, JsonlWriter, VideoOut, format_record, records
+from fer.inference.overlay import draw
+from fer.inference.recognizer import Recognizer
+from fer.utils.console import tidy_console
+from fer.utils.progress import RunProgress
 
 log = logging.getLogger(__name__)
 QUIT_KEYS = (ord("q"), 27)  # q, Esc
@@ -40,7 +39,6 @@ def window_available() -> bool:
 
 def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
     tidy_console(verbose=bool(cfg.get("verbose")))
-    torch.set_num_threads(cfg.threads)
     display = cfg.display and window_available()
     if cfg.display and not display:
         log.warning("display=true, but this OpenCV has no window support (opencv-python-headless) or there is "
@@ -51,6 +49,10 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
                             detect_every=cfg.detect_every, smoothing=cfg.smoothing, realtime=cfg.realtime,
                             max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search,
                             classify_per_frame=cfg.classify_per_frame)
+    if recognizer.classifier.runtime != "onnxruntime":  # torch weights (torch is loaded by now); ONNX took `threads`
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     explain = resolve_method(cfg.get("explain", False), recognizer.predictor)
     if explain and not cfg.output.get("dir"):
         raise BadValue(f"explain={cfg.explain}: heatmaps are written beside the annotated images: pass output.dir=<folder>")

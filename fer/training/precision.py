@@ -52,7 +52,7 @@ def uses_cuda(accelerator: str | None) -> bool:
         return True
     if accelerator not in (None, AUTO):
         return False
-    import torch  # here, so that `python fer/precision.py` describes the CPU before anything is installed
+    import torch  # here, so that `python fer/training/precision.py` describes the CPU before anything is installed
 
     return torch.cuda.is_available()
 
@@ -98,5 +98,5 @@ def machine_line() -> str:
             f"precision auto on CPU: {precision} ({why})")
 
 
-if __name__ == "__main__":  # python fer/precision.py: needs no installed package (CI prints it first)
+if __name__ == "__main__":  # python fer/training/precision.py: needs no installed package (CI prints it first)
     print(machine_line())

@@ -5,9 +5,9 @@ import functools
 import cv2
 import numpy as np
 
-from fer.data.image_io import flatten_alpha
+from fer.faces.image_io import flatten_alpha
+from fer.inference.predictor import FacePrediction
 from fer.labels import LABELS
-from fer.predictor import FacePrediction
 
 GREEN, WHITE, BLACK = (80, 200, 80), (255, 255, 255), (0, 0, 0)
 FONT = cv2.FONT_HERSHEY_SIMPLEX

@@ -17,9 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.data.image_io import UnreadableImage, check_not_truncated, decode_grey
-from fer.data.sources.base import IMAGE_SUFFIXES, files_under
 from fer.errors import BadValue, CannotOpen, MissingInput
+from fer.faces.image_io import IMAGE_SUFFIXES, UnreadableImage, check_not_truncated, decode_grey, files_under
 
 CaptureFactory = Callable[[int | str], "cv2.VideoCapture"]
 log = logging.getLogger(__name__)

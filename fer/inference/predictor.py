@@ -14,14 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer.calibration import softmax
-from fer.data.image_io import to_grey_uint8
-from fer.data.scan import CropPolicy
-from fer.data.transforms import eval_transform
-from fer.detect import Box, FaceDetector, crop_square
 from fer.errors import BadValue
+from fer.faces.crop import CropPolicy, crop_square
+from fer.faces.detect import Box, FaceDetector
+from fer.faces.image_io import to_grey_uint8
+from fer.faces.preprocess import eval_transform, normalise
+from fer.inference.runtime import Classifier, softmax
 from fer.labels import LABELS
-from fer.runtime import Classifier
 
 # Training crops uncropped photos to this side before the eval transform resizes them to the
 # model's input; going through the same intermediate size gives the same pixels.
@@ -117,9 +116,3 @@ class Predictor:
         """A face crop -> C x H x W float32: the training eval transform, then `to_tensor` in numpy."""
         resized = self._resize(image=to_grey_uint8(grey_crop, "crop"))["image"]
         return normalise(resized, self.classifier.mean, self.classifier.std, self.classifier.channels)
-
-
-def normalise(grey: np.ndarray, mean: float, std: float, channels: int) -> np.ndarray:
-    """numpy twin of `fer.data.transforms.to_tensor` (same float32 operations, same order): no torch per frame."""
-    x = (grey.astype(np.float32) / np.float32(255.0) - np.float32(mean)) / np.float32(std)
-    return np.ascontiguousarray(np.broadcast_to(x, (channels, *x.shape)))

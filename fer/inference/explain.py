@@ -3,8 +3,9 @@
     python infer.py source=photo.jpg explain=true output.dir=out/ display=false
 
 - occlusion (`explain=true` or `explain=occlusion`): every runtime, the shipped int8 ONNX model
-  included. A grey window slides over the face, and each place is scored by how much the
-  predicted label's probability falls while it is covered (captum's `Occlusion`).
+  included, in numpy (no torch). A grey window slides over the face, and each place is scored by how
+  much the predicted label's probability falls while it is covered (the computation of captum's
+  `Occlusion`: each pixel gets the mean drop of the windows that cover it).
 - gradcam (`explain=gradcam`): torch weights only (model.pt or a training .ckpt): Grad-CAM on the
   backbone's last convolution (captum's `LayerGradCam`), upsampled to the input.
 
@@ -27,11 +28,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
 from fer.errors import BadValue
-from fer.predictor import FacePrediction, Predictor
+from fer.inference.predictor import FacePrediction, Predictor
 
 METHODS = ("occlusion", "gradcam")
 HEATMAP_SIDE = 192  # px of each half of the written image (face, face with heatmap)
@@ -59,26 +58,46 @@ def saliency(predictor: Predictor, face: np.ndarray, target: int, method: str = 
 
 
 def occlusion_map(probabilities, face: np.ndarray, target: int, window: int | None = None,
-                  stride: int | None = None) -> np.ndarray:
-    """`probabilities`: N x C x H x W float32 -> N x 7 (any runtime). Windows of about a sixth of the face."""
-    from captum.attr import Occlusion
+                  stride: int | None = None, batch: int = 64) -> np.ndarray:
+    """`probabilities`: N x C x H x W float32 -> N x 7 (any runtime). Windows of about a sixth of the face.
 
-    channels, side = face.shape[0], face.shape[-1]
-    window = window or max(4, side // 6)
+    Each window (over every channel) is set to 0 in normalised pixels, the dataset's mean grey: "no
+    information" rather than black. A pixel's value is the mean fall of the target's probability over the
+    windows that cover it, summed over channels; falls only (a place whose hiding raises it gets 0). The
+    windows start every `stride` pixels and the last one of a row or column is cut at the edge, as
+    captum's `Occlusion` places them.
+    """
+    channels, height, width = face.shape
+    window = window or max(4, width // 6)
     stride = stride or max(2, window // 2)
+    face = np.array(face, dtype=np.float32)
+    places = [(y, x) for y in _starts(height, window, stride) for x in _starts(width, window, stride)]
+    before = float(np.asarray(probabilities(face[None]))[0, target])
+    total = np.zeros((height, width), np.float32)
+    count = np.zeros((height, width), np.float32)
+    for first in range(0, len(places), batch):
+        chunk = places[first:first + batch]
+        hidden = np.repeat(face[None], len(chunk), axis=0)
+        for i, (y, x) in enumerate(chunk):
+            hidden[i, :, y:y + window, x:x + window] = 0.0
+        falls = before - np.asarray(probabilities(hidden), dtype=np.float32)[:, target]
+        for (y, x), fall in zip(chunk, falls):
+            total[y:y + window, x:x + window] += fall
+            count[y:y + window, x:x + window] += 1
+    return np.clip(channels * total / count, 0, None)
 
-    def forward(batch: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(probabilities(batch.detach().numpy().astype(np.float32))))
 
-    # baseline 0 in normalised pixels is the dataset's mean grey: "no information" rather than black
-    attributions = Occlusion(forward).attribute(
-        torch.from_numpy(np.array(face[None], dtype=np.float32)), sliding_window_shapes=(channels, window, window),
-        strides=(channels, stride, stride), baselines=0.0, target=int(target), perturbations_per_eval=64)
-    return np.clip(attributions[0].sum(0).numpy(), 0, None)  # places whose hiding lowers the probability
+def _starts(side: int, window: int, stride: int) -> range:
+    """Where the windows of one axis begin: every `stride` px, the last at or past `side - window`."""
+    if window > side or stride > window:
+        raise BadValue(f"explain: occlusion windows of {window} px every {stride} px do not cover a {side} px face")
+    return range(0, stride * -(-(side - window) // stride) + 1, stride)
 
 
-def gradcam_map(model: nn.Module, face: np.ndarray, target: int) -> np.ndarray:
+def gradcam_map(model, face: np.ndarray, target: int) -> np.ndarray:
+    import torch
     from captum.attr import LayerAttribution, LayerGradCam
+    from torch import nn
 
     convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     if not convolutions:
@@ -97,7 +116,7 @@ def _unit(heat: np.ndarray) -> np.ndarray:
     return heat / top if top > 0 else heat
 
 
-def _torch_model(predictor: Predictor) -> nn.Module:
+def _torch_model(predictor: Predictor):
     """The eager network behind the predictor, which Grad-CAM needs; a one-line error for other runtimes."""
     classifier = predictor.classifier
     if classifier.runtime != "torch":

@@ -11,20 +11,19 @@ import lightning as L
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from fer.calibration import calibration_report
-from fer.console import tidy_console
-from fer.data.scan import DataConfigError
-from fer.export import EXPORTERS, export_onnx
+from fer.data.datamodule import instantiate_data
+from fer.evaluation.calibration import calibration_report
+from fer.export.export import EXPORTERS, export_onnx
+from fer.export.quantize import INT8, faces_from_loader, quantize_onnx
 from fer.models.model_file import load_model_file, save_model_file
-from fer.precision import resolve_precision
-from fer.quantize import INT8, faces_from_loader, quantize_onnx
-from fer.run_summary import EpochLine, format_summary
+from fer.training.precision import resolve_precision
+from fer.training.run_summary import EpochLine, format_summary
+from fer.utils.console import tidy_console
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +104,6 @@ def _wandb_offline_dir(loggers) -> str | None:
         if type(logger).__name__ == "WandbLogger" and logger.experiment.offline:
             return str(Path(logger.experiment.dir).parent)
     return None
-
-
-def instantiate_data(data_cfg: DictConfig):
-    try:
-        return hydra.utils.instantiate(data_cfg)
-    except InstantiationException as err:
-        # Show our own message (it names the option to change), not Hydra's wrapper around it.
-        if isinstance(err.__cause__, DataConfigError):
-            raise err.__cause__ from None
-        raise
-
-
-def prepared_data(data_cfg: DictConfig):
-    """The data config's datamodule, scanned and split exactly as training splits it (for evaluation and audits)."""
-    datamodule = instantiate_data(data_cfg)
-    datamodule.setup("test")
-    return datamodule
 
 
 def _best_checkpoint(trainer: L.Trainer) -> str:

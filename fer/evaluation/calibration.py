@@ -8,6 +8,8 @@ only how sure the probabilities claim to be. The fitted T travels inside every e
 import numpy as np
 import torch
 
+from fer.inference.runtime import softmax
+
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The T > 0 that minimises the negative log-likelihood of softmax(logits / T) on (logits, labels)."""
@@ -26,12 +28,6 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
     optimiser.step(closure)
     return float(log_t.detach().exp().clamp(0.05, 20.0))
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    scaled = np.asarray(logits, dtype=np.float64) / temperature
-    shifted = np.exp(scaled - scaled.max(axis=1, keepdims=True))  # shifted: no overflow for large logits
-    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:

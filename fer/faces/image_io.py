@@ -6,11 +6,15 @@ surfacing as a crash in the middle of an epoch.
 """
 
 import io
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+# the file suffixes read as images: by the data sources, by inference for folders, by int8 calibration
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".pgm", ".ppm"}
 
 
 class UnreadableImage(ValueError):
@@ -78,3 +82,19 @@ def check_not_truncated(data: bytes, name: str) -> None:
         raise UnreadableImage(f"{name}: truncated JPEG (no end-of-image marker)")
     if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-32:]:
         raise UnreadableImage(f"{name}: truncated PNG (no IEND chunk)")
+
+
+def files_under(folder: Path) -> list[Path]:
+    """Every file below `folder` (hidden ones left out), following linked folders, which `Path.rglob`
+    does not before Python 3.13 (test sets are often assembled from links); each real folder is read
+    once, so a link back up the tree cannot loop."""
+    seen, found = set(), []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(root) / name for name in files if not name.startswith(".")]
+    return sorted(found)

@@ -5,7 +5,8 @@
 
 The format is read from the file, not trusted from its name alone: `.onnx` runs on ONNX Runtime,
 a TorchScript archive (a zip with `code/` or our `fer_meta.json`) on torch.jit, and anything else
-must be a fer model file or a training checkpoint, run eagerly.
+must be a fer model file or a training checkpoint, run eagerly. torch is imported by the torch runtimes
+only: ONNX weights run without it.
 """
 
 import json
@@ -14,15 +15,19 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from fer.calibration import softmax
 from fer.errors import BadValue, MissingInput
-from fer.export import ONNX_META_KEY, TORCHSCRIPT_META_FILE, quiet_jit_deprecation
-from fer.models.model_file import load_model_file
+from fer.models.model_file import ONNX_META_KEY, TORCHSCRIPT_META_FILE, load_model_file, quiet_jit_deprecation
 
 DEFAULT_MODEL = "default_model.onnx"  # shipped in fer/assets; trained by `python train.py experiment=default_model`
 ACCEPTED = "an ONNX export (.onnx), a TorchScript export (python -m fer.export), a fer model file (model.pt) or a training .ckpt"
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities of softmax(logits / temperature), row by row, as float32 (computed in float64)."""
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    shifted = np.exp(scaled - scaled.max(axis=1, keepdims=True))  # shifted: no overflow for large logits
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 class Classifier:
@@ -38,7 +43,7 @@ class Classifier:
         self.mean: float = float(meta["mean"])
         self.std: float = float(meta["std"])
         self.arch: dict = meta.get("arch", {})
-        # calibration: logits / temperature before the softmax (fer.calibration); 1.0 for uncalibrated files
+        # calibration: logits / temperature before the softmax (fitted by fer.evaluation.calibration); 1.0 for uncalibrated files
         self.temperature: float = float(meta.get("temperature", 1.0))
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
@@ -67,11 +72,13 @@ class TorchClassifier(Classifier):
     runtime = "torch"
 
     def __init__(self, path: Path) -> None:
-        self.model, pre, meta = load_model_file(path)
+        self.model, pre, meta = load_model_file(path)  # imports torch
         super().__init__({**meta, "image_size": pre.image_size, "channels": pre.channels,
                           "mean": pre.mean, "std": pre.std}, path)
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
             return self.model(torch.from_numpy(batch)).numpy()
 
@@ -80,6 +87,8 @@ class TorchScriptClassifier(Classifier):
     runtime = "torchscript"
 
     def __init__(self, path: Path) -> None:
+        import torch  # here: only TorchScript weights need it
+
         extra = {TORCHSCRIPT_META_FILE: ""}
         with quiet_jit_deprecation():
             self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
@@ -89,6 +98,8 @@ class TorchScriptClassifier(Classifier):
         super().__init__(json.loads(extra[TORCHSCRIPT_META_FILE]), path)
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
             return self.module(torch.from_numpy(batch)).numpy()
 

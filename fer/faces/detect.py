@@ -1,6 +1,7 @@
 """Face detectors behind one interface: a greyscale frame in, face boxes (x, y, w, h) out.
 
-Training uses them to crop uncropped sources; inference uses the same classes on live frames.
+Training uses them to crop uncropped sources; inference uses the same classes on live frames
+(the square crops both take are `fer.faces.crop`).
 """
 
 from dataclasses import dataclass
@@ -48,25 +49,6 @@ class HaarFaceDetector:
         )
         boxes = [tuple(int(round(v / scale)) for v in box) for box in found]
         return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
-
-
-def crop_square(grey: np.ndarray, box: Box, margin: float, size: int) -> np.ndarray:
-    """A square crop centred on the box, grown by `margin` of its side on each side, resized.
-
-    Parts of the square outside the frame are filled by replicating the border, so faces near the
-    edge keep their position in the crop.
-    """
-    x, y, w, h = box
-    side = int(round(max(w, h) * (1 + 2 * margin)))
-    cx, cy = x + w / 2, y + h / 2
-    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    pad = max(0, -x0, -y0, x0 + side - grey.shape[1], y0 + side - grey.shape[0])
-    if pad:
-        grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        x0, y0 = x0 + pad, y0 + pad
-    crop = grey[y0 : y0 + side, x0 : x0 + side]
-    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    return cv2.resize(crop, (size, size), interpolation=interpolation)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import lightning as L
 
-log = logging.getLogger("fer.train")
+log = logging.getLogger("fer.training.train")
 EPOCH_FIGURES = ("train/loss_epoch", "val/acc", "val/f1")
 HEADLINE = ("acc", "f1")
 

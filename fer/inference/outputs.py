@@ -11,9 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.frames import Frame
+from fer.inference.frames import Frame
+from fer.inference.predictor import FacePrediction
 from fer.labels import LABELS
-from fer.predictor import FacePrediction
 
 
 def records(frame: Frame, faces: list[FacePrediction]) -> list[dict]:

@@ -1,0 +1,7 @@
+"""`python -m fer.export`: see fer/export/write.py."""
+
+import sys
+
+from fer.export.write import main
+
+sys.exit(main(sys.argv[1:]))

