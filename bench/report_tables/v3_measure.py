@@ -38,5 +38,7 @@ def measured_figures(folder: str, ferplus_alone: bool, out: Path) -> list[float 
 
 
 def previous_v3_figures(name: str) -> list[float | None] | None:
+    """A run's figures as the previous report printed them; None where it has none (a "not run" row)."""
     row = previous_rows().get(name)
-    return [number(c) for c in cells(row)[1:1 + len(V3_COLUMNS)]] if row else None
+    figures = [number(c) for c in cells(row)[1:1 + len(V3_COLUMNS)]] if row else []
+    return figures if any(f is not None for f in figures) else None
