@@ -48,6 +48,14 @@ def _marked_rows(results: Path) -> dict[str, str]:
     return rows
 
 
+def measured_or_kept(name: str, folder: str, measure, previous) -> dict:
+    """A run's figures: `measure()` where its int8 export is in this checkout, else `previous(name)`, marked kept."""
+    if not (checkout.ROOT / folder / "model.int8.onnx").is_file():
+        print(f"  {name}: kept (no {folder}/model.int8.onnx)")
+        return {"figures": previous(name), "kept": True}
+    return {"figures": measure(), "kept": False}
+
+
 def previous_number(name: str, column: int) -> float | None:
     """The (first) number in a column of a previous row, as a fraction: '91.6 ± 4.2' -> 0.916."""
     row = previous_rows().get(name)

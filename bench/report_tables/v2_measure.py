@@ -6,21 +6,15 @@ from pathlib import Path
 from . import checkout
 from .cells import cells, number
 from .commands import evaluate
-from .previous import previous_rows
+from .previous import measured_or_kept, previous_rows
 from .v2_candidates import LEGACY_ROWS, V2_CANDIDATES, V2_COLUMNS, V2_EVALUATIONS
 
 
 def v2_results(work: Path) -> dict[str, dict]:
     """Per candidate: {"figures": [the V2_COLUMNS numbers] or None, "kept": whether from the previous report}."""
-    results = {}
-    for i, (name, folder, _) in enumerate(V2_CANDIDATES):
-        weights = checkout.ROOT / folder / "model.int8.onnx"
-        if not weights.is_file():
-            results[name] = {"figures": previous_v2_figures(name), "kept": True}
-            print(f"  {name}: kept (no {folder}/model.int8.onnx)")
-            continue
-        results[name] = {"figures": measured_figures(folder, weights, work / f"v2_{i}"), "kept": False}
-    return results
+    return {name: measured_or_kept(name, folder, lambda f=folder, i=i: measured_figures(
+                f, checkout.ROOT / f / "model.int8.onnx", work / f"v2_{i}"), previous_v2_figures)
+            for i, (name, folder, _) in enumerate(V2_CANDIDATES)}
 
 
 def measured_figures(folder: str, weights: Path, out: Path) -> list[float]:

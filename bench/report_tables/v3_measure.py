@@ -5,22 +5,16 @@ from pathlib import Path
 from . import checkout
 from .cells import cells, number
 from .commands import evaluate
-from .previous import previous_rows
+from .previous import measured_or_kept, previous_rows
 from .v2_measure import classify_ms
 from .v3_candidates import V3_COLUMNS, V3_RUNS
 
 
 def v3_results(work: Path) -> dict[str, dict]:
     """Per run: {"figures": [the V3_COLUMNS numbers] or None, "kept": whether from the previous report}."""
-    results = {}
-    for i, (name, folder, ferplus_alone, _) in enumerate(V3_RUNS):
-        weights = checkout.ROOT / folder / "model.int8.onnx"
-        if not weights.is_file():
-            results[name] = {"figures": previous_v3_figures(name), "kept": True}
-            print(f"  {name}: kept (no {folder}/model.int8.onnx)")
-            continue
-        results[name] = {"figures": measured_figures(folder, ferplus_alone, work / f"v3_{i}"), "kept": False}
-    return results
+    return {name: measured_or_kept(name, folder, lambda f=folder, a=alone, i=i: measured_figures(f, a, work / f"v3_{i}"),
+                                   previous_v3_figures)
+            for i, (name, folder, alone, _) in enumerate(V3_RUNS)}
 
 
 def measured_figures(folder: str, ferplus_alone: bool, out: Path) -> list[float | None]:
