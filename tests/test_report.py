@@ -104,7 +104,7 @@ def test_the_entry_point_finds_its_tables_and_keeps_its_options():
 
 
 def v3_results(**runs: list[float | None]) -> dict[str, dict]:
-    """v3 runs by their place in V3_RUNS (r0 ... r7): figures in V3_COLUMNS order, measured here."""
+    """v3 runs by their place in V3_RUNS (r0 ... r9): figures in V3_COLUMNS order, measured here."""
     results = {name: {"figures": None, "kept": True} for name, _, _, _ in v3_candidates.V3_RUNS}
     for key, figures in runs.items():
         results[v3_candidates.V3_RUNS[int(key[1:])][0]] = {"figures": figures, "kept": False}

@@ -24,6 +24,12 @@ V3_RUNS = [
      f"{MF_ONLY} model.weights=null task_name=ferplus_mobileface_random_only"),
     ("Compact CNN (48 px) taught by MobileFace V1, FER+ + posed folds, 8 epochs", "logs/ferplus_mobileface_distill/final",
      False, "python train.py experiment=ferplus_mobileface_distill"),
+    ("Compact CNN (48 px) taught by MobileFace V1, FER+ alone (the teacher also FER+ alone), 8 epochs",
+     "logs/ferplus_mobileface_distill_only/final", True,
+     "python train.py experiment=ferplus_mobileface_distill data=ferplus "
+     "model.distill.teacher=logs/ferplus_mobileface_only/final/model.pt task_name=ferplus_mobileface_distill_only"),
+    ("MobileFace V2 from random weights, FER+ alone, 8 epochs", "logs/ferplus_mobileface_v2_random_only/final", True,
+     f"{MF_ONLY} model.variant=v2 model.weights=null task_name=ferplus_mobileface_v2_random_only"),
 ]
 V2_NAME = V3_RUNS[0][0]
 V3_CANDIDATES = [
@@ -32,7 +38,8 @@ V3_CANDIDATES = [
     ("MobileFace V1", V3_RUNS[2][0], V3_RUNS[3][0]),
     ("MobileFace V2", V3_RUNS[4][0], V3_RUNS[5][0]),
     ("MobileFace V1 from random weights", None, V3_RUNS[6][0]),
-    ("Compact CNN taught by MobileFace V1", V3_RUNS[7][0], None),
+    ("Compact CNN taught by MobileFace V1", V3_RUNS[7][0], V3_RUNS[8][0]),
+    ("MobileFace V2 from random weights", None, V3_RUNS[9][0]),
 ]
 # a run's figures, in this order. On runs that trained on the posed folds, "posed" is fold 0 (held out) and
 # the all-images column is empty; on FER+-alone runs both posed columns are zero-shot.

@@ -66,7 +66,8 @@ def v2_comparisons(v2: dict[str, dict] | None) -> list[tuple]:
 
 
 # v3 runs by their place in V3_RUNS
-ZERO_SHOT_CNN, MF_V1, MF_V1_ALONE, MF_V2_ALONE, MF_RANDOM_ALONE, TAUGHT_CNN = (V3_RUNS[i][0] for i in (1, 2, 3, 5, 6, 7))
+(ZERO_SHOT_CNN, MF_V1, MF_V1_ALONE, MF_V2_ALONE, MF_RANDOM_ALONE, TAUGHT_CNN, TAUGHT_CNN_ALONE,
+ MF_V2_RANDOM_ALONE) = (V3_RUNS[i][0] for i in (1, 2, 3, 5, 6, 7, 8, 9))
 CANDIDATE_A = "A: FER+ votes + posed training folds, from scratch, 8 epochs"  # of the v2 table
 V3_COMPARISONS = [
     # (technique, baseline run, run with it, column): runs of the v3 table
@@ -80,6 +81,10 @@ V3_COMPARISONS = [
      FERPLUS),
     ("MobileFace V2 (112 px, 3 channels) instead of V1 (100 px grey), FER+ alone, zero-shot posed", MF_V1_ALONE,
      MF_V2_ALONE, POSED_ALL),
+    ("Face-recognition pretraining instead of random weights (MobileFace V2, FER+ alone, 8 epochs), zero-shot posed",
+     MF_V2_RANDOM_ALONE, MF_V2_ALONE, POSED_ALL),
+    ("A MobileFace V1 teacher for the compact CNN (model.distill; FER+ alone, 8 epochs), zero-shot posed",
+     ZERO_SHOT_CNN, TAUGHT_CNN_ALONE, POSED_ALL),
 ]
 
 
