@@ -132,6 +132,41 @@ def test_full_frame_scans_and_window_searches_run_off_the_frame_loop(onnx_model)
     assert searches.haar is not detector.haar
 
 
+class GatedDetector(RecordingDetector):
+    """Haar, held until the test opens the gate: a scan as slow as a busy server's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def detect(self, grey):
+        self.gate.wait(timeout=30)
+        return super().detect(grey)
+
+
+def test_a_scan_slower_than_max_unconfirmed_frames_still_shows_its_face(onnx_model):
+    # The scan of frame 0 returns 25 frames later (> max_unconfirmed=10): its face counts as confirmed
+    # when the finding arrives, so it is shown and kept, not dropped the moment it is merged.
+    detector = GatedDetector()
+    loop = Recognizer(onnx_model, detector, realtime=True, max_unconfirmed=10).live_loop("video")
+    grey = np.full((SIZE[1], SIZE[0]), 80, np.uint8)
+    grey[140:340, 200:400] = cv2.cvtColor(FACE, cv2.COLOR_BGR2GRAY)
+    try:
+        for _ in range(25):
+            assert loop.step(grey) == []
+            loop.hand_off()
+        detector.gate.set()
+        loop.background.wait()
+        shown = []
+        for _ in range(5):
+            shown.append(len(loop.step(grey)))
+            loop.hand_off()
+    finally:
+        detector.gate.set()
+        loop.close()
+    assert shown == [1] * 5
+
+
 def test_local_search_follows_a_moved_face_and_keeps_the_box_size():
     search = LocalSearch()
     grey = np.full((SIZE[1], SIZE[0]), 80, np.uint8)
@@ -158,7 +193,8 @@ def test_video_files_stay_exact_unless_realtime(tmp_path, onnx_model):
     frames = [r["frame"] for r in live]
     assert len(frames) >= 15 and set(frames) <= set(range(20)) and frames == sorted(frames)
     first = min(r["frame"] for r in live if r["box"] is not None)
-    assert first < 5 and all(r["box"] is not None for r in live if r["frame"] >= first)
+    # the first scan lands within a few frames (1-2 on an idle 2-core machine, up to 6 on a loaded one)
+    assert first < 8 and all(r["box"] is not None for r in live if r["frame"] >= first)
 
 
 def test_bad_live_options_are_named(onnx_model):

@@ -212,6 +212,9 @@ class LocalSearch:
 class Track:
     box: Box
     confirmed: int  # the last frame a detection (full scan or local search) found this face in
+    # the loop's frame when the track was made: a scan slower than max_unconfirmed frames (a loaded
+    # machine, a busy server) still gives its new faces their full grace period
+    born: int = 0
     probs: np.ndarray | None = None  # its smoothed probabilities as of its last classification
     classified: int = -1  # the frame of that classification
     mirror_next: bool = False  # which view of the face its next classification takes (alternating flip)
@@ -240,6 +243,7 @@ class TrackedFaces:
         cv2.setNumThreads(1)
         self.background = BackgroundWorker(predictor.detector.detect, "fer-face-detector")
         self.search = LocalSearch() if local_search else None
+        self._frame_search: LocalSearch | None = None  # the frame path's own, made when first needed (_merge)
         # window searches take ~1 ms a face: on a thread of their own they leave the frame path too
         # (a search's result lands a frame or two later; faces move a few pixels in that time)
         self.follower = BackgroundWorker(self._search, "fer-face-follower") if local_search else None
@@ -256,7 +260,7 @@ class TrackedFaces:
         self._pending = grey
         scan = self.background.poll()
         if scan is not None:
-            self._merge(*scan)
+            self._merge(*scan, grey)
         if self.follower is not None:
             self._adopt_searches()
         self._prune()
@@ -305,8 +309,10 @@ class TrackedFaces:
             self.follower.close()
         cv2.setNumThreads(self._opencv_threads)
 
-    def _merge(self, index: int, boxes: list[Box]) -> None:
-        """A finished full scan of frame `index`: confirm the tracks it found, start tracks for new faces."""
+    def _merge(self, index: int, boxes: list[Box], grey: np.ndarray) -> None:
+        """A finished full scan of frame `index`: confirm the tracks it found, start tracks for new faces.
+        A new face from a scan more than a frame old is first looked for again in this frame (a window search
+        on the frame path, ~1 ms, only then), so that a slow scan does not show a face where it was frames ago."""
         unmatched = list(self.tracks)
         for box in boxes:
             best = max(unmatched, key=lambda t: iou(t.box, box), default=None)
@@ -318,7 +324,20 @@ class TrackedFaces:
                     x, y, w, h = best.box
                     best.box = (int(round(x + (w - box[2]) / 2)), int(round(y + (h - box[3]) / 2)), box[2], box[3])
             else:
-                self.tracks.append(Track(tuple(box), index))
+                box, confirmed = tuple(box), index
+                moved = self._find_again(grey, box) if self._frame - index > 1 else None
+                if moved is not None:
+                    box, confirmed = moved, self._frame
+                self.tracks.append(Track(box, confirmed, born=self._frame))
+
+    def _find_again(self, grey: np.ndarray, box: Box) -> Box | None:
+        """`box`'s face in this frame, on the frame path: with a cascade of its own, since the follower's
+        may be searching at the same moment. None without local search or where it is not found."""
+        if self.search is None:
+            return None
+        if self._frame_search is None:
+            self._frame_search = LocalSearch()
+        return self._frame_search.find(grey, box)
 
     def _adopt_searches(self) -> None:
         """The boxes of the window searches that finished, unless a newer scan has confirmed the track since."""
@@ -343,8 +362,9 @@ class TrackedFaces:
         return [(track, self.search.find(grey, box)) for track, box in searches]
 
     def _prune(self) -> None:
-        """Drop faces unconfirmed for too long and tracks that ended up on the same face; largest first."""
-        alive = [t for t in self.tracks if self._frame - t.confirmed <= self.max_unconfirmed]
+        """Drop faces no detection has confirmed for too long (a new face: counted from when its track was
+        made) and tracks that ended up on the same face; largest first."""
+        alive = [t for t in self.tracks if self._frame - max(t.confirmed, t.born) <= self.max_unconfirmed]
         alive.sort(key=lambda t: t.confirmed, reverse=True)  # on overlap, keep the freshest sighting
         kept: list[Track] = []
         for track in alive:
