@@ -446,3 +446,28 @@ def test_cors_is_off_by_default_and_on_for_listed_origins(client):
         allowed = c.options("/v1/predict", headers=preflight)
         assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == "http://app.example"
         assert c.options("/v1/predict", headers={**preflight, "Origin": "http://evil.example"}).status_code == 400
+
+
+def test_the_token_never_reaches_the_access_log():
+    import logging
+
+    from fer.serve.auth import RedactToken
+
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
+                               ("127.0.0.1:5000", "/v1/stream?token=s3cret&x=1"), None)
+    assert RedactToken().filter(record) and record.getMessage() == '127.0.0.1:5000 - "WebSocket /v1/stream?token=***&x=1" [accepted]'
+
+
+def test_multipart_uploads_stay_in_memory(client, monkeypatch):
+    """Starlette spools multipart files over 1 MB to a temporary file; the service keeps them in memory."""
+    import tempfile
+
+    def no_disk(*args, **kwargs):
+        raise AssertionError("a temporary file was written")
+
+    big = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (700, 700, 3), np.uint8))[1].tobytes()
+    assert len(big) > 1_100_000
+    monkeypatch.setattr(tempfile, "mkstemp", no_disk)  # SpooledTemporaryFile rolls over through it
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_disk)
+    response = client.post("/v1/predict", files={"image": ("noise.png", big, "image/png")})
+    assert response.status_code == 200 and response.json()["width"] == 700

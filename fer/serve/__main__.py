@@ -12,6 +12,7 @@ from fer.errors import UserError, report_and_exit
 from fer.serve.options import ServeOptions, parse_options, usage
 
 GRACEFUL_SHUTDOWN_S = 5  # open streams get this long to end on SIGTERM
+STARTUP_FAILED = 3  # uvicorn's own exit code when the server could not start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         app = build(options)
     except UserError as err:
         report_and_exit(err, code=2, prefix="error")
-    serve(app, options)
-    return 0
+    return serve(app, options)
 
 
 def build(options: ServeOptions):
@@ -41,8 +41,10 @@ def build(options: ServeOptions):
     return create_app(options)
 
 
-def serve(app, options: ServeOptions) -> None:
+def serve(app, options: ServeOptions) -> int:
     import uvicorn
+
+    from fer.serve.auth import RedactToken
 
     scheme = "https" if options.ssl_certfile else "http"
     host = f"[{options.host}]" if ":" in options.host else options.host
@@ -53,13 +55,18 @@ def serve(app, options: ServeOptions) -> None:
     # uvicorn stops gracefully on SIGTERM and SIGINT, then raises the signal again for the handler in place
     # before it started: a stop asked for is a clean exit (0), not a death by signal or a traceback
     signal.signal(signal.SIGTERM, _stop)
+    config = uvicorn.Config(app, host=options.host, port=options.port, log_level=options.log_level,
+                            ssl_certfile=options.ssl_certfile, ssl_keyfile=options.ssl_keyfile,
+                            ws_max_size=options.max_body_bytes + 1024, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+                            server_header=False)
+    for name in ("uvicorn.access", "uvicorn.error"):  # configured by Config: the token never reaches the log
+        logging.getLogger(name).addFilter(RedactToken())
+    server = uvicorn.Server(config)
     try:
-        uvicorn.run(app, host=options.host, port=options.port, log_level=options.log_level,
-                    ssl_certfile=options.ssl_certfile, ssl_keyfile=options.ssl_keyfile,
-                    ws_max_size=options.max_body_bytes + 1024, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-                    server_header=False)
+        server.run()
     except KeyboardInterrupt:
         pass
+    return 0 if server.started else STARTUP_FAILED  # e.g. the port is taken: uvicorn has logged why
 
 
 def _stop(signum, frame) -> None:

@@ -128,8 +128,10 @@ async def multipart_image(headers: Headers, body: bytes) -> tuple[bytes, str]:
     async def chunks():
         yield body
 
+    parser = MultiPartParser(headers, chunks(), max_files=4, max_fields=16)
+    parser.spool_max_size = len(body) + 1  # files stay in memory (the body already is): nothing written to disk
     try:
-        form = await MultiPartParser(headers, chunks(), max_files=4, max_fields=16).parse()
+        form = await parser.parse()
     except MultiPartException as err:
         raise ServeError(400, f"the multipart body could not be parsed ({err.message}): send one file field "
                               "named image") from None

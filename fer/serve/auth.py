@@ -10,6 +10,8 @@ Origin (a script, not a browser).
 """
 
 import hmac
+import logging
+import re
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -45,3 +47,17 @@ def origin_allowed(headers: Headers, cors_origins: list[str]) -> bool:
     if origin in cors_origins or "*" in cors_origins:
         return True
     return urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
+
+
+class RedactToken(logging.Filter):
+    """uvicorn's access lines print each path with its query: a stream's `?token=` (and the page's, when the
+    token is in its address) would be written to the log. The value is replaced by ***."""
+
+    PATTERN = re.compile(r"(token=)[^&\s\"]*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.PATTERN.sub(r"\1***", arg) if isinstance(arg, str) else arg for arg in record.args)
+        if isinstance(record.msg, str):
+            record.msg = self.PATTERN.sub(r"\1***", record.msg)
+        return True
