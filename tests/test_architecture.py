@@ -11,7 +11,9 @@ functions too). Stages, lowest first; a module may import its own stage and the 
     export      fer.export       TorchScript / ONNX / int8 writers
     evaluation  fer.evaluation   metrics, calibration, fer.evaluate, fer.audit
     training    fer.training     the Lightning module and the training task
-    front door  fer, fer.api and the command-line names fer.evaluate, fer.audit, fer.quantize
+    serving     fer.serve        the HTTP service (fer serve): imports inference and below, nothing of torch
+    front door  fer, fer.api, fer.cli (the `fer` command) and the command-line names fer.evaluate, fer.audit,
+                fer.quantize
 """
 
 import ast
@@ -30,7 +32,8 @@ STAGES = (
     ("export", ("fer.export",), ()),
     ("evaluation", ("fer.evaluation",), ()),
     ("training", ("fer.training",), ()),
-    ("front door", (), ("fer", "fer.api", "fer.evaluate", "fer.audit", "fer.quantize")),
+    ("serving", ("fer.serve",), ()),
+    ("front door", (), ("fer", "fer.api", "fer.cli", "fer.evaluate", "fer.audit", "fer.quantize")),
 )
 LEAVES = ("fer.labels", "fer.errors")  # they import nothing of fer at all
 

@@ -1,5 +1,5 @@
-"""Inference with ONNX weights (the shipped model) loads none of the training stack: the API and infer.py
-run on numpy, OpenCV and ONNX Runtime (and Hydra for infer.py's options). torch loads only where the
+"""Inference with ONNX weights (the shipped model) loads none of the training stack: the API, infer.py and
+fer serve run on numpy, OpenCV and ONNX Runtime (and Hydra for infer.py's options). torch loads only where the
 weights are torch ones (or for explain=gradcam), and then lazily."""
 
 import json
@@ -46,6 +46,20 @@ def test_infer_py_with_the_shipped_model_imports_no_training_library(tmp_path):
     assert loaded_heavy(code) == []
     assert len((out / "faces.jsonl").read_text().splitlines()) == 2
     assert len(list(out.glob("*_occlusion.png"))) == 2
+
+
+def test_fer_serve_with_the_shipped_model_imports_no_training_library(tmp_path):
+    """The service (fer serve) on the light install: its app built, an image posted, a frame streamed."""
+    image = two_faces(tmp_path / "faces.png")
+    code = ("from starlette.testclient import TestClient\nfrom fer.serve.app import create_app\n"
+            f"data = open({str(image)!r}, 'rb').read()\n"
+            "with TestClient(create_app()) as client:\n"
+            "    answer = client.post('/v1/predict', content=data, headers={'Content-Type': 'image/png'}).json()\n"
+            "    assert len(answer['faces']) == 2, answer\n"
+            "    with client.websocket_connect('/v1/stream') as ws:\n"
+            "        ws.send_bytes(data)\n"
+            "        assert ws.receive_json()['frame'] == 1")
+    assert loaded_heavy(code) == []
 
 
 def test_torch_weights_do_load_torch(tmp_path):

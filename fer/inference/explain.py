@@ -145,11 +145,16 @@ class SaliencyWriter:
     def write(self, source: str, grey: np.ndarray, faces: list[FacePrediction]) -> list[Path]:
         paths = []
         for index, face in enumerate(faces):
-            crop = grey if face.box is None else self.predictor.crop_faces(grey, [face.box])[0]
-            model_input = self.predictor.preprocess(crop)
-            heat = saliency(self.predictor, model_input, int(np.argmax(face.probs)), self.method)
-            seen = cv2.resize(crop, model_input.shape[-2:][::-1], interpolation=cv2.INTER_AREA)
             path = self.folder / f"{Path(source).stem}_face{index}_{self.method}.png"
-            cv2.imwrite(str(path), overlay(seen, heat))
+            cv2.imwrite(str(path), explain_face(self.predictor, grey, face, self.method))
             paths.append(path)
         return paths
+
+
+def explain_face(predictor: Predictor, grey: np.ndarray, face: FacePrediction, method: str = "occlusion") -> np.ndarray:
+    """One face of a grey frame -> the face beside the face under its saliency map for its predicted label (BGR)."""
+    crop = grey if face.box is None else predictor.crop_faces(grey, [face.box])[0]
+    model_input = predictor.preprocess(crop)
+    heat = saliency(predictor, model_input, int(np.argmax(face.probs)), method)
+    seen = cv2.resize(crop, model_input.shape[-2:][::-1], interpolation=cv2.INTER_AREA)
+    return overlay(seen, heat)

@@ -20,6 +20,8 @@ from fer.errors import BadValue, MissingInput
 from fer.models.model_file import ONNX_META_KEY, TORCHSCRIPT_META_FILE, load_model_file, quiet_jit_deprecation
 
 DEFAULT_MODEL = "default_model.onnx"  # shipped in fer/assets; trained by `python train.py experiment=default_model`
+# the shipped model's version, as fer/assets/README.md names it (its file states none): change both together
+DEFAULT_MODEL_VERSION = "v3"
 ACCEPTED = "an ONNX export (.onnx), a TorchScript export (python -m fer.export), a fer model file (model.pt) or a training .ckpt"
 
 
@@ -140,6 +142,14 @@ def default_weights() -> Path:
             "model.pt or .ckpt>, e.g. the model.pt that `python train.py` writes in its run folder."
         )
     return path
+
+
+def weights_version(path: str | Path) -> str:
+    """What a client is told about the weights: the shipped model's version, or another file's name (never
+    its folder, which is the server's business)."""
+    path = Path(path)
+    shipped = default_weights()
+    return DEFAULT_MODEL_VERSION if path.resolve() == shipped.resolve() else path.name
 
 
 def load_classifier(path: str | Path, threads: int = 2) -> Classifier:

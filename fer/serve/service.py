@@ -1,0 +1,142 @@
+"""The models behind the service: one recognizer per worker, a live loop per stream, and what a client is told.
+
+Everything here runs on worker threads (`fer.serve.limits.WorkerPool`, a stream's own thread), never on the
+event loop: decoding and the model take milliseconds to seconds of CPU.
+"""
+
+import base64
+import logging
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer.faces.detect import FaceDetector
+from fer.faces.image_io import UnreadableImage, to_grey_uint8
+from fer.inference.explain import explain_face
+from fer.inference.frames import Frame, decode_still
+from fer.inference.predictor import Predictor
+from fer.inference.recognizer import Recognizer, face_records, make_detector
+from fer.inference.runtime import default_weights, weights_version
+from fer.inference.tracking import TrackedFaces
+from fer.serve.errors import ServeError
+from fer.serve.limits import WorkerPool, image_size
+from fer.serve.options import ServeOptions
+
+log = logging.getLogger(__name__)
+EXPLAIN = ("occlusion",)  # numpy on every runtime; Grad-CAM would need torch weights and torch
+DetectorFactory = Callable[[], FaceDetector | None]
+
+
+class Service:
+    """Loads the model `workers` times at start (a bad weights file fails before the port opens)."""
+
+    def __init__(self, options: ServeOptions, detector_factory: DetectorFactory | None = None) -> None:
+        self.options = options
+        self.make_detector = detector_factory or (lambda: make_detector(options.detector))
+        weights = Path(options.weights).expanduser() if options.weights else default_weights()
+        # one ONNX Runtime thread each: parallelism comes from the workers, not from each call
+        self.recognizers = [Recognizer(weights, self.make_detector(), tta_flip=options.tta_flip, threads=1)
+                            for _ in range(options.workers)]
+        self.pool = WorkerPool(self.recognizers, options.queue)
+        self.weights = weights
+
+    def describe(self) -> dict:
+        """/v1/model: what a client needs to read the answers (the weights by file name, never by path)."""
+        classifier = self.recognizers[0].classifier
+        return {"labels": list(classifier.labels), "version": weights_version(self.weights),
+                "weights": self.weights.name, "runtime": classifier.runtime, "input_size": classifier.image_size,
+                "channels": classifier.channels, "temperature": classifier.temperature,
+                "detector": self.options.detector, "tta_flip": self.options.tta_flip,
+                "limits": {"max_body_mb": self.options.max_body_mb, "max_pixels": self.options.max_pixels,
+                           "stream_max_fps": self.options.stream_max_fps}}
+
+    async def predict(self, data: bytes, source: str, explain: str | None) -> dict:
+        """/v1/predict's answer, less the total time (its caller adds it)."""
+        if not data:
+            raise ServeError(422, "the body is empty: send the image's bytes (or a multipart field named image)")
+        image_size(data, self.options.max_pixels)  # the header only; before any decoding or queueing
+        (faces, width, height, decode_ms, predict_ms), queue_ms = await self.pool.run(
+            lambda recognizer: self._predict(recognizer, data, source, explain))
+        return {"faces": faces, "width": width, "height": height,
+                "timing_ms": {"queue": round(queue_ms, 2), "decode": round(decode_ms, 2), "predict": round(predict_ms, 2)}}
+
+    def _predict(self, recognizer: Recognizer, data: bytes, source: str, explain: str | None) -> tuple:
+        start = time.perf_counter()
+        image = decode(data, source)
+        decoded = time.perf_counter()
+        faces = recognizer.predictor.predict(image)
+        rows = face_records(Frame(source, 0, 0.0, image), faces)
+        if explain:
+            grey = to_grey_uint8(image, source)
+            for row, face in zip(rows, faces):
+                row["saliency_png"] = png_base64(explain_face(recognizer.predictor, grey, face, explain))
+        done = time.perf_counter()
+        return rows, image.shape[1], image.shape[0], (decoded - start) * 1000, (done - decoded) * 1000
+
+    def open_live(self) -> "LiveStream":
+        """A stream connection's own loop: its own detector (the live loop runs it on a thread of its own),
+        the shared classifier (ONNX Runtime runs one session from many threads)."""
+        base = self.recognizers[0]
+        predictor = Predictor(base.classifier, self.make_detector(), tta_flip=self.options.tta_flip)
+        return LiveStream(base, predictor, self.options.max_pixels)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class LiveStream:
+    """The frames of one stream connection, one at a time: tracking and smoothing carry over its frames as
+    they do for a camera in infer.py (`TrackedFaces`); detector=none classifies each whole frame."""
+
+    def __init__(self, base: Recognizer, predictor: Predictor, max_pixels: int) -> None:
+        self.predictor, self.max_pixels, self.started = predictor, max_pixels, time.perf_counter()
+        self.loop = None if predictor.detector is None else TrackedFaces(
+            predictor, base.detect_every, base.smoothing, base.max_unconfirmed, base.local_search,
+            base.classify_per_frame)
+
+    def process(self, index: int, data: bytes) -> dict:
+        """Frame `index`'s answer (the caller adds `server_ms` and `dropped`), or an error message."""
+        try:
+            image_size(data, self.max_pixels)
+            image = decode(data, "frame")
+        except ServeError as err:
+            return {"type": "error", "frame": index, "error": err.message}
+        grey = to_grey_uint8(image, "frame")
+        if self.loop is None:
+            faces = self.predictor.predict(grey)
+        else:
+            faces = self.loop.step(grey)
+            self.loop.hand_off()  # the answer is made: the loop's scan and searches may start
+        frame = Frame("stream", index, time.perf_counter() - self.started, image, video=True)
+        return {"type": "frame", "frame": index, "faces": face_records(frame, faces),
+                "width": image.shape[1], "height": image.shape[0]}
+
+    def close(self) -> None:
+        if self.loop is not None:
+            self.loop.close()
+
+
+def decode(data: bytes, source: str) -> np.ndarray:
+    try:
+        return decode_still(data, Path(source))
+    except UnreadableImage as err:
+        raise ServeError(422, f"the image could not be read ({err}): send a complete JPEG or PNG file") from None
+
+
+def png_base64(image: np.ndarray) -> str:
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:  # pragma: no cover - OpenCV encodes any 8-bit BGR image
+        raise RuntimeError("PNG encoding failed")
+    return base64.b64encode(encoded.tobytes()).decode("ascii")
+
+
+def source_label(filename: str | None) -> str:
+    """An uploaded file's name as a plain label: the last part of any path, printable, at most 200
+    characters; "upload" when there is none. It names the records; it is never opened."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()[:200]
+    return name or "upload"

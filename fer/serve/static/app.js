@@ -1,0 +1,275 @@
+// fer serve's page: the webcam's frames to /v1/stream as JPEG, the faces drawn back over the video;
+// an image dropped or chosen goes to /v1/predict. No library, no build step: read it as it is.
+//
+// For tests and tools the page keeps its state readable: #label (the largest face's label), #bars (one
+// element per label with data-label and data-p), #fps, #rtt, #status, and window.ferState.
+"use strict";
+
+const TARGET_FPS = 30;
+const MAX_IN_FLIGHT = 2;     // frames sent and not yet answered; the server keeps only the newest anyway
+const LOST_AFTER_MS = 1000;  // a frame unanswered this long was dropped by the server: stop waiting for it
+const JPEG_QUALITY = 0.8;
+const WIDTH = 640, HEIGHT = 480;
+
+const $ = (id) => document.getElementById(id);
+window.ferState = { frames: 0, lastFaces: [], fps: 0, rttMs: 0 };
+
+let token = new URLSearchParams(location.search).get("token") || "";
+let labels = ["anger", "disgust", "fear", "happy", "neutral", "sad", "surprise"];
+let socket = null;
+let streaming = false;
+
+function setStatus(text) {
+  $("status").textContent = text;
+}
+
+function authHeaders() {
+  return token ? { Authorization: "Bearer " + token } : {};
+}
+
+// --- start: ask the server for its model (and whether it needs a token), then open the camera ---
+
+async function start() {
+  setStatus("connecting");
+  let response;
+  try {
+    response = await fetch("/v1/model", { headers: authHeaders() });
+  } catch (err) {
+    setStatus("error: the server cannot be reached");
+    return;
+  }
+  if (response.status === 401) {
+    setStatus("token needed");
+    $("token-form").hidden = false;
+    return;
+  }
+  if (!response.ok) {
+    setStatus("error: " + (await errorText(response)));
+    return;
+  }
+  $("token-form").hidden = true;
+  labels = (await response.json()).labels;
+  makeBars();
+  await startCamera();
+}
+
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  token = $("token").value.trim();
+  start();
+});
+
+async function errorText(response) {
+  try {
+    return (await response.json()).error;
+  } catch (err) {
+    return "HTTP " + response.status;
+  }
+}
+
+// --- the camera and the stream ---
+
+async function startCamera() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    setStatus("no camera");  // e.g. a page not served from localhost or over https
+    return;
+  }
+  try {
+    const media = await navigator.mediaDevices.getUserMedia({
+      video: { width: WIDTH, height: HEIGHT }, audio: false });
+    $("video").srcObject = media;
+    await $("video").play();
+  } catch (err) {
+    setStatus("no camera");
+    return;
+  }
+  openSocket();
+}
+
+function openSocket() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const query = token ? "?token=" + encodeURIComponent(token) : "";
+  socket = new WebSocket(scheme + "//" + location.host + "/v1/stream" + query);
+  const sent = new Map();  // frame number -> time sent (performance.now())
+  let count = 0;           // binary messages sent on this socket: the server numbers frames the same way
+  let answered = [];       // times of the last second's answers, for fps
+
+  socket.onopen = () => {
+    streaming = true;
+    setStatus("streaming");
+    sendFrames();
+  };
+
+  socket.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    const now = performance.now();
+    if (message.frame !== null && sent.has(message.frame)) {
+      window.ferState.rttMs = Math.round(now - sent.get(message.frame));
+    }
+    for (const frame of sent.keys()) {  // frames before this one will never be answered: dropped
+      if (frame <= message.frame) sent.delete(frame);
+    }
+    if (message.type === "error") {
+      setStatus("error: " + message.error);
+      return;
+    }
+    answered.push(now);
+    answered = answered.filter((t) => now - t <= 1000);
+    window.ferState.frames += 1;
+    window.ferState.fps = answered.length;
+    window.ferState.lastFaces = message.faces;
+    setStatus("streaming");
+    drawBoxes($("overlay"), message.faces, null);
+    showLargest(message.faces);
+    $("fps").textContent = answered.length.toFixed(1);
+    $("rtt").textContent = String(window.ferState.rttMs);
+  };
+
+  socket.onclose = (event) => {
+    streaming = false;
+    if (event.code === 1008) {  // a wrong token or a page the server does not serve
+      setStatus("error: " + (event.reason || "refused by the server"));
+      if (/token/.test(event.reason)) $("token-form").hidden = false;
+      return;
+    }
+    setStatus(event.code === 1013 ? "error: server busy, retrying" : "reconnecting");
+    setTimeout(openSocket, event.code === 1013 ? 2000 : 1000);
+  };
+
+  // a frame every 1/TARGET_FPS s while fewer than MAX_IN_FLIGHT wait for their answer
+  const capture = document.createElement("canvas");
+  capture.width = WIDTH;
+  capture.height = HEIGHT;
+  function sendFrames() {
+    if (socket.readyState !== WebSocket.OPEN) return;
+    const now = performance.now();
+    for (const [frame, time] of sent) {
+      if (now - time > LOST_AFTER_MS) sent.delete(frame);
+    }
+    if (sent.size < MAX_IN_FLIGHT && $("video").readyState >= 2) {
+      capture.getContext("2d").drawImage($("video"), 0, 0, WIDTH, HEIGHT);
+      count += 1;
+      const frame = count;
+      sent.set(frame, now);
+      capture.toBlob((blob) => {
+        if (blob && socket.readyState === WebSocket.OPEN) socket.send(blob);
+      }, "image/jpeg", JPEG_QUALITY);
+    }
+    setTimeout(sendFrames, 1000 / TARGET_FPS);
+  }
+}
+
+// --- drawing: boxes and labels over an image, the seven bars of the largest face ---
+
+function drawBoxes(canvas, faces, image) {
+  const context = canvas.getContext("2d");
+  context.clearRect(0, 0, canvas.width, canvas.height);
+  if (image) context.drawImage(image, 0, 0);
+  context.lineWidth = Math.max(2, canvas.width / 320);
+  context.font = Math.max(14, canvas.width / 40) + "px system-ui, sans-serif";
+  for (const face of faces) {
+    if (!face.box) continue;  // detector=none: the whole image is the face
+    const [x, y, w, h] = face.box;
+    context.strokeStyle = "#2fd86a";
+    context.strokeRect(x, y, w, h);
+    const text = face.label + " " + face.score.toFixed(2);
+    const height = parseInt(context.font, 10) + 6;
+    context.fillStyle = "rgba(0, 0, 0, 0.6)";
+    context.fillRect(x, Math.max(0, y - height), context.measureText(text).width + 8, height);
+    context.fillStyle = "#fff";
+    context.fillText(text, x + 4, Math.max(0, y - height) + height - 6);
+  }
+}
+
+function largest(faces) {
+  let best = null;
+  for (const face of faces) {
+    const area = face.box ? face.box[2] * face.box[3] : Infinity;
+    if (best === null || area > best.area) best = { face, area };
+  }
+  return best ? best.face : null;
+}
+
+function makeBars() {
+  const bars = $("bars");
+  bars.replaceChildren();
+  for (const label of labels) {
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.dataset.label = label;
+    bar.dataset.p = "0.000";
+    const name = document.createElement("span");
+    name.textContent = label;
+    const track = document.createElement("span");
+    track.className = "track";
+    const fill = document.createElement("span");
+    fill.className = "fill";
+    track.appendChild(fill);
+    const value = document.createElement("span");
+    value.className = "value";
+    value.textContent = "0.000";
+    bar.append(name, track, value);
+    bars.appendChild(bar);
+  }
+}
+
+function showLargest(faces) {
+  const face = largest(faces);
+  $("label").textContent = face ? face.label : "none";
+  for (const bar of $("bars").children) {
+    const p = face ? face.probs[bar.dataset.label] : 0;
+    bar.dataset.p = p.toFixed(3);
+    bar.querySelector(".fill").style.width = (100 * p).toFixed(1) + "%";
+    bar.querySelector(".value").textContent = p.toFixed(3);
+  }
+}
+
+// --- an image: dropped or chosen, sent to /v1/predict, drawn with its faces ---
+
+async function predictImage(file) {
+  setStatus("sending " + file.name);
+  const form = new FormData();
+  form.append("image", file, file.name);
+  let response;
+  try {
+    response = await fetch("/v1/predict", { method: "POST", body: form, headers: authHeaders() });
+  } catch (err) {
+    setStatus("error: the server cannot be reached");
+    return;
+  }
+  if (!response.ok) {
+    setStatus("error: " + (await errorText(response)));
+    return;
+  }
+  const answer = await response.json();
+  window.ferState.still = answer;
+  const image = await createImageBitmap(file);
+  const canvas = $("still");
+  canvas.width = image.width;
+  canvas.height = image.height;
+  drawBoxes(canvas, answer.faces, image);
+  const list = $("still-faces");
+  list.replaceChildren();
+  for (const face of answer.faces) {
+    const item = document.createElement("li");
+    item.textContent = face.label + " " + face.score.toFixed(3);
+    list.appendChild(item);
+  }
+  if (!streaming) showLargest(answer.faces);  // the live video's answers own the bars while it runs
+  setStatus((streaming ? "streaming; " : "") + "image: " + answer.faces.length + " face(s)");
+}
+
+$("file").addEventListener("change", () => {
+  if ($("file").files.length) predictImage($("file").files[0]);
+});
+const drop = $("drop");
+drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  if (event.dataTransfer.files.length) predictImage(event.dataTransfer.files[0]);
+});
+
+makeBars();
+start();

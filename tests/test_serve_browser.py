@@ -1,0 +1,199 @@
+"""The `fer serve` page in a real browser: headless Chromium's fake camera plays a clip of a real face,
+the page streams it to a real `python -m fer.serve` process, and shows the expression, the seven bars,
+the frame rate and the round trip; an image chosen in the page's file input goes to /v1/predict.
+
+Needs Chromium and chromedriver (Debian: `apt-get install chromium chromium-driver`; .ci/run installs
+them), selenium, and the JAFFE photos of ../shared/data; skips with the reason otherwise. Nothing is
+downloaded (chromedriver is given by path, so Selenium Manager never runs); all traffic is loopback.
+
+`FER_SCREENSHOT=docs/serve.png pytest tests/test_serve_browser.py` also writes the page's screenshot
+there (the README's picture).
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import DATA_DIR, ROOT, needs_data
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata, needs_data("jaffe")]
+
+CHROMIUM = next(filter(None, (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome"))), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+# a clearly happy face for the camera (the shipped model: happy 0.998 in this frame), a clearly surprised
+# one for the file input (surprise 0.997): the two answers cannot be mistaken for each other
+CAMERA_FACE, FILE_FACE = "KM.HA1.4", "KL.SU3.166"
+FACE_SIDE = 320  # pixels, in the middle of the 640x480 frame
+START_TIMEOUT_S, STREAM_TIMEOUT_S = 90, 60
+
+
+def face_frame(name: str) -> np.ndarray:
+    """A 640x480 BGR frame with the JAFFE photo `name` (256x256 grey, head and shoulders) in the middle."""
+    from fer.faces.image_io import read_grey
+
+    face = cv2.resize(read_grey(DATA_DIR / "jaffe" / f"{name}.tiff"), (FACE_SIDE, FACE_SIDE), interpolation=cv2.INTER_CUBIC)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    top, left = (480 - FACE_SIDE) // 2, (640 - FACE_SIDE) // 2
+    frame[top:top + FACE_SIDE, left:left + FACE_SIDE] = cv2.cvtColor(face, cv2.COLOR_GRAY2BGR)
+    return frame
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
+    """A raw 4:2:0 YUV4MPEG2 clip, the format Chromium's fake camera plays (and loops)."""
+    height, width = frames[0].shape[:2]
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            # I420: the Y plane, then U and V at half resolution each
+            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python -m fer.serve` on a free loopback port, as a user starts it; terminated after the tests."""
+    log = tmp_path_factory.mktemp("serve") / "server.log"
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "fer.serve", f"port={port}", "host=127.0.0.1"],
+                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"fer serve exited {process.returncode} while starting:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+                    if json.load(response) == {"status": "ok"}:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"fer serve did not answer /healthz within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium whose camera plays a clip of a happy face."""
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("needs Chromium and chromedriver on PATH (Debian/Ubuntu: apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
+    from selenium.webdriver.chrome.service import Service
+
+    clip = write_y4m(tmp_path_factory.mktemp("camera") / "happy.y4m", [face_frame(CAMERA_FACE)] * 3)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-fake-ui-for-media-stream",
+                     "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={clip}",
+                     "--window-size=1100,800", "--disable-extensions", "--no-first-run"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # chromedriver given by path: Selenium Manager (which may download drivers) never runs
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(driver, script: str, timeout: float, what: str):
+    """Poll a JavaScript expression until it is truthy; fail naming `what` and the page's state."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = driver.execute_script("return " + script)
+        if value:
+            return value
+        time.sleep(0.2)
+    state = driver.execute_script("return [document.getElementById('status').textContent, window.ferState]")
+    pytest.fail(f"{what} not within {timeout:.0f} s; #status and window.ferState: {state}")
+
+
+def text(driver, element_id: str) -> str:
+    return driver.find_element("id", element_id).text.strip()
+
+
+def test_page_streams_the_camera_and_reads_an_image(server, browser, tmp_path):
+    url, _ = server
+    browser.get(url + "/")
+
+    # the camera's frames go over the WebSocket and come back with the face (the stream's live loop shows
+    # a face once a full-frame scan has found it: the first frames have none)
+    wait_for(browser, "window.ferState && window.ferState.frames >= 10 && window.ferState.lastFaces.length > 0",
+             STREAM_TIMEOUT_S, "10 answered frames, the last with a face")
+    state = browser.execute_script("return window.ferState")
+    assert text(browser, "status") == "streaming"
+    assert text(browser, "label") == "happy", state["lastFaces"]
+    (face,) = state["lastFaces"]
+    x, y, w, h = face["box"]  # around the face, which fills the middle 320x320 of the frame
+    assert 160 <= x + w / 2 <= 480 and 80 <= y + h / 2 <= 400 and 80 <= w <= 320, face["box"]
+    assert face["label"] == "happy" and face["score"] > 0.8, face
+
+    # the seven bars: the model's labels, probabilities summing to 1, happy the longest
+    with urllib.request.urlopen(url + "/v1/model", timeout=10) as response:
+        labels = json.load(response)["labels"]
+    bars = {bar.get_attribute("data-label"): float(bar.get_attribute("data-p"))
+            for bar in browser.find_elements("css selector", "#bars > *")}
+    assert list(bars) == labels and len(labels) == 7
+    assert sum(bars.values()) == pytest.approx(1.0, abs=0.01), bars
+    assert max(bars, key=bars.get) == "happy", bars
+
+    fps, rtt = float(text(browser, "fps")), float(text(browser, "rtt"))
+    assert fps > 0 and rtt > 0, (fps, rtt)
+    assert state["fps"] > 0 and state["rttMs"] > 0, state
+
+    # the README's picture: the video with its box and label, the bars
+    shot = tmp_path / "serve.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    if os.environ.get("FER_SCREENSHOT"):
+        target = Path(os.environ["FER_SCREENSHOT"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
+
+    # an image through the page's file input: /v1/predict's answer listed and drawn under it
+    photo = tmp_path / "surprised.jpg"
+    assert cv2.imwrite(str(photo), face_frame(FILE_FACE))
+    browser.find_element("css selector", "input[type=file]").send_keys(str(photo))
+    still = wait_for(browser, "window.ferState.still", 30, "the image's answer")
+    assert [f["label"] for f in still["faces"]] == ["surprise"], still
+    assert (still["width"], still["height"]) == (640, 480)
+    items = wait_for(browser, "Array.from(document.querySelectorAll('#still-faces li')).map(li => li.textContent)",
+                     10, "the image's faces listed")
+    assert len(items) == 1 and items[0].startswith("surprise "), items
+    assert browser.execute_script("return document.getElementById('still').width") == 640
+
+    # the live stream kept going (the video's answers own #label) and the page logged no error
+    frames = browser.execute_script("return window.ferState.frames")
+    wait_for(browser, f"window.ferState.frames > {frames} && "
+                      "document.getElementById('label').textContent === 'happy'", 20,
+             "more answered frames, #label still the video's happy face, after the image")
+    errors = [entry["message"] for entry in browser.get_log("browser")
+              if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
+    assert not errors, errors
