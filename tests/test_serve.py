@@ -25,6 +25,7 @@ from fer.inference.outputs import records
 from fer.labels import LABELS
 from fer.serve.app import create_app
 from fer.serve.options import ServeOptions, is_loopback, parse_options, usage
+from fer.serve.service import service_detector
 
 FACE = draw_face(sample_identity(0), 3, seed=0, size=200)
 RECORD_KEYS = list(records(Frame("x", 0, 0.0, None), [])[0])  # output.jsonl's keys, in order
@@ -100,7 +101,10 @@ def test_healthz_and_model(client):
 
 def test_predict_raw_and_multipart_give_the_apis_records(client, faces_png):
     data = faces_png.read_bytes()
-    expected = Recognizer().predict(faces_png)  # the Python API on the same file: the same faces
+    # the Python API on the same pixels (the service decodes straight to grey) with the service's detector
+    # settings: the same faces
+    api_recognizer = Recognizer(detector=service_detector(ServeOptions()))
+    expected = api_recognizer.predict(cv2.imread(str(faces_png), cv2.IMREAD_GRAYSCALE))
     raw = client.post("/v1/predict", content=data, headers={"Content-Type": "image/png"})
     assert raw.status_code == 200, raw.text
     answer = raw.json()
@@ -119,7 +123,7 @@ def test_predict_raw_and_multipart_give_the_apis_records(client, faces_png):
     assert [f["source"] for f in form.json()["faces"]] == ["two faces.png"] * 2
     assert [f["box"] for f in form.json()["faces"]] == [f["box"] for f in answer["faces"]]
     octets = client.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "application/octet-stream"})
-    assert [f["label"] for f in octets.json()["faces"]] == [Recognizer().predict(jpeg(scene()))[0]["label"]]
+    assert [f["label"] for f in octets.json()["faces"]] == [api_recognizer.predict(cv2.imdecode(np.frombuffer(jpeg(scene()), np.uint8), cv2.IMREAD_GRAYSCALE))[0]["label"]]
 
 
 def test_no_face_is_an_empty_list(client):

@@ -37,6 +37,8 @@ class ServeOptions:
     port: int = _option(8000, "0: any free port")
     weights: Optional[str] = _option(None, "a model file (.onnx, .pt, .ckpt); null: the shipped model")
     detector: str = _option("haar", "haar | yunet | none (every image is already a face crop)")
+    min_face: float = _option(0.15, "haar: smallest face, a fraction of the frame's shorter side (infer.py: 0.1)")
+    scale_step: float = _option(1.2, "haar: step between the face sizes it tries (infer.py: 1.1); larger is faster")
     tta_flip: bool = _option(True, "average each face with its mirror image (streams: on alternate frames)")
     token: Optional[str] = _option(None, f"bearer token clients must send; null: ${TOKEN_ENV} if set")
     workers: int = _option(2, "threads that run the model, each with its own detector and classifier")
@@ -44,6 +46,8 @@ class ServeOptions:
     max_body_mb: float = _option(10.0, "largest upload or stream frame, in MB")
     max_pixels: int = _option(40_000_000, "largest image (width x height), read from its header before decoding")
     stream_max_fps: float = _option(30.0, "frames a second a stream connection may send; more are dropped")
+    stream_detect_every: int = _option(10, "a stream's full-frame face scan every N frames; window searches "
+                                           "follow each face in between (infer.py: 3)")
     max_streams: int = _option(16, "open stream connections; more are closed with code 1013 (try again later)")
     read_timeout_s: float = _option(10.0, "seconds a client has to send a request's body (then 408)")
     cors_origins: list[str] = _option([], "web origins (https://app.example) whose pages may call the API; [] = none")
@@ -94,12 +98,17 @@ def check_options(options: ServeOptions) -> None:
         raise BadValue(f"fer serve: log_level={options.log_level}: choose one of {', '.join(LOG_LEVELS)}")
     if not 0 <= options.port <= 65535:
         raise BadValue(f"fer serve: port={options.port}: choose a port from 1 to 65535 (0: any free port)")
-    for name, low in (("workers", 1), ("queue", 0), ("max_streams", 1)):
+    for name, low in (("workers", 1), ("queue", 0), ("max_streams", 1), ("stream_detect_every", 1)):
         if getattr(options, name) < low:
             raise BadValue(f"fer serve: {name}={getattr(options, name)}: must be at least {low}")
     for name in ("max_body_mb", "max_pixels", "stream_max_fps", "read_timeout_s"):
         if not getattr(options, name) > 0:
             raise BadValue(f"fer serve: {name}={getattr(options, name)}: must be greater than 0")
+    if not 0 < options.min_face <= 1:
+        raise BadValue(f"fer serve: min_face={options.min_face}: a fraction of the frame's shorter side, in (0, 1]")
+    if not options.scale_step > 1:
+        raise BadValue(f"fer serve: scale_step={options.scale_step}: must be greater than 1 (1.1 finds more sizes, "
+                       "1.3 is faster)")
     if bool(options.ssl_certfile) != bool(options.ssl_keyfile):
         raise BadValue("fer serve: TLS needs both ssl_certfile=<cert.pem> and ssl_keyfile=<key.pem>, or neither")
     for name in ("ssl_certfile", "ssl_keyfile", "weights"):
