@@ -438,7 +438,7 @@ def test_options_parse_and_help():
     options = parse_options(["port=9000", "workers=3", "cors_origins=[http://a.example:3000]", "weights=null"], {})
     assert (options.port, options.workers, options.cors_origins, options.weights) == (9000, 3, ["http://a.example:3000"], None)
     text = usage()
-    for name in ("host=127.0.0.1", "port=8000", "token=null", "workers=2", "queue=8", "max_pixels=40000000",
+    for name in ("host=127.0.0.1", "port=8000", "token=null", "workers=2", "queue=32", "max_pixels=40000000",
                  "stream_max_fps=30.0", "cors_origins=[]", "ssl_keyfile=null"):
         assert name in text, name
 

@@ -42,7 +42,7 @@ class ServeOptions:
     tta_flip: bool = _option(True, "average each face with its mirror image (streams: on alternate frames)")
     token: Optional[str] = _option(None, f"bearer token clients must send; null: ${TOKEN_ENV} if set")
     workers: int = _option(2, "threads that run the model, each with its own detector and classifier")
-    queue: int = _option(8, "requests that may wait for a worker; more get 503 with Retry-After: 1")
+    queue: int = _option(32, "requests that may wait for a worker; more get 503 with Retry-After: 1")
     max_body_mb: float = _option(10.0, "largest upload or stream frame, in MB")
     max_pixels: int = _option(40_000_000, "largest image (width x height), read from its header before decoding")
     stream_max_fps: float = _option(30.0, "frames a second a stream connection may send; more are dropped")
