@@ -333,15 +333,19 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def targets_cell(checks: list[tuple[bool, str]]) -> str:
+    """Each target with its own verdict: 'met: >= 80 req/s; MISSED: p95 <= 60 ms'."""
+    return "; ".join(f"{verdict(ok)}: {what}" for ok, what in checks)
+
+
 def table(predict: list[dict], stream: list[dict], memory: dict | None) -> list[str]:
     lines = ["| measure | load | rate | p50 ms | p95 ms | p99 ms | also | target |",
              "|---|---|---|---|---|---|---|---|"]
     for r in predict:
         target = ""
         if r["clients"] == 4:
-            ok = r["rps"] >= TARGETS["predict_rps"] and r["p95"] <= TARGETS["predict_p95_ms"]
-            target = (f"{verdict(ok)}: >= {TARGETS['predict_rps']:.0f} req/s and p95 <= "
-                      f"{TARGETS['predict_p95_ms']:.0f} ms")
+            target = targets_cell([(r["rps"] >= TARGETS["predict_rps"], f">= {TARGETS['predict_rps']:.0f} req/s"),
+                                   (r["p95"] <= TARGETS["predict_p95_ms"], f"p95 <= {TARGETS['predict_p95_ms']:.0f} ms")])
         also = f"{r['ok']:.0f} answered, {r['busy']:.0f} busy (503), {r['failed']:.0f} failed"
         also += f"; median of {r['runs']}" if r["runs"] > 1 else ""
         also += "; time cap hit" if r["capped"] else ""
@@ -350,9 +354,9 @@ def table(predict: list[dict], stream: list[dict], memory: dict | None) -> list[
     for r in stream:
         target = ""
         if r["tabs"] == 8:
-            ok = r["fps_min"] >= TARGETS["stream_fps"] and r["p95"] <= TARGETS["stream_p95_ms"]
-            target = (f"{verdict(ok)}: >= {TARGETS['stream_fps']:.0f} fps per tab and round trip p95 <= "
-                      f"{TARGETS['stream_p95_ms']:.0f} ms")
+            target = targets_cell([(r["fps_min"] >= TARGETS["stream_fps"], f">= {TARGETS['stream_fps']:.0f} fps per tab"),
+                                   (r["p95"] <= TARGETS["stream_p95_ms"],
+                                    f"round trip p95 <= {TARGETS['stream_p95_ms']:.0f} ms")])
         rate = (f"{r['fps_median']:.1f} fps per tab" if r["tabs"] == 1 else
                 f"{r['fps_median']:.1f} fps per tab (lowest {r['fps_min']:.1f})")
         also = (f"{r['sent']} frames sent, {r['sent'] - r['answered']} not answered "
