@@ -385,6 +385,25 @@ def test_stream_rate_cap():
         assert answer["frame"] == 6 and answer["dropped"] == 4
 
 
+def serve_threads() -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith(("fer-serve", "fer-face")))
+
+
+@pytest.mark.timeout(120)
+def test_stopping_the_service_joins_every_thread_it_started():
+    """A stopped service leaves no thread of its own behind: a stream's loop threads still inside OpenCV or
+    ONNX Runtime as the interpreter exits could abort the process (seen as "terminate called ...")."""
+    before = serve_threads()
+    with client_for(workers=2) as c:
+        with c.websocket_connect("/v1/stream") as ws, c.websocket_connect("/v1/stream") as left_open:
+            for socket in (ws, left_open):
+                socket.send_bytes(jpeg(scene()))
+                assert socket.receive_json()["frame"] == 1
+            assert c.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"}).status_code == 200
+            assert len(serve_threads()) > len(before)
+    assert serve_threads() == before
+
+
 def test_stream_connections_are_bounded_and_other_sites_refused():
     with client_for(workers=1, max_streams=1) as c:
         with c.websocket_connect("/v1/stream", headers={"origin": "http://evil.example"}) as ws:

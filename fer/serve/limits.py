@@ -122,7 +122,7 @@ class WorkerPool:
             self._pending -= 1
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor.shutdown(wait=True, cancel_futures=True)  # the running jobs finish
 
 
 class RateCap:

@@ -7,6 +7,7 @@ event loop: decoding and the model take milliseconds to seconds of CPU.
 import base64
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,8 @@ class Service:
                             for _ in range(options.workers)]
         self.pool = WorkerPool(self.recognizers, options.queue)
         self.weights = weights
+        self.streams: set[LiveStream] = set()  # open ones, closed with the service if their connection has not
+        self._streams_lock = threading.Lock()
 
     def describe(self) -> dict:
         """/v1/model: what a client needs to read the answers (the weights by file name, never by path)."""
@@ -81,10 +84,24 @@ class Service:
         the shared classifier (ONNX Runtime runs one session from many threads)."""
         base = self.recognizers[0]
         predictor = Predictor(base.classifier, self.make_detector(), tta_flip=self.options.tta_flip)
-        return LiveStream(base, predictor, self.options.max_pixels, self.options.stream_detect_every)
+        live = LiveStream(base, predictor, self.options.max_pixels, self.options.stream_detect_every)
+        with self._streams_lock:
+            self.streams.add(live)
+        return live
+
+    def close_live(self, live: "LiveStream") -> None:
+        live.close()  # before it leaves the set: a shutdown meanwhile waits for this close to end
+        with self._streams_lock:
+            self.streams.discard(live)
 
     def close(self) -> None:
+        """At shutdown: the running jobs finish, and every stream's loop threads are joined before the
+        interpreter exits (a detector thread still inside OpenCV or ONNX Runtime then can abort the process)."""
         self.pool.close()
+        with self._streams_lock:
+            streams = list(self.streams)
+        for live in streams:
+            live.close()
 
 
 class LiveStream:
@@ -95,6 +112,7 @@ class LiveStream:
 
     def __init__(self, base: Recognizer, predictor: Predictor, max_pixels: int, detect_every: int) -> None:
         self.predictor, self.max_pixels, self.started = predictor, max_pixels, time.perf_counter()
+        self._close_lock, self._closed = threading.Lock(), False
         self.loop = None if predictor.detector is None else TrackedFaces(
             predictor, detect_every, base.smoothing, base.max_unconfirmed, base.local_search,
             base.classify_per_frame)
@@ -116,8 +134,11 @@ class LiveStream:
                 "width": image.shape[1], "height": image.shape[0]}
 
     def close(self) -> None:
-        if self.loop is not None:
-            self.loop.close()
+        """Joins the loop's threads; once (the connection and the service's shutdown may both call it)."""
+        with self._close_lock:
+            if self.loop is not None and not self._closed:
+                self.loop.close()
+            self._closed = True
 
 
 def service_detector(options: ServeOptions) -> FaceDetector | None:

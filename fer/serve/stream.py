@@ -91,9 +91,9 @@ class StreamSession:
             if processing is not None:
                 processing.cancel()
                 await asyncio.gather(processing, return_exceptions=True)
-            if self.live is not None:
-                self.thread.submit(self.live.close)  # after the frame under way, if any
-            self.thread.shutdown(wait=False)
+            if self.live is not None:  # after the frame under way, if any; its threads joined
+                await asyncio.shield(self._on_thread(self.service.close_live, self.live))
+            self.thread.shutdown(wait=True)  # idle by now: the close above was its last job
 
     async def _receive_frames(self) -> None:
         while True:
