@@ -74,7 +74,7 @@ def test_v2_candidates_are_chosen_by_the_written_rule_and_kept_rows_carry_over(t
     assert helped["Vote shares instead of majority labels (C to B), FER+ Valid"][3] == pytest.approx(5.0)
 
 
-def test_the_readme_gets_the_headline_only(tmp_path):
+def test_the_readme_gets_the_headline_and_the_v3_candidates_only(tmp_path):
     shipped_ferplus, shipped_fer2013, shipped_posed = (evaluations.EVALUATIONS[i][0] for i in (6, 0, 2))
     write_previous_report(tmp_path, [f"| {shipped_posed} † | 116 | 91.38 | 86.28 | – | 0.1 → 0.1 | `c` |"])
     rows = [(what, args, None) for what, args in evaluations.EVALUATIONS]
@@ -90,6 +90,10 @@ def test_the_readme_gets_the_headline_only(tmp_path):
     assert "| v1, the default before v2 † | 69.41 | 66.54 | 84.48 | – | 1.8 |" in table
     assert "| v2, the default before v3 † | – | – | – | – | 1.8 |" in table  # no v2 figures anywhere: dashes, marked
     assert lines[-1] == previous.KEPT_NOTE and "[docs/results.md](docs/results.md)" in table
+    # the v3 candidates, every column with each run's command; the rule's table after them
+    assert "| run | FER+ Valid accuracy % | FER+ Valid macro-F1 % | posed fold 0 accuracy % |" in table
+    assert f"| {headline.SHIPPED_ZERO_SHOT} | 84.60 | 72.70 | 57.76 | 59.47 | 0.10 | 1.00 | 0.7 | " in table
+    assert "`python train.py experiment=ferplus_mobileface_only` |" in table and "| A + Z | out of the rule |" in table
 
     writer.write_readme_block(lines)
     readme = (tmp_path / "README.md").read_text()

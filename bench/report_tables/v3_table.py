@@ -8,12 +8,13 @@ from .v3_candidates import (CLASSIFY_MS, CLASSIFY_MS_LIMIT, FERPLUS, INT8_MB, IN
 def v3_runs_table(results: dict[str, dict]) -> list[str]:
     lines = [f"| run | {' | '.join(V3_COLUMNS)} | training command |", "|---|" + "---:|" * len(V3_COLUMNS) + "---|"]
     for name, _, _, command in V3_RUNS:
-        figures = results[name]["figures"]
+        run = results.get(name) or {"figures": None, "kept": False}
+        figures = run["figures"]
         if figures is None:
             lines.append(f"| {name} | {' | '.join(['not run'] + [''] * (len(V3_COLUMNS) - 1))} | `{command}` |")
             continue
         values = ["–" if v is None else fmt.format(v) for fmt, v in zip(V3_FORMATS, figures)]
-        lines.append(f"| {name}{KEPT if results[name]['kept'] else ''} | {' | '.join(values)} | `{command}` |")
+        lines.append(f"| {name}{KEPT if run['kept'] else ''} | {' | '.join(values)} | `{command}` |")
     return lines
 
 
@@ -31,7 +32,7 @@ def candidate_scores(results: dict[str, dict]) -> list[dict]:
 
 
 def _figures(results: dict[str, dict], name: str | None) -> list[float | None] | None:
-    return results[name]["figures"] if name else None
+    return (results.get(name) or {}).get("figures") if name else None
 
 
 def _gate(ship: list | None, zero: list | None) -> str:
