@@ -197,6 +197,23 @@ def test_video_files_stay_exact_unless_realtime(tmp_path, onnx_model):
     assert first < 8 and all(r["box"] is not None for r in live if r["frame"] >= first)
 
 
+def test_overlapping_live_loops_give_opencv_its_thread_count_back_when_the_last_closes(onnx_model):
+    """OpenCV runs one thread while any live loop is open (a server's streams open and close in any order)."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        recognizer = Recognizer(onnx_model, realtime=True)
+        first, second = recognizer.live_loop("camera"), recognizer.live_loop("camera")
+        assert cv2.getNumThreads() == 1
+        first.close()
+        first.close()  # a second close changes nothing
+        assert cv2.getNumThreads() == 1  # the other loop is still open
+        second.close()
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)
+
+
 def test_bad_live_options_are_named(onnx_model):
     with pytest.raises(ValueError, match="max_unconfirmed=0"):
         Recognizer(onnx_model, max_unconfirmed=0)

@@ -161,6 +161,31 @@ def _lower_this_threads_priority(niceness: int = 10) -> None:
         pass
 
 
+class OpenCVOneThread:
+    """OpenCV's thread count is one setting for the whole process: it is 1 while any live loop is open, and
+    the setting from before the first one comes back when the last one closes (a server's streams open and
+    close in any order)."""
+
+    def __init__(self) -> None:
+        self._lock, self._open, self._saved = threading.Lock(), 0, 0
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._open == 0:
+                self._saved = cv2.getNumThreads()
+                cv2.setNumThreads(1)
+            self._open += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._open -= 1
+            if self._open == 0:
+                cv2.setNumThreads(self._saved)
+
+
+_opencv_one_thread = OpenCVOneThread()
+
+
 @dataclass
 class LocalSearch:
     """Finds a known face again in a window around its last box, at a small scale.
@@ -239,8 +264,8 @@ class TrackedFaces:
         # OpenCV's parallel loops would spread each scan over every core and stall the frame loop beside
         # it: while the live loop runs, OpenCV runs one thread (the scan one core, the frame loop the
         # other; one A/B on the noisy 2-core test machine: p95 6.7 against 10.7 ms). Restored by close().
-        self._opencv_threads = cv2.getNumThreads()
-        cv2.setNumThreads(1)
+        _opencv_one_thread.enter()
+        self._closed = False
         self.background = BackgroundWorker(predictor.detector.detect, "fer-face-detector")
         self.search = LocalSearch() if local_search else None
         self._frame_search: LocalSearch | None = None  # the frame path's own, made when first needed (_merge)
@@ -303,11 +328,13 @@ class TrackedFaces:
         return new + seen[:max(0, self.classify_per_frame - len(new))]
 
     def close(self) -> None:
-        self._pending = None
+        if self._closed:
+            return
+        self._closed, self._pending = True, None
         self.background.close()
         if self.follower is not None:
             self.follower.close()
-        cv2.setNumThreads(self._opencv_threads)
+        _opencv_one_thread.leave()
 
     def _merge(self, index: int, boxes: list[Box], grey: np.ndarray) -> None:
         """A finished full scan of frame `index`: confirm the tracks it found, start tracks for new faces.
