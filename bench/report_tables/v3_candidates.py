@@ -7,6 +7,15 @@ that would ship) and on FER+ alone (its zero-shot sibling, which never saw a pos
 # v2's file is in git history; `V2_COMMAND` puts it where its row looks for it.
 V2 = "logs/v2"
 V2_COMMAND = f"mkdir -p {V2} && git show b4a47c9:fer/assets/default_model.onnx > {V2}/model.int8.onnx"
+# An ensemble's run "folder" is its members' folders; its row is measured as fer.evaluate scores a list of weights.
+ENSEMBLE = ("logs/ferplus_mobileface/final", "logs/ferplus_mobileface_v2/final")
+ENSEMBLE_ONLY = ("logs/ferplus_mobileface_only/final", "logs/ferplus_mobileface_v2_only/final")
+
+
+def ensemble_command(folders: tuple[str, ...]) -> str:
+    return f"python -m fer.evaluate data=ferplus 'weights=[{','.join(f + '/model.int8.onnx' for f in folders)}]'"
+
+
 MF = "python train.py experiment=ferplus_mobileface"
 MF_ONLY = "python train.py experiment=ferplus_mobileface_only"
 V3_RUNS = [
@@ -30,6 +39,10 @@ V3_RUNS = [
      "model.distill.teacher=logs/ferplus_mobileface_only/final/model.pt task_name=ferplus_mobileface_distill_only"),
     ("MobileFace V2 from random weights, FER+ alone, 8 epochs", "logs/ferplus_mobileface_v2_random_only/final", True,
      f"{MF_ONLY} model.variant=v2 model.weights=null task_name=ferplus_mobileface_v2_random_only"),
+    ("Ensemble of the MobileFace V1 and V2 runs above (mean of their probabilities), FER+ + posed folds",
+     ENSEMBLE, False, ensemble_command(ENSEMBLE)),
+    ("Ensemble of the MobileFace V1 and V2 runs above (mean of their probabilities), FER+ alone",
+     ENSEMBLE_ONLY, True, ensemble_command(ENSEMBLE_ONLY)),
 ]
 V2_NAME = V3_RUNS[0][0]
 V3_CANDIDATES = [
@@ -40,6 +53,7 @@ V3_CANDIDATES = [
     ("MobileFace V1 from random weights", None, V3_RUNS[6][0]),
     ("Compact CNN taught by MobileFace V1", V3_RUNS[7][0], V3_RUNS[8][0]),
     ("MobileFace V2 from random weights", None, V3_RUNS[9][0]),
+    ("Ensemble of MobileFace V1 and V2", V3_RUNS[10][0], V3_RUNS[11][0]),
 ]
 # a run's figures, in this order. On runs that trained on the posed folds, "posed" is fold 0 (held out) and
 # the all-images column is empty; on FER+-alone runs both posed columns are zero-shot.
