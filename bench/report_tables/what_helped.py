@@ -66,8 +66,8 @@ def v2_comparisons(v2: dict[str, dict] | None) -> list[tuple]:
 
 
 # v3 runs by their place in V3_RUNS
-(ZERO_SHOT_CNN, MF_V1, MF_V1_ALONE, MF_V2_ALONE, MF_RANDOM_ALONE, TAUGHT_CNN, TAUGHT_CNN_ALONE,
- MF_V2_RANDOM_ALONE) = (V3_RUNS[i][0] for i in (1, 2, 3, 5, 6, 7, 8, 9))
+(ZERO_SHOT_CNN, MF_V1, MF_V1_ALONE, MF_V2, MF_V2_ALONE, MF_RANDOM_ALONE, TAUGHT_CNN, TAUGHT_CNN_ALONE,
+ MF_V2_RANDOM_ALONE, ENSEMBLE, ENSEMBLE_ALONE) = (V3_RUNS[i][0] for i in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11))
 CANDIDATE_A = "A: FER+ votes + posed training folds, from scratch, 8 epochs"  # of the v2 table
 V3_COMPARISONS = [
     # (technique, baseline run, run with it, column): runs of the v3 table
@@ -85,6 +85,13 @@ V3_COMPARISONS = [
      MF_V2_RANDOM_ALONE, MF_V2_ALONE, POSED_ALL),
     ("A MobileFace V1 teacher for the compact CNN (model.distill; FER+ alone, 8 epochs), zero-shot posed",
      ZERO_SHOT_CNN, TAUGHT_CNN_ALONE, POSED_ALL),
+    ("MobileFace V2 instead of V1, FER+ + posed folds, FER+ Valid", MF_V1, MF_V2, FERPLUS),
+    ("MobileFace V2 instead of V1, FER+ + posed folds, posed held-out", MF_V1, MF_V2, POSED),
+    ("An ensemble of MobileFace V1 and V2 instead of V1 alone, FER+ + posed folds, FER+ Valid", MF_V1, ENSEMBLE, FERPLUS),
+    ("An ensemble of MobileFace V1 and V2 instead of V1 alone, FER+ + posed folds, posed held-out", MF_V1, ENSEMBLE,
+     POSED),
+    ("An ensemble of MobileFace V1 and V2 instead of V1 alone, FER+ alone, zero-shot posed", MF_V1_ALONE,
+     ENSEMBLE_ALONE, POSED_ALL),
 ]
 
 
