@@ -7,7 +7,7 @@ import torch
 
 from fer.faces.image_io import read_grey
 from fer.labels import LABELS
-from fer.models.model_file import Preprocessing, load_model_file, save_model_file
+from fer.models.model_file import load_model_file, save_model_file
 from tests.conftest import DATA_DIR, FAST, ROOT, run_script, run_train
 from tests.tiny_models import make_model_file, preprocess
 from tests.trees import FER2013_FOLDERS, make_fer2013_folders
@@ -64,29 +64,6 @@ def test_evaluate_reproduces_the_test_accuracy_training_reported(tmp_path):
     assert summary["runtime"] == "onnxruntime"
     assert summary["metrics"]["acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
     assert summary["metrics"]["animated/acc"] == pytest.approx(trained["test/animated/acc"], abs=1e-6)
-
-
-def test_a_list_of_weights_is_scored_as_the_mean_of_the_models_probabilities(tmp_path):
-    """An ensemble of models with different inputs (48 px grey, 64 px three channels): each sees its own input."""
-    root = make_fer2013_folders(tmp_path / "data" / "fer2013")
-    grey = make_model_file(tmp_path / "grey.pt")
-    colour = make_model_file(tmp_path / "colour.pt", Preprocessing(64, 3, 0.4, 0.3))
-    summary = run_evaluate(tmp_path / "run", f"weights=[{grey},{colour}]", "data=fer2013",
-                           f"paths.data_dir={root.parent}", "tta_flip=false", "dedup=false")
-
-    files = sorted((root / "test").rglob("*.jpg"))
-    labels = torch.tensor([FER2013_FOLDERS.index(f.parent.name) for f in files])
-    faces = [read_grey(f) for f in files]
-    with torch.no_grad():
-        probs = [model(preprocess(faces, pre)).softmax(1) for model, pre, _ in map(load_model_file, (grey, colour))]
-    predicted = ((probs[0] + probs[1]) / 2).argmax(1)
-    # the mean's calls differ from each model's alone, so scoring one model only would be caught
-    assert all((predicted != p.argmax(1)).any() for p in probs)
-    assert summary["weights"] == [str(grey), str(colour)] and summary["metrics"]["images"] == len(files)
-    assert summary["metrics"]["acc"] == pytest.approx(float((predicted == labels).float().mean()), abs=1e-6)
-    for i, label in enumerate(LABELS):
-        recall = float((predicted[labels == i] == i).float().mean())
-        assert summary["metrics"][f"recall/{label}"] == pytest.approx(recall, abs=1e-6), label
 
 
 def test_evaluate_names_a_missing_weights_file(tmp_path):

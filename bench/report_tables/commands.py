@@ -16,11 +16,10 @@ def run(args: list[str]) -> None:
 
 def evaluate(args: list[str], out: Path) -> dict | None:
     """The summary of `python -m fer.evaluate <args>`, or None where its weights are not in this checkout."""
-    weights = next((a.split("=", 1)[1] for a in args if a.startswith("weights=")), "")
-    for one in weights.strip("[]").split(",") if weights else []:  # one file, or an ensemble's list
-        if not (checkout.ROOT / one).is_file():
-            print(f"  skipped (no {one})")
-            return None
+    weights = next((a.split("=", 1)[1] for a in args if a.startswith("weights=")), None)
+    if weights and not (checkout.ROOT / weights).is_file():
+        print(f"  skipped (no {weights})")
+        return None
     run(["-m", "fer.evaluate", *args, f"hydra.run.dir={out}"])
     return json.loads((out / "summary.json").read_text())
 

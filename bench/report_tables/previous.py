@@ -48,13 +48,11 @@ def _marked_rows(results: Path) -> dict[str, str]:
     return rows
 
 
-def measured_or_kept(name: str, folder: str | tuple[str, ...], measure, previous) -> dict:
-    """A run's figures: `measure()` where its int8 export (every member's, for an ensemble) is in this
-    checkout, else `previous(name)`, marked kept."""
-    for one in (folder,) if isinstance(folder, str) else folder:
-        if not (checkout.ROOT / one / "model.int8.onnx").is_file():
-            print(f"  {name}: kept (no {one}/model.int8.onnx)")
-            return {"figures": previous(name), "kept": True}
+def measured_or_kept(name: str, folder: str, measure, previous) -> dict:
+    """A run's figures: `measure()` where its int8 export is in this checkout, else `previous(name)`, marked kept."""
+    if not (checkout.ROOT / folder / "model.int8.onnx").is_file():
+        print(f"  {name}: kept (no {folder}/model.int8.onnx)")
+        return {"figures": previous(name), "kept": True}
     return {"figures": measure(), "kept": False}
 
 

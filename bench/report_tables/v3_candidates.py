@@ -7,13 +7,12 @@ that would ship) and on FER+ alone (its zero-shot sibling, which never saw a pos
 # v2's file is in git history; `V2_COMMAND` puts it where its row looks for it.
 V2 = "logs/v2"
 V2_COMMAND = f"mkdir -p {V2} && git show b4a47c9:fer/assets/default_model.onnx > {V2}/model.int8.onnx"
-# An ensemble's run "folder" is its members' folders; its row is measured as fer.evaluate scores a list of weights.
-ENSEMBLE = ("logs/ferplus_mobileface/final", "logs/ferplus_mobileface_v2/final")
-ENSEMBLE_ONLY = ("logs/ferplus_mobileface_only/final", "logs/ferplus_mobileface_v2_only/final")
 
 
-def ensemble_command(folders: tuple[str, ...]) -> str:
-    return f"python -m fer.evaluate data=ferplus 'weights=[{','.join(f + '/model.int8.onnx' for f in folders)}]'"
+def ensemble_command(out: str, *members: str) -> str:
+    """The command that merges the members' int8 files into the ensemble's (fer.export.ensemble)."""
+    files = " ".join(f"{m}/model.int8.onnx" for m in members)
+    return f"python -m fer.export.ensemble {out}/model.int8.onnx {files}"
 
 
 MF = "python train.py experiment=ferplus_mobileface"
@@ -39,10 +38,14 @@ V3_RUNS = [
      "model.distill.teacher=logs/ferplus_mobileface_only/final/model.pt task_name=ferplus_mobileface_distill_only"),
     ("MobileFace V2 from random weights, FER+ alone, 8 epochs", "logs/ferplus_mobileface_v2_random_only/final", True,
      f"{MF_ONLY} model.variant=v2 model.weights=null task_name=ferplus_mobileface_v2_random_only"),
-    ("Ensemble of the MobileFace V1 and V2 runs above (mean of their probabilities), FER+ + posed folds",
-     ENSEMBLE, False, ensemble_command(ENSEMBLE)),
-    ("Ensemble of the MobileFace V1 and V2 runs above (mean of their probabilities), FER+ alone",
-     ENSEMBLE_ONLY, True, ensemble_command(ENSEMBLE_ONLY)),
+    ("Ensemble of the MobileFace V1 and V2 runs above (one file, mean of their probabilities), FER+ + posed folds",
+     "logs/ferplus_mobileface_ensemble/final", False,
+     ensemble_command("logs/ferplus_mobileface_ensemble/final", "logs/ferplus_mobileface/final",
+                      "logs/ferplus_mobileface_v2/final")),
+    ("Ensemble of the MobileFace V1 and V2 runs above (one file, mean of their probabilities), FER+ alone",
+     "logs/ferplus_mobileface_ensemble_only/final", True,
+     ensemble_command("logs/ferplus_mobileface_ensemble_only/final", "logs/ferplus_mobileface_only/final",
+                      "logs/ferplus_mobileface_v2_only/final")),
 ]
 V2_NAME = V3_RUNS[0][0]
 V3_CANDIDATES = [

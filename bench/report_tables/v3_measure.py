@@ -17,20 +17,18 @@ def v3_results(work: Path) -> dict[str, dict]:
             for i, (name, folder, alone, _) in enumerate(V3_RUNS)}
 
 
-def measured_figures(folder: str | tuple[str, ...], ferplus_alone: bool, out: Path) -> list[float | None]:
-    """A run's V3_COLUMNS; for an ensemble (a tuple of run folders), the mean of its members' probabilities,
-    classified in the sum of their times, shipped in the sum of their files. Neutral precision is on the
-    posed faces it never trained on: fold 0, or every image for a run on FER+ alone."""
-    files = [f"{one}/model.int8.onnx" for one in ((folder,) if isinstance(folder, str) else folder)]
-    weights = f"weights={files[0]}" if len(files) == 1 else f"weights=[{','.join(files)}]"
+def measured_figures(folder: str, ferplus_alone: bool, out: Path) -> list[float | None]:
+    """A run's V3_COLUMNS. Neutral precision is on the posed faces it never trained on: fold 0, or every
+    image for a run on FER+ alone."""
+    weights = f"weights={folder}/model.int8.onnx"
     ferplus = evaluate(["data=ferplus", weights], out.with_name(f"{out.name}_ferplus"))["metrics"]
     fold0 = evaluate(["data=human", weights], out.with_name(f"{out.name}_posed"))["metrics"]
     every = evaluate(["data=human", "split=all", weights], out.with_name(f"{out.name}_posed_all"))["metrics"] \
         if ferplus_alone else None
     unseen = every or fold0
-    paths = [checkout.ROOT / f for f in files]
+    file = checkout.ROOT / folder / "model.int8.onnx"
     return [100 * ferplus["acc"], 100 * ferplus["f1"], 100 * fold0["acc"], every and 100 * every["acc"],
-            unseen["precision/neutral"], sum(map(classify_ms, paths)), sum(p.stat().st_size for p in paths) / 1e6]
+            unseen["precision/neutral"], classify_ms(file), file.stat().st_size / 1e6]
 
 
 def previous_v3_figures(name: str) -> list[float | None] | None:

@@ -2,7 +2,6 @@
 
     python -m fer.evaluate data=fer2013                       # the shipped model on FER2013 PublicTest
     python -m fer.evaluate weights=logs/.../model.onnx data=human data.fold=3
-    python -m fer.evaluate 'weights=[a.int8.onnx,b.int8.onnx]' data=ferplus   # an ensemble: mean probabilities
 
 Reports accuracy, macro-F1, per-class recall and the confusion matrix, overall and per domain;
 the expected calibration error with and without the model's temperature; and, for the test split,
@@ -18,7 +17,7 @@ from pathlib import Path
 import hydra
 import numpy as np
 import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from fer.data.datamodule import prepared_data
 from fer.data.record import DOMAINS, FaceRecord
@@ -27,7 +26,7 @@ from fer.evaluation.audit import audit, contaminated_test_files
 from fer.evaluation.calibration import expected_calibration_error
 from fer.evaluation.metrics import ALL, FERMetrics
 from fer.evaluation.plots import save_confusion_image
-from fer.inference.predictor import Ensemble, Predictor
+from fer.inference.predictor import Predictor
 from fer.inference.runtime import default_weights, load_classifier, softmax
 from fer.labels import LABELS
 from fer.utils.console import tidy_console
@@ -70,19 +69,9 @@ def score(probs: np.ndarray, records: list[FaceRecord], temperature: float) -> t
     return scalars, confusions
 
 
-def weights_files(weights) -> list[Path]:
-    """`weights`: one file, a list of files (an ensemble), or null (the shipped model)."""
-    if not weights:
-        return [default_weights()]
-    if isinstance(weights, (list, tuple, ListConfig)):
-        return [Path(w) for w in weights]
-    return [Path(weights)]
-
-
 def evaluate(cfg: DictConfig) -> dict:
-    weights = weights_files(cfg.weights)
-    classifiers = [load_classifier(w, threads=cfg.threads) for w in weights]
-    classifier = classifiers[0]
+    weights = Path(cfg.weights) if cfg.weights else default_weights()
+    classifier = load_classifier(weights, threads=cfg.threads)
     torch.set_num_threads(cfg.threads)
     # the data config reads size and normalisation from `model`: take them from the weights file
     OmegaConf.update(cfg, "model", {"image_size": classifier.image_size, "mean": classifier.mean,
@@ -99,23 +88,20 @@ def evaluate(cfg: DictConfig) -> dict:
     if not records:
         raise ValueError(f"split={cfg.split}: the data config {list(cfg.data.sources.keys())} gives no {cfg.split} "
                          "images; choose another split")
-    predictors = [Predictor(c, tta_flip=cfg.tta_flip) for c in classifiers]
-    predictor = predictors[0] if len(predictors) == 1 else Ensemble(predictors)
-    probs = predict_records(predictor, records, datamodule.sources, cfg.batch_size, progress=cfg.get("progress", True))
-    # an ensemble averages its members' calibrated probabilities: there is no one temperature to undo
-    temperature = classifier.temperature if len(classifiers) == 1 else 1.0
+    probs = predict_records(Predictor(classifier, tta_flip=cfg.tta_flip), records, datamodule.sources, cfg.batch_size,
+                            progress=cfg.get("progress", True))
     out_dir = Path(cfg.paths.output_dir)
-    summary = {"weights": str(weights[0]) if len(weights) == 1 else [str(w) for w in weights],
-               "runtime": "+".join(sorted({c.runtime for c in classifiers})), "temperature": temperature,
+    summary = {"weights": str(weights), "runtime": classifier.runtime, "temperature": classifier.temperature,
                "sources": sorted(datamodule.sources), "split": cfg.split, "seed": cfg.seed,
                "tta_flip": cfg.tta_flip}
-    summary["metrics"], confusions = score(probs, records, temperature)
+    summary["metrics"], confusions = score(probs, records, classifier.temperature)
     for group, matrix in confusions.items():
         save_confusion_image(matrix, out_dir / f"confusion_{cfg.split}_{group}.png", title=f"{cfg.split} {group}")
     if cfg.split == "test" and cfg.dedup:
         twinned = contaminated_test_files(audit(datamodule, cfg.near_bits))
         keep = [i for i, r in enumerate(records) if r.path not in twinned]
-        summary["metrics_without_train_twins"], _ = score(probs[keep], [records[i] for i in keep], temperature)
+        summary["metrics_without_train_twins"], _ = score(probs[keep], [records[i] for i in keep],
+                                                          classifier.temperature)
         summary["test_images_with_train_twins"] = len(records) - len(keep)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

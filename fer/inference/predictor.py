@@ -116,17 +116,3 @@ class Predictor:
         """A face crop -> C x H x W float32: the training eval transform, then `to_tensor` in numpy."""
         resized = self._resize(image=to_grey_uint8(grey_crop, "crop"))["image"]
         return normalise(resized, self.classifier.mean, self.classifier.std, self.classifier.channels)
-
-
-class Ensemble:
-    """Several models on the same face crops, each through its own predictor (its input size, channels and
-    normalisation), their probabilities averaged: `python -m fer.evaluate 'weights=[a.onnx,b.onnx]'`."""
-
-    def __init__(self, predictors: list[Predictor]) -> None:
-        if not predictors:
-            raise BadValue("an ensemble needs at least one model")
-        self.predictors = predictors
-
-    def classify_crops(self, crops: list[np.ndarray]) -> np.ndarray:
-        """Grey uint8 face crops -> (N, 7), the mean of the members' probabilities."""
-        return np.mean([p.classify_crops(crops) for p in self.predictors], axis=0, dtype=np.float64).astype(np.float32)
