@@ -29,7 +29,8 @@ CANDIDATES_INTRO = (
     "### The v3 candidates\n\nHow v3 was chosen: every run of the comparison (its int8 export as infer.py runs it; "
     "FER+ Valid, the posed sets' held-out fold 0, every CK+48 + JAFFE image for runs that never saw a posed face), "
     "then the rule written before comparing ([docs/models.md](docs/models.md), \"Selection rule for v3\"): the highest A + Z (FER+ "
-    "Valid + zero-shot posed) through the gates replaces v2 if it beats v2's.")
+    "Valid + zero-shot posed) through the gates replaces v2 if it beats v2's; one too slow for the live loop's "
+    "targets ships by name instead (the V1 + V2 ensemble: `weights=ensemble`).")
 HEADER = ["| model | FER+ Valid accuracy % (majority labels) | FER2013 PublicTest accuracy % (original labels) | "
           "posed held-out accuracy % (CK+48 + JAFFE fold 0) | zero-shot posed accuracy % (all 1,140 images) | "
           "int8 MB | command |",

@@ -50,12 +50,14 @@ def v3_section(v3: dict[str, dict]) -> list[str]:
             "the annotators' majority labels, the posed sets' fold 0 (116 faces; held out from every run), and for "
             "runs that never saw a posed face all 1,140 CK+48 + JAFFE images (zero-shot: how the training carries "
             "to other people and cameras). Neutral precision: of the posed faces the model calls neutral, the share "
-            "that are (fold 0, or every image for runs on FER+ alone). Every run keeps its final epoch.", "",
+            "that are (fold 0, or every image for runs on FER+ alone). Every run keeps its final epoch. An "
+            "ensemble is one file merged from its members' int8 exports (`python -m fer.export.ensemble`), measured "
+            "like the others: its classify time is the merged file's.", "",
             *v3_runs_table(v3), "",
             "The rule written before comparing (docs/models.md) pairs each recipe's two runs: A and P from the run "
             f"on FER+ + the posed training folds, Z from its run on FER+ alone; gates P >= v1's {POSED_FLOOR} %, "
             f"classify <= {CLASSIFY_MS_LIMIT:g} ms, file <= {INT8_MB_LIMIT:g} MB; the highest A + Z replaces v2 if it "
-            "beats v2's.", "",
+            "beats v2's; a winner too slow for the live loop's targets ships by name instead (A + Z still shown).", "",
             *v3_rule_table(v3), ""]
 
 

@@ -2,7 +2,7 @@
 
 from .previous import CHOSEN, KEPT
 from .v3_candidates import (CLASSIFY_MS, CLASSIFY_MS_LIMIT, FERPLUS, INT8_MB, INT8_MB_LIMIT, POSED, POSED_ALL,
-                            POSED_FLOOR, V3_CANDIDATES, V3_COLUMNS, V3_FORMATS, V3_RUNS)
+                            POSED_FLOOR, TOO_SLOW_FOR_LIVE, V3_CANDIDATES, V3_COLUMNS, V3_FORMATS, V3_RUNS)
 
 
 def v3_runs_table(results: dict[str, dict]) -> list[str]:
@@ -27,7 +27,9 @@ def candidate_scores(results: dict[str, dict]) -> list[dict]:
         zero = _figures(results, sibling)
         a, p, z = ship and ship[FERPLUS], ship and ship[POSED], zero and zero[POSED_ALL]
         out = _gate(ship, zero)
-        scores.append({"candidate": candidate, "A": a, "P": p, "Z": z, "A+Z": None if out else a + z, "out": out})
+        slow = "" if out else TOO_SLOW_FOR_LIVE.get(candidate, "")
+        scores.append({"candidate": candidate, "A": a, "P": p, "Z": z, "A+Z": None if out else a + z,
+                       "out": out or slow, "default": not (out or slow)})
     return scores
 
 
@@ -51,10 +53,11 @@ def _gate(ship: list | None, zero: list | None) -> str:
 
 def chosen_v3(results: dict[str, dict]) -> str | None:
     """The rule written before comparing (docs/models.md): of the candidates through the gates, the highest
-    A + Z, which replaces v2 only if it beats v2's A + Z. None: v2 stays."""
+    A + Z, which replaces v2 only if it beats v2's A + Z; one too slow for the live loop ships by name instead
+    of as the default. None: v2 stays."""
     scores = candidate_scores(results)
     incumbent = next(s["A+Z"] for s in scores if s["candidate"] == "v2")
-    challengers = [(s["A+Z"], s["candidate"]) for s in scores if s["candidate"] != "v2" and s["A+Z"] is not None]
+    challengers = [(s["A+Z"], s["candidate"]) for s in scores if s["candidate"] != "v2" and s["default"]]
     if incumbent is None or not challengers:
         return None
     best_score, best = max(challengers)
