@@ -67,6 +67,19 @@ def test_the_one_liner_with_the_shipped_model(tmp_path):
     assert result.stdout.count("'label'") == 2 and "'probs'" in result.stdout
 
 
+def test_the_shipped_ensemble_by_name_is_its_members_mean(tmp_path, recognizer):
+    """weights="ensemble": the second shipped file, one graph of two networks (112 px input, log mean probabilities)."""
+    ensemble = fer.Recognizer(weights="ensemble")
+    assert ensemble.classifier.path.name == "ensemble_model.onnx" and ensemble.classifier.image_size == 112
+    faces = ensemble.predict(two_faces(tmp_path / "faces.png"))
+    alone = recognizer.predict(tmp_path / "faces.png")
+    assert [f["box"] for f in faces] == [f["box"] for f in alone] and len(faces) == 2
+    assert all(abs(sum(f["probs"].values()) - 1) < 1e-4 for f in faces)
+    assert any(abs(f["probs"][k] - g["probs"][k]) > 1e-3 for f, g in zip(faces, alone) for k in LABELS)  # another model
+    with pytest.raises(FileNotFoundError, match="ensembel.*default, ensemble"):
+        fer.Recognizer(weights="ensembel")
+
+
 def test_every_input_kind_gives_the_same_faces(tmp_path, recognizer):
     path = two_faces(tmp_path / "faces.png")
     bgr = cv2.imread(str(path))

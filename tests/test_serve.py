@@ -445,6 +445,7 @@ def test_a_public_address_needs_a_token():
     (["detector=cnn"], "detector=cnn: choose one of haar, yunet, none"),
     (["ssl_certfile=cert.pem"], "both ssl_certfile"),
     (["weights=/no/such/model.onnx"], "weights=/no/such/model.onnx: no such file"),
+    (["weights=ensembel"], "weights=ensembel: no such file (or name a shipped model: default, ensemble)"),
     (["cors_origins=http://a.example"], "cors_origins=http://a.example: expected a list"),
 ])
 def test_option_errors_name_the_option(args, named):
@@ -456,6 +457,7 @@ def test_option_errors_name_the_option(args, named):
 def test_options_parse_and_help():
     options = parse_options(["port=9000", "workers=3", "cors_origins=[http://a.example:3000]", "weights=null"], {})
     assert (options.port, options.workers, options.cors_origins, options.weights) == (9000, 3, ["http://a.example:3000"], None)
+    assert parse_options(["weights=ensemble"], {}).weights == "ensemble"  # a shipped model's name, not a file
     text = usage()
     for name in ("host=127.0.0.1", "port=8000", "token=null", "workers=2", "queue=32", "max_pixels=40000000",
                  "stream_max_fps=30.0", "cors_origins=[]", "ssl_keyfile=null"):

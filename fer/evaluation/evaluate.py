@@ -27,7 +27,7 @@ from fer.evaluation.calibration import expected_calibration_error
 from fer.evaluation.metrics import ALL, FERMetrics
 from fer.evaluation.plots import save_confusion_image
 from fer.inference.predictor import Predictor
-from fer.inference.runtime import default_weights, load_classifier, softmax
+from fer.inference.runtime import load_classifier, softmax, weights_path
 from fer.labels import LABELS
 from fer.utils.console import tidy_console
 from fer.utils.progress import RunProgress
@@ -70,7 +70,7 @@ def score(probs: np.ndarray, records: list[FaceRecord], temperature: float) -> t
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    weights = Path(cfg.weights) if cfg.weights else default_weights()
+    weights = weights_path(cfg.weights)
     classifier = load_classifier(weights, threads=cfg.threads)
     torch.set_num_threads(cfg.threads)
     # the data config reads size and normalisation from `model`: take them from the weights file

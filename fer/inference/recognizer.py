@@ -20,7 +20,7 @@ from fer.faces.image_io import UnreadableImage, to_grey_uint8
 from fer.inference.frames import CaptureFactory, Frame, FrameSource, decode_still, open_frames
 from fer.inference.outputs import records
 from fer.inference.predictor import FacePrediction, Predictor
-from fer.inference.runtime import default_weights, load_classifier
+from fer.inference.runtime import load_classifier, weights_path
 from fer.inference.tracking import LiveFaces, TrackedFaces, check_live_options
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Recognizer:
                  faces: str = "all", tta_flip: bool = True, threads: int = 2, detect_every: int = 3,
                  smoothing: float = 0.6, realtime: bool | str | None = None, max_unconfirmed: int = 10,
                  local_search: bool = True, classify_per_frame: int = 2) -> None:
-        self.classifier = load_classifier(weights or default_weights(), threads=threads)
+        self.classifier = load_classifier(weights_path(weights), threads=threads)
         self.detector = make_detector(detector)
         self.predictor = Predictor(self.classifier, self.detector, faces=faces, tta_flip=tta_flip)
         check_live_options(detect_every, smoothing, max_unconfirmed, classify_per_frame)  # now, not at the first frame

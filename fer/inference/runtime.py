@@ -20,6 +20,9 @@ from fer.errors import BadValue, MissingInput
 from fer.models.model_file import ONNX_META_KEY, TORCHSCRIPT_META_FILE, load_model_file, quiet_jit_deprecation
 
 DEFAULT_MODEL = "default_model.onnx"  # shipped in fer/assets; trained by `python train.py experiment=default_model`
+# Models shipped in fer/assets by the name `weights=` takes: the ensemble is the more accurate, too slow for the
+# live loop's targets to be the default (docs/models.md)
+SHIPPED_MODELS = {"default": DEFAULT_MODEL, "ensemble": "ensemble_model.onnx"}
 # the shipped model's version, as fer/assets/README.md names it (its file states none): change both together
 DEFAULT_MODEL_VERSION = "v3"
 ACCEPTED = "an ONNX export (.onnx), a TorchScript export (python -m fer.export), a fer model file (model.pt) or a training .ckpt"
@@ -133,9 +136,20 @@ class OnnxClassifier(Classifier):
         return self.session.run(None, {self.input_name: batch})[0]
 
 
-def default_weights() -> Path:
-    """The model the package ships, used wherever no `weights` is given."""
-    path = Path(str(resources.files("fer") / "assets" / DEFAULT_MODEL))
+def weights_path(weights: str | Path | None) -> Path:
+    """What `weights=` names: a file, a shipped model's name (`default`, `ensemble`; a file of that name wins),
+    or None for the default model."""
+    if not weights:
+        return default_weights()
+    path = Path(weights).expanduser()
+    if not path.exists() and str(weights) in SHIPPED_MODELS:
+        return default_weights(SHIPPED_MODELS[str(weights)])
+    return path
+
+
+def default_weights(name: str = DEFAULT_MODEL) -> Path:
+    """The model the package ships, used wherever no `weights` is given (or another shipped file by name)."""
+    path = Path(str(resources.files("fer") / "assets" / name))
     if not path.is_file():
         raise MissingInput(
             f"no default model is installed ({path} is missing). Pass weights=<model.onnx, exported .pt, "
@@ -160,7 +174,7 @@ def load_classifier(path: str | Path, threads: int = 2) -> Classifier:
     """
     path = Path(path)
     if not path.is_file():
-        raise MissingInput(f"weights: no such file: {path}")
+        raise MissingInput(f"weights: no such file: {path} (or name a shipped model: {', '.join(SHIPPED_MODELS)})")
     if path.suffix.lower() == ".onnx":
         return OnnxClassifier(path, threads)
     if _is_torchscript(path):

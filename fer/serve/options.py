@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from fer.errors import BadValue, MissingInput
+from fer.inference.runtime import SHIPPED_MODELS
 
 TOKEN_ENV = "FER_SERVE_TOKEN"
 DETECTORS = ("haar", "yunet", "none")
@@ -35,7 +36,8 @@ def _option(default, help: str):
 class ServeOptions:
     host: str = _option("127.0.0.1", "loopback only; any other address needs a token")
     port: int = _option(8000, "0: any free port")
-    weights: Optional[str] = _option(None, "a model file (.onnx, .pt, .ckpt); null: the shipped model")
+    weights: Optional[str] = _option(None, "a model file (.onnx, .pt, .ckpt) or a shipped model's name (default, "
+                                           "ensemble); null: the shipped default")
     detector: str = _option("haar", "haar | yunet | none (every image is already a face crop)")
     min_face: float = _option(0.15, "haar: smallest face, a fraction of the frame's shorter side (infer.py: 0.1)")
     scale_step: float = _option(1.2, "haar: step between the face sizes it tries (infer.py: 1.1); larger is faster")
@@ -113,8 +115,9 @@ def check_options(options: ServeOptions) -> None:
         raise BadValue("fer serve: TLS needs both ssl_certfile=<cert.pem> and ssl_keyfile=<key.pem>, or neither")
     for name in ("ssl_certfile", "ssl_keyfile", "weights"):
         path = getattr(options, name)
-        if path and not Path(path).expanduser().is_file():
-            raise MissingInput(f"fer serve: {name}={path}: no such file")
+        if path and not Path(path).expanduser().is_file() and not (name == "weights" and path in SHIPPED_MODELS):
+            raise MissingInput(f"fer serve: {name}={path}: no such file"
+                               + (f" (or name a shipped model: {', '.join(SHIPPED_MODELS)})" if name == "weights" else ""))
     if not options.token and not is_loopback(options.host):
         raise BadValue(f"fer serve: host={options.host} lets other machines connect: set token=<secret> (or the "
                        f"{TOKEN_ENV} environment variable) so that only clients that know it are served, or "

@@ -21,7 +21,7 @@ from fer.inference.explain import explain_face
 from fer.inference.frames import Frame, decode_still
 from fer.inference.predictor import Predictor
 from fer.inference.recognizer import Recognizer, face_records, make_detector
-from fer.inference.runtime import default_weights, weights_version
+from fer.inference.runtime import weights_path, weights_version
 from fer.inference.tracking import TrackedFaces
 from fer.serve.errors import ServeError
 from fer.serve.limits import WorkerPool, image_size
@@ -38,7 +38,7 @@ class Service:
     def __init__(self, options: ServeOptions, detector_factory: DetectorFactory | None = None) -> None:
         self.options = options
         self.make_detector = detector_factory or (lambda: service_detector(options))
-        weights = Path(options.weights).expanduser() if options.weights else default_weights()
+        weights = weights_path(options.weights)
         # one ONNX Runtime thread each: parallelism comes from the workers, not from each call
         self.recognizers = [Recognizer(weights, self.make_detector(), tta_flip=options.tta_flip, threads=1)
                             for _ in range(options.workers)]
