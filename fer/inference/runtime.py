@@ -147,9 +147,9 @@ def weights_path(weights: str | Path | None) -> Path:
     return path
 
 
-def default_weights(name: str = DEFAULT_MODEL) -> Path:
+def default_weights(name: str | None = None) -> Path:
     """The model the package ships, used wherever no `weights` is given (or another shipped file by name)."""
-    path = Path(str(resources.files("fer") / "assets" / name))
+    path = Path(str(resources.files("fer") / "assets" / (name or DEFAULT_MODEL)))
     if not path.is_file():
         raise MissingInput(
             f"no default model is installed ({path} is missing). Pass weights=<model.onnx, exported .pt, "
