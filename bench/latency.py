@@ -2,6 +2,7 @@
 
     python bench/latency.py                                   # the shipped model
     python bench/latency.py --weights logs/default_model/final/model.pt --json latency.json
+    python bench/latency.py --weights ensemble --only-loops --loop-sizes 640x480 --loop-faces 1   # one cell
 
 640x480 frames holding one real face (a JAFFE photo when ../shared/data is there, else a drawn
 face) go through the stages of the live loop: read (decode a JPEG frame), detect, preprocess
@@ -48,7 +49,7 @@ from fer.export.write import export_onnx_int8  # noqa: E402
 from fer.faces.image_io import read_grey, to_grey_uint8  # noqa: E402
 from fer.inference.overlay import draw  # noqa: E402
 from fer.inference.predictor import Predictor  # noqa: E402
-from fer.inference.runtime import default_weights, load_classifier  # noqa: E402
+from fer.inference.runtime import load_classifier, weights_path  # noqa: E402
 
 DATA_DIR = Path(os.environ.get("FER_DATA_DIR", ROOT.parent / "shared" / "data"))
 RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080))
@@ -132,7 +133,8 @@ def camera_run(recognizer: Recognizer, encoded: list[bytes], expected: int, fps:
             "dropped": len(encoded) - len(times), "faces_found": float(np.mean(found[skip:]))}
 
 
-def loops_table(weights: Path, detector: str, frames: int, threads: int, repeats: int = 3) -> dict:
+def loops_table(weights: Path, detector: str, frames: int, threads: int, repeats: int = 3,
+                sizes: tuple[tuple[int, int], ...] = RESOLUTIONS, counts: tuple[int, ...] = (1, 5)) -> dict:
     """The exact loop beside the live loop, per resolution and face count; each cell the median of
     `repeats` runs (the two loops take turns, so a noisy spell of the machine hits both)."""
     cfg = OmegaConf.load(ROOT / "conf" / "infer.yaml")
@@ -146,8 +148,8 @@ def loops_table(weights: Path, detector: str, frames: int, threads: int, repeats
           f"median of {repeats} runs")
     print(f"{'frame':<11}{'faces':>6}{'loop':>7}{'p50':>9}{'p95':>9}{'p99':>9}{'dropped':>9}{'faces found':>13}")
     rows = []
-    for size in RESOLUTIONS:
-        for count in (1, 5):
+    for size in sizes:
+        for count in counts:
             encoded = moving_faces_video(size, count, frames)
             runs = {name: [] for name in loops}
             for _ in range(repeats):
@@ -263,18 +265,24 @@ def main() -> None:
     parser.add_argument("--loop-frames", type=int, default=300, help="frames per video in the loops table (0 skips it)")
     parser.add_argument("--loop-repeats", type=int, default=3, help="runs per cell of the loops table (their median)")
     parser.add_argument("--only-loops", action="store_true", help="the loops table alone")
+    parser.add_argument("--loop-sizes", default=",".join(f"{w}x{h}" for w, h in RESOLUTIONS),
+                        help="frame sizes of the loops table, e.g. 640x480")
+    parser.add_argument("--loop-faces", default="1,5", help="face counts of the loops table, e.g. 1")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rss-frames", type=int, default=10_000, help="0 skips the memory measurement")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     folder = Path(tempfile.mkdtemp(prefix="fer-latency-"))
-    weights = Path(args.weights) if args.weights else default_weights()
+    weights = weights_path(args.weights)
+    cells = dict(sizes=tuple(tuple(int(x) for x in size.split("x")) for size in args.loop_sizes.split(",")),
+                 counts=tuple(int(c) for c in args.loop_faces.split(",")))
     live_cfg = OmegaConf.load(ROOT / "conf" / "infer.yaml")
     default_detector = next(d["detector"] for d in OmegaConf.to_container(live_cfg.defaults)
                             if isinstance(d, dict) and "detector" in d)
     if args.only_loops:
-        report = {"loops": loops_table(weights, default_detector, args.loop_frames, args.threads, args.loop_repeats)}
+        report = {"loops": loops_table(weights, default_detector, args.loop_frames, args.threads, args.loop_repeats,
+                                       **cells)}
         if args.json:
             args.json.write_text(json.dumps(report, indent=2))
         return
@@ -304,7 +312,7 @@ def main() -> None:
         print(f"{name:<17}{row(times)}")
     if args.loop_frames:
         report["loops"] = loops_table(classifiers[fastest].path, default_detector, args.loop_frames, args.threads,
-                                      args.loop_repeats)
+                                      args.loop_repeats, **cells)
     if args.rss_frames:
         onnx = classifiers[fastest].path
         early, late = rss_growth(onnx, args.rss_frames, folder)
