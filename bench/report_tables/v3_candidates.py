@@ -68,6 +68,7 @@ V3_FORMATS = ["{:.2f}", "{:.2f}", "{:.2f}", "{:.2f}", "{:.2f}", "{:.2f}", "{:.1f
 # The gates of the rule (docs/models.md): v1's posed held-out accuracy, the classify time, the file size
 POSED_FLOOR, CLASSIFY_MS_LIMIT, INT8_MB_LIMIT = 84.48, 2.0, 10.0
 # The rule's last clause: a winner too slow for the live loop's targets (640x480, one face: p50 <= 4 ms,
-# p95 <= 6 ms) does not become the default; it ships by name. Measured with bench/latency.py's live-loop cell
-# beside v3 on the same idle machine (docs/models.md: 2-core Xeon, 2026-12-05, p50 4.65 against 3.55 ms).
-TOO_SLOW_FOR_LIVE = {"Ensemble of MobileFace V1 and V2": "live loop p50 4.65 ms > 4 ms: ships as weights=ensemble"}
+# p95 <= 6 ms) does not become the default; it ships by name. Measured with `python bench/latency.py --only-loops
+# --loop-sizes 640x480 --loop-faces 1 --loop-repeats 5 [--weights ensemble]` beside v3 on the same idle machine
+# (docs/models.md: 2-core Xeon, 2026-12-05, p50 4.55 against 3.49 ms).
+TOO_SLOW_FOR_LIVE = {"Ensemble of MobileFace V1 and V2": "live loop p50 4.55 ms > 4 ms: ships as weights=ensemble"}
