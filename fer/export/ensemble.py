@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, compose, helper, numpy_helper
 
-from fer.models.model_file import ONNX_META_KEY
+from fer.models.model_file import ONNX_META_KEY, read_onnx_file
 
 INPUT, OUTPUT = "image", "logits"
 USAGE = "usage: python -m fer.export.ensemble <out.onnx> <member.onnx> <member.onnx> [...]"
@@ -28,12 +28,10 @@ def merge_ensemble(members: list[str | Path], out: str | Path) -> Path:
     """One ONNX file that returns log(mean of the members' probabilities) for a face batch."""
     if len(members) < 2:
         raise ValueError(f"an ensemble needs two or more members, got {len(members)}")
-    models = [onnx.load(str(m)) for m in members]
-    metas = [_meta(m, path) for m, path in zip(models, members)]
+    models, metas = zip(*(read_onnx_file(m) for m in members))
     _check_compatible(metas, members)
     lead = max(metas, key=lambda m: m["image_size"])  # the file's input: the largest member's
-    nodes, inits, graphs = [], [], []
-    probs = []
+    nodes, inits, value_info, probs = [], [], [], []
     for i, (model, meta) in enumerate(zip(models, metas)):
         prefix = f"m{i}_"
         member = compose.add_prefix(model, prefix)
@@ -42,7 +40,7 @@ def merge_ensemble(members: list[str | Path], out: str | Path) -> Path:
         nodes += _adapt_input(prefix, lead, meta, member_input, inits)
         nodes += list(graph.node)
         inits += list(graph.initializer)
-        graphs.append(graph)
+        value_info += graph.value_info
         scaled = f"{prefix}probs"
         inits.append(numpy_helper.from_array(np.array(float(meta.get("temperature", 1.0)), np.float32), f"{prefix}t"))
         nodes += [helper.make_node("Div", [member_output, f"{prefix}t"], [f"{prefix}scaled"]),
@@ -54,7 +52,7 @@ def merge_ensemble(members: list[str | Path], out: str | Path) -> Path:
                                           ["batch", lead["channels"], lead["image_size"], lead["image_size"]])
     logits = helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", len(lead["labels"])])
     graph = helper.make_graph(nodes, "fer_ensemble", [batch], [logits], inits,
-                              value_info=[v for g in graphs for v in g.value_info])
+                              value_info=value_info)
     merged = helper.make_model(graph, opset_imports=list(models[0].opset_import), ir_version=models[0].ir_version)
     meta = {k: lead[k] for k in ("format", "labels", "image_size", "channels", "mean", "std") if k in lead}
     meta.update({"arch": {"ensemble": [m.get("arch", {}) for m in metas]}, "outputs": "log mean probabilities",
@@ -84,13 +82,6 @@ def _adapt_input(prefix: str, lead: dict, meta: dict, member_input: str, inits: 
         current = f"{prefix}in_resized"
     nodes.append(helper.make_node("Identity", [current], [member_input]))
     return nodes
-
-
-def _meta(model, path) -> dict:
-    props = {p.key: p.value for p in model.metadata_props}
-    if ONNX_META_KEY not in props:
-        raise ValueError(f"{path}: an ONNX model without '{ONNX_META_KEY}' metadata; export it with python -m fer.export")
-    return json.loads(props[ONNX_META_KEY])
 
 
 def _check_compatible(metas: list[dict], members: list) -> None:

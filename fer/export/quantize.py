@@ -22,7 +22,7 @@ import onnx
 from fer.export.export import INPUT_NAME
 from fer.faces.image_io import IMAGE_SUFFIXES, UnreadableImage, read_grey
 from fer.faces.preprocess import eval_transform, normalise
-from fer.models.model_file import ONNX_META_KEY
+from fer.models.model_file import ONNX_META_KEY, read_onnx_file
 
 INT8 = "onnx_int8"  # the name of this format in export_formats and `python -m fer.export format=`
 CALIBRATION_FACES = 512
@@ -146,8 +146,7 @@ def float_model_from_int8(int8: str | Path, faces: np.ndarray):
     from fer.models.classifier import Architecture, FERClassifier
     from fer.models.model_file import Preprocessing
 
-    graph = _load_ours(int8)
-    meta = _meta(graph)
+    graph, meta = read_onnx_file(int8, "int8 file")
     dequantised = _dequantised_initializers(graph)
     model = FERClassifier(Architecture(**meta["arch"]))
     layers = dict(model.named_modules())
@@ -244,27 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     to_float.add_argument("faces", help="folder of face crops to rebuild the BatchNorm statistics from")
     to_float.add_argument("--limit", type=int, default=2048, help="faces taken from the folder (default 2048)")
     args = parser.parse_args(argv)
-    meta = _meta(_load_ours(args.int8))
+    _, meta = read_onnx_file(args.int8, "int8 file")
     faces = faces_from_folder(args.faces, meta["image_size"], meta["mean"], meta["std"], meta["channels"], args.limit)
     model, pre, meta = float_model_from_int8(args.int8, faces)
     extra = {"temperature": meta["temperature"]} if "temperature" in meta else {}
     out = save_model_file(args.out, model, pre, extra | {"rebuilt_from": str(args.int8)})
     print(f"wrote {out} (float model rebuilt from {args.int8}; BatchNorm statistics from {len(faces)} faces)")
     return 0
-
-
-def _load_ours(path: str | Path):
-    """An ONNX file exported by this package (with our metadata), loaded once."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"int8 file: no such file: {path}")
-    graph = onnx.load(str(path))
-    if not any(p.key == ONNX_META_KEY for p in graph.metadata_props):
-        raise ValueError(f"{path}: no {ONNX_META_KEY} metadata; not an int8 file exported by this package")
-    return graph
-
-
-def _meta(graph) -> dict:
-    import json
-
-    return json.loads(next(p.value for p in graph.metadata_props if p.key == ONNX_META_KEY))
-

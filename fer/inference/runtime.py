@@ -23,6 +23,7 @@ DEFAULT_MODEL = "default_model.onnx"  # shipped in fer/assets; trained by `pytho
 # Models shipped in fer/assets by the name `weights=` takes: the ensemble is the more accurate, too slow for the
 # live loop's targets to be the default (docs/models.md)
 SHIPPED_MODELS = {"default": DEFAULT_MODEL, "ensemble": "ensemble_model.onnx"}
+NAME_A_SHIPPED_MODEL = f"or name a shipped model: {', '.join(SHIPPED_MODELS)}"
 # the shipped model's version, as fer/assets/README.md names it (its file states none): change both together
 DEFAULT_MODEL_VERSION = "v3"
 ACCEPTED = "an ONNX export (.onnx), a TorchScript export (python -m fer.export), a fer model file (model.pt) or a training .ckpt"
@@ -174,7 +175,7 @@ def load_classifier(path: str | Path, threads: int = 2) -> Classifier:
     """
     path = Path(path)
     if not path.is_file():
-        raise MissingInput(f"weights: no such file: {path} (or name a shipped model: {', '.join(SHIPPED_MODELS)})")
+        raise MissingInput(f"weights: no such file: {path} ({NAME_A_SHIPPED_MODEL})")
     if path.suffix.lower() == ".onnx":
         return OnnxClassifier(path, threads)
     if _is_torchscript(path):

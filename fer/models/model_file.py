@@ -31,6 +31,21 @@ META_FORMAT = "fer-torchscript/1"  # the JSON both exported formats embed
 TORCHSCRIPT_META_FILE = "fer_meta.json"  # extra file inside the TorchScript archive
 ONNX_META_KEY = "fer_meta"  # key in the ONNX model's metadata_props
 
+
+def read_onnx_file(path: str | Path, what: str = "ONNX file"):
+    """(onnx.ModelProto, metadata dict) of an ONNX file this package exported; `what` names it in errors."""
+    import json
+
+    import onnx  # here: the exporters need it, inference does not
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{what}: no such file: {path}")
+    model = onnx.load(str(path))
+    props = {p.key: p.value for p in model.metadata_props}
+    if ONNX_META_KEY not in props:
+        raise ValueError(f"{path}: no {ONNX_META_KEY} metadata; not an {what} exported by this package")
+    return model, json.loads(props[ONNX_META_KEY])
+
 # torch 2.14 marks every torch.jit entry point deprecated with messages like
 # "`torch.jit.trace` is deprecated. Please switch to `torch.compile` or `torch.export`."
 # Only those are silenced; any other FutureWarning still reaches the user.

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from fer.errors import BadValue, MissingInput
-from fer.inference.runtime import SHIPPED_MODELS
+from fer.inference.runtime import NAME_A_SHIPPED_MODEL, weights_path
 
 TOKEN_ENV = "FER_SERVE_TOKEN"
 DETECTORS = ("haar", "yunet", "none")
@@ -113,11 +113,12 @@ def check_options(options: ServeOptions) -> None:
                        "1.3 is faster)")
     if bool(options.ssl_certfile) != bool(options.ssl_keyfile):
         raise BadValue("fer serve: TLS needs both ssl_certfile=<cert.pem> and ssl_keyfile=<key.pem>, or neither")
-    for name in ("ssl_certfile", "ssl_keyfile", "weights"):
+    for name in ("ssl_certfile", "ssl_keyfile"):
         path = getattr(options, name)
-        if path and not Path(path).expanduser().is_file() and not (name == "weights" and path in SHIPPED_MODELS):
-            raise MissingInput(f"fer serve: {name}={path}: no such file"
-                               + (f" (or name a shipped model: {', '.join(SHIPPED_MODELS)})" if name == "weights" else ""))
+        if path and not Path(path).expanduser().is_file():
+            raise MissingInput(f"fer serve: {name}={path}: no such file")
+    if options.weights and not weights_path(options.weights).is_file():  # a file, or a shipped model's name
+        raise MissingInput(f"fer serve: weights={options.weights}: no such file ({NAME_A_SHIPPED_MODEL})")
     if not options.token and not is_loopback(options.host):
         raise BadValue(f"fer serve: host={options.host} lets other machines connect: set token=<secret> (or the "
                        f"{TOKEN_ENV} environment variable) so that only clients that know it are served, or "
