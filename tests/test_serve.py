@@ -2,6 +2,7 @@
 where a client must misbehave): every endpoint, every error status, the worker pool's limit, and the
 WebSocket stream (frame numbers, tracking, bad frames, newest wins, the rate cap)."""
 
+import asyncio
 import base64
 import json
 import re
@@ -25,7 +26,7 @@ from fer.inference.outputs import records
 from fer.labels import LABELS
 from fer.serve.app import create_app
 from fer.serve.options import ServeOptions, is_loopback, parse_options, usage
-from fer.serve.service import service_detector
+from fer.serve.service import STOP_WAIT_S, service_detector
 
 FACE = draw_face(sample_identity(0), 3, seed=0, size=200)
 RECORD_KEYS = list(records(Frame("x", 0, 0.0, None), [])[0])  # output.jsonl's keys, in order
@@ -402,6 +403,58 @@ def test_stopping_the_service_joins_every_thread_it_started():
             assert c.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"}).status_code == 200
             assert len(serve_threads() - before) >= 6  # 2 workers; 2 streams: each a thread, a detector, a follower
     assert sorted(t.name for t in serve_threads() - before) == []  # the other tests' services are still open
+
+
+async def stop_while_a_connection_hangs(app, gate: GateDetector, release_after_s: float) -> tuple[set, float]:
+    """Raw ASGI: the service starts, a stream connection sends a frame that the gate holds, and the service
+    stops while that connection is still open and its frame in flight (its client neither leaves nor reads).
+    The threads of the service alive right after the stop, and how long the stop took."""
+    before = serve_threads()
+    lifespan_in, lifespan_out, socket_in, socket_out = (asyncio.Queue() for _ in range(4))
+    lifespan = asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"}}, lifespan_in.get,
+                                         lifespan_out.put))
+    await lifespan_in.put({"type": "lifespan.startup"})
+    assert (await lifespan_out.get())["type"] == "lifespan.startup.complete"
+    scope = {"type": "websocket", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "ws",
+             "path": "/v1/stream", "raw_path": b"/v1/stream", "query_string": b"", "root_path": "", "headers": [],
+             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "subprotocols": []}
+    connection = asyncio.ensure_future(app(scope, socket_in.get, socket_out.put))
+    await socket_in.put({"type": "websocket.connect"})
+    assert (await socket_out.get())["type"] == "websocket.accept"
+    await socket_in.put({"type": "websocket.receive", "bytes": jpeg(scene())})
+    assert await asyncio.get_running_loop().run_in_executor(None, gate.entered.wait, 30)  # the frame is in flight
+    threading.Timer(release_after_s, gate.release.set).start()
+    started = time.perf_counter()
+    await lifespan_in.put({"type": "lifespan.shutdown"})
+    assert (await lifespan_out.get())["type"] == "lifespan.shutdown.complete"
+    took = time.perf_counter() - started
+    left = serve_threads() - before
+    connection.cancel()
+    await asyncio.gather(connection, lifespan, return_exceptions=True)
+    return left, took
+
+
+@pytest.mark.timeout(120)
+def test_a_stop_while_a_frame_is_in_flight_joins_the_streams_thread():
+    """The stop overtakes a connection on purpose: its frame is held in the detector and its client has not
+    left when the service stops (as when a connection outlasts uvicorn's graceful wait). The service, not
+    the connection, owns the guarantee: once its stop returns, none of its threads is alive."""
+    gate = GateDetector()
+    app = create_app(ServeOptions(workers=1), detector_factory=lambda: gate)
+    left, took = asyncio.run(stop_while_a_connection_hangs(app, gate, release_after_s=0.5))
+    assert sorted(t.name for t in left) == []
+    assert 0.4 < took < STOP_WAIT_S  # it waited for the frame, and no longer than it needed
+
+
+@pytest.mark.timeout(120)
+def test_a_stop_waits_for_a_stuck_stream_no_longer_than_its_bound():
+    gate = GateDetector()
+    app = create_app(ServeOptions(workers=1), detector_factory=lambda: gate)
+    left, took = asyncio.run(stop_while_a_connection_hangs(app, gate, release_after_s=STOP_WAIT_S + 1))
+    assert STOP_WAIT_S - 0.5 < took < STOP_WAIT_S + 2  # the bound holds; the thread was named in the log
+    assert any(t.name.startswith("fer-serve-stream") for t in left)
+    for thread in left:  # the gate opens a little later: then they end
+        thread.join(30)
 
 
 def test_stream_connections_are_bounded_and_other_sites_refused():

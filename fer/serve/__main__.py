@@ -11,7 +11,10 @@ import sys
 from fer.errors import UserError, report_and_exit
 from fer.serve.options import ServeOptions, parse_options, usage
 
-GRACEFUL_SHUTDOWN_S = 5  # open streams get this long to end on SIGTERM
+# On SIGTERM or Ctrl-C, open connections get this long to end (uvicorn closes streams with code 1012 and
+# cancels what is left), then the service joins its own threads for at most fer.serve.service.STOP_WAIT_S:
+# a stop takes at most the sum of the two
+GRACEFUL_SHUTDOWN_S = 5
 STARTUP_FAILED = 3  # uvicorn's own exit code when the server could not start
 
 

@@ -5,11 +5,14 @@ event loop: decoding and the model take milliseconds to seconds of CPU.
 """
 
 import base64
+import itertools
 import logging
+import queue
 import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import cv2
@@ -28,6 +31,9 @@ from fer.serve.limits import WorkerPool, image_size
 from fer.serve.options import ServeOptions
 
 log = logging.getLogger(__name__)
+# At a stop, how long the service waits in all for its streams' threads (after uvicorn's graceful wait for the
+# connections, fer.serve.__main__.GRACEFUL_SHUTDOWN_S): a frame and a loop's close take milliseconds
+STOP_WAIT_S = 5.0
 EXPLAIN = ("occlusion",)  # numpy on every runtime; Grad-CAM would need torch weights and torch
 DetectorFactory = Callable[[], FaceDetector | None]
 
@@ -46,6 +52,7 @@ class Service:
         self.weights = weights
         self.streams: set[LiveStream] = set()  # open ones, closed with the service if their connection has not
         self._streams_lock = threading.Lock()
+        self._stopping = False
 
     def describe(self) -> dict:
         """/v1/model: what a client needs to read the answers (the weights by file name, never by path)."""
@@ -80,42 +87,133 @@ class Service:
         return rows, image.shape[1], image.shape[0], (decoded - start) * 1000, (done - decoded) * 1000
 
     def open_live(self) -> "LiveStream":
-        """A stream connection's own loop: its own detector (the live loop runs it on a thread of its own),
-        the shared classifier (ONNX Runtime runs one session from many threads)."""
+        """A stream connection's own loop on a thread of its own, which the service owns: its stop waits for
+        that thread whether or not the connection has ended. Its detector loads on that thread (not the
+        event loop); the classifier is shared (ONNX Runtime runs one session from many threads)."""
         base = self.recognizers[0]
-        predictor = Predictor(base.classifier, self.make_detector(), tta_flip=self.options.tta_flip)
-        live = LiveStream(base, predictor, self.options.max_pixels, self.options.stream_detect_every)
+        live = LiveStream(lambda: Predictor(base.classifier, self.make_detector(), tta_flip=self.options.tta_flip),
+                          base, self.options.max_pixels, self.options.stream_detect_every)
         with self._streams_lock:
+            if self._stopping:
+                live.close()
+                raise ServiceStopping()
             self.streams.add(live)
+        live.ended.add_done_callback(lambda _: self._forget(live))
         return live
 
-    def close_live(self, live: "LiveStream") -> None:
-        live.close()  # before it leaves the set: a shutdown meanwhile waits for this close to end
+    def _forget(self, live: "LiveStream") -> None:
         with self._streams_lock:
             self.streams.discard(live)
 
-    def close(self) -> None:
-        """At shutdown: the running jobs finish, and every stream's loop threads are joined before the
-        interpreter exits (a detector thread still inside OpenCV or ONNX Runtime then can abort the process)."""
-        self.pool.close()
+    def close(self, wait_s: float = STOP_WAIT_S) -> bool:
+        """At shutdown: the running jobs finish, and every stream's thread (its frame under way, then its loop's
+        close, which joins the loop's own threads) ends before this returns, within `wait_s` seconds in all (a
+        thread still inside OpenCV or ONNX Runtime as the interpreter exits can abort the process). True when
+        every thread ended in time; the ones that did not are logged by name."""
+        deadline = time.monotonic() + wait_s
         with self._streams_lock:
+            self._stopping = True  # no stream opens from now on
             streams = list(self.streams)
         for live in streams:
-            live.close()
+            live.close()  # queued behind the frame under way; no frame after it
+        self.pool.close()
+        late = [live for live in streams if not live.join(deadline - time.monotonic())]
+        for live in late:
+            log.warning("stream thread %s was still running %g s after the stop began", live.thread.name, wait_s)
+        return not late
+
+
+class ServiceStopping(Exception):
+    """A job for a stream of a service that is stopping."""
+
+
+class JobThread:
+    """One thread that runs the jobs given to it one at a time, in order (a stream's frames).
+
+    `close(last)` queues `last` as the final job, after those already queued; the thread then ends, and any
+    later `submit` fails with ServiceStopping. `ended` is a future that is done when the thread has ended, so
+    the event loop can wait for it without blocking; `join(timeout)` waits from another thread.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock, self._closed = threading.Lock(), False
+        self.ended: Future = Future()
+        self.thread = threading.Thread(target=self._run, name=name)
+        self.thread.start()
+
+    @property
+    def name(self) -> str:
+        return self.thread.name
+
+    def submit(self, function: Callable, *args) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._closed:
+                future.set_exception(ServiceStopping())
+            else:
+                self._jobs.put((future, function, args))
+        return future
+
+    def close(self, last: Callable | None = None) -> None:
+        """Once; a second call (the connection and the service's stop may both close) does nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if last is not None:
+                self._jobs.put((Future(), self._logged, (last,)))
+            self._jobs.put(None)
+
+    def _logged(self, last: Callable) -> None:
+        try:
+            last()
+        except Exception:  # nobody waits for the last job's answer: its failure goes to the log
+            log.exception("the last job of %s failed", self.name)
+
+    def join(self, timeout: float) -> bool:
+        self.thread.join(max(0.0, timeout))
+        return not self.thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while (job := self._jobs.get()) is not None:
+                future, function, args = job
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(function(*args))
+                    except BaseException as err:  # handed to whoever waits for this job
+                        future.set_exception(err)
+        finally:
+            self.ended.set_result(None)
 
 
 class LiveStream:
-    """The frames of one stream connection, one at a time: tracking and smoothing carry over its frames as
-    they do for a camera in infer.py (`TrackedFaces`); detector=none classifies each whole frame.
+    """The frames of one stream connection, one at a time on its own thread: tracking and smoothing carry over
+    its frames as they do for a camera in infer.py (`TrackedFaces`); detector=none classifies each whole frame.
     Full-frame scans come every `detect_every` frames (more apart than infer.py's: a server runs many streams,
     and the scans, ~15 ms of CPU each, are what finds new faces; window searches follow known ones)."""
 
-    def __init__(self, base: Recognizer, predictor: Predictor, max_pixels: int, detect_every: int) -> None:
-        self.predictor, self.max_pixels, self.started = predictor, max_pixels, time.perf_counter()
-        self._close_lock, self._closed = threading.Lock(), False
-        self.loop = None if predictor.detector is None else TrackedFaces(
-            predictor, detect_every, base.smoothing, base.max_unconfirmed, base.local_search,
-            base.classify_per_frame)
+    _count = itertools.count()
+
+    def __init__(self, make_predictor: Callable[[], Predictor], base: Recognizer, max_pixels: int,
+                 detect_every: int) -> None:
+        self.max_pixels, self.started = max_pixels, time.perf_counter()
+        self.predictor: Predictor | None = None
+        self.loop: TrackedFaces | None = None
+        self.thread = JobThread(f"fer-serve-stream_{next(self._count)}")
+        self.ended = self.thread.ended
+        self.opened = self.thread.submit(self._open, make_predictor, base, detect_every)
+
+    def _open(self, make_predictor: Callable[[], Predictor], base: Recognizer, detect_every: int) -> None:
+        self.predictor = predictor = make_predictor()
+        if predictor.detector is not None:
+            self.loop = TrackedFaces(predictor, detect_every, base.smoothing, base.max_unconfirmed,
+                                     base.local_search, base.classify_per_frame)
+
+    def submit(self, index: int, data: bytes) -> Future:
+        """Frame `index`'s answer, as a future: see `process`."""
+        return self.thread.submit(self.process, index, data)
 
     def process(self, index: int, data: bytes) -> dict:
         """Frame `index`'s answer (the caller adds `server_ms` and `dropped`), or an error message."""
@@ -134,11 +232,15 @@ class LiveStream:
                 "width": image.shape[1], "height": image.shape[0]}
 
     def close(self) -> None:
-        """Joins the loop's threads; once (the connection and the service's shutdown may both call it)."""
-        with self._close_lock:
-            if self.loop is not None and not self._closed:
-                self.loop.close()
-            self._closed = True
+        """After the frame under way, if any: the loop's threads are joined, then this stream's thread ends."""
+        self.thread.close(self._close_loop)
+
+    def _close_loop(self) -> None:
+        if self.loop is not None:
+            self.loop.close()
+
+    def join(self, timeout: float) -> bool:
+        return self.thread.join(timeout)
 
 
 def service_detector(options: ServeOptions) -> FaceDetector | None:

@@ -6,7 +6,8 @@ it (the replaced one is counted in `dropped`); nothing queues up, so a slow serv
 frame instead of falling behind. Frames above `stream_max_fps` are dropped as they arrive (counted too).
 `frame` in an answer is the 1-based number of the binary message it answers, so the client can match
 its send time. Each connection has its own live loop (tracking and smoothing over its frames) and its
-own thread: it never processes two frames at once, and the event loop never runs the model.
+own thread (`fer.serve.service.LiveStream`, owned by the service, whose stop joins it): it never processes two
+frames at once, and the event loop never runs the model.
 """
 
 import asyncio
@@ -14,16 +15,15 @@ import json
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fer.serve.auth import origin_allowed, token_matches
 from fer.serve.limits import RateCap
-from fer.serve.service import LiveStream, Service
+from fer.serve.service import LiveStream, Service, ServiceStopping
 
 log = logging.getLogger(__name__)
-POLICY_VIOLATION, TRY_AGAIN_LATER = 1008, 1013
+POLICY_VIOLATION, SERVICE_RESTART, TRY_AGAIN_LATER = 1008, 1012, 1013
 
 
 class StreamSlots:
@@ -76,24 +76,26 @@ class StreamSession:
         self.waiting: tuple[int, bytes, float] | None = None  # the newest frame not yet processed
         self.arrived = asyncio.Event()
         self.send_lock = asyncio.Lock()
-        # one thread: this connection's frames are processed one at a time, in order, and its loop is
-        # closed on that thread after the last frame
-        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-serve-stream")
-        self.live: LiveStream | None = None
 
     async def run(self) -> None:
+        try:
+            live = self.service.open_live()  # its own thread: frames one at a time, in order, then its close
+        except ServiceStopping:
+            await self.websocket.close(SERVICE_RESTART, "the server is stopping")
+            return
         processing = None
         try:
-            self.live = await self._on_thread(self.service.open_live)
-            processing = asyncio.ensure_future(self._process_frames())
+            await asyncio.wrap_future(live.opened)
+            processing = asyncio.ensure_future(self._process_frames(live))
             await self._receive_frames()
         finally:
+            # first, with no await before it: a cancelled connection still closes its stream (and the
+            # service's stop joins the stream's thread in any case)
+            live.close()
             if processing is not None:
                 processing.cancel()
                 await asyncio.gather(processing, return_exceptions=True)
-            if self.live is not None:  # after the frame under way, if any; its threads joined
-                await asyncio.shield(self._on_thread(self.service.close_live, self.live))
-            self.thread.shutdown(wait=True)  # idle by now: the close above was its last job
+            await asyncio.shield(asyncio.wrap_future(live.ended))  # after the frame under way, if any
 
     async def _receive_frames(self) -> None:
         while True:
@@ -119,14 +121,16 @@ class StreamSession:
             self.waiting = (self.received, data, now)
             self.arrived.set()
 
-    async def _process_frames(self) -> None:
+    async def _process_frames(self, live: LiveStream) -> None:
         while True:
             await self.arrived.wait()
             self.arrived.clear()
             index, data, arrived_at = self.waiting
             self.waiting = None
             try:
-                answer = await self._on_thread(self.live.process, index, data)
+                answer = await asyncio.wrap_future(live.submit(index, data))
+            except ServiceStopping:
+                answer = {"type": "error", "frame": index, "error": "the server is stopping"}
             except Exception:  # a bug, not the client's frame: say so and keep the connection
                 log.exception("stream frame %d failed", index)
                 answer = {"type": "error", "frame": index, "error": "the server failed on this frame; see its log"}
@@ -134,9 +138,6 @@ class StreamSession:
                 answer["server_ms"] = round((time.perf_counter() - arrived_at) * 1000, 2)
                 answer["dropped"] = self.dropped
             await self._send(answer)
-
-    async def _on_thread(self, function, *args):
-        return await asyncio.wrap_future(self.thread.submit(function, *args))
 
     async def _send(self, message: dict) -> None:
         async with self.send_lock:  # the two loops both answer; one message at a time
