@@ -65,6 +65,21 @@ def test_exports_match_eager_model(classifiers, face_batch, batch_size, runtime)
     np.testing.assert_allclose(export.probabilities(face_batch).sum(axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("runtime", ["torchscript", "onnxruntime"])
+def test_exports_carry_the_embedding_of_the_eager_model(classifiers, face_batch, runtime):
+    """The second output is the head's hidden layer, the same in every format, and the logits beside it are
+    the ones a logits-only call gives."""
+    eager, export = classifiers["torch"], classifiers[runtime]
+    assert export.embedding_size == eager.embedding_size == 256
+    logits, embedding = export.outputs(face_batch)
+    expected_logits, expected = eager.outputs(face_batch)
+    assert embedding.shape == (len(face_batch), 256) and embedding.min() >= 0  # after the ReLU
+    assert expected.std(axis=0).mean() > 0.01
+    np.testing.assert_allclose(embedding, expected, atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(logits, export.logits(face_batch))
+    np.testing.assert_allclose(logits, expected_logits, atol=1e-4, rtol=0)
+
+
 def test_metadata_survives_every_format(exported, classifiers):
     for runtime, classifier in classifiers.items():
         assert classifier.runtime == runtime
@@ -77,14 +92,15 @@ def test_metadata_survives_every_format(exported, classifiers):
     onnx_model = onnx.load(str(exported["onnxruntime"]))
     onnx_meta = {p.key: p.value for p in onnx_model.metadata_props}["fer_meta"]
     for meta in (json.loads(ts_meta), json.loads(onnx_meta)):
-        assert meta["format"] == "fer-torchscript/1" and meta["outputs"] == "logits"
+        assert meta["format"] == "fer-torchscript/1" and meta["outputs"] == ["logits", "embedding"]
+        assert meta["embedding"]["output"] == "embedding" and meta["embedding"]["size"] == 256
         assert meta["labels"] == list(LABELS) and meta["arch"]["backbone"] == "compact_cnn"
 
 
 def test_onnx_file_is_self_contained_with_a_dynamic_batch(exported):
     path = exported["onnxruntime"]
     model = onnx.load(str(path), load_external_data=False)
-    assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["logits"]
+    assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["logits", "embedding"]
     batch_dim = model.graph.input[0].type.tensor_type.shape.dim[0]
     assert batch_dim.dim_param and not batch_dim.HasField("dim_value")
     assert max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) >= 17
@@ -202,6 +218,49 @@ def test_int8_onnx_keeps_metadata_and_agrees_with_float(tmp_path):
     assert (p8.argmax(1) == p32.argmax(1)).mean() >= 0.8
     # rounding alone: 0.03 here; saturating 8-bit weights on an AVX2 CPU: 1.04 (same model, same faces)
     assert fused_kernel_gap(tmp_path / "model.int8.onnx", faces) < 0.1
+    (l8, e8), (_, e32) = int8.outputs(faces), fp32.outputs(faces)
+    assert e8.shape == e32.shape == (16, 256) and np.array_equal(l8, int8.logits(faces))
+    assert np.abs(e8 - e32).max() < 0.1 * np.abs(e32).max()  # the embedding quantised as the head reads it
+
+
+def without_embedding(path: Path, out: Path) -> Path:
+    """The same ONNX file with its embedding output and the nodes that make it taken out."""
+    model = onnx.load(str(path))
+    keep = [o for o in model.graph.output if o.name != "embedding"]
+    del model.graph.output[:]
+    model.graph.output.extend(keep)
+    nodes = [n for n in model.graph.node if not n.output[0].startswith("embedding")]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.save(model, str(out))
+    return out
+
+
+@pytest.mark.parametrize("name", ["default", "ensemble"])
+def test_shipped_models_give_embeddings_and_the_same_logits_as_without(tmp_path, name):
+    """The embedding output changes nothing of the logits (identical to the last bit: the hidden layer is
+    read through a DequantizeLinear of its own, so ONNX Runtime fuses the same kernels) nor of the size."""
+    from fer.inference.runtime import weights_path
+
+    shipped = weights_path(name)
+    plain = without_embedding(shipped, tmp_path / "plain.onnx")
+    with_output = load_classifier(shipped, threads=1)
+    assert with_output.embedding_size == (256 if name == "default" else 512)
+    faces = preprocess(synthetic_crops(32), Preprocessing(with_output.image_size, 1, with_output.mean,
+                                                          with_output.std)).numpy()
+    logits, embedding = with_output.outputs(faces)
+    np.testing.assert_array_equal(logits, ort_logits(plain, faces))
+    assert embedding.shape == (32, with_output.embedding_size) and embedding.std(axis=0).mean() > 0.01
+    assert shipped.stat().st_size < 1.01 * plain.stat().st_size
+
+
+def ort_logits(path: Path, faces: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return session.run(["logits"], {"image": faces})[0]
 
 
 def fused_kernel_gap(int8_onnx, faces: np.ndarray) -> float:

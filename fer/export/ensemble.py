@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, compose, helper, numpy_helper
 
+from fer.export.embedding import EMBEDDING, add_embedding_output
 from fer.models.model_file import ONNX_META_KEY, read_onnx_file
 
 INPUT, OUTPUT = "image", "logits"
@@ -36,9 +37,10 @@ def merge_ensemble(members: list[str | Path], out: str | Path) -> Path:
         prefix = f"m{i}_"
         member = compose.add_prefix(model, prefix)
         graph = member.graph
-        member_input, member_output = graph.input[0].name, graph.output[0].name
+        member_input, member_output = graph.input[0].name, f"{prefix}{OUTPUT}"
         nodes += _adapt_input(prefix, lead, meta, member_input, inits)
-        nodes += list(graph.node)
+        # the member's own embedding output is not the ensemble's (added at the end, from every member)
+        nodes += [node for node in graph.node if not node.output[0].startswith(f"{prefix}{EMBEDDING}")]
         inits += list(graph.initializer)
         value_info += graph.value_info
         scaled = f"{prefix}probs"
@@ -58,6 +60,7 @@ def merge_ensemble(members: list[str | Path], out: str | Path) -> Path:
     meta.update({"arch": {"ensemble": [m.get("arch", {}) for m in metas]}, "outputs": "log mean probabilities",
                  "temperature": 1.0, "members": [{**m, "file": Path(p).name} for m, p in zip(metas, members)]})
     onnx.helper.set_model_props(merged, {ONNX_META_KEY: json.dumps(meta)})
+    add_embedding_output(merged)  # the members' hidden layers side by side
     onnx.checker.check_model(merged)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     onnx.save(merged, str(out))

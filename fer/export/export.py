@@ -3,7 +3,7 @@
     export_onnx("logs/train/runs/<date>/model.pt", "deploy/fer.onnx")   # or export_torchscript
 
 `python -m fer.export` (fer/export/write.py) runs these from the command line, int8 included. Both formats embed the same JSON (`fer-torchscript/1`: labels, image size, channels, mean, std,
-arch, outputs "logits", temperature): as the extra file `fer_meta.json` of the TorchScript archive and as the
+arch, outputs "logits" and "embedding" (fer.export.embedding), temperature): as the extra file `fer_meta.json` of the TorchScript archive and as the
 `fer_meta` entry of the ONNX model's `metadata_props`. `fer.inference.runtime.load_classifier` reads it
 back, so an exported file is all an inference machine needs.
 """
@@ -11,7 +11,11 @@ back, so an exported file is all an inference machine needs.
 import json
 from pathlib import Path
 
+import onnx
 import torch
+from torch import nn
+
+from fer.export.embedding import EMBEDDING, LAYER, add_embedding_output
 
 from fer.models.model_file import (META_FORMAT, ONNX_META_KEY, TORCHSCRIPT_META_FILE, Preprocessing, load_model_file,
                                    quiet_jit_deprecation)
@@ -29,6 +33,19 @@ def export_metadata(pre: Preprocessing, meta: dict) -> dict:
     }
 
 
+class WithEmbedding(nn.Module):
+    """The network returning (logits, embedding): the embedding is the input of the head's last layer
+    (fer.export.embedding), computed by the very layers the logits go through."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.backbone, self.hidden, self.last = model.backbone, model.head.layers[:-1], model.head.layers[-1]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.hidden(self.backbone(x))
+        return self.last(hidden), hidden
+
+
 def _example_input(pre: Preprocessing) -> torch.Tensor:
     # A batch of 2, not 1: the ONNX exporter specialises a dimension of size 1 and could not mark it dynamic.
     return torch.zeros(2, pre.channels, pre.image_size, pre.image_size)
@@ -38,15 +55,20 @@ def export_torchscript(model_file_or_ckpt: str | Path, out: str | Path) -> Path:
     model, pre, meta = load_model_file(model_file_or_ckpt)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    metadata = export_metadata(pre, meta)
+    metadata.update(outputs=[OUTPUT_NAME, EMBEDDING],
+                    embedding={"output": EMBEDDING, "size": model.head.layers[-1].in_features, "layer": LAYER})
     with quiet_jit_deprecation(), torch.no_grad():
-        traced = torch.jit.trace(model, _example_input(pre))
+        traced = torch.jit.trace(WithEmbedding(model).eval(), _example_input(pre))
         # Freezing inlines the weights as constants and folds eval-mode batch norm into the convolutions.
         frozen = torch.jit.freeze(traced)
-        torch.jit.save(frozen, str(out), _extra_files={TORCHSCRIPT_META_FILE: json.dumps(export_metadata(pre, meta))})
+        torch.jit.save(frozen, str(out), _extra_files={TORCHSCRIPT_META_FILE: json.dumps(metadata)})
     return out
 
 
-def export_onnx(model_file_or_ckpt: str | Path, out: str | Path) -> Path:
+def export_onnx(model_file_or_ckpt: str | Path, out: str | Path, embedding: bool = True) -> Path:
+    """float32 ONNX; `embedding=False` leaves the embedding output off (the int8 writer quantises the plain graph,
+    then adds it)."""
     model, pre, meta = load_model_file(model_file_or_ckpt)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +80,8 @@ def export_onnx(model_file_or_ckpt: str | Path, out: str | Path) -> Path:
     program.model.metadata_props[ONNX_META_KEY] = json.dumps(export_metadata(pre, meta))
     # One self-contained file (weights inline) unless the model passes protobuf's 2 GB limit.
     program.save(out, external_data=False)
+    if embedding:
+        onnx.save(add_embedding_output(onnx.load(str(out))), str(out))
     return out
 
 

@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from fer.export.embedding import add_embedding_to_file
 from fer.export.export import EXPORTERS, export_onnx
 from fer.export.quantize import INT8, faces_from_folder, quantize_onnx
 from fer.models.model_file import load_model_file
@@ -22,8 +23,9 @@ def export_onnx_int8(model_file_or_ckpt: str | Path, out: str | Path, calibratio
     _, pre, _ = load_model_file(model_file_or_ckpt)
     faces = faces_from_folder(calibration, pre.image_size, pre.mean, pre.std, pre.channels)
     with tempfile.TemporaryDirectory() as tmp:
-        fp32 = export_onnx(model_file_or_ckpt, Path(tmp) / "fp32.onnx")
-        return quantize_onnx(fp32, out, faces)
+        fp32 = export_onnx(model_file_or_ckpt, Path(tmp) / "fp32.onnx", embedding=False)
+        # the embedding output is added to the quantised graph, so that it changes none of its fusions
+        return add_embedding_to_file(quantize_onnx(fp32, out, faces))
 
 
 INT8_SUFFIX = ".int8.onnx"

@@ -51,17 +51,26 @@ class Classifier:
         self.arch: dict = meta.get("arch", {})
         # calibration: logits / temperature before the softmax (fitted by fer.evaluation.calibration); 1.0 for uncalibrated files
         self.temperature: float = float(meta.get("temperature", 1.0))
+        # width of the `embedding` output (the head's hidden layer, fer.export.embedding); 0: the file has none
+        self.embedding_size: int = int(meta.get("embedding", {}).get("size", 0))
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
+        return self.outputs(batch, embedding=False)[0]
+
+    def outputs(self, batch: np.ndarray, embedding: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """(logits N x 7, embeddings N x embedding_size) of a batch; the embeddings are None when not asked
+        for or when the file has no embedding output."""
         self._check(batch)
+        embedding = embedding and self.embedding_size > 0
         if len(batch) == 0:  # ONNX Runtime rejects empty batches; an empty answer is the right one
-            return np.zeros((0, len(self.labels)), np.float32)
-        return self._forward(np.ascontiguousarray(batch, dtype=np.float32))
+            empty = np.zeros((0, self.embedding_size), np.float32) if embedding else None
+            return np.zeros((0, len(self.labels)), np.float32), empty
+        return self._forward(np.ascontiguousarray(batch, dtype=np.float32), embedding)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         return softmax(self.logits(batch), self.temperature)
 
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
+    def _forward(self, batch: np.ndarray, embedding: bool) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
 
     def _check(self, batch: np.ndarray) -> None:
@@ -79,14 +88,16 @@ class TorchClassifier(Classifier):
 
     def __init__(self, path: Path) -> None:
         self.model, pre, meta = load_model_file(path)  # imports torch
-        super().__init__({**meta, "image_size": pre.image_size, "channels": pre.channels,
-                          "mean": pre.mean, "std": pre.std}, path)
+        head = self.model.head.layers
+        super().__init__({**meta, "image_size": pre.image_size, "channels": pre.channels, "mean": pre.mean,
+                          "std": pre.std, "embedding": {"size": head[-1].in_features}}, path)
 
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
+    def _forward(self, batch: np.ndarray, embedding: bool) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
         with torch.inference_mode():
-            return self.model(torch.from_numpy(batch)).numpy()
+            hidden = self.model.head.layers[:-1](self.model.backbone(torch.from_numpy(batch)))
+            return self.model.head.layers[-1](hidden).numpy(), hidden.numpy() if embedding else None
 
 
 class TorchScriptClassifier(Classifier):
@@ -103,11 +114,14 @@ class TorchScriptClassifier(Classifier):
                              "export it with python -m fer.export")
         super().__init__(json.loads(extra[TORCHSCRIPT_META_FILE]), path)
 
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
+    def _forward(self, batch: np.ndarray, embedding: bool) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
         with torch.inference_mode():
-            return self.module(torch.from_numpy(batch)).numpy()
+            out = self.module(torch.from_numpy(batch))
+        if isinstance(out, (tuple, list)):  # (logits, embedding): exported with the embedding output
+            return out[0].numpy(), out[1].numpy() if embedding else None
+        return out.numpy(), None
 
 
 class OnnxClassifier(Classifier):
@@ -131,10 +145,14 @@ class OnnxClassifier(Classifier):
             raise BadValue(f"weights: {path} is an ONNX model without '{ONNX_META_KEY}' metadata; "
                              "export it with python -m fer.export")
         self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [output.name for output in self.session.get_outputs()]
         super().__init__(json.loads(props[ONNX_META_KEY]), path)
 
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: batch})[0]
+    def _forward(self, batch: np.ndarray, embedding: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        if embedding:
+            logits, hidden = self.session.run([self.output_names[0], "embedding"], {self.input_name: batch})
+            return logits, hidden
+        return self.session.run(self.output_names[:1], {self.input_name: batch})[0], None
 
 
 def weights_path(weights: str | Path | None) -> Path:
