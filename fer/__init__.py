@@ -10,8 +10,8 @@ The API lives in `fer.api` (front door of `fer.inference.recognizer`); it is imp
 
 from fer.labels import LABELS
 
-__all__ = ["LABELS", "Recognizer", "predict", "UserError"]
-_LAZY = {"Recognizer": "fer.api", "predict": "fer.api", "UserError": "fer.errors"}
+__all__ = ["LABELS", "Recognizer", "predict", "Profile", "UserError"]
+_LAZY = {"Recognizer": "fer.api", "predict": "fer.api", "Profile": "fer.api", "UserError": "fer.errors"}
 
 
 def __getattr__(name: str):

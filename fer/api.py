@@ -17,6 +17,7 @@ This module is the front door: the class lives in `fer.inference.recognizer`. Wi
 shipped model among them) neither torch nor the training libraries are imported.
 """
 
+from fer.inference.profile import Profile
 from fer.inference.recognizer import Recognizer, predict
 
-__all__ = ["Recognizer", "predict"]
+__all__ = ["Recognizer", "predict", "Profile"]

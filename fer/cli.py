@@ -1,7 +1,8 @@
 """`fer <command> [key=value ...]`: the package's command-line front door (pyproject's `fer` script).
 
 Each command is a module with `main(argv) -> exit code`, imported only when it runs, so `fer --help` is
-instant. Commands: serve (the HTTP service and its web page; python -m fer.serve is the same).
+instant. Commands: serve (the HTTP service and its web page; python -m fer.serve is the same), calibrate (a profile
+from labelled photos of a person; python -m fer.calibrate is the same).
 """
 
 import importlib
@@ -10,6 +11,8 @@ import sys
 # command -> (module with main(argv), one line of help)
 COMMANDS = {
     "serve": ("fer.serve.__main__", "the HTTP service and web page: webcam, images, WebSocket stream (docs/serve.md)"),
+    "calibrate": ("fer.inference.calibrate", "a profile that fits the model to a person or camera from labelled "
+                                             "photos (docs/calibration.md)"),
 }
 
 

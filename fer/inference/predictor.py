@@ -19,6 +19,7 @@ from fer.faces.crop import CropPolicy, crop_square
 from fer.faces.detect import Box, FaceDetector
 from fer.faces.image_io import to_grey_uint8
 from fer.faces.preprocess import eval_transform, normalise
+from fer.inference.profile import Profile, log_softmax
 from fer.inference.runtime import Classifier, softmax
 from fer.labels import LABELS
 
@@ -44,7 +45,7 @@ class FacePrediction:
 
 class Predictor:
     def __init__(self, classifier: Classifier, detector: FaceDetector | None = None, faces: str = "all",
-                 crop_margin: float = 0.0, tta_flip: bool = False) -> None:
+                 crop_margin: float = 0.0, tta_flip: bool = False, profile: Profile | None = None) -> None:
         if faces not in FACES:
             raise BadValue(f"faces={faces!r}: choose one of {', '.join(FACES)}")
         if tuple(classifier.labels) != LABELS:
@@ -57,6 +58,7 @@ class Predictor:
         # classify each face and its mirror image in one batch and average the logits (as
         # training's model.tta_flip does): steadier probabilities for about 1.5x the classify time
         self.tta_flip = tta_flip
+        self.profile = profile  # calibration to a person or camera (fer.inference.profile); None: the base model
         self._resize = eval_transform(classifier.image_size)
         # Milliseconds of the last call per stage (detect, preprocess, classify), for overlays and benchmarks.
         self.stage_ms: dict[str, float] = {}
@@ -103,14 +105,27 @@ class Predictor:
 
     def probabilities(self, batch: np.ndarray, mirrored: list[bool] | None = None) -> np.ndarray:
         """Preprocessed faces (N x C x H x W) -> (N, 7), mirror-averaged when tta_flip is on; with
-        `mirrored` (one flag per face), one pass of each face as it is or as its mirror image."""
+        `mirrored` (one flag per face), one pass of each face as it is or as its mirror image. With a
+        profile, its calibration is applied to the model's calibrated log-probabilities."""
+        profile = self.profile
+        logits, embeddings = self.outputs(batch, mirrored, embedding=profile is not None and profile.needs_embedding)
+        if profile is None:
+            return softmax(logits, self.classifier.temperature)
+        log_probs = log_softmax(np.asarray(logits, np.float64) / self.classifier.temperature)
+        return np.exp(profile.adjust(log_probs, embeddings)).astype(np.float32)
+
+    def outputs(self, batch: np.ndarray, mirrored: list[bool] | None = None, embedding: bool = True
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(logits, embeddings or None) of preprocessed faces, each mirror-averaged or single-pass as in
+        `probabilities` (calibration fits on what inference will read)."""
         if mirrored is not None:
             flip = np.asarray(mirrored, bool).reshape(len(batch), 1, 1, 1)  # one flag per face, or an error
-            return self.classifier.probabilities(np.where(flip, batch[..., ::-1], batch))
+            return self.classifier.outputs(np.where(flip, batch[..., ::-1], batch), embedding)
         if not self.tta_flip:
-            return self.classifier.probabilities(batch)
-        logits = self.classifier.logits(np.concatenate([batch, batch[..., ::-1]]))
-        return softmax((logits[:len(batch)] + logits[len(batch):]) / 2, self.classifier.temperature)
+            return self.classifier.outputs(batch, embedding)
+        logits, embeddings = self.classifier.outputs(np.concatenate([batch, batch[..., ::-1]]), embedding)
+        n = len(batch)
+        return (logits[:n] + logits[n:]) / 2, None if embeddings is None else (embeddings[:n] + embeddings[n:]) / 2
 
     def preprocess(self, grey_crop: np.ndarray) -> np.ndarray:
         """A face crop -> C x H x W float32: the training eval transform, then `to_tensor` in numpy."""

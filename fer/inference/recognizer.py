@@ -17,9 +17,11 @@ import numpy as np
 from fer.errors import BadValue
 from fer.faces.detect import FaceDetector, HaarFaceDetector, YuNetFaceDetector
 from fer.faces.image_io import UnreadableImage, to_grey_uint8
+from fer.inference.calibrate import calibrate
 from fer.inference.frames import CaptureFactory, Frame, FrameSource, decode_still, open_frames
 from fer.inference.outputs import records
 from fer.inference.predictor import FacePrediction, Predictor
+from fer.inference.profile import Profile, file_sha256
 from fer.inference.runtime import load_classifier, weights_path
 from fer.inference.tracking import LiveFaces, TrackedFaces, check_live_options
 
@@ -50,15 +52,21 @@ class Recognizer:
             confirmed for this many frames; follow each face between full scans by searching a window
             around its last box; classify at most this many faces a frame, those classified longest ago
             (new faces always; the others keep their last probabilities; 0 = every face every frame).
+        profile: calibration to a person or camera (`fer.Profile`, or the path of a profile file that
+            `fer calibrate` or `calibrate()` wrote) applied to every face; None: the model as it is.
+        profile_force: accept a profile fitted for another model file (it is checked by the file's sha256).
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, detector: str | FaceDetector | None = "haar",
                  faces: str = "all", tta_flip: bool = True, threads: int = 2, detect_every: int = 3,
                  smoothing: float = 0.6, realtime: bool | str | None = None, max_unconfirmed: int = 10,
-                 local_search: bool = True, classify_per_frame: int = 2) -> None:
+                 local_search: bool = True, classify_per_frame: int = 2, profile: "str | os.PathLike | Profile | None" = None,
+                 profile_force: bool = False) -> None:
         self.classifier = load_classifier(weights_path(weights), threads=threads)
         self.detector = make_detector(detector)
         self.predictor = Predictor(self.classifier, self.detector, faces=faces, tta_flip=tta_flip)
+        self._model_sha256: str | None = None
+        self.use_profile(profile, profile_force)
         check_live_options(detect_every, smoothing, max_unconfirmed, classify_per_frame)  # now, not at the first frame
         realtime = None if realtime == "auto" else realtime
         if realtime not in (None, True, False):
@@ -66,6 +74,35 @@ class Recognizer:
         self.detect_every, self.smoothing, self.realtime = detect_every, smoothing, realtime
         self.max_unconfirmed, self.local_search = max_unconfirmed, local_search
         self.classify_per_frame = classify_per_frame
+
+    @property
+    def model_sha256(self) -> str:
+        """The weights file's fingerprint, which a profile is fitted for."""
+        if self._model_sha256 is None:
+            self._model_sha256 = file_sha256(self.classifier.path)
+        return self._model_sha256
+
+    @property
+    def profile(self) -> Profile | None:
+        return self.predictor.profile
+
+    def use_profile(self, profile: "str | os.PathLike | Profile | None", force: bool = False) -> None:
+        """Apply a profile (a `Profile` or its file) to every face from now on; None: none."""
+        if profile is not None and not isinstance(profile, Profile):
+            profile = Profile.load(profile)
+        if profile is not None:
+            profile.check_model(self.model_sha256, self.classifier.path.name, force)
+            if profile.needs_embedding and not self.classifier.embedding_size:
+                raise BadValue(f"profile: method {profile.method} reads the embedding output, which "
+                               f"{self.classifier.path.name} lacks; re-export the model or fit method=bias")
+        self.predictor.profile = profile
+
+    def calibrate(self, images_by_label: dict, method: str | None = None, rgb: bool = False, **params) -> Profile:
+        """A profile fitted on labelled images of one person (or camera): {label: [images]}, any image input
+        `predict` takes, labels by name (aliases such as angry or happiness too). The largest face of each
+        image is used; images without a face are logged and skipped (`Profile.skipped` lists them). The
+        profile is returned, not applied: `use_profile(profile)` applies it, `profile.save(path)` keeps it."""
+        return calibrate(self, images_by_label, method, rgb, **params)
 
     def predict(self, image, rgb: bool = False) -> list[dict]:
         """One image -> one record per face found, largest first ([] when there is none).

@@ -1,0 +1,253 @@
+"""Calibration to a person or a camera, measured on posed faces whose subjects the model never trained on.
+
+    python bench/calibration.py                     # the shipped model on the posed sets' held-out subjects
+    python bench/calibration.py --weights <model.onnx> --split all --draws 10
+
+The shipped model trained on CK+48 and JAFFE's training folds (data=human, fold 0), so only the subjects of the
+validation and test folds are unseen by it (`--split heldout`, the default; the validation subjects steered
+only its checkpoint choice and temperature); a model trained without posed faces (FER+ alone)
+can be measured on every subject (`--split all`). Faces are read and classified as fer.evaluate does
+(the same predictor, mirror-averaged), once; every protocol then works on their log-probabilities and
+embeddings.
+
+Protocols (each against the uncalibrated model on the same test faces, mean over `--draws` random draws):
+- person: for each subject, k = 1, 2, 3 faces per expression calibrate, that subject's other faces are the
+  test. CK+48's frames of one sequence are never on both sides: the test sequence's frames are all test,
+  and the calibration faces come from the subject's other sequences (one frame a sequence), so an
+  expression the subject showed only in the test sequence has no calibration face and keeps the base
+  model's opinion.
+- camera: k = 3, 10 faces per expression from half of the subjects of one set calibrate; the other half
+  of that set is the test.
+- wrong person: subject A's k = 2 profile applied to subject B's faces (same set).
+Figures: accuracy, macro-F1, per-class recall and neutral precision, in points (percent).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fer.inference.predictor import Predictor  # noqa: E402
+from fer.inference.profile import METHODS, fit_profile, log_softmax  # noqa: E402
+from fer.inference.runtime import load_classifier, weights_path  # noqa: E402
+from fer.labels import LABELS  # noqa: E402
+
+DATA_DIR = Path(os.environ.get("FER_DATA_DIR", ROOT.parent / "shared" / "data"))
+NEUTRAL = LABELS.index("neutral")
+
+
+def posed_faces(weights: str | None, split: str, work: Path) -> dict[str, np.ndarray]:
+    """Log-probabilities, embeddings, labels, subjects and groups (sequences) of the posed sets' faces."""
+    from bench.detectors import splits_of
+    from fer.data.datamodule import prepared_data  # noqa: F401  (splits_of reads the data as training does)
+    from fer.evaluation.evaluate import predict_records  # noqa: F401
+
+    classifier = load_classifier(weights_path(weights), threads=2)
+    splits = splits_of("human", work)
+    parts = {"all": ("train", "val", "test"), "heldout": ("val", "test")}.get(split, (split,))
+    records = [r for name, part in splits.items() if name in parts for r in part]
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("evaluate", overrides=["data=human", f"paths.data_dir={DATA_DIR}", f"paths.output_dir={work}",
+                                             f"model.image_size={classifier.image_size}", f"model.mean={classifier.mean}",
+                                             f"model.std={classifier.std}"])
+    sources = prepared_data(cfg.data).sources
+    predictor = Predictor(classifier, tta_flip=True)
+    logits, embeddings = [], []
+    for start in range(0, len(records), 128):
+        crops = [sources[r.source].load(r) for r in records[start:start + 128]]
+        batch = np.stack([predictor.preprocess(crop) for crop in crops])
+        out_logits, out_embeddings = predictor.outputs(batch)
+        logits.append(out_logits)
+        embeddings.append(out_embeddings)
+    return {"log_probs": log_softmax(np.concatenate(logits).astype(np.float64) / classifier.temperature),
+            "embeddings": np.concatenate(embeddings).astype(np.float64),
+            "labels": np.array([r.label for r in records]),
+            "subjects": np.array([r.subject for r in records]),
+            "sets": np.array([r.source for r in records]),
+            "groups": np.array([group_of(r) for r in records])}
+
+
+def group_of(record) -> str:
+    """Frames that must stay on one side: a CK+48 sequence (S010_004_...), else the image itself."""
+    name = Path(record.path).name
+    return "_".join(name.split("_")[:2]) if record.source == "ckplus48" else name
+
+
+def scores(log_probs: np.ndarray, labels: np.ndarray) -> dict:
+    predicted = log_probs.argmax(axis=1)
+    recall, f1 = {}, []
+    for c, label in enumerate(LABELS):
+        true, called = labels == c, predicted == c
+        if true.any():
+            recall[label] = 100 * float((predicted[true] == c).mean())
+            precision = (predicted[called] == c).mean() if called.any() else 0.0
+            r = (predicted[true] == c).mean()
+            f1.append(0.0 if precision + r == 0 else 200 * precision * r / (precision + r))
+    called = predicted == NEUTRAL
+    neutral_precision = 100 * float((labels[called] == NEUTRAL).mean()) if called.any() else float("nan")
+    return {"acc": 100 * float((predicted == labels).mean()), "f1": float(np.mean(f1)), "recall": recall,
+            "neutral_precision": neutral_precision, "n": int(len(labels))}
+
+
+def pooled(parts: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """Scores over every test face of a protocol's folds at once."""
+    return scores(np.concatenate([p for p, _ in parts]), np.concatenate([y for _, y in parts]))
+
+
+def person_folds(faces: dict, subject: str, k: int, rng) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(calibration indices, test indices) for one subject: each group (sequence or image) is the test once,
+    with up to k faces per expression from the subject's other groups (one per group) as calibration."""
+    mine = np.flatnonzero(faces["subjects"] == subject)
+    groups = faces["groups"][mine]
+    folds = []
+    for group in np.unique(groups):
+        test = mine[groups == group]
+        others = mine[groups != group]
+        calibration = []
+        for c in range(len(LABELS)):
+            of_class = others[faces["labels"][others] == c]
+            # one face per group: the frames of one sequence are near twins
+            firsts = {faces["groups"][i]: i for i in rng.permutation(of_class)}
+            calibration += list(rng.permutation(list(firsts.values()))[:k])
+        folds.append((np.array(calibration, int), test))
+    return folds
+
+
+def calibrated(faces: dict, calibration: np.ndarray, test: np.ndarray, method: str) -> np.ndarray:
+    profile = fit_profile(faces["log_probs"][calibration], faces["embeddings"][calibration],
+                          faces["labels"][calibration], model_sha256="", method=method)
+    return profile.adjust(faces["log_probs"][test], faces["embeddings"][test])
+
+
+def person_protocol(faces: dict, ks=(1, 2, 3), draws: int = 5, seed: int = 0) -> dict:
+    results = {}
+    for dataset in np.unique(faces["sets"]):
+        subjects = np.unique(faces["subjects"][faces["sets"] == dataset])
+        for k in ks:
+            base, by_method = [], {m: [] for m in METHODS}
+            for draw in range(draws):
+                rng = np.random.default_rng(seed + draw)
+                for subject in subjects:
+                    for calibration, test in person_folds(faces, subject, k, rng):
+                        if len(calibration) < 2 or len(np.unique(faces["labels"][calibration])) < 2:
+                            continue
+                        base.append((faces["log_probs"][test], faces["labels"][test]))
+                        for method in METHODS:
+                            by_method[method].append((calibrated(faces, calibration, test, method),
+                                                      faces["labels"][test]))
+            results[f"{dataset} k={k}"] = {"base": pooled(base), **{m: pooled(v) for m, v in by_method.items()},
+                                           "subjects": int(len(subjects))}
+    return results
+
+
+def camera_protocol(faces: dict, ks=(3, 10), draws: int = 5, seed: int = 0) -> dict:
+    results = {}
+    for dataset in np.unique(faces["sets"]):
+        subjects = np.unique(faces["subjects"][faces["sets"] == dataset])
+        for k in ks:
+            base, by_method = [], {m: [] for m in METHODS}
+            for draw in range(draws):
+                rng = np.random.default_rng(seed + draw)
+                half = set(rng.permutation(subjects)[: len(subjects) // 2])
+                fit_side = np.array([s in half for s in faces["subjects"]]) & (faces["sets"] == dataset)
+                test = np.flatnonzero(~fit_side & (faces["sets"] == dataset))
+                calibration = np.concatenate([rng.permutation(np.flatnonzero(fit_side & (faces["labels"] == c)))[:k]
+                                              for c in range(len(LABELS))]).astype(int)
+                if len(np.unique(faces["labels"][calibration])) < 2 or not len(test):
+                    continue
+                base.append((faces["log_probs"][test], faces["labels"][test]))
+                for method in METHODS:
+                    by_method[method].append((calibrated(faces, calibration, test, method), faces["labels"][test]))
+            results[f"{dataset} k={k}"] = {"base": pooled(base), **{m: pooled(v) for m, v in by_method.items()}}
+    return results
+
+
+def wrong_person_protocol(faces: dict, k: int = 2, draws: int = 3, seed: int = 0) -> dict:
+    """A's profile on B's faces (every ordered pair of subjects of a set, with a face of 2+ expressions)."""
+    results = {}
+    for dataset in np.unique(faces["sets"]):
+        subjects = np.unique(faces["subjects"][faces["sets"] == dataset])
+        base, by_method = [], {m: [] for m in METHODS}
+        for draw in range(draws):
+            rng = np.random.default_rng(seed + draw)
+            for a in subjects:
+                mine = np.flatnonzero(faces["subjects"] == a)
+                calibration = np.concatenate([rng.permutation(mine[faces["labels"][mine] == c])[:k]
+                                              for c in range(len(LABELS))]).astype(int)
+                if len(np.unique(faces["labels"][calibration])) < 2:
+                    continue
+                b = rng.choice([s for s in subjects if s != a])
+                test = np.flatnonzero(faces["subjects"] == b)
+                base.append((faces["log_probs"][test], faces["labels"][test]))
+                for method in METHODS:
+                    by_method[method].append((calibrated(faces, calibration, test, method), faces["labels"][test]))
+        results[f"{dataset} k={k}"] = {"base": pooled(base), **{m: pooled(v) for m, v in by_method.items()}}
+    return results
+
+
+def fit_time_ms(faces: dict, method: str, n: int = 70, repeats: int = 7) -> float:
+    """Median milliseconds to fit a profile on n faces (10 per expression where there are)."""
+    index = np.arange(min(n, len(faces["labels"])))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fit_profile(faces["log_probs"][index], faces["embeddings"][index], faces["labels"][index], "", method=method)
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
+
+
+def table(title: str, results: dict) -> str:
+    lines = [f"### {title}", "", "| faces | base acc | " + " | ".join(f"{m} acc (gain)" for m in METHODS)
+             + " | worst class change (method) | base F1 | best F1 |", "|---|---:|" + "---:|" * (len(METHODS) + 3)]
+    for row, r in results.items():
+        base = r["base"]
+        cells = [f"{r[m]['acc']:.1f} ({r[m]['acc'] - base['acc']:+.1f})" for m in METHODS]
+        worst = {m: min(r[m]["recall"][c] - base["recall"][c] for c in base["recall"]) for m in METHODS}
+        worst_text = ", ".join(f"{m} {v:+.1f}" for m, v in worst.items())
+        best_f1 = max(r[m]["f1"] for m in METHODS)
+        lines.append(f"| {row} ({base['n']} test faces) | {base['acc']:.1f} | " + " | ".join(cells)
+                     + f" | {worst_text} | {base['f1']:.1f} | {best_f1:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", default=None, help="model file or shipped name (default: the shipped model)")
+    parser.add_argument("--split", default="heldout", choices=["heldout", "test", "val", "all"],
+                        help="the posed faces to use: heldout = val + test, the subjects the shipped model never "
+                             "trained on (val's steered only its checkpoint and temperature)")
+    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--out", default="logs/bench/calibration", help="folder for faces.npz and results.json")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    faces = posed_faces(args.weights, args.split, out)
+    np.savez(out / "faces.npz", **faces)
+    results = {"person": person_protocol(faces, draws=args.draws), "camera": camera_protocol(faces, draws=args.draws),
+               "wrong_person": wrong_person_protocol(faces, draws=max(1, args.draws // 2)),
+               "fit_ms_70_faces": {m: fit_time_ms(faces, m) for m in METHODS},
+               "weights": str(weights_path(args.weights)), "split": args.split, "draws": args.draws}
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    print(table("Per person", results["person"]))
+    print()
+    print(table("Camera (other subjects of the same set)", results["camera"]))
+    print()
+    print(table("Wrong person's profile", results["wrong_person"]))
+    print()
+    print("fit ms, 70 faces:", {m: round(v, 1) for m, v in results["fit_ms_70_faces"].items()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Calibration to a person or a camera: a `Profile` fitted on a few labelled faces, numpy only.
+
+    profile = fit_profile(log_probs, embeddings, labels, model_sha256=..., method="prototypes")
+    adjusted = profile.adjust(log_probs, embeddings)        # log-probabilities, renormalised
+
+The base model is never changed: a profile adds a term to its calibrated log-probabilities (logits / T, log
+softmax). The methods (`METHODS`):
+
+- `bias`: one number per expression, fitted by cross-entropy with an L2 pull toward 0 (shrinkage); reads only
+  the model's output, so it serves files without an embedding output too;
+- `prototypes`: the mean direction of each expression's embeddings (the head's hidden layer), cosine
+  similarity to it added to the log-probabilities (`alpha` times, centred over the expressions that have one);
+- `centred_prototypes`: the same after subtracting the person's mean embedding (what is the person's own,
+  their face, light and camera, drops out; what differs between their expressions stays);
+- `linear`: a linear layer on the centred embedding added to the log-probabilities, fitted by cross-entropy
+  with an L2 pull toward 0, so with few faces it stays close to the base model.
+
+Guarantees of every method: an expression with no example keeps the base model's opinion (its term is 0
+and the others' terms are centred, so that on average they move odds only among themselves), and no expression is made impossible (each term is bounded by
+`MAX_SHIFT` nats). The file format (JSON) is documented in docs/calibration.md.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fer.errors import BadValue, MissingInput
+from fer.labels import LABELS
+
+FORMAT = "fer-profile/1"
+METHODS = ("bias", "prototypes", "centred_prototypes", "linear")
+OUTPUT_ONLY = ("bias",)
+# chosen by the rule in docs/calibration.md from `python bench/calibration.py`'s figures
+DEFAULT_METHOD = "centred_prototypes"  # the methods that need no embedding output
+MAX_SHIFT = 4.0  # nats: e^-4 = 1/55, so a profile can lower an expression's odds 55-fold at most, never to 0
+DEFAULTS = {"bias": {"shrinkage": 1.0}, "prototypes": {"alpha": 4.0}, "centred_prototypes": {"alpha": 4.0},
+            "linear": {"shrinkage": 1.0}}
+
+
+@dataclass
+class Profile:
+    """What calibration learnt, for one model file (its sha256), as plain lists so it saves as JSON."""
+
+    method: str
+    model_sha256: str
+    params: dict
+    counts: list[int]  # calibration faces per expression, in LABELS order
+    labels: list[str] = field(default_factory=lambda: list(LABELS))
+    bias: list[float] | None = None  # (7,)
+    mean: list[float] | None = None  # (D,): the person's mean embedding (centred methods)
+    prototypes: list[list[float] | None] | None = None  # 7 rows of D, None for an expression without examples
+    weights: list[list[float]] | None = None  # (7, D) for `linear`
+    model_file: str = ""
+    created: str = ""
+    skipped: list[str] = field(default_factory=list)  # calibration inputs without a face, by name
+    format: str = FORMAT
+
+    def adjust(self, log_probs: np.ndarray, embeddings: np.ndarray | None) -> np.ndarray:
+        """Base log-probabilities (N, 7) -> calibrated log-probabilities (N, 7), each row normalised."""
+        return log_softmax(np.asarray(log_probs, np.float64) + self.shift(embeddings, len(log_probs)))
+
+    def shift(self, embeddings: np.ndarray | None, n: int) -> np.ndarray:
+        """The term added to the log-probabilities, (n, 7)."""
+        if self.method == "bias":
+            return np.tile(np.asarray(self.bias, np.float64), (n, 1))
+        if embeddings is None:
+            raise BadValue(f"profile: method {self.method} reads the model's embedding output, and the model "
+                           "gives none; fit a profile with method=bias for this model file")
+        e = np.asarray(embeddings, np.float64)
+        if self.method == "linear":
+            term = (e - np.asarray(self.mean)) @ np.asarray(self.weights).T + np.asarray(self.bias)
+        else:
+            term = prototype_term(e, self.prototypes, self.mean, self.params["alpha"])
+        return np.clip(term, -MAX_SHIFT, MAX_SHIFT)
+
+    @property
+    def needs_embedding(self) -> bool:
+        return self.method not in OUTPUT_ONLY
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{label} {count}" for label, count in zip(self.labels, self.counts))
+        return f"method {self.method} ({', '.join(f'{k}={v}' for k, v in self.params.items())}); faces: {counts}"
+
+    # --- files ----------------------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Written whole or not at all (a temporary file renamed over the target)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(asdict(self), indent=1))
+        partial.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Profile":
+        path = Path(path)
+        if not path.is_file():
+            raise MissingInput(f"profile: no such file: {path}; make one with fer calibrate source=<folder> out={path}")
+        try:
+            data = json.loads(path.read_text())
+            if data.get("format") != FORMAT:
+                raise ValueError(f"format {data.get('format')!r}, expected {FORMAT!r}")
+            profile = cls(**data)
+            profile.check()
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as err:
+            raise BadValue(f"profile: {path} is not a readable profile ({err}); fit it again with fer calibrate") from None
+        return profile
+
+    def check(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}")
+        if list(self.labels) != list(LABELS) or len(self.counts) != len(LABELS):
+            raise ValueError(f"labels {self.labels} differ from {list(LABELS)}")
+        needed = {"bias": ("bias",), "linear": ("bias", "weights", "mean"), "prototypes": ("prototypes",),
+                  "centred_prototypes": ("prototypes", "mean")}[self.method]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"method {self.method} without {', '.join(missing)}")
+
+    def check_model(self, model_sha256: str, model_name: str, force: bool = False) -> None:
+        """The profile was fitted for this model file; `force` accepts another (its figures then mean little)."""
+        if self.model_sha256 != model_sha256 and not force:
+            raise BadValue(f"profile: fitted for model file {self.model_file or '?'} (sha256 {self.model_sha256[:12]}), "
+                           f"not for {model_name} (sha256 {model_sha256[:12]}); calibrate again with this model "
+                           "(or pass profile_force=true)")
+
+
+def prototype_term(e: np.ndarray, prototypes: list, mean: list | None, alpha: float) -> np.ndarray:
+    """alpha x cosine similarity to each expression's prototype, centred over the expressions that have one;
+    0 for the others."""
+    centred = unit(e - np.asarray(mean)) if mean is not None else unit(e)
+    present = [i for i, row in enumerate(prototypes) if row is not None]
+    term = np.zeros((len(e), len(prototypes)))
+    if present:
+        similarity = centred @ np.asarray([prototypes[i] for i in present]).T
+        term[:, present] = alpha * (similarity - similarity.mean(axis=1, keepdims=True))
+    return term
+
+
+# --- fitting --------------------------------------------------------------------------------------------
+
+def fit_profile(log_probs: np.ndarray, embeddings: np.ndarray | None, labels: np.ndarray, model_sha256: str,
+                method: str = "centred_prototypes", model_file: str = "", **params) -> Profile:
+    """A profile from calibration faces: their base log-probabilities (N, 7), embeddings (N, D) or None,
+    and labels (N,) as indices into LABELS."""
+    if method not in METHODS:
+        raise BadValue(f"method={method!r}: choose one of {', '.join(METHODS)}")
+    labels = np.asarray(labels, int)
+    if len(labels) == 0:
+        raise BadValue("calibration needs at least one labelled face; none was given")
+    if method not in OUTPUT_ONLY and embeddings is None:
+        raise BadValue(f"method={method} needs the model's embedding output; this model file has none "
+                       "(re-export it with python -m fer.export, or use method=bias)")
+    counts = np.bincount(labels, minlength=len(LABELS))
+    if method in ("prototypes", "centred_prototypes", "linear") and (counts > 0).sum() < 2:
+        raise BadValue(f"method={method} needs faces of two or more expressions (got only "
+                       f"{LABELS[int(np.argmax(counts))]}); add faces of other expressions or use method=bias")
+    params = {**DEFAULTS[method], **params}
+    profile = Profile(method=method, model_sha256=model_sha256, params=params, counts=counts.tolist(),
+                      model_file=model_file, created=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                          timespec="seconds"))
+    z = np.asarray(log_probs, np.float64)
+    if method == "bias":
+        profile.bias = fit_shift(z, np.zeros((len(z), 0)), labels, counts, params["shrinkage"])[1].tolist()
+    elif method == "linear":
+        e = np.asarray(embeddings, np.float64)
+        mean = e.mean(axis=0)
+        scale = np.linalg.norm(e - mean, axis=1).mean() or 1.0
+        weights, bias = fit_shift(z, (e - mean) / scale, labels, counts, params["shrinkage"])
+        profile.mean, profile.weights, profile.bias = mean.tolist(), (weights / scale).tolist(), bias.tolist()
+    else:
+        e = np.asarray(embeddings, np.float64)
+        mean = e.mean(axis=0) if method == "centred_prototypes" else None
+        centred = unit(e - mean) if mean is not None else unit(e)
+        profile.prototypes = [unit(centred[labels == c].mean(axis=0)).tolist() if counts[c] else None
+                              for c in range(len(LABELS))]
+        profile.mean = None if mean is None else mean.tolist()
+    return profile
+
+
+def fit_shift(z: np.ndarray, x: np.ndarray, labels: np.ndarray, counts: np.ndarray, shrinkage: float,
+              steps: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    """W (7, D) and b (7,) minimising the mean cross-entropy of softmax(z + x W^T + b) plus
+    shrinkage / N x (|W|^2 + |b|^2), by projected gradient descent with a fixed step (small and convex).
+    Expressions without examples keep W and b at 0; the others' are centred (`centred`)."""
+    n, classes = len(z), z.shape[1]
+    present = (counts > 0).astype(np.float64)
+    target = np.eye(classes)[labels]
+    weights, bias = np.zeros((classes, x.shape[1])), np.zeros(classes)
+    step = 1.0 / (1.0 + (x ** 2).sum(axis=1).mean())  # below 2 / the loss's curvature bound
+    penalty = shrinkage / n
+    for _ in range(steps):
+        error = np.exp(log_softmax(z + x @ weights.T + bias)) - target  # (n, 7)
+        grad_b = error.mean(axis=0) + 2 * penalty * bias
+        grad_w = error.T @ x / n + 2 * penalty * weights
+        bias = centred(np.clip(bias - 2 * step * grad_b * present, -MAX_SHIFT, MAX_SHIFT), present)
+        weights = centred(weights - 2 * step * grad_w * present[:, None], present)
+    return weights, bias
+
+
+def centred(rows: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Rows of the expressions with examples minus their mean, the others 0: the term then moves odds between
+    the expressions the faces showed and leaves the others where the base model put them."""
+    keep = present.astype(bool)
+    out = np.zeros_like(rows)
+    out[keep] = rows[keep] - rows[keep].mean(axis=0)
+    return out
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
