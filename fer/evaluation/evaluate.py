@@ -27,6 +27,7 @@ from fer.evaluation.calibration import expected_calibration_error
 from fer.evaluation.metrics import ALL, FERMetrics
 from fer.evaluation.plots import save_confusion_image
 from fer.inference.predictor import Predictor
+from fer.inference.profile import profile_for_model
 from fer.inference.runtime import load_classifier, softmax, weights_path
 from fer.labels import LABELS
 from fer.utils.console import tidy_console
@@ -88,12 +89,13 @@ def evaluate(cfg: DictConfig) -> dict:
     if not records:
         raise ValueError(f"split={cfg.split}: the data config {list(cfg.data.sources.keys())} gives no {cfg.split} "
                          "images; choose another split")
-    probs = predict_records(Predictor(classifier, tta_flip=cfg.tta_flip), records, datamodule.sources, cfg.batch_size,
-                            progress=cfg.get("progress", True))
+    profile = profile_for_model(cfg.get("profile"), weights, classifier.embedding_size, cfg.get("profile_force", False))
+    probs = predict_records(Predictor(classifier, tta_flip=cfg.tta_flip, profile=profile), records, datamodule.sources,
+                            cfg.batch_size, progress=cfg.get("progress", True))
     out_dir = Path(cfg.paths.output_dir)
     summary = {"weights": str(weights), "runtime": classifier.runtime, "temperature": classifier.temperature,
                "sources": sorted(datamodule.sources), "split": cfg.split, "seed": cfg.seed,
-               "tta_flip": cfg.tta_flip}
+               "tta_flip": cfg.tta_flip, "profile": None if profile is None else profile.describe()}
     summary["metrics"], confusions = score(probs, records, classifier.temperature)
     for group, matrix in confusions.items():
         save_confusion_image(matrix, out_dir / f"confusion_{cfg.split}_{group}.png", title=f"{cfg.split} {group}")

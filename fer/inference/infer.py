@@ -48,7 +48,8 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
     recognizer = Recognizer(cfg.weights, detector, faces=cfg.faces, tta_flip=cfg.tta_flip, threads=cfg.threads,
                             detect_every=cfg.detect_every, smoothing=cfg.smoothing, realtime=cfg.realtime,
                             max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search,
-                            classify_per_frame=cfg.classify_per_frame)
+                            classify_per_frame=cfg.classify_per_frame, profile=cfg.get("profile"),
+                            profile_force=cfg.get("profile_force", False))
     if recognizer.classifier.runtime != "onnxruntime":  # torch weights (torch is loaded by now); ONNX took `threads`
         import torch
 

@@ -131,6 +131,21 @@ class Profile:
                            "(or pass profile_force=true)")
 
 
+def profile_for_model(profile: "str | os.PathLike | Profile | None", model_path: Path, embedding_size: int,
+                      force: bool = False) -> "Profile | None":
+    """A profile (or its file) checked against the model file it will be applied to: fitted for it (by sha256;
+    `force` accepts another), and, for the embedding methods, a model with an embedding output."""
+    if profile is None:
+        return None
+    if not isinstance(profile, Profile):
+        profile = Profile.load(profile)
+    profile.check_model(file_sha256(model_path), Path(model_path).name, force)
+    if profile.needs_embedding and not embedding_size:
+        raise BadValue(f"profile: method {profile.method} reads the embedding output, which {Path(model_path).name} "
+                       "lacks; re-export the model (python -m fer.export) or fit the profile with method=bias")
+    return profile
+
+
 def prototype_term(e: np.ndarray, prototypes: list, mean: list | None, alpha: float) -> np.ndarray:
     """alpha x cosine similarity to each expression's prototype, centred over the expressions that have one;
     0 for the others."""

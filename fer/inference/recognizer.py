@@ -21,7 +21,7 @@ from fer.inference.calibrate import calibrate
 from fer.inference.frames import CaptureFactory, Frame, FrameSource, decode_still, open_frames
 from fer.inference.outputs import records
 from fer.inference.predictor import FacePrediction, Predictor
-from fer.inference.profile import Profile, file_sha256
+from fer.inference.profile import Profile, file_sha256, profile_for_model
 from fer.inference.runtime import load_classifier, weights_path
 from fer.inference.tracking import LiveFaces, TrackedFaces, check_live_options
 
@@ -88,14 +88,8 @@ class Recognizer:
 
     def use_profile(self, profile: "str | os.PathLike | Profile | None", force: bool = False) -> None:
         """Apply a profile (a `Profile` or its file) to every face from now on; None: none."""
-        if profile is not None and not isinstance(profile, Profile):
-            profile = Profile.load(profile)
-        if profile is not None:
-            profile.check_model(self.model_sha256, self.classifier.path.name, force)
-            if profile.needs_embedding and not self.classifier.embedding_size:
-                raise BadValue(f"profile: method {profile.method} reads the embedding output, which "
-                               f"{self.classifier.path.name} lacks; re-export the model or fit method=bias")
-        self.predictor.profile = profile
+        self.predictor.profile = profile_for_model(profile, self.classifier.path, self.classifier.embedding_size,
+                                                   force)
 
     def calibrate(self, images_by_label: dict, method: str | None = None, rgb: bool = False, **params) -> Profile:
         """A profile fitted on labelled images of one person (or camera): {label: [images]}, any image input

@@ -4,6 +4,8 @@
     GET  /healthz       {"status": "ok"}, no token needed
     GET  /v1/model      labels, version, runtime, input size, limits
     POST /v1/predict    an image (raw body or multipart field `image`) -> its faces; ?explain=occlusion
+    POST /v1/profile    multipart photos, each field named by its expression -> a calibration profile (JSON,
+                        not kept); ?method= one of fer.inference.profile.METHODS
     WS   /v1/stream     binary frames in, one JSON message per processed frame out (fer.serve.stream)
 
 Every error is JSON {"error": "<what was wrong and what to do>", "status": N}. The service reads no path
@@ -28,6 +30,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fer.inference.profile import METHODS
+from fer.labels import LABELS, label_index
 from fer.serve.auth import check_bearer
 from fer.serve.errors import ServeError
 from fer.serve.limits import read_body
@@ -37,7 +41,8 @@ from fer.serve.stream import StreamSlots, stream_endpoint
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
-ENDPOINTS = "GET /, GET /healthz, GET /v1/model, POST /v1/predict, WebSocket /v1/stream"
+ENDPOINTS = "GET /, GET /healthz, GET /v1/model, POST /v1/predict, POST /v1/profile, WebSocket /v1/stream"
+MAX_CALIBRATION_FILES = 140  # 20 photos of each of the seven expressions
 RAW_TYPES = ("application/octet-stream",)  # and image/*
 
 
@@ -55,7 +60,8 @@ def create_app(options: ServeOptions | None = None, detector_factory: DetectorFa
 
     app = Starlette(
         routes=[Route("/", page), Route("/healthz", healthz), Route("/v1/model", model),
-                Route("/v1/predict", predict, methods=["POST"]), WebSocketRoute("/v1/stream", stream_endpoint),
+                Route("/v1/predict", predict, methods=["POST"]), Route("/v1/profile", profile, methods=["POST"]),
+                WebSocketRoute("/v1/stream", stream_endpoint),
                 Mount("/static", StaticFiles(directory=STATIC), name="static")],
         middleware=middleware(options),
         exception_handlers={ServeError: serve_error, HTTPException: http_error, Exception: internal_error},
@@ -101,6 +107,28 @@ async def predict(request: Request) -> JSONResponse:
     return JSONResponse(answer)
 
 
+async def profile(request: Request) -> JSONResponse:
+    """A calibration profile from labelled photos: multipart, one file field per photo named by its expression
+    (-F happy=@h1.jpg -F happy=@h2.jpg -F neutral=@n.jpg). The answer is the profile's JSON, which a stream
+    takes in a {"type": "profile"} message and `fer.Profile` saves; the server keeps nothing."""
+    service: Service = request.app.state.service
+    options = service.options
+    check_bearer(request, options.token)
+    method = request.query_params.get("method") or None
+    if method is not None and method not in METHODS:
+        raise ServeError(422, f"method={method[:40]!r}: choose one of {', '.join(METHODS)}, or leave it out")
+    if not body_is_multipart(request.headers):
+        raise ServeError(415, "send the photos as multipart/form-data, one file field per photo named by its "
+                              "expression (-F happy=@h1.jpg -F neutral=@n1.jpg)")
+    body = await read_body(request, options.max_body_bytes, options.read_timeout_s)
+    images = await multipart_files(request.headers, body, MAX_CALIBRATION_FILES)
+    unknown = sorted(name for name in images if label_index(name) is None)
+    if unknown:
+        raise ServeError(422, f"field(s) {', '.join(unknown)[:200]} are not expressions: name each photo's field "
+                              f"by its expression ({', '.join(LABELS)})")
+    return JSONResponse(await service.calibrate(images, method))
+
+
 def explain_method(request: Request) -> str | None:
     explain = request.query_params.get("explain")
     if explain is None or explain in ("", "false", "none"):
@@ -121,6 +149,30 @@ def body_is_multipart(headers: Headers) -> bool:
     raise ServeError(415, f"{said}: send the image as the body with Content-Type image/jpeg, image/png (any "
                           "image/*) or application/octet-stream, or as multipart/form-data with a file field "
                           "named image")
+
+
+async def multipart_files(headers: Headers, body: bytes, max_files: int) -> dict[str, list[bytes]]:
+    """Every file field of a multipart body already read (and limited): {field name: [file bytes]}."""
+    async def chunks():
+        yield body
+
+    parser = MultiPartParser(headers, chunks(), max_files=max_files, max_fields=16)
+    parser.spool_max_size = len(body) + 1  # in memory, as for /v1/predict
+    try:
+        form = await parser.parse()
+    except MultiPartException as err:
+        raise ServeError(400, f"the multipart body could not be parsed ({err.message}); at most {max_files} "
+                              "photos") from None
+    try:
+        files: dict[str, list[bytes]] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                files.setdefault(name, []).append(await value.read())
+        if not files:
+            raise ServeError(422, "the multipart body has no files: send -F <expression>=@photo.jpg for each photo")
+        return files
+    finally:
+        await form.close()
 
 
 async def multipart_image(headers: Headers, body: bytes) -> tuple[bytes, str]:

@@ -38,6 +38,9 @@ class ServeOptions:
     port: int = _option(8000, "0: any free port")
     weights: Optional[str] = _option(None, "a model file (.onnx, .pt, .ckpt) or a shipped model's name (default, "
                                            "ensemble); null: the shipped default")
+    profile: Optional[str] = _option(None, "a calibration profile (fer calibrate) for every request and stream; "
+                                           "a stream may set its own")
+    profile_force: bool = _option(False, "accept a profile fitted for another model file")
     detector: str = _option("haar", "haar | yunet | none (every image is already a face crop)")
     min_face: float = _option(0.15, "haar: smallest face, a fraction of the frame's shorter side (infer.py: 0.1)")
     scale_step: float = _option(1.2, "haar: step between the face sizes it tries (infer.py: 1.1); larger is faster")
@@ -62,8 +65,8 @@ class ServeOptions:
         return int(self.max_body_mb * 1024 * 1024)
 
 
-TEXT = {"host", "weights", "detector", "token", "ssl_certfile", "ssl_keyfile", "log_level"}
-NULLABLE = {"weights", "token", "ssl_certfile", "ssl_keyfile"}
+TEXT = {"host", "weights", "profile", "detector", "token", "ssl_certfile", "ssl_keyfile", "log_level"}
+NULLABLE = {"weights", "profile", "token", "ssl_certfile", "ssl_keyfile"}
 
 
 def parse_options(args: list[str], environ: dict | None = None) -> ServeOptions:
@@ -119,6 +122,8 @@ def check_options(options: ServeOptions) -> None:
             raise MissingInput(f"fer serve: {name}={path}: no such file")
     if options.weights and not weights_path(options.weights).is_file():  # a file, or a shipped model's name
         raise MissingInput(f"fer serve: weights={options.weights}: no such file ({NAME_A_SHIPPED_MODEL})")
+    if options.profile and not Path(options.profile).expanduser().is_file():
+        raise MissingInput(f"fer serve: profile={options.profile}: no such file; make one with fer calibrate")
     if not options.token and not is_loopback(options.host):
         raise BadValue(f"fer serve: host={options.host} lets other machines connect: set token=<secret> (or the "
                        f"{TOKEN_ENV} environment variable) so that only clients that know it are served, or "

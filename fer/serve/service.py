@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -22,7 +23,9 @@ from fer.faces.detect import FaceDetector, HaarFaceDetector
 from fer.faces.image_io import UnreadableImage
 from fer.inference.explain import explain_face
 from fer.inference.frames import Frame, decode_still
+from fer.errors import BadValue
 from fer.inference.predictor import Predictor
+from fer.inference.profile import Profile, profile_for_model
 from fer.inference.recognizer import Recognizer, face_records, make_detector
 from fer.inference.runtime import weights_path, weights_version
 from fer.inference.tracking import TrackedFaces
@@ -48,6 +51,11 @@ class Service:
         # one ONNX Runtime thread each: parallelism comes from the workers, not from each call
         self.recognizers = [Recognizer(weights, self.make_detector(), tta_flip=options.tta_flip, threads=1)
                             for _ in range(options.workers)]
+        classifier = self.recognizers[0].classifier
+        # the service's profile: every request's and every stream's until a stream sets its own (checked now)
+        self.profile = profile_for_model(options.profile, weights, classifier.embedding_size, options.profile_force)
+        for recognizer in self.recognizers:
+            recognizer.predictor.profile = self.profile
         self.pool = WorkerPool(self.recognizers, options.queue)
         self.weights = weights
         self.streams: set[LiveStream] = set()  # open ones, closed with the service if their connection has not
@@ -61,6 +69,7 @@ class Service:
                 "weights": self.weights.name, "runtime": classifier.runtime, "input_size": classifier.image_size,
                 "channels": classifier.channels, "temperature": classifier.temperature,
                 "detector": self.options.detector, "tta_flip": self.options.tta_flip,
+                "profile": None if self.profile is None else self.profile.describe(),
                 "limits": {"max_body_mb": self.options.max_body_mb, "max_pixels": self.options.max_pixels,
                            "stream_max_fps": self.options.stream_max_fps}}
 
@@ -86,12 +95,35 @@ class Service:
         done = time.perf_counter()
         return rows, image.shape[1], image.shape[0], (decoded - start) * 1000, (done - decoded) * 1000
 
+    async def calibrate(self, images: dict[str, list[bytes]], method: str | None) -> dict:
+        """POST /v1/profile: a profile fitted on labelled images ({label: [image bytes]}), as JSON; not kept."""
+        for label, blobs in images.items():
+            for data in blobs:
+                image_size(data, self.options.max_pixels)  # headers only, before any decoding
+        try:
+            profile, _ = await self.pool.run(lambda recognizer: recognizer.calibrate(images, method))
+        except BadValue as err:
+            raise ServeError(422, str(err)) from None
+        return asdict(profile)
+
+    def profile_for_stream(self, data: dict | None) -> Profile | None:
+        """A stream's own profile from its JSON, checked against this service's model (ServeError 422)."""
+        if data is None:
+            return None
+        try:
+            profile = Profile(**data)
+            profile.check()
+            return profile_for_model(profile, self.weights, self.recognizers[0].classifier.embedding_size)
+        except (TypeError, ValueError) as err:  # BadValue is a ValueError
+            raise ServeError(422, f"the profile was not accepted: {err}") from None
+
     def open_live(self) -> "LiveStream":
         """A stream connection's own loop on a thread of its own, which the service owns: its stop waits for
         that thread whether or not the connection has ended. Its detector loads on that thread (not the
         event loop); the classifier is shared (ONNX Runtime runs one session from many threads)."""
         base = self.recognizers[0]
-        live = LiveStream(lambda: Predictor(base.classifier, self.make_detector(), tta_flip=self.options.tta_flip),
+        live = LiveStream(lambda: Predictor(base.classifier, self.make_detector(), tta_flip=self.options.tta_flip,
+                                            profile=self.profile),
                           base, self.options.max_pixels, self.options.stream_detect_every)
         with self._streams_lock:
             if self._stopping:
@@ -210,6 +242,13 @@ class LiveStream:
         if predictor.detector is not None:
             self.loop = TrackedFaces(predictor, detect_every, base.smoothing, base.max_unconfirmed,
                                      base.local_search, base.classify_per_frame)
+
+    def set_profile(self, profile: Profile | None) -> Future:
+        """This stream's profile from its next frame on (None: the service's), set on the stream's thread."""
+        return self.thread.submit(self._set_profile, profile)
+
+    def _set_profile(self, profile: Profile | None) -> None:
+        self.predictor.profile = profile
 
     def submit(self, index: int, data: bytes) -> Future:
         """Frame `index`'s answer, as a future: see `process`."""

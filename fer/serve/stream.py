@@ -19,6 +19,7 @@ import time
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fer.serve.auth import origin_allowed, token_matches
+from fer.serve.errors import ServeError
 from fer.serve.limits import RateCap
 from fer.serve.service import LiveStream, Service, ServiceStopping
 
@@ -76,6 +77,7 @@ class StreamSession:
         self.waiting: tuple[int, bytes, float] | None = None  # the newest frame not yet processed
         self.arrived = asyncio.Event()
         self.send_lock = asyncio.Lock()
+        self.live: LiveStream | None = None
 
     async def run(self) -> None:
         try:
@@ -83,7 +85,7 @@ class StreamSession:
         except ServiceStopping:
             await self.websocket.close(SERVICE_RESTART, "the server is stopping")
             return
-        processing = None
+        self.live, processing = live, None
         try:
             await asyncio.wrap_future(live.opened)
             processing = asyncio.ensure_future(self._process_frames(live))
@@ -104,8 +106,7 @@ class StreamSession:
                 return
             data = message.get("bytes")
             if data is None:
-                await self._send({"type": "error", "frame": None,
-                                  "error": "send frames as binary messages (JPEG or PNG bytes), not text"})
+                await self._control(message.get("text") or "")
                 continue
             self.received += 1
             now = time.perf_counter()
@@ -120,6 +121,27 @@ class StreamSession:
                 self.dropped += 1
             self.waiting = (self.received, data, now)
             self.arrived.set()
+
+    async def _control(self, text: str) -> None:
+        """A text message: {"type": "profile", "profile": <a profile's JSON, or null for the service's>} sets
+        this connection's calibration from its next frame on (answered {"type": "profile", ...}); anything
+        else is an error message."""
+        try:
+            message = json.loads(text) if len(text) <= self.max_bytes else None
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or message.get("type") != "profile":
+            await self._send({"type": "error", "frame": None, "error": "send frames as binary messages (JPEG or PNG "
+                              "bytes); text messages are {\"type\": \"profile\", \"profile\": {...} or null}"})
+            return
+        try:
+            profile = self.service.profile_for_stream(message.get("profile"))
+        except ServeError as err:
+            await self._send({"type": "error", "frame": None, "error": err.message})
+            return
+        profile = profile or self.service.profile
+        await asyncio.wrap_future(self.live.set_profile(profile))
+        await self._send({"type": "profile", "profile": None if profile is None else profile.describe()})
 
     async def _process_frames(self, live: LiveStream) -> None:
         while True:
