@@ -1,8 +1,99 @@
-"""`python -m fer.calibrate source=<folder> out=<profile.json>`: the same as `fer calibrate` (fer.inference.calibrate)."""
+"""`fer calibrate source=<folder> out=<profile.json>` (also `python -m fer.calibrate`): a profile from labelled
+photos of one person or camera.
 
+    fer calibrate source=me/ out=me.profile.json            # me/happy/*.jpg, me/neutral/*.jpg, ...
+    fer calibrate source=me/ out=me.profile.json method=bias weights=ensemble
+
+The folder holds one sub-folder per expression, named by any of the seven labels or an alias that
+`fer.labels` knows (angry, happiness, ...). Each photo's largest face is found as infer.py finds it;
+photos without a face are listed and skipped. Prints what it fitted: faces per expression and the method.
+Then `infer.py profile=me.profile.json`, `fer.Recognizer(profile=...)`, `fer serve profile=...` and
+`python -m fer.evaluate profile=...` apply it. Fitting is numpy only (fer.inference.profile).
+"""
+
+import logging
 import sys
+from pathlib import Path
 
-from fer.inference.calibrate import main
+from fer.errors import BadValue, MissingInput, UserError, report_and_exit
+from fer.faces.image_io import IMAGE_SUFFIXES
+from fer.inference.calibrate import calibrate
+from fer.inference.recognizer import Recognizer
+from fer.inference.profile import METHODS
+from fer.labels import ALIASES, LABELS, label_index
+
+OPTIONS = {"source": None, "out": None, "weights": None, "method": None, "detector": "haar", "tta_flip": "true"}
+USAGE = ("usage: fer calibrate source=<folder with one sub-folder per expression> out=<profile.json> "
+         f"[weights=<model file or shipped name>] [method={'|'.join(METHODS)}] [detector=haar|yunet|none] "
+         "[tta_flip=true|false]")
+
+
+def images_by_label(folder: str | Path) -> dict[str, list[Path]]:
+    """{label: photos} of a calibration folder; a clear error when its layout is off."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MissingInput(f"source={folder}: no such folder; pass a folder with one sub-folder per expression "
+                           f"({', '.join(LABELS)})")
+    found: dict[str, list[Path]] = {}
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
+    if not subfolders:
+        raise BadValue(f"source={folder}: no sub-folders; put each expression's photos in a sub-folder named by "
+                       f"it ({', '.join(LABELS)})")
+    for sub in subfolders:
+        index = label_index(sub.name)
+        if index is None:
+            raise BadValue(f"source={folder}: sub-folder {sub.name!r} is not an expression; name it one of "
+                           f"{', '.join(LABELS)} (or {', '.join(sorted(ALIASES))})")
+        photos = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        found.setdefault(LABELS[index], []).extend(photos)
+    if not any(found.values()):
+        raise BadValue(f"source={folder}: its sub-folders hold no photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return found
+
+
+def parse(argv: list[str]) -> dict:
+    options = dict(OPTIONS)
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise BadValue(f"{arg!r} is not key=value\n{USAGE}")
+        if key not in OPTIONS:
+            raise BadValue(f"unknown option {key!r}; options: {', '.join(OPTIONS)}\n{USAGE}")
+        options[key] = value
+    for key in ("source", "out"):
+        if not options[key]:
+            raise BadValue(f"{key}= is missing\n{USAGE}")
+    if options["source"] == "webcam":
+        raise BadValue("source=webcam: the guided webcam capture is not built yet; photograph each expression "
+                       "and pass the folder")
+    if options["method"] and options["method"] not in METHODS:
+        raise BadValue(f"method={options['method']}: choose one of {', '.join(METHODS)}")
+    if options["tta_flip"] not in ("true", "false"):
+        raise BadValue(f"tta_flip={options['tta_flip']}: expected true or false")
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if any(arg in ("-h", "--help", "help") for arg in args):
+        print(USAGE)
+        return 0
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        options = parse(args)
+        photos = images_by_label(options["source"])
+        recognizer = Recognizer(options["weights"], options["detector"], faces="largest",
+                                tta_flip=options["tta_flip"] == "true")
+        profile = calibrate(recognizer, photos, options["method"])
+        out = profile.save(options["out"])
+    except UserError as err:
+        report_and_exit(err, code=2, prefix="fer calibrate")
+    print(f"fer calibrate: {profile.describe()}")
+    if profile.skipped:
+        print(f"  skipped {len(profile.skipped)} photo(s): " + "; ".join(profile.skipped[:10]))
+    print(f"wrote {out} (for {profile.model_file}, sha256 {profile.model_sha256[:12]})")
+    return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,7 +11,7 @@ import sys
 # command -> (module with main(argv), one line of help)
 COMMANDS = {
     "serve": ("fer.serve.__main__", "the HTTP service and web page: webcam, images, WebSocket stream (docs/serve.md)"),
-    "calibrate": ("fer.inference.calibrate", "a profile that fits the model to a person or camera from labelled "
+    "calibrate": ("fer.calibrate", "a profile that fits the model to a person or camera from labelled "
                                              "photos (docs/calibration.md)"),
 }
 

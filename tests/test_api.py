@@ -28,6 +28,16 @@ def two_faces(path: Path) -> Path:
     return path
 
 
+def one_face(path: Path, expression: int, seed: int) -> Path:
+    """A photo of one drawn person showing `expression` (an index into LABELS)."""
+    from fer.data.synthetic_faces import draw_face, sample_identity
+
+    canvas = np.full((300, 320, 3), 190, np.uint8)
+    canvas[50:250, 60:260] = draw_face(sample_identity(7), expression, seed=seed, size=200)
+    cv2.imwrite(str(path), canvas)
+    return path
+
+
 def python_snippets(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, re.S)
 
@@ -52,6 +62,8 @@ def test_readme_and_docs_snippets_run_as_written(tmp_path):
     snippets = readme_api_snippets() + docs_snippets()
     two_faces(tmp_path / "photo.jpg")
     two_faces(tmp_path / "group.png")
+    for name in ("happy1", "happy2", "neutral1", "sad1"):  # a person's labelled photos (docs/calibration.md)
+        one_face(tmp_path / f"{name}.jpg", LABELS.index(name[:-1]), seed=int(name[-1]))
     make_video(tmp_path / "clip.mp4", frames=6)
     for snippet in snippets:  # each in a fresh interpreter, in a folder holding the files it names
         result = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True,

@@ -86,9 +86,9 @@ class RecordingClassifier:
     def __getattr__(self, name):
         return getattr(self._classifier, name)
 
-    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+    def outputs(self, batch: np.ndarray, embedding: bool = True):
         self._seen.append(batch.copy())
-        return self._classifier.probabilities(batch)
+        return self._classifier.outputs(batch, embedding)
 
 
 def test_no_face_in_noise(classifier, detector):

@@ -549,3 +549,62 @@ def test_multipart_uploads_stay_in_memory(client, monkeypatch):
     monkeypatch.setattr(tempfile, "TemporaryFile", no_disk)
     response = client.post("/v1/predict", files={"image": ("noise.png", big, "image/png")})
     assert response.status_code == 200 and response.json()["width"] == 700
+
+
+# --- calibration profiles ----------------------------------------------------------------------------
+
+def calibration_files(seeds=range(2)) -> list[tuple[str, tuple[str, bytes, str]]]:
+    """Multipart fields of drawn photos of one person, each named by its expression."""
+    fields = []
+    for i, label in enumerate(LABELS):
+        for seed in seeds:
+            canvas = np.full((300, 320, 3), 90, np.uint8)
+            canvas[50:250, 60:260] = draw_face(sample_identity(7), i, seed=seed, size=200)
+            fields.append((label, (f"{label}{seed}.jpg", jpeg(canvas), "image/jpeg")))
+    return fields
+
+
+def test_a_profile_from_labelled_photos_is_fitted_and_a_stream_applies_it(client):
+    answer = client.post("/v1/profile", files=calibration_files())
+    assert answer.status_code == 200, answer.text
+    profile = answer.json()
+    assert profile["format"] == "fer-profile/1" and profile["counts"] == [2] * 7
+    assert profile["model_file"] == "default_model.onnx" and "/work" not in answer.text
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"type": "profile", "profile": profile}))
+        set_ = ws.receive_json()
+        assert set_["type"] == "profile" and set_["profile"].startswith("method centred_prototypes")
+        wrong = {**profile, "model_sha256": "0" * 64}
+        ws.send_text(json.dumps({"type": "profile", "profile": wrong}))
+        refused = ws.receive_json()
+        assert refused["type"] == "error" and "sha256 000000000000" in refused["error"]
+        ws.send_text(json.dumps({"type": "profile", "profile": {"method": "nope"}}))
+        assert ws.receive_json()["type"] == "error"
+        ws.send_bytes(jpeg(scene()))  # the connection goes on
+        assert ws.receive_json()["frame"] == 1
+        ws.send_text(json.dumps({"type": "profile", "profile": None}))
+        assert ws.receive_json() == {"type": "profile", "profile": None}
+
+
+def test_profile_requests_that_cannot_be_served_are_named(client):
+    assert "not expressions" in error_of(client.post("/v1/profile", files=[("grumpy", ("a.jpg", jpeg(scene()),
+                                                                                      "image/jpeg"))]), 422)
+    assert "multipart" in error_of(client.post("/v1/profile", content=jpeg(scene()),
+                                               headers={"Content-Type": "image/jpeg"}), 415)
+    blank = np.full((200, 200, 3), 120, np.uint8)
+    assert "no face was found" in error_of(client.post("/v1/profile", files=[("happy", ("a.jpg", jpeg(blank),
+                                                                                      "image/jpeg"))]), 422)
+    assert "choose one of" in error_of(client.post("/v1/profile?method=magic", files=calibration_files([0])), 422)
+
+
+def test_the_services_profile_applies_to_every_request(tmp_path, client):
+    fitted = client.post("/v1/profile", files=calibration_files()).json()
+    path = tmp_path / "me.json"
+    path.write_text(json.dumps(fitted))
+    with client_for(workers=1, profile=str(path)) as c:
+        assert c.get("/v1/model").json()["profile"].startswith("method centred_prototypes")
+        calibrated = c.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"}).json()
+    plain = client.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"}).json()
+    assert calibrated["faces"][0]["probs"] != plain["faces"][0]["probs"]
+    with pytest.raises(UserError, match="profile=.*no such file"):
+        parse_options([f"profile={tmp_path / 'none.json'}"], {})

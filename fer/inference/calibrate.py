@@ -1,62 +1,28 @@
-"""`fer calibrate source=<folder> out=<profile.json>`: a profile from labelled photos of one person or camera.
+"""Calibration inputs to a profile: labelled images of one person (or camera) -> their faces -> `fit_profile`.
 
-    fer calibrate source=me/ out=me.profile.json            # me/happy/*.jpg, me/neutral/*.jpg, ...
-    python -m fer.calibrate source=me/ out=me.profile.json method=bias weights=ensemble
-
-The folder holds one sub-folder per expression, named by any of the seven labels or an alias that
-`fer.labels` knows (angry, happiness, ...). Each photo's largest face is found as infer.py finds it;
-photos without a face are listed and skipped. Prints what it fitted: faces per expression and the method.
-Then `infer.py profile=me.profile.json`, `fer.Recognizer(profile=...)`, `fer serve profile=...` and
-`python -m fer.evaluate profile=...` apply it. Fitting is numpy only (fer.inference.profile).
+`Recognizer.calibrate`, `fer calibrate` (fer/calibrate.py) and fer serve's POST /v1/profile all come here:
+each image's largest face is found as the recognizer finds faces, classified as it classifies them (mirror-
+averaged when its tta_flip is on), and the profile is fitted on what inference will read. Images without a
+face are logged and listed in `Profile.skipped`.
 """
 
 import logging
-import sys
-from pathlib import Path
 
 import numpy as np
 
-from fer.errors import BadValue, MissingInput, UserError, report_and_exit
-from fer.faces.image_io import IMAGE_SUFFIXES, UnreadableImage, to_grey_uint8
-from fer.inference.profile import DEFAULT_METHOD, METHODS, Profile, fit_profile, log_softmax
-from fer.labels import ALIASES, LABELS, label_index
+from fer.errors import BadValue
+from fer.faces.image_io import UnreadableImage, to_grey_uint8
+from fer.inference.frames import as_frame, input_name
+from fer.inference.profile import DEFAULT_METHOD, Profile, fit_profile, log_softmax
+from fer.labels import LABELS, label_index
 
 log = logging.getLogger(__name__)
-OPTIONS = {"source": None, "out": None, "weights": None, "method": None, "detector": "haar", "tta_flip": "true"}
-USAGE = ("usage: fer calibrate source=<folder with one sub-folder per expression> out=<profile.json> "
-         f"[weights=<model file or shipped name>] [method={'|'.join(METHODS)}] [detector=haar|yunet|none] "
-         "[tta_flip=true|false]")
 _said_bias_only: set[str] = set()
-
-
-def images_by_label(folder: str | Path) -> dict[str, list[Path]]:
-    """{label: photos} of a calibration folder; a clear error when its layout is off."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise MissingInput(f"source={folder}: no such folder; pass a folder with one sub-folder per expression "
-                           f"({', '.join(LABELS)})")
-    found: dict[str, list[Path]] = {}
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
-    if not subfolders:
-        raise BadValue(f"source={folder}: no sub-folders; put each expression's photos in a sub-folder named by "
-                       f"it ({', '.join(LABELS)})")
-    for sub in subfolders:
-        index = label_index(sub.name)
-        if index is None:
-            raise BadValue(f"source={folder}: sub-folder {sub.name!r} is not an expression; name it one of "
-                           f"{', '.join(LABELS)} (or {', '.join(sorted(ALIASES))})")
-        photos = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        found.setdefault(LABELS[index], []).extend(photos)
-    if not any(found.values()):
-        raise BadValue(f"source={folder}: its sub-folders hold no photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    return found
 
 
 def calibrate(recognizer, images: dict, method: str | None = None, rgb: bool = False, **params) -> Profile:
     """The profile of labelled images ({label: [image inputs]}) for `recognizer`'s model; see
     `Recognizer.calibrate`."""
-    from fer.inference.recognizer import as_frame  # the recognizer's module imports this one
-
     classifier, predictor = recognizer.classifier, recognizer.predictor
     method = method or DEFAULT_METHOD
     if not classifier.embedding_size and method != "bias":
@@ -74,12 +40,12 @@ def calibrate(recognizer, images: dict, method: str | None = None, rgb: bool = F
             try:
                 frame = as_frame(image, rgb)
             except (UnreadableImage, OSError) as err:
-                skipped.append(f"{frame_name(image)} (unreadable: {err})")
+                skipped.append(f"{input_name(image)} (unreadable: {err})")
                 continue
             grey = to_grey_uint8(frame.image, frame.source)
             boxes = [None] if recognizer.detector is None else predictor.detect(grey)[:1]
             if not boxes:
-                skipped.append(f"{frame_name(image)} (no face found)")
+                skipped.append(f"{input_name(image)} (no face found)")
                 continue
             crops += [grey] if boxes[0] is None else predictor.crop_faces(grey, boxes)
             labels.append(index)
@@ -97,51 +63,3 @@ def calibrate(recognizer, images: dict, method: str | None = None, rgb: bool = F
     return profile
 
 
-def frame_name(image) -> str:
-    return str(image) if isinstance(image, (str, Path)) else f"<{type(image).__name__}>"
-
-
-def parse(argv: list[str]) -> dict:
-    options = dict(OPTIONS)
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep:
-            raise BadValue(f"{arg!r} is not key=value\n{USAGE}")
-        if key not in OPTIONS:
-            raise BadValue(f"unknown option {key!r}; options: {', '.join(OPTIONS)}\n{USAGE}")
-        options[key] = value
-    for key in ("source", "out"):
-        if not options[key]:
-            raise BadValue(f"{key}= is missing\n{USAGE}")
-    if options["source"] == "webcam":
-        raise BadValue("source=webcam: the guided webcam capture is not built yet; photograph each expression "
-                       "and pass the folder")
-    if options["method"] and options["method"] not in METHODS:
-        raise BadValue(f"method={options['method']}: choose one of {', '.join(METHODS)}")
-    if options["tta_flip"] not in ("true", "false"):
-        raise BadValue(f"tta_flip={options['tta_flip']}: expected true or false")
-    return options
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else list(argv)
-    if any(arg in ("-h", "--help", "help") for arg in args):
-        print(USAGE)
-        return 0
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        options = parse(args)
-        from fer.inference.recognizer import Recognizer
-
-        photos = images_by_label(options["source"])
-        recognizer = Recognizer(options["weights"], options["detector"], faces="largest",
-                                tta_flip=options["tta_flip"] == "true")
-        profile = calibrate(recognizer, photos, options["method"])
-        out = profile.save(options["out"])
-    except UserError as err:
-        report_and_exit(err, code=2, prefix="fer calibrate")
-    print(f"fer calibrate: {profile.describe()}")
-    if profile.skipped:
-        print(f"  skipped {len(profile.skipped)} photo(s): " + "; ".join(profile.skipped[:10]))
-    print(f"wrote {out} (for {profile.model_file}, sha256 {profile.model_sha256[:12]})")
-    return 0

@@ -8,6 +8,7 @@ would show it, at its own frame rate, newest frame first.
 """
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -216,3 +217,29 @@ class LatestFrameReader:
             self._ended = True
         self._thread.join(timeout=2.0)
         self.capture.release()
+
+
+def as_frame(image, rgb: bool = False) -> Frame:
+    """Any accepted image input -> a Frame with BGR (or grey) pixels."""
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"image: no such file: {path}")
+        return Frame(str(path), 0, 0.0, decode_still(path.read_bytes(), path))
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return Frame("<bytes>", 0, 0.0, decode_still(bytes(image), Path("<bytes>")))
+    if isinstance(image, np.ndarray):
+        pixels = image
+    elif hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image, without importing PIL here
+        pixels, rgb = np.asarray(image.convert("RGB")), True
+    else:
+        raise TypeError(f"image: expected a path, numpy array, PIL image or bytes, got {type(image).__name__}")
+    if rgb and pixels.ndim == 3 and pixels.shape[2] in (3, 4):
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+    return Frame(input_name(image), 0, 0.0, pixels)
+
+
+def input_name(image) -> str:
+    if isinstance(image, (str, os.PathLike)):
+        return str(image)
+    return "<bytes>" if isinstance(image, (bytes, bytearray, memoryview)) else f"<{type(image).__name__}>"

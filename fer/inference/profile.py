@@ -79,6 +79,13 @@ class Profile:
         return np.clip(term, -MAX_SHIFT, MAX_SHIFT)
 
     @property
+    def embedding_size(self) -> int:
+        """Width of the embeddings it was fitted on (0 for `bias`)."""
+        if self.mean is not None:
+            return len(self.mean)
+        return next((len(row) for row in self.prototypes or [] if row is not None), 0)
+
+    @property
     def needs_embedding(self) -> bool:
         return self.method not in OUTPUT_ONLY
 
@@ -143,6 +150,9 @@ def profile_for_model(profile: "str | os.PathLike | Profile | None", model_path:
     if profile.needs_embedding and not embedding_size:
         raise BadValue(f"profile: method {profile.method} reads the embedding output, which {Path(model_path).name} "
                        "lacks; re-export the model (python -m fer.export) or fit the profile with method=bias")
+    if profile.needs_embedding and profile.embedding_size != embedding_size:  # even with force: it cannot apply
+        raise BadValue(f"profile: its embeddings have {profile.embedding_size} numbers, {Path(model_path).name}'s "
+                       f"{embedding_size}: it was fitted for another model; calibrate again with this one")
     return profile
 
 

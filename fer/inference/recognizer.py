@@ -18,7 +18,7 @@ from fer.errors import BadValue
 from fer.faces.detect import FaceDetector, HaarFaceDetector, YuNetFaceDetector
 from fer.faces.image_io import UnreadableImage, to_grey_uint8
 from fer.inference.calibrate import calibrate
-from fer.inference.frames import CaptureFactory, Frame, FrameSource, decode_still, open_frames
+from fer.inference.frames import CaptureFactory, Frame, FrameSource, as_frame, input_name, open_frames
 from fer.inference.outputs import records
 from fer.inference.predictor import FacePrediction, Predictor
 from fer.inference.profile import Profile, file_sha256, profile_for_model
@@ -118,7 +118,7 @@ class Recognizer:
             try:
                 frame = as_frame(image, rgb)
             except (UnreadableImage, OSError) as err:
-                results.append([error_record(Frame(_name(image), 0, 0.0, None, error=str(err)))])
+                results.append([error_record(Frame(input_name(image), 0, 0.0, None, error=str(err)))])
                 continue
             grey = to_grey_uint8(frame.image, frame.source)
             if self.detector is None:  # the input is the face crop
@@ -210,26 +210,6 @@ def make_detector(detector: str | FaceDetector | None) -> FaceDetector | None:
     return detector
 
 
-def as_frame(image, rgb: bool = False) -> Frame:
-    """Any accepted image input -> a Frame with BGR (or grey) pixels."""
-    if isinstance(image, (str, os.PathLike)):
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"image: no such file: {path}")
-        return Frame(str(path), 0, 0.0, decode_still(path.read_bytes(), path))
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        return Frame("<bytes>", 0, 0.0, decode_still(bytes(image), Path("<bytes>")))
-    if isinstance(image, np.ndarray):
-        pixels = image
-    elif hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image, without importing PIL here
-        pixels, rgb = np.asarray(image.convert("RGB")), True
-    else:
-        raise TypeError(f"image: expected a path, numpy array, PIL image or bytes, got {type(image).__name__}")
-    if rgb and pixels.ndim == 3 and pixels.shape[2] in (3, 4):
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
-    return Frame(_name(image), 0, 0.0, pixels)
-
-
 def face_records(frame: Frame, faces: list[FacePrediction]) -> list[dict]:
     return records(frame, faces) if faces else []
 
@@ -237,12 +217,6 @@ def face_records(frame: Frame, faces: list[FacePrediction]) -> list[dict]:
 def error_record(frame: Frame) -> dict:
     """The no-face record of an input that could not be read, with why (`frame.error`)."""
     return {**records(frame, [])[0], "error": frame.error}
-
-
-def _name(image) -> str:
-    if isinstance(image, (str, os.PathLike)):
-        return str(image)
-    return "<bytes>" if isinstance(image, (bytes, bytearray, memoryview)) else f"<{type(image).__name__}>"
 
 
 _default: Recognizer | None = None
