@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fer.inference.predictor import Predictor  # noqa: E402
-from fer.inference.profile import METHODS, fit_profile, log_softmax  # noqa: E402
+from fer.inference.profile import (METHODS, REFERENCE, fit_profile, fit_reference_profile,  # noqa: E402
+                                   learn_references, log_softmax)
 from fer.inference.runtime import load_classifier, weights_path  # noqa: E402
 from fer.labels import LABELS  # noqa: E402
 
@@ -196,6 +197,41 @@ def wrong_person_protocol(faces: dict, k: int = 2, draws: int = 3, seed: int = 0
     return results
 
 
+def reference_protocol(faces: dict, kind: str, neutral_faces=(1, 3), draws: int = 5, seed: int = 0) -> dict:
+    """Profiles from a subject's reference alone, with references learnt from every other subject (both sets).
+    kind neutral: the reference is the mean of 1 or 3 of the subject's neutral faces, the test their other faces
+    (JAFFE only: CK+48 has no neutral face); kind mean (baseline=auto): the reference is the mean of all the
+    subject's faces, unlabelled, and the test is those same faces."""
+    results = {}
+    sizes = neutral_faces if kind == "neutral" else (None,)
+    for dataset in np.unique(faces["sets"]):
+        subjects = np.unique(faces["subjects"][faces["sets"] == dataset])
+        for size in sizes:
+            base, calibrated_parts = [], []
+            for draw in range(draws if kind == "neutral" else 1):
+                rng = np.random.default_rng(seed + draw)
+                for subject in subjects:
+                    mine = np.flatnonzero(faces["subjects"] == subject)
+                    if kind == "neutral":
+                        neutral = rng.permutation(mine[faces["labels"][mine] == NEUTRAL])
+                        if len(neutral) <= size - 1 or len(neutral) == 0:
+                            continue
+                        reference, test = neutral[:size], np.setdiff1d(mine, neutral[:size])
+                    else:
+                        reference, test = mine, mine
+                    others = faces["subjects"] != subject
+                    references = learn_references(faces["log_probs"][others], faces["embeddings"][others],
+                                                  faces["labels"][others], faces["subjects"][others], kind)
+                    profile = fit_reference_profile(faces["embeddings"][reference], references, "")
+                    base.append((faces["log_probs"][test], faces["labels"][test]))
+                    calibrated_parts.append((profile.adjust(faces["log_probs"][test], faces["embeddings"][test]),
+                                             faces["labels"][test]))
+            if base:
+                name = f"{dataset} {size} neutral" if kind == "neutral" else f"{dataset} all faces, unlabelled"
+                results[name] = {"base": pooled(base), REFERENCE: pooled(calibrated_parts)}
+    return results
+
+
 def fit_time_ms(faces: dict, method: str, n: int = 70, repeats: int = 7) -> float:
     """Median milliseconds to fit a profile on n faces (10 per expression where there are)."""
     index = np.arange(min(n, len(faces["labels"])))
@@ -207,15 +243,15 @@ def fit_time_ms(faces: dict, method: str, n: int = 70, repeats: int = 7) -> floa
     return float(np.median(times))
 
 
-def table(title: str, results: dict) -> str:
-    lines = [f"### {title}", "", "| faces | base acc | " + " | ".join(f"{m} acc (gain)" for m in METHODS)
-             + " | worst class change (method) | base F1 | best F1 |", "|---|---:|" + "---:|" * (len(METHODS) + 3)]
+def table(title: str, results: dict, methods=METHODS) -> str:
+    lines = [f"### {title}", "", "| faces | base acc | " + " | ".join(f"{m} acc (gain)" for m in methods)
+             + " | worst class change (method) | base F1 | best F1 |", "|---|---:|" + "---:|" * (len(methods) + 3)]
     for row, r in results.items():
         base = r["base"]
-        cells = [f"{r[m]['acc']:.1f} ({r[m]['acc'] - base['acc']:+.1f})" for m in METHODS]
-        worst = {m: min(r[m]["recall"][c] - base["recall"][c] for c in base["recall"]) for m in METHODS}
+        cells = [f"{r[m]['acc']:.1f} ({r[m]['acc'] - base['acc']:+.1f})" for m in methods]
+        worst = {m: min(r[m]["recall"][c] - base["recall"][c] for c in base["recall"]) for m in methods}
         worst_text = ", ".join(f"{m} {v:+.1f}" for m, v in worst.items())
-        best_f1 = max(r[m]["f1"] for m in METHODS)
+        best_f1 = max(r[m]["f1"] for m in methods)
         lines.append(f"| {row} ({base['n']} test faces) | {base['acc']:.1f} | " + " | ".join(cells)
                      + f" | {worst_text} | {base['f1']:.1f} | {best_f1:.1f} |")
     return "\n".join(lines)
@@ -228,14 +264,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="the posed faces to use: heldout = val + test, the subjects the shipped model never "
                              "trained on (val's steered only its checkpoint and temperature)")
     parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--reuse", action="store_true", help="reuse the faces' outputs saved by an earlier run")
     parser.add_argument("--out", default="logs/bench/calibration", help="folder for faces.npz and results.json")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    faces = posed_faces(args.weights, args.split, out)
-    np.savez(out / "faces.npz", **faces)
+    cached = out / f"faces-{Path(str(weights_path(args.weights))).stem}-{args.split}.npz"
+    if args.reuse and cached.is_file():
+        faces = dict(np.load(cached))
+    else:
+        faces = posed_faces(args.weights, args.split, out)
+        np.savez(cached, **faces)
     results = {"person": person_protocol(faces, draws=args.draws), "camera": camera_protocol(faces, draws=args.draws),
                "wrong_person": wrong_person_protocol(faces, draws=max(1, args.draws // 2)),
+               "neutral_only": reference_protocol(faces, "neutral", draws=args.draws),
+               "automatic_baseline": reference_protocol(faces, "mean"),
                "fit_ms_70_faces": {m: fit_time_ms(faces, m) for m in METHODS},
                "weights": str(weights_path(args.weights)), "split": args.split, "draws": args.draws}
     (out / "results.json").write_text(json.dumps(results, indent=1))
@@ -244,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table("Camera (other subjects of the same set)", results["camera"]))
     print()
     print(table("Wrong person's profile", results["wrong_person"]))
+    print()
+    print(table("Neutral faces only", results["neutral_only"], (REFERENCE,)))
+    print()
+    print(table("Automatic baseline (no label)", results["automatic_baseline"], (REFERENCE,)))
     print()
     print("fit ms, 70 faces:", {m: round(v, 1) for m, v in results["fit_ms_70_faces"].items()})
     return 0

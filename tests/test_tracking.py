@@ -272,13 +272,9 @@ class RecordingClassifier:
     def __getattr__(self, name):
         return getattr(self.classifier, name)
 
-    def probabilities(self, batch):
-        self.calls.append(("probabilities", batch.copy()))
-        return self.classifier.probabilities(batch)
-
-    def logits(self, batch):
-        self.calls.append(("logits", batch.copy()))
-        return self.classifier.logits(batch)
+    def outputs(self, batch, embedding=True):
+        self.calls.append(("outputs", batch.copy()))
+        return self.classifier.outputs(batch, embedding)
 
 
 @pytest.mark.parametrize("smoothing", [0.6, 0.0])
@@ -298,9 +294,9 @@ def test_live_flip_alternates_views_when_smoothing_averages_them(onnx_model, smo
     methods = [method for method, _ in recording.calls]
     faces = [batch for _, batch in recording.calls]
     if smoothing:  # one pass a frame, the face and its mirror image in turn
-        assert methods == ["probabilities"] * 4 and all(len(batch) == 1 for batch in faces)
+        assert methods == ["outputs"] * 4 and all(len(batch) == 1 for batch in faces)
         assert np.array_equal(faces[1][0], faces[0][0][..., ::-1]) and np.array_equal(faces[2], faces[0])
         assert not np.array_equal(faces[0], faces[1])
     else:  # nothing averages frames: every frame classifies both views in one batch
-        assert methods == ["logits"] * 4 and all(len(batch) == 2 for batch in faces)
+        assert methods == ["outputs"] * 4 and all(len(batch) == 2 for batch in faces)
         assert np.array_equal(faces[0][1], faces[0][0][..., ::-1])

@@ -34,6 +34,9 @@ from fer.labels import LABELS
 
 FORMAT = "fer-profile/1"
 METHODS = ("bias", "prototypes", "centred_prototypes", "linear")
+# from the person's reference (neutral faces, or every face for baseline=auto) and references learnt from
+# other people (`learn_references`): no expression label needed beyond "neutral"
+REFERENCE = "reference"
 OUTPUT_ONLY = ("bias",)
 # chosen by the rule in docs/calibration.md from `python bench/calibration.py`'s figures
 DEFAULT_METHOD = "centred_prototypes"  # the methods that need no embedding output
@@ -72,7 +75,9 @@ class Profile:
             raise BadValue(f"profile: method {self.method} reads the model's embedding output, and the model "
                            "gives none; fit a profile with method=bias for this model file")
         e = np.asarray(embeddings, np.float64)
-        if self.method == "linear":
+        if self.method == REFERENCE:
+            term = reference_term(e, np.asarray(self.mean), np.asarray(self.prototypes), self.params)
+        elif self.method == "linear":
             term = (e - np.asarray(self.mean)) @ np.asarray(self.weights).T + np.asarray(self.bias)
         else:
             term = prototype_term(e, self.prototypes, self.mean, self.params["alpha"])
@@ -120,12 +125,12 @@ class Profile:
         return profile
 
     def check(self) -> None:
-        if self.method not in METHODS:
+        if self.method not in (*METHODS, REFERENCE):
             raise ValueError(f"unknown method {self.method!r}")
         if list(self.labels) != list(LABELS) or len(self.counts) != len(LABELS):
             raise ValueError(f"labels {self.labels} differ from {list(LABELS)}")
         needed = {"bias": ("bias",), "linear": ("bias", "weights", "mean"), "prototypes": ("prototypes",),
-                  "centred_prototypes": ("prototypes", "mean")}[self.method]
+                  "centred_prototypes": ("prototypes", "mean"), REFERENCE: ("prototypes", "mean")}[self.method]
         missing = [name for name in needed if getattr(self, name) is None]
         if missing:
             raise ValueError(f"method {self.method} without {', '.join(missing)}")
@@ -166,6 +171,88 @@ def prototype_term(e: np.ndarray, prototypes: list, mean: list | None, alpha: fl
         similarity = centred @ np.asarray([prototypes[i] for i in present]).T
         term[:, present] = alpha * (similarity - similarity.mean(axis=1, keepdims=True))
     return term
+
+
+def reference_term(e: np.ndarray, reference: np.ndarray, means: np.ndarray, params: dict) -> np.ndarray:
+    """beta x the log-likelihood of each expression's difference from the reference (isotropic Gaussians
+    around the mean differences other people show), centred over the expressions."""
+    x = e - reference
+    distance = ((x[:, None, :] - means[None]) ** 2).sum(axis=2)
+    score = -distance / (2 * params["variance"])
+    return params["beta"] * (score - score.mean(axis=1, keepdims=True))
+
+
+@dataclass
+class References:
+    """What other people's faces teach about a person's reference: the mean difference each expression makes
+    from the reference (7 x D), the spread around it, and the weight `beta` that fitted those people best.
+    `kind`: "neutral" (the reference is the mean of a person's neutral faces) or "mean" (of all their faces)."""
+
+    kind: str
+    means: list[list[float]]
+    variance: float
+    beta: float
+    subjects: int
+    model_sha256: str = ""
+
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(asdict(self)))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "References":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def subject_references(embeddings: np.ndarray, labels: np.ndarray, subjects: np.ndarray, kind: str
+                       ) -> dict[str, np.ndarray]:
+    """Each subject's reference embedding: the mean of their neutral faces (kind neutral; subjects without
+    one are left out) or of all their faces (kind mean)."""
+    neutral = LABELS.index("neutral")
+    references = {}
+    for subject in np.unique(subjects):
+        mine = subjects == subject
+        if kind == "neutral":
+            mine &= labels == neutral
+        if mine.any():
+            references[subject] = embeddings[mine].mean(axis=0)
+    return references
+
+
+def learn_references(log_probs: np.ndarray, embeddings: np.ndarray, labels: np.ndarray, subjects: np.ndarray,
+                     kind: str, model_sha256: str = "", betas=(0.01, 0.03, 0.1, 0.3, 1.0)) -> References:
+    """References from labelled faces of many people (subject ids known): each face's difference from its
+    subject's reference, averaged per expression; `beta` is the one of `betas` that reads these faces best."""
+    refs = subject_references(embeddings, labels, subjects, kind)
+    keep = np.array([s in refs for s in subjects])
+    x = embeddings[keep] - np.stack([refs[s] for s in subjects[keep]])
+    y = labels[keep]
+    means = np.stack([x[y == c].mean(axis=0) if (y == c).any() else np.zeros(x.shape[1]) for c in range(len(LABELS))])
+    variance = float(((x - means[y]) ** 2).mean())
+    accuracy = {}
+    for beta in betas:
+        term = reference_term(embeddings[keep], np.stack([refs[s] for s in subjects[keep]]), means,
+                              {"variance": variance, "beta": beta})
+        accuracy[beta] = float(((log_probs[keep] + np.clip(term, -MAX_SHIFT, MAX_SHIFT)).argmax(1) == y).mean())
+    return References(kind, means.tolist(), variance, max(accuracy, key=accuracy.get), len(refs), model_sha256)
+
+
+def fit_reference_profile(embeddings: np.ndarray, references: References, model_sha256: str, model_file: str = "",
+                          labels: np.ndarray | None = None) -> Profile:
+    """A profile from a person's reference faces alone: their neutral faces (references.kind neutral) or any
+    faces of theirs, unlabelled (kind mean)."""
+    e = np.asarray(embeddings, np.float64)
+    if len(e) == 0:
+        raise BadValue("a reference profile needs at least one face of the person")
+    counts = np.bincount(labels, minlength=len(LABELS)) if labels is not None else np.zeros(len(LABELS), int)
+    if references.kind == "neutral" and labels is None:
+        counts[LABELS.index("neutral")] = len(e)
+    return Profile(method=REFERENCE, model_sha256=model_sha256, model_file=model_file, counts=counts.tolist(),
+                   params={"reference": references.kind, "beta": references.beta, "variance": references.variance,
+                           "learnt_from_subjects": references.subjects},
+                   mean=e.mean(axis=0).tolist(), prototypes=references.means,
+                   created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
 
 
 # --- fitting --------------------------------------------------------------------------------------------
@@ -210,7 +297,7 @@ def fit_profile(log_probs: np.ndarray, embeddings: np.ndarray | None, labels: np
 
 
 def fit_shift(z: np.ndarray, x: np.ndarray, labels: np.ndarray, counts: np.ndarray, shrinkage: float,
-              steps: int = 300) -> tuple[np.ndarray, np.ndarray]:
+              steps: int = 150) -> tuple[np.ndarray, np.ndarray]:
     """W (7, D) and b (7,) minimising the mean cross-entropy of softmax(z + x W^T + b) plus
     shrinkage / N x (|W|^2 + |b|^2), by projected gradient descent with a fixed step (small and convex).
     Expressions without examples keep W and b at 0; the others' are centred (`centred`)."""
