@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from fer.inference.predictor import Predictor  # noqa: E402
 from fer.inference.profile import (METHODS, REFERENCE, fit_profile, fit_reference_profile,  # noqa: E402
-                                   learn_references, log_softmax)
+                                   learn_references, log_softmax, save_references)
 from fer.inference.runtime import load_classifier, weights_path  # noqa: E402
 from fer.labels import LABELS  # noqa: E402
 
@@ -264,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the posed faces to use: heldout = val + test, the subjects the shipped model never "
                              "trained on (val's steered only its checkpoint and temperature)")
     parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--write-references", nargs="?", const="", default=None, metavar="FILE",
+                        help="learn the model's references from every posed subject (--split all) and write them "
+                             "beside the model (or to FILE): what neutral-only calibration and baseline=auto read")
     parser.add_argument("--reuse", action="store_true", help="reuse the faces' outputs saved by an earlier run")
     parser.add_argument("--out", default="logs/bench/calibration", help="folder for faces.npz and results.json")
     args = parser.parse_args(argv)
@@ -275,6 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         faces = posed_faces(args.weights, args.split, out)
         np.savez(cached, **faces)
+    if args.write_references is not None:
+        model = weights_path(args.weights)
+        references = [learn_references(faces["log_probs"], faces["embeddings"], faces["labels"], faces["subjects"], kind)
+                      for kind in ("neutral", "mean")]
+        written = save_references(references, model, args.write_references or None)
+        print(f"wrote {written}: " + "; ".join(f"{r.kind}: {r.subjects} subjects, beta {r.beta}" for r in references))
+        return 0
     results = {"person": person_protocol(faces, draws=args.draws), "camera": camera_protocol(faces, draws=args.draws),
                "wrong_person": wrong_person_protocol(faces, draws=max(1, args.draws // 2)),
                "neutral_only": reference_protocol(faces, "neutral", draws=args.draws),

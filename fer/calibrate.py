@@ -19,12 +19,12 @@ from fer.errors import BadValue, MissingInput, UserError, report_and_exit
 from fer.faces.image_io import IMAGE_SUFFIXES
 from fer.inference.calibrate import calibrate
 from fer.inference.recognizer import Recognizer
-from fer.inference.profile import METHODS
+from fer.inference.profile import METHODS, REFERENCE
 from fer.labels import ALIASES, LABELS, label_index
 
 OPTIONS = {"source": None, "out": None, "weights": None, "method": None, "detector": "haar", "tta_flip": "true"}
 USAGE = ("usage: fer calibrate source=<folder with one sub-folder per expression> out=<profile.json> "
-         f"[weights=<model file or shipped name>] [method={'|'.join(METHODS)}] [detector=haar|yunet|none] "
+         f"[weights=<model file or shipped name>] [method={'|'.join((*METHODS, REFERENCE))}] [detector=haar|yunet|none] "
          "[tta_flip=true|false]")
 
 
@@ -66,8 +66,8 @@ def parse(argv: list[str]) -> dict:
     if options["source"] == "webcam":
         raise BadValue("source=webcam: the guided webcam capture is not built yet; photograph each expression "
                        "and pass the folder")
-    if options["method"] and options["method"] not in METHODS:
-        raise BadValue(f"method={options['method']}: choose one of {', '.join(METHODS)}")
+    if options["method"] and options["method"] not in (*METHODS, REFERENCE):
+        raise BadValue(f"method={options['method']}: choose one of {', '.join((*METHODS, REFERENCE))}")
     if options["tta_flip"] not in ("true", "false"):
         raise BadValue(f"tta_flip={options['tta_flip']}: expected true or false")
     return options

@@ -15,7 +15,8 @@ import pytest
 import fer
 from fer.data.synthetic_faces import draw_face, sample_identity
 from fer.errors import BadValue, MissingInput
-from fer.inference.profile import MAX_SHIFT, METHODS, Profile, file_sha256, fit_profile
+from fer.inference.profile import (MAX_SHIFT, METHODS, Profile, file_sha256, fit_profile, fit_reference_profile,
+                                   learn_references, log_softmax)
 from fer.inference.runtime import weights_path
 from fer.labels import LABELS
 from tests.conftest import ROOT, compose_config, run_script
@@ -209,3 +210,42 @@ def test_evaluate_takes_a_profile(crops_recognizer, tmp_path):
                        f"paths.output_dir={tmp_path / 'eval'}", "progress=false", "dedup=false"], cwd=ROOT)
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert summary["profile"].startswith("method bias") and "accuracy" in done.stdout
+
+
+def test_references_learnt_from_other_people_calibrate_a_new_person_from_neutral_faces_alone():
+    """Each person's embeddings carry their own offset (face, light, camera); each expression moves them the same
+    way for everyone. A base model that reads the raw embedding is thrown by the offset; a profile built from
+    the new person's neutral faces alone and other people's differences reads through it."""
+    rng = np.random.default_rng(0)
+    directions = rng.normal(size=(7, 32)) * 2
+    people, embeddings, labels = [], [], []
+    for person in range(12):
+        offset = rng.normal(size=32) * 10
+        for label in range(7):
+            for _ in range(4):
+                people.append(person)
+                labels.append(label)
+                embeddings.append(offset + directions[label] + rng.normal(size=32) * 0.7)
+    people, labels, embeddings = np.array(people), np.array(labels), np.array(embeddings)
+    log_probs = log_softmax(embeddings @ directions.T / 4)  # a base model fooled by the offsets
+    others, newcomer = people < 11, people == 11
+    references = learn_references(log_probs[others], embeddings[others], labels[others], people[others], "neutral")
+    assert references.subjects == 11 and references.kind == "neutral"
+    neutral = newcomer & (labels == LABELS.index("neutral"))
+    profile = fit_reference_profile(embeddings[neutral][:2], references, "x")
+    assert profile.method == "reference" and profile.counts[LABELS.index("neutral")] == 2
+    base = (log_probs[newcomer].argmax(1) == labels[newcomer]).mean()
+    calibrated = (profile.adjust(log_probs[newcomer], embeddings[newcomer]).argmax(1) == labels[newcomer]).mean()
+    assert base < 0.9 and calibrated >= base + 0.05, (base, calibrated)
+
+
+def test_neutral_photos_alone_calibrate_with_the_shipped_references(crops_recognizer, tmp_path):
+    profile = crops_recognizer.calibrate({"neutral": drawn(range(3))["neutral"]})
+    assert profile.method == "reference" and profile.params["reference"] == "neutral"
+    assert profile.counts == [0, 0, 0, 0, 3, 0, 0] and profile.params["learnt_from_subjects"] >= 10
+    recognizer = fer.Recognizer(detector=None, profile=profile.save(tmp_path / "neutral.json"))
+    assert recognizer.predict(drawn([5])["happy"][0])[0]["probs"] != crops_recognizer.predict(
+        drawn([5])["happy"][0])[0]["probs"]
+    # the ensemble ships no references: neutral photos alone cannot calibrate it, and it says what would
+    with pytest.raises(BadValue, match="ensemble_model.references.json"):
+        fer.Recognizer("ensemble", detector=None).calibrate({"neutral": drawn(range(2))["neutral"]})

@@ -13,24 +13,34 @@ import numpy as np
 from fer.errors import BadValue
 from fer.faces.image_io import UnreadableImage, to_grey_uint8
 from fer.inference.frames import as_frame, input_name
-from fer.inference.profile import DEFAULT_METHOD, Profile, fit_profile, log_softmax
+from fer.inference.profile import (DEFAULT_METHOD, REFERENCE, Profile, fit_profile, fit_reference_profile,
+                                   load_references, log_softmax, references_path)
 from fer.labels import LABELS, label_index
 
 log = logging.getLogger(__name__)
+NEUTRAL = LABELS.index("neutral")
 _said_bias_only: set[str] = set()
+
+
+def reference_profile(recognizer, embeddings: np.ndarray, labels: np.ndarray) -> Profile:
+    """The person's neutral faces as their reference, against the model's references (learnt from other people)."""
+    classifier = recognizer.classifier
+    references = load_references(classifier.path, "neutral")
+    if references is None:
+        raise BadValue(f"calibration from neutral faces needs {references_path(classifier.path).name} beside "
+                       f"{classifier.path.name} (python bench/calibration.py --weights <model> --write-references); "
+                       "or add photos of other expressions")
+    neutral = labels == NEUTRAL
+    if not neutral.any():
+        raise BadValue("method=reference needs photos of the neutral expression (the person's reference)")
+    return fit_reference_profile(embeddings[neutral], references, recognizer.model_sha256, classifier.path.name,
+                                 labels=labels[neutral])
 
 
 def calibrate(recognizer, images: dict, method: str | None = None, rgb: bool = False, **params) -> Profile:
     """The profile of labelled images ({label: [image inputs]}) for `recognizer`'s model; see
     `Recognizer.calibrate`."""
     classifier, predictor = recognizer.classifier, recognizer.predictor
-    method = method or DEFAULT_METHOD
-    if not classifier.embedding_size and method != "bias":
-        if classifier.path.name not in _said_bias_only:
-            log.warning("%s has no embedding output: calibration uses method=bias (the output-level method); "
-                        "re-export the model with python -m fer.export for the others", classifier.path.name)
-            _said_bias_only.add(classifier.path.name)
-        method = "bias"
     crops, labels, skipped = [], [], []
     for name, inputs in images.items():
         index = label_index(str(name))
@@ -54,11 +64,23 @@ def calibrate(recognizer, images: dict, method: str | None = None, rgb: bool = F
     if not crops:
         raise BadValue(f"calibration: no face was found in any of the {len(skipped)} image(s); use photos where "
                        "the face is clearly visible (or detector=none for face crops)")
+    labels = np.array(labels)
+    # neutral faces alone: the person's reference against the differences other people's expressions make
+    method = method or (REFERENCE if set(labels.tolist()) == {NEUTRAL} else DEFAULT_METHOD)
+    if not classifier.embedding_size and method != "bias":
+        if classifier.path.name not in _said_bias_only:
+            log.warning("%s has no embedding output: calibration uses method=bias (the output-level method); "
+                        "re-export the model with python -m fer.export for the others", classifier.path.name)
+            _said_bias_only.add(classifier.path.name)
+        method = "bias"
     batch = np.stack([predictor.preprocess(crop) for crop in crops])
     logits, embeddings = predictor.outputs(batch, embedding=method != "bias")
     log_probs = log_softmax(np.asarray(logits, np.float64) / classifier.temperature)
-    profile = fit_profile(log_probs, embeddings, np.array(labels), recognizer.model_sha256, method=method,
-                          model_file=classifier.path.name, **params)
+    if method == REFERENCE:
+        profile = reference_profile(recognizer, embeddings, labels)
+    else:
+        profile = fit_profile(log_probs, embeddings, labels, recognizer.model_sha256, method=method,
+                              model_file=classifier.path.name, **params)
     profile.skipped = skipped
     return profile
 

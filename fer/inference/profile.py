@@ -195,14 +195,37 @@ class References:
     subjects: int
     model_sha256: str = ""
 
-    def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(asdict(self)))
-        return path
 
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "References":
-        return cls(**json.loads(Path(path).read_text()))
+
+REFERENCES_FORMAT = "fer-references/1"
+
+
+def references_path(model_path: str | os.PathLike) -> Path:
+    """Where a model's references live: beside it, `<model stem>.references.json`."""
+    model_path = Path(model_path)
+    return model_path.with_name(f"{model_path.stem}.references.json")
+
+
+def save_references(references: list[References], model_path: str | os.PathLike, out: str | os.PathLike | None = None
+                    ) -> Path:
+    out = Path(out) if out else references_path(model_path)
+    out.write_text(json.dumps({"format": REFERENCES_FORMAT, "model_file": Path(model_path).name,
+                               "model_sha256": file_sha256(model_path),
+                               "kinds": {r.kind: {**asdict(r), "means": np.round(r.means, 5).tolist()}
+                                         for r in references}}))
+    return out
+
+
+def load_references(model_path: str | os.PathLike, kind: str) -> References | None:
+    """The model's references of this kind, or None when it has no references file (or one for another model)."""
+    path = references_path(model_path)
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    if data.get("format") != REFERENCES_FORMAT or data.get("model_sha256") != file_sha256(model_path):
+        return None
+    found = data["kinds"].get(kind)
+    return None if found is None else References(**found)
 
 
 def subject_references(embeddings: np.ndarray, labels: np.ndarray, subjects: np.ndarray, kind: str

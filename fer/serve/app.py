@@ -30,7 +30,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fer.inference.profile import METHODS
+from fer.inference.profile import METHODS, REFERENCE
 from fer.labels import LABELS, label_index
 from fer.serve.auth import check_bearer
 from fer.serve.errors import ServeError
@@ -115,8 +115,9 @@ async def profile(request: Request) -> JSONResponse:
     options = service.options
     check_bearer(request, options.token)
     method = request.query_params.get("method") or None
-    if method is not None and method not in METHODS:
-        raise ServeError(422, f"method={method[:40]!r}: choose one of {', '.join(METHODS)}, or leave it out")
+    if method is not None and method not in (*METHODS, REFERENCE):
+        raise ServeError(422, f"method={method[:40]!r}: choose one of {', '.join((*METHODS, REFERENCE))}, or leave "
+                              "it out")
     if not body_is_multipart(request.headers):
         raise ServeError(415, "send the photos as multipart/form-data, one file field per photo named by its "
                               "expression (-F happy=@h1.jpg -F neutral=@n1.jpg)")
