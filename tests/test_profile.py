@@ -249,3 +249,22 @@ def test_neutral_photos_alone_calibrate_with_the_shipped_references(crops_recogn
     # the ensemble ships no references: neutral photos alone cannot calibrate it, and it says what would
     with pytest.raises(BadValue, match="ensemble_model.references.json"):
         fer.Recognizer("ensemble", detector=None).calibrate({"neutral": drawn(range(2))["neutral"]})
+
+
+def test_baseline_auto_reads_each_tracked_face_against_its_own_reference_once_it_has_one(tmp_path):
+    """In video, baseline=auto builds each face's reference from its own frames (no label); the first
+    BASELINE_MIN_FACES classifications are the model's own, the later ones are read against the reference."""
+    from fer.inference.profile import BASELINE_MIN_FACES
+    from tests.test_infer import make_video
+
+    video = make_video(tmp_path / "clip.mp4", frames=BASELINE_MIN_FACES + 10)
+    off = [f[0]["probs"] for f in fer.Recognizer(realtime=False).stream(video) if f and f[0]["box"]]
+    auto = [f[0]["probs"] for f in fer.Recognizer(realtime=False, baseline="auto").stream(video) if f and f[0]["box"]]
+    assert len(off) == len(auto) > BASELINE_MIN_FACES + 5
+    warm = BASELINE_MIN_FACES - 1  # frames before the reference is ready (smoothing carries them on)
+    assert auto[:warm] == off[:warm]
+    assert all(a != b for a, b in zip(auto[BASELINE_MIN_FACES:], off[BASELINE_MIN_FACES:]))
+    with pytest.raises(BadValue, match="ensemble_model.references.json"):
+        fer.Recognizer("ensemble", baseline="auto")
+    with pytest.raises(BadValue, match="baseline='maybe': choose off or auto"):
+        fer.Recognizer(baseline="maybe")

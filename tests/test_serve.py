@@ -611,3 +611,14 @@ def test_the_services_profile_applies_to_every_request(tmp_path, client):
     assert calibrated["faces"][0]["probs"] != plain["faces"][0]["probs"]
     with pytest.raises(UserError, match="profile=.*no such file"):
         parse_options([f"profile={tmp_path / 'none.json'}"], {})
+
+
+def test_streams_can_build_each_faces_own_baseline():
+    with client_for(workers=1, baseline="auto", stream_max_fps=1000) as c:
+        assert c.get("/v1/model").json()["baseline"] == "auto"
+        with c.websocket_connect("/v1/stream") as ws:
+            for frame in range(1, 4):
+                ws.send_bytes(jpeg(scene()))
+                assert ws.receive_json()["frame"] == frame
+    with pytest.raises(UserError, match="baseline=maybe: choose off or auto"):
+        parse_options(["baseline=maybe"], {})

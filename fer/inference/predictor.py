@@ -19,7 +19,7 @@ from fer.faces.crop import CropPolicy, crop_square
 from fer.faces.detect import Box, FaceDetector
 from fer.faces.image_io import to_grey_uint8
 from fer.faces.preprocess import eval_transform, normalise
-from fer.inference.profile import Profile, log_softmax
+from fer.inference.profile import Profile, References, RunningReference, baseline_term, log_softmax
 from fer.inference.runtime import Classifier, softmax
 from fer.labels import LABELS
 
@@ -59,6 +59,9 @@ class Predictor:
         # training's model.tta_flip does): steadier probabilities for about 1.5x the classify time
         self.tta_flip = tta_flip
         self.profile = profile  # calibration to a person or camera (fer.inference.profile); None: the base model
+        # baseline=auto: references of the "mean" kind; each tracked face in video then builds its own reference
+        # (`classify_boxes(..., references=)`); None: off
+        self.baseline: References | None = None
         self._resize = eval_transform(classifier.image_size)
         # Milliseconds of the last call per stage (detect, preprocess, classify), for overlays and benchmarks.
         self.stage_ms: dict[str, float] = {}
@@ -76,17 +79,19 @@ class Predictor:
         self.stage_ms["detect"] = (time.perf_counter() - start) * 1000
         return boxes[:1] if self.faces == "largest" else boxes
 
-    def classify_boxes(self, grey: np.ndarray, boxes: list[Box], mirrored: list[bool] | None = None) -> list[FacePrediction]:
+    def classify_boxes(self, grey: np.ndarray, boxes: list[Box], mirrored: list[bool] | None = None,
+                       references: list[RunningReference] | None = None) -> list[FacePrediction]:
         """Classify given face boxes of a grey frame (live video reuses boxes between detections);
-        `mirrored`: see `classify_crops`."""
-        probs = self.classify_crops(self.crop_faces(grey, boxes), mirrored)
+        `mirrored`: see `classify_crops`; `references`: each face's running reference (baseline=auto)."""
+        probs = self.classify_crops(self.crop_faces(grey, boxes), mirrored, references)
         return [FacePrediction(tuple(box), p) for box, p in zip(boxes, probs)]
 
     def crop_faces(self, grey: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
         """The crops `classify_crops` takes: square, at training's intermediate side."""
         return [crop_square(grey, box, self.crop_margin, CROP_SIDE) for box in boxes]
 
-    def classify_crops(self, crops: list[np.ndarray], mirrored: list[bool] | None = None) -> np.ndarray:
+    def classify_crops(self, crops: list[np.ndarray], mirrored: list[bool] | None = None,
+                       references: list[RunningReference] | None = None) -> np.ndarray:
         """Grey uint8 face crops -> (N, 7) probabilities, in one batched call to the classifier.
 
         `mirrored` (one flag per crop) classifies each crop in one pass, as it is or as its mirror image,
@@ -98,21 +103,28 @@ class Predictor:
         start = time.perf_counter()
         batch = np.stack([self.preprocess(crop) for crop in crops])
         middle = time.perf_counter()
-        probs = self.probabilities(batch, mirrored)
+        probs = self.probabilities(batch, mirrored, references)
         self.stage_ms["preprocess"] = (middle - start) * 1000
         self.stage_ms["classify"] = (time.perf_counter() - middle) * 1000
         return probs
 
-    def probabilities(self, batch: np.ndarray, mirrored: list[bool] | None = None) -> np.ndarray:
+    def probabilities(self, batch: np.ndarray, mirrored: list[bool] | None = None,
+                      references: list[RunningReference] | None = None) -> np.ndarray:
         """Preprocessed faces (N x C x H x W) -> (N, 7), mirror-averaged when tta_flip is on; with
         `mirrored` (one flag per face), one pass of each face as it is or as its mirror image. With a
         profile, its calibration is applied to the model's calibrated log-probabilities."""
         profile = self.profile
-        logits, embeddings = self.outputs(batch, mirrored, embedding=profile is not None and profile.needs_embedding)
-        if profile is None:
+        baseline = self.baseline is not None and references is not None
+        logits, embeddings = self.outputs(batch, mirrored,
+                                          embedding=baseline or profile is not None and profile.needs_embedding)
+        if profile is None and not baseline:
             return softmax(logits, self.classifier.temperature)
         log_probs = log_softmax(np.asarray(logits, np.float64) / self.classifier.temperature)
-        return np.exp(profile.adjust(log_probs, embeddings)).astype(np.float32)
+        if profile is not None:
+            log_probs = profile.adjust(log_probs, embeddings)
+        if baseline:
+            log_probs = log_softmax(log_probs + baseline_term(embeddings, references, self.baseline))
+        return np.exp(log_probs).astype(np.float32)
 
     def outputs(self, batch: np.ndarray, mirrored: list[bool] | None = None, embedding: bool = True
                 ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -198,6 +198,42 @@ class References:
 
 
 REFERENCES_FORMAT = "fer-references/1"
+# baseline=auto: a tracked face's own reference is trusted once it averages this many of its classifications
+# (before, it is close to the current face itself, which would read as the smallest difference: neutral)
+BASELINE_MIN_FACES = 15
+
+
+class RunningReference:
+    """A tracked face's reference for baseline=auto: the running mean of its own embeddings, no label needed."""
+
+    def __init__(self) -> None:
+        self.total: np.ndarray | None = None
+        self.count = 0
+
+    def add(self, embedding: np.ndarray) -> None:
+        e = np.asarray(embedding, np.float64)
+        self.total = e.copy() if self.total is None else self.total + e
+        self.count += 1
+
+    @property
+    def ready(self) -> bool:
+        return self.count >= BASELINE_MIN_FACES
+
+    @property
+    def reference(self) -> np.ndarray:
+        return self.total / self.count
+
+
+def baseline_term(embeddings: np.ndarray, references: list[RunningReference], baseline: References) -> np.ndarray:
+    """Each face's reference term (0 for a face whose reference is not ready yet), after adding the face to it."""
+    term = np.zeros((len(embeddings), len(LABELS)))
+    params = {"variance": baseline.variance, "beta": baseline.beta}
+    means = np.asarray(baseline.means)
+    for i, (e, reference) in enumerate(zip(embeddings, references)):
+        reference.add(e)
+        if reference.ready:
+            term[i] = reference_term(e[None], reference.reference, means, params)[0]
+    return np.clip(term, -MAX_SHIFT, MAX_SHIFT)
 
 
 def references_path(model_path: str | os.PathLike) -> Path:

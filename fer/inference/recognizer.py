@@ -21,7 +21,8 @@ from fer.inference.calibrate import calibrate
 from fer.inference.frames import CaptureFactory, Frame, FrameSource, as_frame, input_name, open_frames
 from fer.inference.outputs import records
 from fer.inference.predictor import FacePrediction, Predictor
-from fer.inference.profile import Profile, file_sha256, profile_for_model
+from fer.inference.profile import (Profile, References, file_sha256, load_references, profile_for_model,
+                                   references_path)
 from fer.inference.runtime import load_classifier, weights_path
 from fer.inference.tracking import LiveFaces, TrackedFaces, check_live_options
 
@@ -55,18 +56,22 @@ class Recognizer:
         profile: calibration to a person or camera (`fer.Profile`, or the path of a profile file that
             `fer calibrate` or `calibrate()` wrote) applied to every face; None: the model as it is.
         profile_force: accept a profile fitted for another model file (it is checked by the file's sha256).
+        baseline: "auto": in video and streams each tracked face builds its own reference from its frames (no
+            labels) and is read against the differences other people's expressions make (the model's
+            references file); "off" (the default; docs/calibration.md says why): not.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, detector: str | FaceDetector | None = "haar",
                  faces: str = "all", tta_flip: bool = True, threads: int = 2, detect_every: int = 3,
                  smoothing: float = 0.6, realtime: bool | str | None = None, max_unconfirmed: int = 10,
                  local_search: bool = True, classify_per_frame: int = 2, profile: "str | os.PathLike | Profile | None" = None,
-                 profile_force: bool = False) -> None:
+                 profile_force: bool = False, baseline: str = "off") -> None:
         self.classifier = load_classifier(weights_path(weights), threads=threads)
         self.detector = make_detector(detector)
         self.predictor = Predictor(self.classifier, self.detector, faces=faces, tta_flip=tta_flip)
         self._model_sha256: str | None = None
         self.use_profile(profile, profile_force)
+        self.predictor.baseline = baseline_references(baseline, self.classifier)
         check_live_options(detect_every, smoothing, max_unconfirmed, classify_per_frame)  # now, not at the first frame
         realtime = None if realtime == "auto" else realtime
         if realtime not in (None, True, False):
@@ -196,6 +201,23 @@ class Recognizer:
 
     def __repr__(self) -> str:
         return f"Recognizer({self.classifier!r}, detector={type(self.detector).__name__ if self.detector else None})"
+
+
+BASELINES = ("off", "auto")
+
+
+def baseline_references(baseline: str, classifier) -> References | None:
+    """The references baseline=auto reads, or None for off; a clear error where the model has none."""
+    if baseline not in BASELINES:
+        raise BadValue(f"baseline={baseline!r}: choose off or auto")
+    if baseline == "off":
+        return None
+    references = load_references(classifier.path, "mean") if classifier.embedding_size else None
+    if references is None:
+        raise BadValue(f"baseline=auto needs {classifier.path.name}'s embedding output and "
+                       f"{references_path(classifier.path).name} beside it (python bench/calibration.py --weights "
+                       "<model> --write-references)")
+    return references
 
 
 def make_detector(detector: str | FaceDetector | None) -> FaceDetector | None:

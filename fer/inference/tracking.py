@@ -18,7 +18,7 @@ exponential moving average, so labels do not flicker from one frame to the next.
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import cv2
@@ -27,6 +27,7 @@ import numpy as np
 from fer.errors import BadValue
 from fer.faces.detect import Box, FaceDetector, HaarFaceDetector
 from fer.inference.predictor import FacePrediction, Predictor
+from fer.inference.profile import RunningReference
 
 
 def iou(a: Box, b: Box) -> float:
@@ -63,12 +64,13 @@ class LiveFaces:
         self._frames = 0
         self._boxes: list[Box] = []
         self._previous: list[FacePrediction] = []
+        self._references: list[tuple[Box, RunningReference]] = []  # baseline=auto: each face's, by its last box
 
     def step(self, grey: np.ndarray) -> list[FacePrediction]:
         if self._frames % self.detect_every == 0:
             self._boxes = self.predictor.detect(grey)
         self._frames += 1
-        faces = self.predictor.classify_boxes(grey, self._boxes)
+        faces = self.predictor.classify_boxes(grey, self._boxes, references=self._follow_references())
         if self.smoothing:
             faces = [self._smooth(face) for face in faces]
         self._previous = faces
@@ -79,6 +81,18 @@ class LiveFaces:
 
     def close(self) -> None:
         pass
+
+    def _follow_references(self) -> list[RunningReference] | None:
+        """baseline=auto: each box takes the running reference of the last frame's face it overlaps most."""
+        if self.predictor.baseline is None:
+            return None
+        kept = []
+        for box in self._boxes:
+            best = max(self._references, key=lambda pair: iou(pair[0], box), default=None)
+            same = best is not None and iou(best[0], box) >= self.min_iou
+            kept.append((box, best[1] if same else RunningReference()))
+        self._references = kept
+        return [reference for _, reference in kept]
 
     def _smooth(self, face: FacePrediction) -> FacePrediction:
         best = max(self._previous, key=lambda p: iou(p.box, face.box), default=None)
@@ -243,6 +257,7 @@ class Track:
     probs: np.ndarray | None = None  # its smoothed probabilities as of its last classification
     classified: int = -1  # the frame of that classification
     mirror_next: bool = False  # which view of the face its next classification takes (alternating flip)
+    reference: RunningReference = field(default_factory=RunningReference)  # its own, for baseline=auto
 
 
 class TrackedFaces:
@@ -296,7 +311,8 @@ class TrackedFaces:
         # nothing would average them, so each classification takes both views.
         alternate = self.predictor.tta_flip and self.smoothing > 0
         mirrored = [t.mirror_next for t in due] if alternate else None
-        for track, face in zip(due, self.predictor.classify_boxes(grey, [t.box for t in due], mirrored)):
+        references = [t.reference for t in due] if self.predictor.baseline is not None else None
+        for track, face in zip(due, self.predictor.classify_boxes(grey, [t.box for t in due], mirrored, references)):
             track.probs, track.classified = smooth(track.probs, face.probs, self.smoothing), self._frame
             track.mirror_next = alternate and not track.mirror_next
         return [FacePrediction(tuple(t.box), t.probs) for t in tracks]

@@ -41,6 +41,8 @@ class ServeOptions:
     profile: Optional[str] = _option(None, "a calibration profile (fer calibrate) for every request and stream; "
                                            "a stream may set its own")
     profile_force: bool = _option(False, "accept a profile fitted for another model file")
+    baseline: str = _option("off", "streams: auto builds each tracked face's own reference from its frames, no "
+                                   "labels (docs/calibration.md); off: not")
     detector: str = _option("haar", "haar | yunet | none (every image is already a face crop)")
     min_face: float = _option(0.15, "haar: smallest face, a fraction of the frame's shorter side (infer.py: 0.1)")
     scale_step: float = _option(1.2, "haar: step between the face sizes it tries (infer.py: 1.1); larger is faster")
@@ -65,7 +67,7 @@ class ServeOptions:
         return int(self.max_body_mb * 1024 * 1024)
 
 
-TEXT = {"host", "weights", "profile", "detector", "token", "ssl_certfile", "ssl_keyfile", "log_level"}
+TEXT = {"host", "weights", "profile", "baseline", "detector", "token", "ssl_certfile", "ssl_keyfile", "log_level"}
 NULLABLE = {"weights", "profile", "token", "ssl_certfile", "ssl_keyfile"}
 
 
@@ -99,6 +101,8 @@ def check_options(options: ServeOptions) -> None:
     """Values that parse but cannot work, and an unprotected non-loopback address."""
     if options.detector not in DETECTORS:
         raise BadValue(f"fer serve: detector={options.detector}: choose one of {', '.join(DETECTORS)}")
+    if options.baseline not in ("off", "auto"):
+        raise BadValue(f"fer serve: baseline={options.baseline}: choose off or auto")
     if options.log_level not in LOG_LEVELS:
         raise BadValue(f"fer serve: log_level={options.log_level}: choose one of {', '.join(LOG_LEVELS)}")
     if not 0 <= options.port <= 65535:

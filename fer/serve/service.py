@@ -26,7 +26,7 @@ from fer.inference.frames import Frame, decode_still
 from fer.errors import BadValue
 from fer.inference.predictor import Predictor
 from fer.inference.profile import Profile, profile_for_model
-from fer.inference.recognizer import Recognizer, face_records, make_detector
+from fer.inference.recognizer import Recognizer, baseline_references, face_records, make_detector
 from fer.inference.runtime import weights_path, weights_version
 from fer.inference.tracking import TrackedFaces
 from fer.serve.errors import ServeError
@@ -56,6 +56,7 @@ class Service:
         self.profile = profile_for_model(options.profile, weights, classifier.embedding_size, options.profile_force)
         for recognizer in self.recognizers:
             recognizer.predictor.profile = self.profile
+        self.baseline = baseline_references(options.baseline, classifier)  # streams only: stills have no history
         self.pool = WorkerPool(self.recognizers, options.queue)
         self.weights = weights
         self.streams: set[LiveStream] = set()  # open ones, closed with the service if their connection has not
@@ -69,7 +70,7 @@ class Service:
                 "weights": self.weights.name, "runtime": classifier.runtime, "input_size": classifier.image_size,
                 "channels": classifier.channels, "temperature": classifier.temperature,
                 "detector": self.options.detector, "tta_flip": self.options.tta_flip,
-                "profile": None if self.profile is None else self.profile.describe(),
+                "profile": None if self.profile is None else self.profile.describe(), "baseline": self.options.baseline,
                 "limits": {"max_body_mb": self.options.max_body_mb, "max_pixels": self.options.max_pixels,
                            "stream_max_fps": self.options.stream_max_fps}}
 
@@ -122,9 +123,7 @@ class Service:
         that thread whether or not the connection has ended. Its detector loads on that thread (not the
         event loop); the classifier is shared (ONNX Runtime runs one session from many threads)."""
         base = self.recognizers[0]
-        live = LiveStream(lambda: Predictor(base.classifier, self.make_detector(), tta_flip=self.options.tta_flip,
-                                            profile=self.profile),
-                          base, self.options.max_pixels, self.options.stream_detect_every)
+        live = LiveStream(self._stream_predictor, base, self.options.max_pixels, self.options.stream_detect_every)
         with self._streams_lock:
             if self._stopping:
                 live.close()
@@ -132,6 +131,12 @@ class Service:
             self.streams.add(live)
         live.ended.add_done_callback(lambda _: self._forget(live))
         return live
+
+    def _stream_predictor(self) -> Predictor:
+        predictor = Predictor(self.recognizers[0].classifier, self.make_detector(), tta_flip=self.options.tta_flip,
+                              profile=self.profile)
+        predictor.baseline = self.baseline
+        return predictor
 
     def _forget(self, live: "LiveStream") -> None:
         with self._streams_lock:
