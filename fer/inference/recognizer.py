@@ -208,6 +208,7 @@ BASELINES = ("off", "auto")
 
 def baseline_references(baseline: str, classifier) -> References | None:
     """The references baseline=auto reads, or None for off; a clear error where the model has none."""
+    baseline = {False: "off", True: "auto", None: "off"}.get(baseline, baseline)  # YAML reads a bare off as false
     if baseline not in BASELINES:
         raise BadValue(f"baseline={baseline!r}: choose off or auto")
     if baseline == "off":
