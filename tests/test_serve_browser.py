@@ -103,15 +103,13 @@ def server(tmp_path_factory):
             process.wait(timeout=15)
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """Headless Chromium whose camera plays a clip of a happy face."""
+def chromium(clip: Path):
+    """Headless Chromium whose fake camera plays (and loops) `clip`."""
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("needs Chromium and chromedriver on PATH (Debian/Ubuntu: apt-get install chromium chromium-driver)")
     webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
     from selenium.webdriver.chrome.service import Service
 
-    clip = write_y4m(tmp_path_factory.mktemp("camera") / "happy.y4m", [face_frame(CAMERA_FACE)] * 3)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-fake-ui-for-media-stream",
@@ -120,7 +118,14 @@ def browser(tmp_path_factory):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # chromedriver given by path: Selenium Manager (which may download drivers) never runs
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium whose camera plays a clip of a happy face."""
+    clip = write_y4m(tmp_path_factory.mktemp("camera") / "happy.y4m", [face_frame(CAMERA_FACE)] * 3)
+    driver = chromium(clip)
     try:
         yield driver
     finally:
@@ -183,7 +188,7 @@ def test_page_streams_the_camera_and_reads_an_image(server, browser, tmp_path):
     # an image through the page's file input: /v1/predict's answer listed and drawn under it
     photo = tmp_path / "surprised.jpg"
     assert cv2.imwrite(str(photo), face_frame(FILE_FACE))
-    browser.find_element("css selector", "input[type=file]").send_keys(str(photo))
+    browser.find_element("id", "file").send_keys(str(photo))
     still = wait_for(browser, "window.ferState.still", 30, "the image's answer")
     assert [f["label"] for f in still["faces"]] == ["surprise"], still
     assert (still["width"], still["height"]) == (640, 480)
@@ -200,3 +205,43 @@ def test_page_streams_the_camera_and_reads_an_image(server, browser, tmp_path):
     errors = [entry["message"] for entry in browser.get_log("browser")
               if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
     assert not errors, errors
+
+
+def test_calibrate_to_me_walks_through_the_expressions_fits_applies_and_offers_the_profile(server, tmp_path):
+    """The page's guided calibration, sped up (?calibrate_ms=150: one second of the guide), with a camera that
+    shows the drawn person's seven expressions in turn: the photos go to POST /v1/profile, the profile comes
+    back, the stream applies it at once, the before/after table and the download link appear; clearing it
+    goes back to the service's model."""
+    url, _ = server
+    clip = write_y4m(tmp_path / "expressions.y4m", [face_frame(label) for label in LABELS for _ in range(10)], fps=10)
+    driver = chromium(clip)
+    try:
+        driver.get(url + "/?calibrate_ms=150")
+        wait_for(driver, "window.ferState && window.ferState.frames >= 5", STREAM_TIMEOUT_S, "5 answered frames")
+        driver.find_element("id", "calibrate").click()
+        wait_for(driver, "document.getElementById('calibrate-prompt').textContent.startsWith('Show: neutral')", 10,
+                 "the guide's first expression, neutral")
+        description = wait_for(driver, "window.ferState.profile", 120, "the profile applied to the stream")
+        assert description.startswith("method "), description
+        calibration = driver.execute_script("return window.ferState.calibration")
+        assert sum(calibration["counts"]) >= 7 * 3, calibration  # most captured frames had the face
+        assert set(calibration["fit"]["shown_probability"]) == set(LABELS), calibration
+        rows = driver.execute_script("return Array.from(document.querySelectorAll('#calibrate-compare tr')).length")
+        assert rows == 7
+        link = driver.find_element("id", "profile-download")
+        assert link.is_displayed() and link.get_attribute("href").startswith("blob:")
+        frames = driver.execute_script("return window.ferState.frames")
+        wait_for(driver, f"window.ferState.frames > {frames} + 5", 30, "more frames with the profile")
+        driver.execute_script("document.getElementById('calibration').scrollIntoView()")
+        shot = tmp_path / "calibrated.png"
+        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+        if os.environ.get("FER_CALIBRATION_SCREENSHOT"):
+            shutil.copyfile(shot, os.environ["FER_CALIBRATION_SCREENSHOT"])
+        driver.find_element("id", "profile-clear").click()
+        wait_for(driver, "window.ferState.profile === null && "
+                         "document.getElementById('profile-name').textContent === 'none'", 10, "the profile cleared")
+        errors = [entry["message"] for entry in driver.get_log("browser")
+                  if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
+        assert not errors, errors
+    finally:
+        driver.quit()

@@ -14,7 +14,7 @@ from fer.errors import BadValue
 from fer.faces.image_io import UnreadableImage, to_grey_uint8
 from fer.inference.frames import as_frame, input_name
 from fer.inference.profile import (DEFAULT_METHOD, REFERENCE, Profile, fit_profile, fit_reference_profile,
-                                   load_references, log_softmax, references_path)
+                                   fit_summary, load_references, log_softmax, references_path)
 from fer.labels import LABELS, label_index
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ def calibrate(recognizer, images: dict, method: str | None = None, rgb: bool = F
         profile = fit_profile(log_probs, embeddings, labels, recognizer.model_sha256, method=method,
                               model_file=classifier.path.name, **params)
     profile.skipped = skipped
+    profile.fit = fit_summary(profile, log_probs, embeddings, labels)
     return profile
 
 

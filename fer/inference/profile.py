@@ -61,6 +61,9 @@ class Profile:
     model_file: str = ""
     created: str = ""
     skipped: list[str] = field(default_factory=list)  # calibration inputs without a face, by name
+    # on the calibration faces themselves (in-sample: how far the profile moved them, not how well it will
+    # read new faces): accuracy and each shown expression's mean probability, before and after
+    fit: dict = field(default_factory=dict)
     format: str = FORMAT
 
     def adjust(self, log_probs: np.ndarray, embeddings: np.ndarray | None) -> np.ndarray:
@@ -159,6 +162,15 @@ def profile_for_model(profile: "str | os.PathLike | Profile | None", model_path:
         raise BadValue(f"profile: its embeddings have {profile.embedding_size} numbers, {Path(model_path).name}'s "
                        f"{embedding_size}: it was fitted for another model; calibrate again with this one")
     return profile
+
+
+def fit_summary(profile: Profile, log_probs: np.ndarray, embeddings: np.ndarray | None, labels: np.ndarray) -> dict:
+    after = profile.adjust(log_probs, embeddings)
+    shown = {LABELS[c]: [round(float(np.exp(log_probs[labels == c, c]).mean()), 4),
+                         round(float(np.exp(after[labels == c, c]).mean()), 4)]
+             for c in range(len(LABELS)) if (labels == c).any()}
+    return {"faces": int(len(labels)), "accuracy_before": round(float((log_probs.argmax(1) == labels).mean()), 4),
+            "accuracy_after": round(float((after.argmax(1) == labels).mean()), 4), "shown_probability": shown}
 
 
 def prototype_term(e: np.ndarray, prototypes: list, mean: list | None, alpha: float) -> np.ndarray:

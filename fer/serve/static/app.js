@@ -12,7 +12,7 @@ const JPEG_QUALITY = 0.8;
 const WIDTH = 640, HEIGHT = 480;
 
 const $ = (id) => document.getElementById(id);
-window.ferState = { frames: 0, lastFaces: [], fps: 0, rttMs: 0 };
+window.ferState = { frames: 0, lastFaces: [], fps: 0, rttMs: 0, profile: null, calibration: null };
 
 let token = new URLSearchParams(location.search).get("token") || "";
 let labels = ["anger", "disgust", "fear", "happy", "neutral", "sad", "surprise"];
@@ -111,6 +111,10 @@ function openSocket() {
     }
     if (message.type === "error") {
       setStatus("error: " + message.error);
+      return;
+    }
+    if (message.type === "profile") {
+      profileApplied(message.profile);
       return;
     }
     answered.push(now);
@@ -269,6 +273,114 @@ drop.addEventListener("drop", (event) => {
   event.preventDefault();
   drop.classList.remove("over");
   if (event.dataTransfer.files.length) predictImage(event.dataTransfer.files[0]);
+});
+
+// --- calibration to the person in front of the camera: the guided capture, the fit, before and after ---
+
+// neutral first: it is the easiest to hold, and the one a person's other expressions are read against
+const CALIBRATION_ORDER = ["neutral", "happy", "surprise", "sad", "anger", "disgust", "fear"];
+const FRAMES_PER_EXPRESSION = 5;
+// the length of one second of the guide (a 3 s countdown, then 2 s of capture); ?calibrate_ms= shortens it
+const GUIDE_SECOND_MS = Number(new URLSearchParams(location.search).get("calibrate_ms")) || 1000;
+let profileJson = null;
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function grabFrame() {
+  const canvas = document.createElement("canvas");
+  canvas.width = WIDTH;
+  canvas.height = HEIGHT;
+  canvas.getContext("2d").drawImage($("video"), 0, 0, WIDTH, HEIGHT);
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+}
+
+async function calibrate() {
+  if (!streaming) {
+    setStatus("error: calibration needs the camera's stream");
+    return;
+  }
+  $("calibrate").disabled = true;
+  const form = new FormData();
+  try {
+    for (const label of CALIBRATION_ORDER) {
+      for (let second = 3; second > 0; second -= 1) {
+        $("calibrate-prompt").textContent = "Show: " + label + " in " + second;
+        await sleep(GUIDE_SECOND_MS);
+      }
+      $("calibrate-prompt").textContent = "Show: " + label + " (hold it)";
+      for (let i = 0; i < FRAMES_PER_EXPRESSION; i += 1) {
+        const blob = await grabFrame();
+        if (blob) form.append(label, blob, label + i + ".jpg");
+        await sleep((2 * GUIDE_SECOND_MS) / FRAMES_PER_EXPRESSION);
+      }
+    }
+    $("calibrate-prompt").textContent = "Fitting to your face...";
+    const response = await fetch("/v1/profile", { method: "POST", body: form, headers: authHeaders() });
+    if (!response.ok) {
+      $("calibrate-prompt").textContent = "Calibration failed: " + (await errorText(response));
+      return;
+    }
+    profileJson = await response.json();
+    window.ferState.calibration = { counts: profileJson.counts, fit: profileJson.fit };
+    useProfile(profileJson);
+    $("calibrate-prompt").textContent = "Done: the model now reads your face with your profile.";
+  } catch (err) {
+    $("calibrate-prompt").textContent = "Calibration failed: " + err;
+  } finally {
+    $("calibrate").disabled = false;
+  }
+}
+
+function useProfile(profile) {
+  if (socket && socket.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify({ type: "profile", profile }));
+  }
+  const link = $("profile-download");
+  if (profile) {
+    if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(new Blob([JSON.stringify(profile)], { type: "application/json" }));
+    link.hidden = false;
+  } else {
+    link.hidden = true;
+  }
+}
+
+// the server's answer to a profile message: the profile in use on this connection (null: the service's)
+function profileApplied(description) {
+  window.ferState.profile = description;
+  $("profile-name").textContent = description || "none";
+  $("calibrate-result").hidden = false;
+  const rows = $("calibrate-compare");
+  rows.replaceChildren();
+  const fit = description && profileJson && profileJson.fit ? profileJson.fit.shown_probability : null;
+  for (const label of Object.keys(fit || {})) {  // the captured faces, read without and with the profile
+    const row = document.createElement("tr");
+    for (const value of [label, fit[label][0].toFixed(3), fit[label][1].toFixed(3)]) {
+      const cell = document.createElement("td");
+      cell.textContent = value;
+      row.appendChild(cell);
+    }
+    rows.appendChild(row);
+  }
+}
+
+$("calibrate").addEventListener("click", calibrate);
+$("profile-clear").addEventListener("click", () => {
+  window.ferState.calibration = null;
+  useProfile(null);
+});
+$("profile-file").addEventListener("change", async () => {
+  const file = $("profile-file").files[0];
+  if (!file) return;
+  try {
+    profileJson = JSON.parse(await file.text());
+  } catch (err) {
+    setStatus("error: " + file.name + " is not a profile (JSON)");
+    return;
+  }
+  useProfile(profileJson);
 });
 
 makeBars();
