@@ -3,10 +3,14 @@ photos of one person or camera.
 
     fer calibrate source=me/ out=me.profile.json            # me/happy/*.jpg, me/neutral/*.jpg, ...
     fer calibrate source=me/ out=me.profile.json method=bias weights=ensemble
+    fer calibrate source=webcam out=me.profile.json            # a guided capture: seven expressions, neutral first
 
 The folder holds one sub-folder per expression, named by any of the seven labels or an alias that
 `fer.labels` knows (angry, happiness, ...). Each photo's largest face is found as infer.py finds it;
-photos without a face are listed and skipped. Prints what it fitted: faces per expression and the method.
+photos without a face are listed and skipped. `source=webcam` (or webcam:N) guides the person instead: each
+expression is named with a countdown (`countdown=3` s), then `seconds=2` of frames are read and the 5
+steadiest with a face kept; a window shows the camera where OpenCV has one (the pinned headless build has
+none: the prompts are printed). Prints what it fitted: faces per expression and the method.
 Then `infer.py profile=me.profile.json`, `fer.Recognizer(profile=...)`, `fer serve profile=...` and
 `python -m fer.evaluate profile=...` apply it. Fitting is numpy only (fer.inference.profile).
 """
@@ -15,17 +19,22 @@ import logging
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from fer.errors import BadValue, MissingInput, UserError, report_and_exit
 from fer.faces.image_io import IMAGE_SUFFIXES
-from fer.inference.calibrate import calibrate
+from fer.inference.calibrate import calibrate, guided_capture
+from fer.inference.frames import open_frames
 from fer.inference.recognizer import Recognizer
 from fer.inference.profile import METHODS, REFERENCE
 from fer.labels import ALIASES, LABELS, label_index
 
-OPTIONS = {"source": None, "out": None, "weights": None, "method": None, "detector": "haar", "tta_flip": "true"}
-USAGE = ("usage: fer calibrate source=<folder with one sub-folder per expression> out=<profile.json> "
+OPTIONS = {"source": None, "out": None, "weights": None, "method": None, "detector": "haar", "tta_flip": "true",
+           "countdown": "3", "seconds": "2"}
+USAGE = ("usage: fer calibrate source=<folder with one sub-folder per expression, or webcam[:N]> out=<profile.json> "
          f"[weights=<model file or shipped name>] [method={'|'.join((*METHODS, REFERENCE))}] [detector=haar|yunet|none] "
-         "[tta_flip=true|false]")
+         "[tta_flip=true|false] [countdown=3] [seconds=2]")
 
 
 def images_by_label(folder: str | Path) -> dict[str, list[Path]]:
@@ -63,9 +72,12 @@ def parse(argv: list[str]) -> dict:
     for key in ("source", "out"):
         if not options[key]:
             raise BadValue(f"{key}= is missing\n{USAGE}")
-    if options["source"] == "webcam":
-        raise BadValue("source=webcam: the guided webcam capture is not built yet; photograph each expression "
-                       "and pass the folder")
+    for key in ("countdown", "seconds"):
+        try:
+            if float(options[key]) < 0 or key == "seconds" and float(options[key]) <= 0:
+                raise ValueError
+        except ValueError:
+            raise BadValue(f"{key}={options[key]}: expected a number of seconds (greater than 0)") from None
     if options["method"] and options["method"] not in (*METHODS, REFERENCE):
         raise BadValue(f"method={options['method']}: choose one of {', '.join((*METHODS, REFERENCE))}")
     if options["tta_flip"] not in ("true", "false"):
@@ -73,7 +85,35 @@ def parse(argv: list[str]) -> dict:
     return options
 
 
-def main(argv: list[str] | None = None) -> int:
+def is_camera(source: str) -> bool:
+    return source == "webcam" or source.startswith("webcam:")
+
+
+def camera_photos(recognizer, options: dict, capture_factory=cv2.VideoCapture) -> dict[str, list[np.ndarray]]:
+    """The guided capture from the camera `source` names (a window where OpenCV has one)."""
+    from fer.inference.infer import window_available
+
+    source = open_frames(options["source"], capture_factory)
+    frames = iter(source)
+    show = None
+    if window_available():
+        def show(image, prompt, box):
+            canvas = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+            if box is not None:
+                x, y, w, h = box
+                cv2.rectangle(canvas, (x, y), (x + w, y + h), (80, 220, 80), 2)
+            cv2.putText(canvas, prompt, (20, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+            cv2.imshow("fer calibrate", canvas)
+            cv2.waitKey(1)
+    try:
+        return guided_capture(recognizer, frames, float(options["countdown"]), float(options["seconds"]), show=show)
+    finally:
+        frames.close()
+        if show is not None:
+            cv2.destroyAllWindows()
+
+
+def main(argv: list[str] | None = None, capture_factory=cv2.VideoCapture) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     if any(arg in ("-h", "--help", "help") for arg in args):
         print(USAGE)
@@ -81,9 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         options = parse(args)
-        photos = images_by_label(options["source"])
+        camera = is_camera(options["source"])
+        photos = None if camera else images_by_label(options["source"])
         recognizer = Recognizer(options["weights"], options["detector"], faces="largest",
                                 tta_flip=options["tta_flip"] == "true")
+        if camera:
+            photos = camera_photos(recognizer, options, capture_factory)
         profile = calibrate(recognizer, photos, options["method"])
         out = profile.save(options["out"])
     except UserError as err:

@@ -268,3 +268,59 @@ def test_baseline_auto_reads_each_tracked_face_against_its_own_reference_once_it
         fer.Recognizer("ensemble", baseline="auto")
     with pytest.raises(BadValue, match="baseline='maybe': choose off or auto"):
         fer.Recognizer(baseline="maybe")
+
+
+class PromptedCamera:
+    """A stand-in webcam in front of a drawn person who shows whatever expression the guide last named."""
+
+    def __init__(self, index=0) -> None:
+        self.expression, self.frames = "neutral", 0
+
+    def hear(self, prompt: str) -> None:
+        words = prompt.replace(":", " ").split()
+        if len(words) > 1 and words[1] in LABELS:
+            self.expression = words[1]
+
+    def isOpened(self) -> bool:
+        return True
+
+    def read(self):
+        self.frames += 1
+        face = draw_face(sample_identity(IDENTITY), LABELS.index(self.expression), seed=self.frames % 3, size=128)
+        return True, scene(face)
+
+    def release(self) -> None:
+        pass
+
+
+def test_the_guided_capture_keeps_the_steadiest_faces_of_each_expression_it_names():
+    from fer.inference.calibrate import GUIDE_ORDER, guided_capture
+    from fer.inference.frames import open_frames
+
+    camera, said = PromptedCamera(), []
+
+    def say(prompt):
+        said.append(prompt)
+        camera.hear(prompt)
+
+    recognizer = fer.Recognizer()
+    frames = iter(open_frames("webcam", lambda index: camera))
+    try:
+        photos = guided_capture(recognizer, frames, countdown_s=0.05, seconds=0.3, keep=3, say=say)
+    finally:
+        frames.close()
+    assert list(photos) == list(GUIDE_ORDER) and said[0].startswith("show: neutral")
+    assert all(len(images) == 3 for images in photos.values()), {k: len(v) for k, v in photos.items()}
+    profile = recognizer.calibrate(photos)
+    assert profile.counts == [3] * 7 and profile.fit["accuracy_after"] >= profile.fit["accuracy_before"]
+
+
+def test_fer_calibrate_from_the_webcam_writes_a_profile(tmp_path, capsys):
+    from fer.calibrate import main
+
+    camera = PromptedCamera()
+    out = tmp_path / "me.json"
+    assert main(["source=webcam", f"out={out}", "countdown=0", "seconds=0.3"], capture_factory=lambda i: camera) == 0
+    printed = capsys.readouterr().out
+    assert "show: neutral (hold it)" in printed and "show: fear (hold it)" in printed
+    assert min(Profile.load(out).counts) >= 1  # every expression got photos (up to 5, by the frames 0.3 s gave)

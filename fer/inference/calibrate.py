@@ -7,10 +7,11 @@ face are logged and listed in `Profile.skipped`.
 """
 
 import logging
+import time
 
 import numpy as np
 
-from fer.errors import BadValue
+from fer.errors import BadValue, CannotOpen
 from fer.faces.image_io import UnreadableImage, to_grey_uint8
 from fer.inference.frames import as_frame, input_name
 from fer.inference.profile import (DEFAULT_METHOD, REFERENCE, Profile, fit_profile, fit_reference_profile,
@@ -20,6 +21,53 @@ from fer.labels import LABELS, label_index
 log = logging.getLogger(__name__)
 NEUTRAL = LABELS.index("neutral")
 _said_bias_only: set[str] = set()
+
+
+# the guided capture's order: neutral first (the easiest to hold, and what the others are read against)
+GUIDE_ORDER = ("neutral", "happy", "surprise", "sad", "anger", "disgust", "fear")
+
+
+def guided_capture(recognizer, frames, countdown_s: float = 3.0, seconds: float = 2.0, keep: int = 5,
+                   show=None, say=print) -> dict[str, list[np.ndarray]]:
+    """A person's photos of the seven expressions from a camera's frames (an iterator of `Frame`): each
+    expression is named with a countdown, then `seconds` of frames are read and the `keep` steadiest with a
+    face are kept (the face box moved least since the frame before: no blur, no expression on its way).
+    `show(image, prompt, box)` draws each frame (a window where there is one); `say` prints the prompts."""
+    photos: dict[str, list[np.ndarray]] = {}
+
+    def next_frame():
+        frame = next(frames, None)
+        if frame is None:
+            raise CannotOpen("the camera stopped delivering frames during the calibration; nothing was written")
+        return frame
+
+    for label in GUIDE_ORDER:
+        start = time.monotonic()
+        told = None
+        while (left := countdown_s - (time.monotonic() - start)) > 0:  # frames keep flowing: a live preview
+            if told != int(left) + 1:
+                told = int(left) + 1
+                say(f"show: {label} in {told}")
+            frame = next_frame()
+            if show is not None:
+                show(frame.image, f"{label} in {told}", None)
+        say(f"show: {label} (hold it)")
+        candidates, previous, start = [], None, time.monotonic()
+        while time.monotonic() - start < seconds or not candidates and time.monotonic() - start < 3 * seconds:
+            frame = next_frame()
+            grey = to_grey_uint8(frame.image, frame.source)
+            boxes = recognizer.predictor.detect(grey)[:1]
+            box = boxes[0] if boxes else None
+            if show is not None:
+                show(frame.image, f"{label}: hold it", box)
+            if box is not None and previous is not None:
+                moved = sum(abs(a - b) for a, b in zip(box, previous)) / max(box[2], 1)
+                candidates.append((moved, len(candidates), frame.image.copy()))
+            previous = box
+        steadiest = sorted(candidates)[:keep]
+        photos[label] = [image for _, _, image in sorted(steadiest, key=lambda c: c[1])]
+        say(f"  {label}: {len(photos[label])} photo(s) kept" + ("" if photos[label] else " (no face seen)"))
+    return photos
 
 
 def reference_profile(recognizer, embeddings: np.ndarray, labels: np.ndarray) -> Profile:
