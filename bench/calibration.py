@@ -125,10 +125,27 @@ def person_folds(faces: dict, subject: str, k: int, rng) -> list[tuple[np.ndarra
     return folds
 
 
-def calibrated(faces: dict, calibration: np.ndarray, test: np.ndarray, method: str) -> np.ndarray:
-    profile = fit_profile(faces["log_probs"][calibration], faces["embeddings"][calibration],
-                          faces["labels"][calibration], model_sha256="", method=method)
-    return profile.adjust(faces["log_probs"][test], faces["embeddings"][test])
+class Tally:
+    """The test faces of one protocol row: as the base model reads them and as each method's profile does."""
+
+    def __init__(self, faces: dict) -> None:
+        self.faces, self.base, self.by_method = faces, [], {m: [] for m in METHODS}
+
+    def add(self, calibration: np.ndarray, test: np.ndarray) -> None:
+        """One fold: a profile per method fitted on `calibration`, applied to `test` (a fold whose calibration
+        shows fewer than two expressions, or has no test face, is left out: no method but bias could fit it)."""
+        f = self.faces
+        if len(np.unique(f["labels"][calibration])) < 2 or not len(test):
+            return
+        self.base.append((f["log_probs"][test], f["labels"][test]))
+        for method in METHODS:
+            profile = fit_profile(f["log_probs"][calibration], f["embeddings"][calibration], f["labels"][calibration],
+                                  model_sha256="", method=method)
+            self.by_method[method].append((profile.adjust(f["log_probs"][test], f["embeddings"][test]),
+                                           f["labels"][test]))
+
+    def summary(self) -> dict:
+        return {"base": pooled(self.base), **{m: pooled(v) for m, v in self.by_method.items()}}
 
 
 def person_protocol(faces: dict, ks=(1, 2, 3), draws: int = 5, seed: int = 0) -> dict:
@@ -136,64 +153,51 @@ def person_protocol(faces: dict, ks=(1, 2, 3), draws: int = 5, seed: int = 0) ->
     for dataset in np.unique(faces["sets"]):
         subjects = np.unique(faces["subjects"][faces["sets"] == dataset])
         for k in ks:
-            base, by_method = [], {m: [] for m in METHODS}
+            tally = Tally(faces)
             for draw in range(draws):
                 rng = np.random.default_rng(seed + draw)
                 for subject in subjects:
                     for calibration, test in person_folds(faces, subject, k, rng):
-                        if len(calibration) < 2 or len(np.unique(faces["labels"][calibration])) < 2:
-                            continue
-                        base.append((faces["log_probs"][test], faces["labels"][test]))
-                        for method in METHODS:
-                            by_method[method].append((calibrated(faces, calibration, test, method),
-                                                      faces["labels"][test]))
-            results[f"{dataset} k={k}"] = {"base": pooled(base), **{m: pooled(v) for m, v in by_method.items()},
-                                           "subjects": int(len(subjects))}
+                        tally.add(calibration, test)
+            results[f"{dataset} k={k}"] = {**tally.summary(), "subjects": int(len(subjects))}
     return results
+
+
+def per_class(rng, pool: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Up to k random faces of each expression from `pool` (indices)."""
+    return np.concatenate([rng.permutation(pool[labels[pool] == c])[:k] for c in range(len(LABELS))]).astype(int)
 
 
 def camera_protocol(faces: dict, ks=(3, 10), draws: int = 5, seed: int = 0) -> dict:
     results = {}
     for dataset in np.unique(faces["sets"]):
-        subjects = np.unique(faces["subjects"][faces["sets"] == dataset])
+        in_set = faces["sets"] == dataset
+        subjects = np.unique(faces["subjects"][in_set])
         for k in ks:
-            base, by_method = [], {m: [] for m in METHODS}
+            tally = Tally(faces)
             for draw in range(draws):
                 rng = np.random.default_rng(seed + draw)
                 half = set(rng.permutation(subjects)[: len(subjects) // 2])
-                fit_side = np.array([s in half for s in faces["subjects"]]) & (faces["sets"] == dataset)
-                test = np.flatnonzero(~fit_side & (faces["sets"] == dataset))
-                calibration = np.concatenate([rng.permutation(np.flatnonzero(fit_side & (faces["labels"] == c)))[:k]
-                                              for c in range(len(LABELS))]).astype(int)
-                if len(np.unique(faces["labels"][calibration])) < 2 or not len(test):
-                    continue
-                base.append((faces["log_probs"][test], faces["labels"][test]))
-                for method in METHODS:
-                    by_method[method].append((calibrated(faces, calibration, test, method), faces["labels"][test]))
-            results[f"{dataset} k={k}"] = {"base": pooled(base), **{m: pooled(v) for m, v in by_method.items()}}
+                fit_side = np.array([s in half for s in faces["subjects"]]) & in_set
+                tally.add(per_class(rng, np.flatnonzero(fit_side), faces["labels"], k),
+                          np.flatnonzero(~fit_side & in_set))
+            results[f"{dataset} k={k}"] = tally.summary()
     return results
 
 
 def wrong_person_protocol(faces: dict, k: int = 2, draws: int = 3, seed: int = 0) -> dict:
-    """A's profile on B's faces (every ordered pair of subjects of a set, with a face of 2+ expressions)."""
+    """A's profile on B's faces (each subject's profile on another subject of the same set, drawn at random)."""
     results = {}
     for dataset in np.unique(faces["sets"]):
         subjects = np.unique(faces["subjects"][faces["sets"] == dataset])
-        base, by_method = [], {m: [] for m in METHODS}
+        tally = Tally(faces)
         for draw in range(draws):
             rng = np.random.default_rng(seed + draw)
             for a in subjects:
-                mine = np.flatnonzero(faces["subjects"] == a)
-                calibration = np.concatenate([rng.permutation(mine[faces["labels"][mine] == c])[:k]
-                                              for c in range(len(LABELS))]).astype(int)
-                if len(np.unique(faces["labels"][calibration])) < 2:
-                    continue
                 b = rng.choice([s for s in subjects if s != a])
-                test = np.flatnonzero(faces["subjects"] == b)
-                base.append((faces["log_probs"][test], faces["labels"][test]))
-                for method in METHODS:
-                    by_method[method].append((calibrated(faces, calibration, test, method), faces["labels"][test]))
-        results[f"{dataset} k={k}"] = {"base": pooled(base), **{m: pooled(v) for m, v in by_method.items()}}
+                tally.add(per_class(rng, np.flatnonzero(faces["subjects"] == a), faces["labels"], k),
+                          np.flatnonzero(faces["subjects"] == b))
+        results[f"{dataset} k={k}"] = tally.summary()
     return results
 
 

@@ -10,6 +10,7 @@ import onnx
 import pytest
 import torch
 
+from fer.export.embedding import remove_embedding_output
 from fer.export.export import export_onnx, export_torchscript
 from fer.export.write import main, output_paths, parse_args
 from fer.faces.image_io import read_grey
@@ -225,14 +226,7 @@ def test_int8_onnx_keeps_metadata_and_agrees_with_float(tmp_path):
 
 def without_embedding(path: Path, out: Path) -> Path:
     """The same ONNX file with its embedding output and the nodes that make it taken out."""
-    model = onnx.load(str(path))
-    keep = [o for o in model.graph.output if o.name != "embedding"]
-    del model.graph.output[:]
-    model.graph.output.extend(keep)
-    nodes = [n for n in model.graph.node if not n.output[0].startswith("embedding")]
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    onnx.save(model, str(out))
+    onnx.save(remove_embedding_output(onnx.load(str(path))), str(out))
     return out
 
 

@@ -15,6 +15,7 @@ import pytest
 import fer
 from fer.data.synthetic_faces import draw_face, sample_identity
 from fer.errors import BadValue, MissingInput
+from fer.export.embedding import remove_embedding_output
 from fer.inference.profile import (MAX_SHIFT, METHODS, Profile, file_sha256, fit_profile, fit_reference_profile,
                                    learn_references, log_softmax)
 from fer.inference.runtime import weights_path
@@ -118,14 +119,7 @@ def test_a_profile_for_another_model_or_a_damaged_file_is_refused_in_one_line(cr
 
 
 def test_a_model_file_without_the_embedding_output_calibrates_with_the_bias_and_says_so_once(tmp_path, caplog):
-    model = onnx.load(str(weights_path(None)))
-    keep = [o for o in model.graph.output if o.name != "embedding"]
-    del model.graph.output[:]
-    model.graph.output.extend(keep)
-    meta = {p.key: p.value for p in model.metadata_props}
-    stripped = json.loads(meta["fer_meta"])
-    stripped.pop("embedding")
-    onnx.helper.set_model_props(model, {**meta, "fer_meta": json.dumps(stripped)})
+    model = remove_embedding_output(onnx.load(str(weights_path(None))))
     old = tmp_path / "old.onnx"
     onnx.save(model, str(old))
     recognizer = fer.Recognizer(old, detector=None)

@@ -85,6 +85,23 @@ def add_embedding_output(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def remove_embedding_output(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` as it was before `add_embedding_output` (the logits alone; its metadata no longer names the
+    embedding): what an older export looks like, for comparisons and tests."""
+    keep = [output for output in model.graph.output if output.name != EMBEDDING]
+    del model.graph.output[:]
+    model.graph.output.extend(keep)
+    nodes = [node for node in model.graph.node if not node.output[0].startswith(EMBEDDING)]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    props = {p.key: p.value for p in model.metadata_props}
+    meta = json.loads(props[ONNX_META_KEY])
+    meta.pop("embedding", None)
+    meta["outputs"] = LOGITS
+    helper.set_model_props(model, {**props, ONNX_META_KEY: json.dumps(meta)})
+    return model
+
+
 def embedding_size(model: onnx.ModelProto, tensors: list[str]) -> int:
     """The summed width of the hidden tensors, from the weights of the layers that read them."""
     initializers = {init.name: init for init in model.graph.initializer}

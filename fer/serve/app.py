@@ -152,51 +152,44 @@ def body_is_multipart(headers: Headers) -> bool:
                           "named image")
 
 
-async def multipart_files(headers: Headers, body: bytes, max_files: int) -> dict[str, list[bytes]]:
-    """Every file field of a multipart body already read (and limited): {field name: [file bytes]}."""
+async def multipart_form(headers: Headers, body: bytes, max_files: int, expected: str) -> list[tuple[str, str, bytes]]:
+    """The file fields of a multipart body already read (and limited), in order: (field name, file name, bytes).
+    Files stay in memory (the body already is): nothing is written to disk. `expected` ends a parse error."""
     async def chunks():
         yield body
 
     parser = MultiPartParser(headers, chunks(), max_files=max_files, max_fields=16)
-    parser.spool_max_size = len(body) + 1  # in memory, as for /v1/predict
+    parser.spool_max_size = len(body) + 1
     try:
         form = await parser.parse()
     except MultiPartException as err:
-        raise ServeError(400, f"the multipart body could not be parsed ({err.message}); at most {max_files} "
-                              "photos") from None
+        raise ServeError(400, f"the multipart body could not be parsed ({err.message}): {expected}") from None
     try:
-        files: dict[str, list[bytes]] = {}
-        for name, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                files.setdefault(name, []).append(await value.read())
-        if not files:
-            raise ServeError(422, "the multipart body has no files: send -F <expression>=@photo.jpg for each photo")
-        return files
+        return [(name, value.filename or "", await value.read()) for name, value in form.multi_items()
+                if isinstance(value, UploadFile)]
     finally:
         await form.close()
+
+
+async def multipart_files(headers: Headers, body: bytes, max_files: int) -> dict[str, list[bytes]]:
+    """Every file field of a multipart body: {field name: [file bytes]}."""
+    files: dict[str, list[bytes]] = {}
+    for name, _, data in await multipart_form(headers, body, max_files, f"send at most {max_files} photos"):
+        files.setdefault(name, []).append(data)
+    if not files:
+        raise ServeError(422, "the multipart body has no files: send -F <expression>=@photo.jpg for each photo")
+    return files
 
 
 async def multipart_image(headers: Headers, body: bytes) -> tuple[bytes, str]:
-    """The `image` file of a multipart body already read (and limited): its bytes and its name as a label."""
-    async def chunks():
-        yield body
-
-    parser = MultiPartParser(headers, chunks(), max_files=4, max_fields=16)
-    parser.spool_max_size = len(body) + 1  # files stay in memory (the body already is): nothing written to disk
-    try:
-        form = await parser.parse()
-    except MultiPartException as err:
-        raise ServeError(400, f"the multipart body could not be parsed ({err.message}): send one file field "
-                              "named image") from None
-    try:
-        upload = form.get("image")
-        if not isinstance(upload, UploadFile):
-            found = ", ".join(sorted(set(form.keys()))) or "none"
-            raise ServeError(422, f"the multipart body has no file field named image (fields: {found[:200]}): "
-                                  "send the image as -F image=@photo.jpg")
-        return await upload.read(), source_label(upload.filename)
-    finally:
-        await form.close()
+    """The `image` file of a multipart body: its bytes and its name as a label."""
+    files = await multipart_form(headers, body, 4, "send one file field named image")
+    image = next(((filename, data) for name, filename, data in files if name == "image"), None)
+    if image is None:
+        found = ", ".join(sorted({name for name, _, _ in files})) or "none"
+        raise ServeError(422, f"the multipart body has no file field named image (file fields: {found[:200]}): "
+                              "send the image as -F image=@photo.jpg")
+    return image[1], source_label(image[0])
 
 
 def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
