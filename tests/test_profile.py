@@ -240,9 +240,12 @@ def test_neutral_photos_alone_calibrate_with_the_shipped_references(crops_recogn
     recognizer = fer.Recognizer(detector=None, profile=profile.save(tmp_path / "neutral.json"))
     assert recognizer.predict(drawn([5])["happy"][0])[0]["probs"] != crops_recognizer.predict(
         drawn([5])["happy"][0])[0]["probs"]
-    # the ensemble ships no references: neutral photos alone cannot calibrate it, and it says what would
-    with pytest.raises(BadValue, match="ensemble_model.references.json"):
-        fer.Recognizer("ensemble", detector=None).calibrate({"neutral": drawn(range(2))["neutral"]})
+    assert fer.Recognizer("ensemble", detector=None).calibrate({"neutral": drawn(range(2))["neutral"]}).method == "reference"
+    # a model without references beside it: neutral photos alone cannot calibrate it, and it says what would
+    copy = tmp_path / "mine.onnx"
+    copy.write_bytes(weights_path(None).read_bytes())
+    with pytest.raises(BadValue, match="mine.references.json"):
+        fer.Recognizer(copy, detector=None).calibrate({"neutral": drawn(range(2))["neutral"]})
 
 
 def test_baseline_auto_reads_each_tracked_face_against_its_own_reference_once_it_has_one(tmp_path):
@@ -258,8 +261,10 @@ def test_baseline_auto_reads_each_tracked_face_against_its_own_reference_once_it
     warm = BASELINE_MIN_FACES - 1  # frames before the reference is ready (smoothing carries them on)
     assert auto[:warm] == off[:warm]
     assert all(a != b for a, b in zip(auto[BASELINE_MIN_FACES:], off[BASELINE_MIN_FACES:]))
-    with pytest.raises(BadValue, match="ensemble_model.references.json"):
-        fer.Recognizer("ensemble", baseline="auto")
+    copy = tmp_path / "mine.onnx"
+    copy.write_bytes(weights_path(None).read_bytes())
+    with pytest.raises(BadValue, match="mine.references.json"):
+        fer.Recognizer(copy, baseline="auto")
     with pytest.raises(BadValue, match="baseline='maybe': choose off or auto"):
         fer.Recognizer(baseline="maybe")
 
