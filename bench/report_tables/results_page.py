@@ -1,6 +1,7 @@
 """docs/results.md: every table, each under its heading with the text that says what it measures."""
 
 from .audits import audit_table
+from .calibration import calibration_section
 from .cross_validation import cv_table
 from .evaluations import Evaluation, evaluation_table, recall_table
 from .previous import KEPT, KEPT_NOTE
@@ -26,7 +27,7 @@ def table_sections(evaluations: list[Evaluation], v2: dict[str, dict], v3: dict[
     """Every section but latency, in the page's order."""
     return [*default_model_section(evaluations), *v3_section(v3), *v2_section(v2), *cross_validation_section(),
             "### What helped", "", *techniques_table(evaluations, v2, v3), "",
-            "### Leakage audit", "", *audit_table(audits), ""]
+            "### Leakage audit", "", *audit_table(audits), "", *calibration_section()]
 
 
 def default_model_section(evaluations: list[Evaluation]) -> list[str]:
