@@ -62,6 +62,12 @@ def test_a_profile_from_three_faces_per_expression_reads_that_person_better(crop
     assert accuracy(recognizer, test) == base  # no profile: the model as it was
 
 
+def test_a_method_given_fewer_expressions_than_it_needs_says_so(crops_recognizer):
+    with pytest.raises(BadValue, match="needs faces of two or more expressions"):
+        crops_recognizer.calibrate({"happy": drawn(range(2))["happy"]})
+    assert crops_recognizer.calibrate({"happy": drawn(range(2))["happy"]}, method="bias").counts[3] == 2
+
+
 def test_the_profile_file_is_small_plain_json(crops_recognizer, tmp_path):
     path = crops_recognizer.calibrate(drawn(range(2))).save(tmp_path / "me.json")
     data = json.loads(path.read_text())
