@@ -261,6 +261,36 @@ def table(title: str, results: dict, methods=METHODS) -> str:
     return "\n".join(lines)
 
 
+# the rule that picks the default method (docs/calibration.md, written before the comparison)
+MAX_CLASS_LOSS, MAX_WRONG_PERSON_COST, TIE = 5.0, 5.0, 0.5
+SIMPLER_FIRST = ("bias", "prototypes", "centred_prototypes", "linear")  # by how many numbers each fits
+
+
+def apply_rule(results: dict) -> tuple[str, list[str]]:
+    """The default method by the rule, and a line per method saying how it fared."""
+    person, wrong = results["person"], results["wrong_person"]
+    datasets = sorted({row.split()[0] for row in person})
+    lines, passing = [], {}
+    for method in METHODS:
+        worst = min(person[row][method]["recall"][c] - person[row]["base"]["recall"][c]
+                    for row in person for c in person[row]["base"]["recall"])
+        cost = max(-gain(wrong, row, method) for row in wrong)
+        k2 = float(np.mean([gain(person, f"{d} k=2", method) for d in datasets]))
+        k1 = float(np.mean([gain(person, f"{d} k=1", method) for d in datasets]))
+        ok = worst >= -MAX_CLASS_LOSS and cost <= MAX_WRONG_PERSON_COST
+        lines.append(f"{method}: mean gain at k=2 {k2:+.2f}, at k=1 {k1:+.2f}; worst class change {worst:+.1f}; "
+                     f"wrong person's cost {cost:.1f}: {'passes' if ok else 'fails'} the gates")
+        if ok:
+            passing[method] = (k2, k1)
+    if not passing:
+        return "bias", lines + ["no method passes the gates: bias is the default"]
+    best = max(v[0] for v in passing.values())
+    close = [m for m in SIMPLER_FIRST if m in passing and passing[m][0] >= best - TIE]
+    simplest = [m for m in close if SIMPLER_FIRST.index(m) == min(SIMPLER_FIRST.index(c) for c in close)]
+    chosen = max(simplest, key=lambda m: passing[m][1])
+    return chosen, lines + [f"default by the rule: {chosen}"]
+
+
 DOCS_START, DOCS_END = "<!-- calibration:start -->", "<!-- calibration:end -->"
 README_START, README_END = "<!-- calibration-headline:start -->", "<!-- calibration-headline:end -->"
 
@@ -310,7 +340,8 @@ def docs_lines(results: dict, command: str, machine: str) -> list[str]:
                                 ("automatic_baseline", "Automatic baseline (no label)", (REFERENCE,))):
         rows += [*table(title, results[key], methods).replace("### ", "#### ").split("\n"), ""]
     fit = ", ".join(f"{m} {v:.1f} ms" for m, v in results["fit_ms_70_faces"].items())
-    rows += [f"Fitting a profile on 70 faces (median of 7): {fit}."]
+    rows += [f"Fitting a profile on 70 faces (median of 7): {fit}.", "", "The rule, applied to these figures:", "",
+             *[f"- {line}" for line in apply_rule(results)[1]]]
     return rows
 
 
@@ -363,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table("Automatic baseline (no label)", results["automatic_baseline"], (REFERENCE,)))
     print()
     print("fit ms, 70 faces:", {m: round(v, 1) for m, v in results["fit_ms_70_faces"].items()})
+    print("\n".join(apply_rule(results)[1]))
     if args.write_docs:
         command = "python bench/calibration.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:])
                                                             if not a.startswith("--write-docs") and a != args.write_docs
