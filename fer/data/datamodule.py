@@ -27,6 +27,7 @@ from fer.data.scan import DataConfigError, SourceReport, scan_source
 from fer.data.sources.base import Source
 from fer.data.splits import SPLITS, check_subject_independence, split_records, write_manifest
 from fer.data.transforms import train_transform
+from fer.errors import UserError
 from fer.faces.crop import CropPolicy
 from fer.faces.preprocess import eval_transform
 from fer.labels import LABELS, NUM_CLASSES
@@ -228,7 +229,7 @@ def instantiate_data(data_cfg: DictConfig):
         return hydra.utils.instantiate(data_cfg)
     except InstantiationException as err:
         # Show our own message (it names the option to change), not Hydra's wrapper around it.
-        if isinstance(err.__cause__, DataConfigError):
+        if isinstance(err.__cause__, (DataConfigError, UserError)):
             raise err.__cause__ from None
         raise
 

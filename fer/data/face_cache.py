@@ -38,7 +38,7 @@ class FaceArray:
     def load(self, record: FaceRecord) -> np.ndarray:
         if self._array is None:  # opened in the process that reads (each loader worker maps it itself)
             self._array = np.load(self.path, mmap_mode="r")
-        return np.array(self._array[self.rows[record.path]])
+        return np.array(self._array[self.rows[record.key]])
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -52,16 +52,18 @@ def face_array(source: Source, records: list[FaceRecord], size: int, cache_dir: 
     """The cached array of these records of `source` at `size` x `size`, built on first use."""
     key = _key(source, records, size, crop_key)
     path = Path(cache_dir) / "faces" / f"{source.name}-{size}px-{key}.npy"
-    rows = {record.path: row for row, record in enumerate(records)}
+    rows = {record.key: row for row, record in enumerate(records)}
     if not path.is_file():
         _build(source, records, size, path)
     return FaceArray(path, rows)
 
 
 def _key(source: Source, records: list[FaceRecord], size: int, crop_key: str | None) -> str:
-    content = [r.digest or r.path for r in records]  # digests for files; generated faces name their seed
+    # file digests, plus the box where one file holds several faces (the key's suffix); generated faces: their seed
+    content = [(r.digest or r.path) + r.key.removeprefix(r.path) for r in records]
+    cropped = source.needs_crop or any(r.box is not None for r in records)  # the crop policy shapes these faces
     spec = {"format": FORMAT, "source": type(source).__name__, "settings": source.pixel_settings(),
-            "crop": crop_key if source.needs_crop else None, "size": size, "content": content}
+            "crop": crop_key if cropped else None, "size": size, "content": content}
     return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 

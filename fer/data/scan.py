@@ -1,8 +1,9 @@
 """Turn a source's file listing into validated records, counting every file that is not used.
 
 One pass per source: map the label, read the file (unreadable files are counted, never raised),
-drop byte-identical duplicates from training data, and crop uncropped photos through the face
-detector, caching crops on disk keyed by file content and crop parameters.
+drop byte-identical duplicates from training data, and crop each face: out of the box the publisher
+gives where there is one (AffectNet, ExpW), else through the face detector for uncropped photos,
+caching crops on disk keyed by file content, box and crop parameters.
 """
 
 import hashlib
@@ -15,6 +16,7 @@ import cv2
 from fer.data.record import FaceRecord
 from fer.data.sources.base import Source
 from fer.faces.crop import CropPolicy, crop_square
+from fer.faces.detect import Box
 from fer.faces.image_io import UnreadableImage, decode_grey
 from fer.labels import LABELS, label_index
 
@@ -52,8 +54,8 @@ def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list
         return records, report
 
     source.prepare(cache_dir)
-    cropper = _Cropper(crop, cache_dir) if source.needs_crop else None
-    seen: set[tuple[str | None, str]] = set()
+    cropper = _Cropper(crop, cache_dir)
+    seen: set[tuple] = set()
     records = []
     for listed in source.list_files():
         report.found += 1
@@ -69,12 +71,13 @@ def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list
             digest = hashlib.sha1(data).hexdigest()
             # Byte-identical copies are dropped from training data. Official evaluation splits stay
             # whole, so their figures compare with published ones (the audit measures overlap).
+            # The box is part of a face's identity: one photo may hold several faces (ExpW).
             if listed.split in (None, "train"):
-                if (listed.split, digest) in seen:
+                if (listed.split, digest, listed.box) in seen:
                     report.skip("duplicate", listed.path.name)
                     continue
-                seen.add((listed.split, digest))
-            image_file = cropper.crop(data, digest, listed.path) if cropper else _validate(data, listed.path)
+                seen.add((listed.split, digest, listed.box))
+            image_file = _face_file(source, cropper, listed, data, digest)
         except (UnreadableImage, OSError) as err:
             report.skip("unreadable", f"{listed.path.name}: {err}")
             continue
@@ -84,6 +87,7 @@ def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list
         records.append(FaceRecord(
             path=str(listed.path), label=label, domain=source.domain, subject=source.subject_id(listed.subject),
             source=source.name, split=listed.split, image=image_file, digest=digest, target=listed.target,
+            box=listed.box,
         ))
     report.used = len(records)
     return records, report
@@ -103,13 +107,22 @@ def _count_label(source: Source, listed, report: SourceReport) -> None:
         report.skip("unknown label", f"{listed.path.name}: {listed.label_name}")
 
 
+def _face_file(source: Source, cropper: "_Cropper", listed, data: bytes, digest: str) -> str | bool | None:
+    """The file holding the face's pixels: a cached crop (False: no face there), or None for the file itself."""
+    if listed.box is not None:
+        return cropper.crop_box(data, digest, listed.box, listed.path)
+    if source.needs_crop:
+        return cropper.crop(data, digest, listed.path)
+    return _validate(data, listed.path)
+
+
 def _validate(data: bytes, path: Path) -> None:
     decode_grey(data, str(path))  # raises UnreadableImage; pixels are read again at train time
     return None
 
 
 class _Cropper:
-    """Detect and crop once per file content; later runs read the cached crop."""
+    """Detect (or take the given box) and crop once per file content; later runs read the cached crop."""
 
     def __init__(self, policy: CropPolicy, cache_dir: Path) -> None:
         self.policy = policy
@@ -130,7 +143,23 @@ class _Cropper:
         if not boxes:
             no_face.touch()
             return False
-        face = crop_square(grey, boxes[0], self.policy.margin, self.policy.size)
+        return self._write(crop_square(grey, boxes[0], self.policy.margin, self.policy.size), target)
+
+    def crop_box(self, data: bytes, digest: str, box: Box, path: Path) -> str | bool:
+        """The face at a given box, cropped as detected faces are (square, the policy's margin and size);
+        False where the box is empty or lies outside the image."""
+        target = self.folder / "boxes" / digest[:2] / f"{digest}-{'_'.join(map(str, box))}.png"
+        if target.exists():
+            return str(target)
+        grey = decode_grey(data, str(path))
+        x, y, w, h = box
+        if w <= 0 or h <= 0 or x >= grey.shape[1] or y >= grey.shape[0] or x + w <= 0 or y + h <= 0:
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return self._write(crop_square(grey, box, self.policy.margin, self.policy.size), target)
+
+    @staticmethod
+    def _write(face, target: Path) -> str:
         tmp = target.with_suffix(".tmp.png")
         cv2.imwrite(str(tmp), face)
         tmp.replace(target)  # atomic, so a killed run or a parallel worker never leaves half a crop

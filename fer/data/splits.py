@@ -83,7 +83,8 @@ def write_manifest(splits: dict[str, list[FaceRecord]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", "label", "domain", "subject", "source", "split"])
+        writer.writerow(["file", "label", "domain", "subject", "source", "split", "box"])
         for name in SPLITS:
             for r in splits[name]:
-                writer.writerow([r.path, LABELS[r.label], r.domain, r.subject or "", r.source, name])
+                box = " ".join(map(str, r.box)) if r.box else ""  # x y w h where the file holds several faces
+                writer.writerow([r.path, LABELS[r.label], r.domain, r.subject or "", r.source, name, box])

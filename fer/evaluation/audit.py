@@ -73,7 +73,7 @@ def audit_source(splits: dict[str, list[FaceRecord]], sources: dict, near_bits: 
             "conflicting_labels": _conflicts(fp),
             "blank": int(sum(fp.blank)),
         }
-    twinned_test: set[str] = set()  # test files with a twin in train or val
+    twinned_test: set[str] = set()  # test faces (record keys: file, box if any) with a twin in train or val
     for a, b in PAIRS:
         exact_a = set(prints[a].exact)
         exact = [x in exact_a for x in prints[b].exact]
@@ -83,7 +83,7 @@ def audit_source(splits: dict[str, list[FaceRecord]], sources: dict, near_bits: 
             f"{b}_with_near_identical_{a}": int(near.sum()),
         }
         if b == "test":
-            twinned_test.update(r.path for r, e, n in zip(prints[b].records, exact, near) if e or n)
+            twinned_test.update(r.key for r, e, n in zip(prints[b].records, exact, near) if e or n)
     report["test_files_with_a_twin_in_train_or_val"] = sorted(twinned_test)
     return report
 

@@ -101,7 +101,7 @@ def evaluate(cfg: DictConfig) -> dict:
         save_confusion_image(matrix, out_dir / f"confusion_{cfg.split}_{group}.png", title=f"{cfg.split} {group}")
     if cfg.split == "test" and cfg.dedup:
         twinned = contaminated_test_files(audit(datamodule, cfg.near_bits))
-        keep = [i for i, r in enumerate(records) if r.path not in twinned]
+        keep = [i for i, r in enumerate(records) if r.key not in twinned]
         summary["metrics_without_train_twins"], _ = score(probs[keep], [records[i] for i in keep],
                                                           classifier.temperature)
         summary["test_images_with_train_twins"] = len(records) - len(keep)

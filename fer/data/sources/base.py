@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from fer.data.record import HUMAN, FaceRecord
+from fer.errors import MissingInput
+from fer.faces.detect import Box
 from fer.faces.image_io import IMAGE_SUFFIXES, files_under, read_grey
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class ListedFile:
     split: str | None = None
     target: tuple[float, ...] | None = None  # a soft target over LABELS (FER+ vote shares); None: one-hot
     skip: str | None = None  # a reason the adapter already knows this file gives no label (counted, not used)
+    box: Box | None = None  # the face's box (x, y, w, h) where the publisher gives one; the scan crops it out
 
 
 class Source:
@@ -45,7 +48,10 @@ class Source:
         # Normalised ("../shared/data" -> absolute) so manifests and reports name files unambiguously.
         self.root = Path(os.path.abspath(os.path.expanduser(root))) if root is not None else None
         self.optional = optional
-        self.label_map = {**self.default_label_map, **(dict(label_map) if label_map else {})}
+        # keys as the scan compares names: lower case, and strings even where a config wrote a number
+        # (folders named 0-7, as re-packs of AffectNet have them)
+        merged = {**self.default_label_map, **(label_map or {})}
+        self.label_map = {str(key).strip().lower(): value for key, value in merged.items()}
         self.domain = domain
         self.fallback = fallback
         self.name = type(self).__name__.lower()  # the data config's key replaces this
@@ -66,6 +72,12 @@ class Source:
     def pixel_settings(self) -> dict:
         """Settings besides file content that change the pixels `load` returns (keys the face cache)."""
         return {}
+
+    def expect(self, path: Path, layout: str) -> Path:
+        """`path` where it exists; else a one-line error naming it and the layout this source reads."""
+        if not path.exists():
+            raise MissingInput(f"data.sources.{self.name}: {path} not found; expected {layout}")
+        return path
 
     def subject_id(self, raw: str | None) -> str | None:
         # Namespaced so that subject "S010" of one source never meets "S010" of another.
