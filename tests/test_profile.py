@@ -16,7 +16,7 @@ import fer
 from fer.data.synthetic_faces import draw_face, sample_identity
 from fer.errors import BadValue, MissingInput
 from fer.export.embedding import remove_embedding_output
-from fer.inference.profile import (MAX_SHIFT, METHODS, Profile, file_sha256, fit_profile, fit_reference_profile,
+from fer.inference.profile import (DEFAULT_METHOD, MAX_SHIFT, METHODS, Profile, file_sha256, fit_profile, fit_reference_profile,
                                    learn_references, log_softmax)
 from fer.inference.runtime import weights_path
 from fer.labels import LABELS
@@ -165,7 +165,7 @@ def test_fer_calibrate_writes_a_profile_that_infer_py_applies(photo_folder, tmp_
     done = run_script(["-m", "fer.cli", "calibrate", f"source={photo_folder}", f"out={out}"])
     assert "anger 2, disgust 2, fear 2, happy 2, neutral 2, sad 2, surprise 2" in done.stdout
     assert "skipped 1 photo(s)" in done.stdout and "empty wall.png (no face found)" in done.stdout
-    assert Profile.load(out).method == "centred_prototypes"
+    assert Profile.load(out).method == DEFAULT_METHOD
 
     from fer.inference.infer import run
 

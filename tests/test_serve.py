@@ -26,6 +26,7 @@ from fer.inference.outputs import records
 from fer.labels import LABELS
 from fer.serve.app import create_app
 from fer.serve.options import ServeOptions, is_loopback, parse_options, usage
+from fer.inference.profile import DEFAULT_METHOD
 from fer.serve.service import STOP_WAIT_S, service_detector
 
 FACE = draw_face(sample_identity(0), 3, seed=0, size=200)
@@ -576,7 +577,7 @@ def test_a_profile_from_labelled_photos_is_fitted_and_a_stream_applies_it(client
     with client.websocket_connect("/v1/stream") as ws:
         ws.send_text(json.dumps({"type": "profile", "profile": profile}))
         set_ = ws.receive_json()
-        assert set_["type"] == "profile" and set_["profile"].startswith("method centred_prototypes")
+        assert set_["type"] == "profile" and set_["profile"].startswith(f"method {DEFAULT_METHOD}")
         wrong = {**profile, "model_sha256": "0" * 64}
         ws.send_text(json.dumps({"type": "profile", "profile": wrong}))
         refused = ws.receive_json()
@@ -605,7 +606,7 @@ def test_the_services_profile_applies_to_every_request(tmp_path, client):
     path = tmp_path / "me.json"
     path.write_text(json.dumps(fitted))
     with client_for(workers=1, profile=str(path)) as c:
-        assert c.get("/v1/model").json()["profile"].startswith("method centred_prototypes")
+        assert c.get("/v1/model").json()["profile"].startswith(f"method {DEFAULT_METHOD}")
         calibrated = c.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"}).json()
     plain = client.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"}).json()
     assert calibrated["faces"][0]["probs"] != plain["faces"][0]["probs"]

@@ -37,9 +37,9 @@ METHODS = ("bias", "prototypes", "centred_prototypes", "linear")
 # from the person's reference (neutral faces, or every face for baseline=auto) and references learnt from
 # other people (`learn_references`): no expression label needed beyond "neutral"
 REFERENCE = "reference"
-OUTPUT_ONLY = ("bias",)
-# chosen by the rule in docs/calibration.md from `python bench/calibration.py`'s figures
-DEFAULT_METHOD = "centred_prototypes"  # the methods that need no embedding output
+OUTPUT_ONLY = ("bias",)  # the methods that need no embedding output
+# chosen by the rule in docs/calibration.md from `python bench/calibration.py`'s figures (2026-12-07)
+DEFAULT_METHOD = "linear"
 MAX_SHIFT = 4.0  # nats: e^-4 = 1/55, so a profile can lower an expression's odds 55-fold at most, never to 0
 DEFAULTS = {"bias": {"shrinkage": 1.0}, "prototypes": {"alpha": 4.0}, "centred_prototypes": {"alpha": 4.0},
             "linear": {"shrinkage": 1.0}}
@@ -292,7 +292,7 @@ def subject_references(embeddings: np.ndarray, labels: np.ndarray, subjects: np.
 
 
 def learn_references(log_probs: np.ndarray, embeddings: np.ndarray, labels: np.ndarray, subjects: np.ndarray,
-                     kind: str, model_sha256: str = "", betas=(0.01, 0.03, 0.1, 0.3, 1.0)) -> References:
+                     kind: str, model_sha256: str = "", betas=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)) -> References:
     """References from labelled faces of many people (subject ids known): each face's difference from its
     subject's reference, averaged per expression; `beta` is the one of `betas` that reads these faces best."""
     refs = subject_references(embeddings, labels, subjects, kind)
