@@ -27,7 +27,7 @@ from fer.evaluation.calibration import expected_calibration_error
 from fer.evaluation.metrics import ALL, FERMetrics
 from fer.evaluation.plots import save_confusion_image
 from fer.inference.predictor import Predictor
-from fer.inference.profile import profile_for_model
+from fer.inference.profile import file_sha256, profile_for_model
 from fer.inference.runtime import load_classifier, softmax, weights_path
 from fer.labels import LABELS
 from fer.utils.console import tidy_console
@@ -89,7 +89,8 @@ def evaluate(cfg: DictConfig) -> dict:
     if not records:
         raise ValueError(f"split={cfg.split}: the data config {list(cfg.data.sources.keys())} gives no {cfg.split} "
                          "images; choose another split")
-    profile = profile_for_model(cfg.get("profile"), weights, classifier.embedding_size, cfg.get("profile_force", False))
+    profile = profile_for_model(cfg.get("profile"), weights.name, file_sha256(weights), classifier.embedding_size,
+                                cfg.get("profile_force", False)) if cfg.get("profile") else None
     probs = predict_records(Predictor(classifier, tta_flip=cfg.tta_flip, profile=profile), records, datamodule.sources,
                             cfg.batch_size, progress=cfg.get("progress", True))
     out_dir = Path(cfg.paths.output_dir)

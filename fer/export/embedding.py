@@ -61,9 +61,9 @@ def add_embedding_output(model: onnx.ModelProto) -> onnx.ModelProto:
     graph = model.graph
     if any(output.name == EMBEDDING for output in graph.output):
         return model
-    producer = producers(graph)
+    producer, hidden = producers(graph), head_inputs(graph)
     parts = []
-    for i, tensor in enumerate(head_inputs(graph)):
+    for i, tensor in enumerate(hidden):
         node = producer.get(tensor)
         part = f"{EMBEDDING}_{i}"
         if node is not None and node.op_type == "DequantizeLinear":  # a reader of its own: same fusions as before
@@ -76,7 +76,7 @@ def add_embedding_output(model: onnx.ModelProto) -> onnx.ModelProto:
         graph.node[-1].output[0] = EMBEDDING
     else:
         graph.node.append(helper.make_node("Concat", parts, [EMBEDDING], name="embedding_concat", axis=1))
-    size = embedding_size(model, head_inputs(graph))
+    size = embedding_size(model, hidden)
     graph.output.append(helper.make_tensor_value_info(EMBEDDING, TensorProto.FLOAT, ["batch", size]))
     meta = json.loads({p.key: p.value for p in model.metadata_props}[ONNX_META_KEY])
     meta["embedding"] = {"output": EMBEDDING, "size": size, "layer": LAYER, "members": len(parts)}

@@ -34,16 +34,14 @@ def export_metadata(pre: Preprocessing, meta: dict) -> dict:
 
 
 class WithEmbedding(nn.Module):
-    """The network returning (logits, embedding): the embedding is the input of the head's last layer
-    (fer.export.embedding), computed by the very layers the logits go through."""
+    """The network whose forward returns (logits, embedding) (`FERClassifier.forward_with_embedding`), for tracing."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.backbone, self.hidden, self.last = model.backbone, model.head.layers[:-1], model.head.layers[-1]
+        self.model = model
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.hidden(self.backbone(x))
-        return self.last(hidden), hidden
+        return self.model.forward_with_embedding(x)
 
 
 def _example_input(pre: Preprocessing) -> torch.Tensor:
@@ -57,7 +55,7 @@ def export_torchscript(model_file_or_ckpt: str | Path, out: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     metadata = export_metadata(pre, meta)
     metadata.update(outputs=[OUTPUT_NAME, EMBEDDING],
-                    embedding={"output": EMBEDDING, "size": model.head.layers[-1].in_features, "layer": LAYER})
+                    embedding={"output": EMBEDDING, "size": model.embedding_size, "layer": LAYER})
     with quiet_jit_deprecation(), torch.no_grad():
         traced = torch.jit.trace(WithEmbedding(model).eval(), _example_input(pre))
         # Freezing inlines the weights as constants and folds eval-mode batch norm into the convolutions.

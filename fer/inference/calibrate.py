@@ -73,7 +73,7 @@ def guided_capture(recognizer, frames, countdown_s: float = 3.0, seconds: float 
 def reference_profile(recognizer, embeddings: np.ndarray, labels: np.ndarray) -> Profile:
     """The person's neutral faces as their reference, against the model's references (learnt from other people)."""
     classifier = recognizer.classifier
-    references = load_references(classifier.path, "neutral")
+    references = load_references(classifier.path, recognizer.model_sha256, "neutral")
     if references is None:
         raise BadValue(f"calibration from neutral faces needs {references_path(classifier.path).name} beside "
                        f"{classifier.path.name} (python bench/calibration.py --weights <model> --write-references); "

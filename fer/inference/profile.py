@@ -1,6 +1,6 @@
 """Calibration to a person or a camera: a `Profile` fitted on a few labelled faces, numpy only.
 
-    profile = fit_profile(log_probs, embeddings, labels, model_sha256=..., method="prototypes")
+    profile = fit_profile(log_probs, embeddings, labels, model_sha256=..., method="linear")
     adjusted = profile.adjust(log_probs, embeddings)        # log-probabilities, renormalised
 
 The base model is never changed: a profile adds a term to its calibrated log-probabilities (logits / T, log
@@ -16,8 +16,8 @@ softmax). The methods (`METHODS`):
   with an L2 pull toward 0, so with few faces it stays close to the base model.
 
 Guarantees of every method: an expression with no example keeps the base model's opinion (its term is 0
-and the others' terms are centred, so that on average they move odds only among themselves), and no expression is made impossible (each term is bounded by
-`MAX_SHIFT` nats). The file format (JSON) is documented in docs/calibration.md.
+and the others' terms are centred, so that on average they move odds only among themselves), and no expression
+is made impossible (each term is bounded by `MAX_SHIFT` nats). The file format (JSON) is documented in docs/calibration.md.
 """
 
 import datetime
@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -77,14 +78,25 @@ class Profile:
         if embeddings is None:
             raise BadValue(f"profile: method {self.method} reads the model's embedding output, and the model "
                            "gives none; fit a profile with method=bias for this model file")
-        e = np.asarray(embeddings, np.float64)
+        e, fitted = np.asarray(embeddings, np.float64), self.fitted
         if self.method == REFERENCE:
-            term = reference_term(e, np.asarray(self.mean), np.asarray(self.prototypes), self.params)
+            term = reference_term(e, fitted["mean"], fitted["prototypes"], self.params)
         elif self.method == "linear":
-            term = (e - np.asarray(self.mean)) @ np.asarray(self.weights).T + np.asarray(self.bias)
+            term = (e - fitted["mean"]) @ fitted["weights"].T + fitted["bias"]
         else:
-            term = prototype_term(e, self.prototypes, self.mean, self.params["alpha"])
+            term = prototype_term(e, fitted["present"], fitted["prototypes"], fitted.get("mean"), self.params["alpha"])
         return np.clip(term, -MAX_SHIFT, MAX_SHIFT)
+
+    @cached_property
+    def fitted(self) -> dict[str, np.ndarray]:
+        """What was fitted, as arrays, made once: `shift` runs for every classified face of a video."""
+        arrays = {name: np.asarray(getattr(self, name), np.float64) for name in ("mean", "weights", "bias")
+                  if getattr(self, name) is not None}
+        if self.prototypes is not None:
+            present = [i for i, row in enumerate(self.prototypes) if row is not None]
+            arrays["present"] = np.array(present, int)
+            arrays["prototypes"] = np.asarray([self.prototypes[i] for i in present], np.float64)
+        return arrays
 
     @property
     def embedding_size(self) -> int:
@@ -146,20 +158,20 @@ class Profile:
                            "(or pass profile_force=true)")
 
 
-def profile_for_model(profile: "str | os.PathLike | Profile | None", model_path: Path, embedding_size: int,
-                      force: bool = False) -> "Profile | None":
-    """A profile (or its file) checked against the model file it will be applied to: fitted for it (by sha256;
-    `force` accepts another), and, for the embedding methods, a model with an embedding output."""
+def profile_for_model(profile: "str | os.PathLike | Profile | None", model_name: str, model_sha256: str,
+                      embedding_size: int, force: bool = False) -> "Profile | None":
+    """A profile (or its file) checked against the model file it will be applied to (its name and sha256):
+    fitted for it (`force` accepts another), and, for the embedding methods, a model with an embedding output."""
     if profile is None:
         return None
     if not isinstance(profile, Profile):
         profile = Profile.load(profile)
-    profile.check_model(file_sha256(model_path), Path(model_path).name, force)
+    profile.check_model(model_sha256, model_name, force)
     if profile.needs_embedding and not embedding_size:
-        raise BadValue(f"profile: method {profile.method} reads the embedding output, which {Path(model_path).name} "
-                       "lacks; re-export the model (python -m fer.export) or fit the profile with method=bias")
+        raise BadValue(f"profile: method {profile.method} reads the embedding output, which {model_name} lacks; "
+                       "re-export the model (python -m fer.export) or fit the profile with method=bias")
     if profile.needs_embedding and profile.embedding_size != embedding_size:  # even with force: it cannot apply
-        raise BadValue(f"profile: its embeddings have {profile.embedding_size} numbers, {Path(model_path).name}'s "
+        raise BadValue(f"profile: its embeddings have {profile.embedding_size} numbers, {model_name}'s "
                        f"{embedding_size}: it was fitted for another model; calibrate again with this one")
     return profile
 
@@ -173,14 +185,14 @@ def fit_summary(profile: Profile, log_probs: np.ndarray, embeddings: np.ndarray 
             "accuracy_after": round(float((after.argmax(1) == labels).mean()), 4), "shown_probability": shown}
 
 
-def prototype_term(e: np.ndarray, prototypes: list, mean: list | None, alpha: float) -> np.ndarray:
-    """alpha x cosine similarity to each expression's prototype, centred over the expressions that have one;
-    0 for the others."""
-    centred = unit(e - np.asarray(mean)) if mean is not None else unit(e)
-    present = [i for i, row in enumerate(prototypes) if row is not None]
-    term = np.zeros((len(e), len(prototypes)))
-    if present:
-        similarity = centred @ np.asarray([prototypes[i] for i in present]).T
+def prototype_term(e: np.ndarray, present: np.ndarray, prototypes: np.ndarray, mean: np.ndarray | None,
+                   alpha: float) -> np.ndarray:
+    """alpha x cosine similarity to the prototypes of the expressions in `present` (one row each), centred over
+    them; 0 for the others."""
+    centred = unit(e - mean) if mean is not None else unit(e)
+    term = np.zeros((len(e), len(LABELS)))
+    if len(present):
+        similarity = centred @ prototypes.T
         term[:, present] = alpha * (similarity - similarity.mean(axis=1, keepdims=True))
     return term
 
@@ -207,6 +219,10 @@ class References:
     subjects: int
     model_sha256: str = ""
 
+    @cached_property
+    def means_array(self) -> np.ndarray:
+        """`means` as an array, made once (baseline=auto reads it for every classified face)."""
+        return np.asarray(self.means, np.float64)
 
 
 REFERENCES_FORMAT = "fer-references/1"
@@ -240,7 +256,7 @@ def baseline_term(embeddings: np.ndarray, references: list[RunningReference], ba
     """Each face's reference term (0 for a face whose reference is not ready yet), after adding the face to it."""
     term = np.zeros((len(embeddings), len(LABELS)))
     params = {"variance": baseline.variance, "beta": baseline.beta}
-    means = np.asarray(baseline.means)
+    means = baseline.means_array
     for i, (e, reference) in enumerate(zip(embeddings, references)):
         reference.add(e)
         if reference.ready:
@@ -264,13 +280,14 @@ def save_references(references: list[References], model_path: str | os.PathLike,
     return out
 
 
-def load_references(model_path: str | os.PathLike, kind: str) -> References | None:
-    """The model's references of this kind, or None when it has no references file (or one for another model)."""
+def load_references(model_path: str | os.PathLike, model_sha256: str, kind: str) -> References | None:
+    """The model's references of this kind, or None when it has no references file (or one for another model:
+    `model_sha256` is the model file's)."""
     path = references_path(model_path)
     if not path.is_file():
         return None
     data = json.loads(path.read_text())
-    if data.get("format") != REFERENCES_FORMAT or data.get("model_sha256") != file_sha256(model_path):
+    if data.get("format") != REFERENCES_FORMAT or data.get("model_sha256") != model_sha256:
         return None
     found = data["kinds"].get(kind)
     return None if found is None else References(**found)
@@ -322,14 +339,13 @@ def fit_reference_profile(embeddings: np.ndarray, references: References, model_
     return Profile(method=REFERENCE, model_sha256=model_sha256, model_file=model_file, counts=counts.tolist(),
                    params={"reference": references.kind, "beta": references.beta, "variance": references.variance,
                            "learnt_from_subjects": references.subjects},
-                   mean=e.mean(axis=0).tolist(), prototypes=references.means,
-                   created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+                   mean=e.mean(axis=0).tolist(), prototypes=references.means, created=utc_now())
 
 
 # --- fitting --------------------------------------------------------------------------------------------
 
 def fit_profile(log_probs: np.ndarray, embeddings: np.ndarray | None, labels: np.ndarray, model_sha256: str,
-                method: str = "centred_prototypes", model_file: str = "", **params) -> Profile:
+                method: str = DEFAULT_METHOD, model_file: str = "", **params) -> Profile:
     """A profile from calibration faces: their base log-probabilities (N, 7), embeddings (N, D) or None,
     and labels (N,) as indices into LABELS."""
     if method not in METHODS:
@@ -346,8 +362,7 @@ def fit_profile(log_probs: np.ndarray, embeddings: np.ndarray | None, labels: np
                        f"{LABELS[int(np.argmax(counts))]}); add faces of other expressions or use method=bias")
     params = {**DEFAULTS[method], **params}
     profile = Profile(method=method, model_sha256=model_sha256, params=params, counts=counts.tolist(),
-                      model_file=model_file, created=datetime.datetime.now(datetime.timezone.utc).isoformat(
-                          timespec="seconds"))
+                      model_file=model_file, created=utc_now())
     z = np.asarray(log_probs, np.float64)
     if method == "bias":
         profile.bias = fit_shift(z, np.zeros((len(z), 0)), labels, counts, params["shrinkage"])[1].tolist()
@@ -394,6 +409,10 @@ def centred(rows: np.ndarray, present: np.ndarray) -> np.ndarray:
     out = np.zeros_like(rows)
     out[keep] = rows[keep] - rows[keep].mean(axis=0)
     return out
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:

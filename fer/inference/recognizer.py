@@ -71,7 +71,7 @@ class Recognizer:
         self.predictor = Predictor(self.classifier, self.detector, faces=faces, tta_flip=tta_flip)
         self._model_sha256: str | None = None
         self.use_profile(profile, profile_force)
-        self.predictor.baseline = baseline_references(baseline, self.classifier)
+        self.predictor.baseline = baseline_references(baseline, self.classifier, self.model_sha256)
         check_live_options(detect_every, smoothing, max_unconfirmed, classify_per_frame)  # now, not at the first frame
         realtime = None if realtime == "auto" else realtime
         if realtime not in (None, True, False):
@@ -93,8 +93,8 @@ class Recognizer:
 
     def use_profile(self, profile: "str | os.PathLike | Profile | None", force: bool = False) -> None:
         """Apply a profile (a `Profile` or its file) to every face from now on; None: none."""
-        self.predictor.profile = profile_for_model(profile, self.classifier.path, self.classifier.embedding_size,
-                                                   force)
+        self.predictor.profile = profile_for_model(profile, self.classifier.path.name, self.model_sha256,
+                                                   self.classifier.embedding_size, force)
 
     def calibrate(self, images_by_label: dict, method: str | None = None, rgb: bool = False, **params) -> Profile:
         """A profile fitted on labelled images of one person (or camera): {label: [images]}, any image input
@@ -206,14 +206,14 @@ class Recognizer:
 BASELINES = ("off", "auto")
 
 
-def baseline_references(baseline: str, classifier) -> References | None:
+def baseline_references(baseline: str, classifier, model_sha256: str) -> References | None:
     """The references baseline=auto reads, or None for off; a clear error where the model has none."""
     baseline = {False: "off", True: "auto", None: "off"}.get(baseline, baseline)  # YAML reads a bare off as false
     if baseline not in BASELINES:
         raise BadValue(f"baseline={baseline!r}: choose off or auto")
     if baseline == "off":
         return None
-    references = load_references(classifier.path, "mean") if classifier.embedding_size else None
+    references = load_references(classifier.path, model_sha256, "mean") if classifier.embedding_size else None
     if references is None:
         raise BadValue(f"baseline=auto needs {classifier.path.name}'s embedding output and "
                        f"{references_path(classifier.path).name} beside it (python bench/calibration.py --weights "

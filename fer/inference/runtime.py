@@ -88,16 +88,15 @@ class TorchClassifier(Classifier):
 
     def __init__(self, path: Path) -> None:
         self.model, pre, meta = load_model_file(path)  # imports torch
-        head = self.model.head.layers
         super().__init__({**meta, "image_size": pre.image_size, "channels": pre.channels, "mean": pre.mean,
-                          "std": pre.std, "embedding": {"size": head[-1].in_features}}, path)
+                          "std": pre.std, "embedding": {"size": self.model.embedding_size}}, path)
 
     def _forward(self, batch: np.ndarray, embedding: bool) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
         with torch.inference_mode():
-            hidden = self.model.head.layers[:-1](self.model.backbone(torch.from_numpy(batch)))
-            return self.model.head.layers[-1](hidden).numpy(), hidden.numpy() if embedding else None
+            logits, hidden = self.model.forward_with_embedding(torch.from_numpy(batch))
+        return logits.numpy(), hidden.numpy() if embedding else None
 
 
 class TorchScriptClassifier(Classifier):

@@ -55,3 +55,13 @@ class FERClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
+
+    @property
+    def embedding_size(self) -> int:
+        """Width of the embedding: the input of the head's last layer (its hidden layer after the ReLU)."""
+        return self.head.layers[-1].in_features
+
+    def forward_with_embedding(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, embedding), the logits computed from that very embedding (the same layers as `forward`)."""
+        hidden = self.head.layers[:-1](self.backbone(x))
+        return self.head.layers[-1](hidden), hidden

@@ -51,12 +51,12 @@ class Service:
         # one ONNX Runtime thread each: parallelism comes from the workers, not from each call
         self.recognizers = [Recognizer(weights, self.make_detector(), tta_flip=options.tta_flip, threads=1)
                             for _ in range(options.workers)]
-        classifier = self.recognizers[0].classifier
         # the service's profile: every request's and every stream's until a stream sets its own (checked now)
-        self.profile = profile_for_model(options.profile, weights, classifier.embedding_size, options.profile_force)
+        self.profile = self._checked_profile(options.profile, options.profile_force)
         for recognizer in self.recognizers:
             recognizer.predictor.profile = self.profile
-        self.baseline = baseline_references(options.baseline, classifier)  # streams only: stills have no history
+        base = self.recognizers[0]  # streams only: stills have no history
+        self.baseline = baseline_references(options.baseline, base.classifier, base.model_sha256)
         self.pool = WorkerPool(self.recognizers, options.queue)
         self.weights = weights
         self.streams: set[LiveStream] = set()  # open ones, closed with the service if their connection has not
@@ -114,9 +114,14 @@ class Service:
         try:
             profile = Profile(**data)
             profile.check()
-            return profile_for_model(profile, self.weights, self.recognizers[0].classifier.embedding_size)
+            return self._checked_profile(profile)
         except (TypeError, ValueError) as err:  # BadValue is a ValueError
             raise ServeError(422, f"the profile was not accepted: {err}") from None
+
+    def _checked_profile(self, profile: "str | Profile | None", force: bool = False) -> Profile | None:
+        base = self.recognizers[0]  # its model file's sha256 is read once, not for every stream's message
+        return profile_for_model(profile, base.classifier.path.name, base.model_sha256,
+                                 base.classifier.embedding_size, force)
 
     def open_live(self) -> "LiveStream":
         """A stream connection's own loop on a thread of its own, which the service owns: its stop waits for
