@@ -77,6 +77,8 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
                         row["saliency"] = str(path)
                 for writer in writers["records"]:
                     writer.write(rows)
+                for summary_files in writers["people"]:  # before drawing: thumbnails are cut from the clean frame
+                    summary_files.add(rows, frame.image)
                 if cfg.print_faces and not frame.video:  # a line per face of a still image; video would flood
                     print("\n".join(format_record(row) for row in rows), flush=True)
                 if _show_and_save(frame, faces, stats, writers, display):
@@ -92,7 +94,11 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
 
 
 def _open_writers(output: DictConfig) -> dict[str, list]:
-    writers = {"records": [], "images": []}
+    writers = {"records": [], "images": [], "people": []}
+    if output.get("summary") or output.get("timeline") or output.get("report"):
+        from fer.inference.timeline import SummaryFiles  # written by close() in the run's finally, early stops too
+
+        writers["people"].append(SummaryFiles(output.get("summary"), output.get("timeline"), output.get("report")))
     if output.get("jsonl"):
         writers["records"].append(JsonlWriter(output.jsonl))
     if output.get("csv"):
