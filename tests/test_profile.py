@@ -122,6 +122,13 @@ def test_a_profile_for_another_model_or_a_damaged_file_is_refused_in_one_line(cr
         Profile.load(damaged)
     with pytest.raises(MissingInput, match="no such file"):
         Profile.load(tmp_path / "none.json")
+    # a neutral-only profile of the first version (a Gaussian reference with beta and variance, no alpha)
+    older = json.loads(crops_recognizer.calibrate({"neutral": drawn(range(2))["neutral"]}).save(tmp_path / "n.json")
+                       .read_text())
+    older["params"] = {"reference": "neutral", "beta": 0.01, "variance": 3.0, "learnt_from_subjects": 10}
+    (tmp_path / "old.json").write_text(json.dumps(older))
+    with pytest.raises(BadValue, match="old.json is not a readable profile .*earlier version"):
+        Profile.load(tmp_path / "old.json")
 
 
 def test_a_model_file_without_the_embedding_output_calibrates_with_the_bias_and_says_so_once(tmp_path, caplog):

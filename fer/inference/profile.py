@@ -42,8 +42,10 @@ OUTPUT_ONLY = ("bias",)  # the methods that need no embedding output
 # chosen by the rule in docs/calibration.md from `python bench/calibration.py`'s figures (2026-12-07)
 DEFAULT_METHOD = "linear"
 MAX_SHIFT = 4.0  # nats: e^-4 = 1/55, so a profile can lower an expression's odds 55-fold at most, never to 0
-DEFAULTS = {"bias": {"shrinkage": 1.0}, "prototypes": {"alpha": 4.0}, "centred_prototypes": {"alpha": 4.0},
-            "linear": {"shrinkage": 1.0}}
+# each method's strength: the strongest of bench/calibration.py's grid that passes the gates of the rule in
+# docs/calibration.md ("How strong"), measured on 2026-12-07
+DEFAULTS = {"bias": {"shrinkage": 0.3}, "prototypes": {"alpha": 6.0}, "centred_prototypes": {"alpha": 3.0},
+            "linear": {"shrinkage": 0.5}}
 
 
 @dataclass
@@ -147,6 +149,8 @@ class Profile:
         needed = {"bias": ("bias",), "linear": ("bias", "weights", "mean"), "prototypes": ("prototypes",),
                   "centred_prototypes": ("prototypes", "mean"), REFERENCE: ("prototypes", "mean")}[self.method]
         missing = [name for name in needed if getattr(self, name) is None]
+        if self.method == REFERENCE and "alpha" not in self.params:
+            missing.append("params.alpha (a reference profile of an earlier version)")
         if missing:
             raise ValueError(f"method {self.method} without {', '.join(missing)}")
 
@@ -197,35 +201,33 @@ def prototype_term(e: np.ndarray, present: np.ndarray, prototypes: np.ndarray, m
     return term
 
 
-def reference_term(e: np.ndarray, reference: np.ndarray, means: np.ndarray, params: dict) -> np.ndarray:
-    """beta x the log-likelihood of each expression's difference from the reference (isotropic Gaussians
-    around the mean differences other people show), centred over the expressions."""
-    x = e - reference
-    distance = ((x[:, None, :] - means[None]) ** 2).sum(axis=2)
-    score = -distance / (2 * params["variance"])
-    return params["beta"] * (score - score.mean(axis=1, keepdims=True))
+def reference_term(e: np.ndarray, reference: np.ndarray, prototypes: np.ndarray, params: dict) -> np.ndarray:
+    """alpha x the cosine similarity of each face's difference from the reference to the direction each
+    expression moves other people's faces from theirs (`prototypes`, unit rows), centred over the expressions."""
+    similarity = unit(e - reference) @ prototypes.T
+    return params["alpha"] * (similarity - similarity.mean(axis=1, keepdims=True))
 
 
 @dataclass
 class References:
-    """What other people's faces teach about a person's reference: the mean difference each expression makes
-    from the reference (7 x D), the spread around it, and the weight `beta` that fitted those people best.
-    `kind`: "neutral" (the reference is the mean of a person's neutral faces) or "mean" (of all their faces)."""
+    """What other people's faces teach about a person's reference: the direction in which each expression moves
+    a face away from its person's reference (7 unit rows of D), and the weight `alpha` that read those people
+    best. `kind`: "neutral" (the reference is the mean of a person's neutral faces) or "mean" (of all their
+    faces)."""
 
     kind: str
-    means: list[list[float]]
-    variance: float
-    beta: float
+    prototypes: list[list[float]]
+    alpha: float
     subjects: int
     model_sha256: str = ""
 
     @cached_property
-    def means_array(self) -> np.ndarray:
-        """`means` as an array, made once (baseline=auto reads it for every classified face)."""
-        return np.asarray(self.means, np.float64)
+    def prototypes_array(self) -> np.ndarray:
+        """`prototypes` as an array, made once (baseline=auto reads it for every classified face)."""
+        return np.asarray(self.prototypes, np.float64)
 
 
-REFERENCES_FORMAT = "fer-references/1"
+REFERENCES_FORMAT = "fer-references/2"
 # baseline=auto: a tracked face's own reference is trusted once it averages this many of its classifications
 # (before, it is close to the current face itself, which would read as the smallest difference: neutral)
 BASELINE_MIN_FACES = 15
@@ -255,12 +257,12 @@ class RunningReference:
 def baseline_term(embeddings: np.ndarray, references: list[RunningReference], baseline: References) -> np.ndarray:
     """Each face's reference term (0 for a face whose reference is not ready yet), after adding the face to it."""
     term = np.zeros((len(embeddings), len(LABELS)))
-    params = {"variance": baseline.variance, "beta": baseline.beta}
-    means = baseline.means_array
+    params = {"alpha": baseline.alpha}
+    prototypes = baseline.prototypes_array
     for i, (e, reference) in enumerate(zip(embeddings, references)):
         reference.add(e)
         if reference.ready:
-            term[i] = reference_term(e[None], reference.reference, means, params)[0]
+            term[i] = reference_term(e[None], reference.reference, prototypes, params)[0]
     return np.clip(term, -MAX_SHIFT, MAX_SHIFT)
 
 
@@ -275,7 +277,7 @@ def save_references(references: list[References], model_path: str | os.PathLike,
     out = Path(out) if out else references_path(model_path)
     out.write_text(json.dumps({"format": REFERENCES_FORMAT, "model_file": Path(model_path).name,
                                "model_sha256": file_sha256(model_path),
-                               "kinds": {r.kind: {**asdict(r), "means": np.round(r.means, 5).tolist()}
+                               "kinds": {r.kind: {**asdict(r), "prototypes": np.round(r.prototypes, 5).tolist()}
                                          for r in references}}))
     return out
 
@@ -293,37 +295,54 @@ def load_references(model_path: str | os.PathLike, model_sha256: str, kind: str)
     return None if found is None else References(**found)
 
 
-def subject_references(embeddings: np.ndarray, labels: np.ndarray, subjects: np.ndarray, kind: str
-                       ) -> dict[str, np.ndarray]:
+def subject_references(embeddings: np.ndarray, labels: np.ndarray, subjects: np.ndarray, kind: str,
+                       first_only: bool = False) -> dict[str, np.ndarray]:
     """Each subject's reference embedding: the mean of their neutral faces (kind neutral; subjects without
-    one are left out) or of all their faces (kind mean)."""
+    one are left out; `first_only`: their first neutral face alone) or of all their faces (kind mean)."""
     neutral = LABELS.index("neutral")
     references = {}
     for subject in np.unique(subjects):
-        mine = subjects == subject
+        mine = np.flatnonzero(subjects == subject)
         if kind == "neutral":
-            mine &= labels == neutral
-        if mine.any():
-            references[subject] = embeddings[mine].mean(axis=0)
+            mine = mine[labels[mine] == neutral]
+        if len(mine):
+            references[subject] = embeddings[mine[:1] if first_only else mine].mean(axis=0)
     return references
 
 
+# the strengths learn_references tries; a face's term moves an expression's odds by at most e^(2 alpha)
+REFERENCE_ALPHAS = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
+# no expression's recall over the learning faces may fall by more than this (points) at the chosen strength
+REFERENCE_MAX_CLASS_LOSS = 5.0
+
+
 def learn_references(log_probs: np.ndarray, embeddings: np.ndarray, labels: np.ndarray, subjects: np.ndarray,
-                     kind: str, model_sha256: str = "", betas=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)) -> References:
-    """References from labelled faces of many people (subject ids known): each face's difference from its
-    subject's reference, averaged per expression; `beta` is the one of `betas` that reads these faces best."""
+                     kind: str, model_sha256: str = "", alphas=REFERENCE_ALPHAS) -> References:
+    """References from labelled faces of many people (subject ids known): the mean direction of each face's
+    difference from its subject's reference, per expression. `alpha` is the strength of `alphas` that reads
+    these faces best while no expression's recall falls by more than REFERENCE_MAX_CLASS_LOSS points; for kind
+    neutral it is chosen with each subject's reference as a user gives it (one neutral photo, not the mean of
+    all), since a reference from one photo is noisier and a strength fitted to the mean overshoots."""
     refs = subject_references(embeddings, labels, subjects, kind)
     keep = np.array([s in refs for s in subjects])
-    x = embeddings[keep] - np.stack([refs[s] for s in subjects[keep]])
-    y = labels[keep]
-    means = np.stack([x[y == c].mean(axis=0) if (y == c).any() else np.zeros(x.shape[1]) for c in range(len(LABELS))])
-    variance = float(((x - means[y]) ** 2).mean())
-    accuracy = {}
-    for beta in betas:
-        term = reference_term(embeddings[keep], np.stack([refs[s] for s in subjects[keep]]), means,
-                              {"variance": variance, "beta": beta})
-        accuracy[beta] = float(((log_probs[keep] + np.clip(term, -MAX_SHIFT, MAX_SHIFT)).argmax(1) == y).mean())
-    return References(kind, means.tolist(), variance, max(accuracy, key=accuracy.get), len(refs), model_sha256)
+    e, z, y, who = embeddings[keep], log_probs[keep], labels[keep], subjects[keep]
+    x = unit(e - np.stack([refs[s] for s in who]))
+    present = [c for c in range(len(LABELS)) if (y == c).any()]
+    # an expression no learning subject showed keeps a zero row: its similarity is 0 for every face
+    prototypes = np.zeros((len(LABELS), e.shape[1]))
+    for c in present:
+        prototypes[c] = unit(x[y == c].mean(axis=0))
+    as_given = subject_references(e, y, who, kind, first_only=True) if kind == "neutral" else refs
+    reference = np.stack([as_given[s] for s in who])
+    base_hits = z.argmax(1) == y
+    best_alpha, best_accuracy = 0.0, -1.0
+    for alpha in alphas:
+        term = reference_term(e, reference, prototypes, {"alpha": alpha})
+        hits = (z + np.clip(term, -MAX_SHIFT, MAX_SHIFT)).argmax(1) == y
+        worst = min(100 * (hits[y == c].mean() - base_hits[y == c].mean()) for c in present)
+        if worst >= -REFERENCE_MAX_CLASS_LOSS and hits.mean() > best_accuracy:
+            best_alpha, best_accuracy = alpha, float(hits.mean())
+    return References(kind, prototypes.tolist(), best_alpha, len(refs), model_sha256)
 
 
 def fit_reference_profile(embeddings: np.ndarray, references: References, model_sha256: str, model_file: str = "",
@@ -337,9 +356,9 @@ def fit_reference_profile(embeddings: np.ndarray, references: References, model_
     if references.kind == "neutral" and labels is None:
         counts[LABELS.index("neutral")] = len(e)
     return Profile(method=REFERENCE, model_sha256=model_sha256, model_file=model_file, counts=counts.tolist(),
-                   params={"reference": references.kind, "beta": references.beta, "variance": references.variance,
+                   params={"reference": references.kind, "alpha": references.alpha,
                            "learnt_from_subjects": references.subjects},
-                   mean=e.mean(axis=0).tolist(), prototypes=references.means, created=utc_now())
+                   mean=e.mean(axis=0).tolist(), prototypes=references.prototypes, created=utc_now())
 
 
 # --- fitting --------------------------------------------------------------------------------------------
