@@ -13,6 +13,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from fer.errors import BadValue, MissingInput
@@ -58,7 +59,7 @@ class IdentityEncoder:
 
     def embed_crops(self, crops) -> np.ndarray:
         """One embedding per face crop (any size; resized to the network's side), N x size float32."""
-        faces = [self._prepare(crop) for crop in crops]
+        faces = [prepare_crop(crop, self.image_size, self.mean, self.std, self.channels) for crop in crops]
         if not faces:
             return np.zeros((0, self.size), np.float32)
         return self.embed_batch(np.stack(faces))
@@ -77,9 +78,6 @@ class IdentityEncoder:
         scores = unit_rows(np.atleast_2d(a)) @ unit_rows(np.atleast_2d(b)).T
         return float(scores[0, 0]) if a.ndim == 1 and b.ndim == 1 else scores
 
-    def _prepare(self, crop: np.ndarray) -> np.ndarray:
-        return prepare_crop(crop, self.image_size, self.mean, self.std, self.channels)
-
     def __repr__(self) -> str:
         return f"IdentityEncoder({self.path.name}, {self.size}-D, threshold={self.threshold:.3f})"
 
@@ -87,8 +85,6 @@ class IdentityEncoder:
 def prepare_crop(crop: np.ndarray, size: int = IMAGE_SIZE, mean: float = MEAN, std: float = STD,
                  channels: int = 1) -> np.ndarray:
     """A face crop as the network takes it: grey, size x size, normalised (channels x size x size float32)."""
-    import cv2
-
     crop = to_grey_uint8(np.asarray(crop), "face crop")
     if crop.shape != (size, size):
         # area averaging to shrink (no aliasing), bilinear to enlarge: what crop_square does
