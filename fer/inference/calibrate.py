@@ -53,7 +53,8 @@ def guided_capture(recognizer, frames, countdown_s: float = 3.0, seconds: float 
                 show(frame.image, f"{label} in {told}", None)
         say(f"show: {label} (hold it)")
         candidates, previous, start = [], None, time.monotonic()
-        while time.monotonic() - start < seconds or not candidates and time.monotonic() - start < 3 * seconds:
+        # a slow machine reads fewer frames in `seconds`: it reads on (up to 3x as long) until it has `keep`
+        while time.monotonic() - start < seconds or len(candidates) < keep and time.monotonic() - start < 3 * seconds:
             frame = next_frame()
             grey = to_grey_uint8(frame.image, frame.source)
             boxes = recognizer.predictor.detect(grey)[:1]
