@@ -2,7 +2,8 @@
 
 Each command is a module with `main(argv) -> exit code`, imported only when it runs, so `fer --help` is
 instant. Commands: serve (the HTTP service and its web page; python -m fer.serve is the same), calibrate (a profile
-from labelled photos of a person; python -m fer.calibrate is the same).
+from labelled photos of a person; python -m fer.calibrate is the same), enroll (a person in a people file;
+python -m fer.enroll is the same).
 """
 
 import importlib
@@ -13,6 +14,8 @@ COMMANDS = {
     "serve": ("fer.serve.__main__", "the HTTP service and web page: webcam, images, WebSocket stream (docs/serve.md)"),
     "calibrate": ("fer.calibrate", "a profile that fits the model to a person or camera from labelled "
                                              "photos (docs/calibration.md)"),
+    "enroll": ("fer.enroll", "add a person to a people file, so video names them and applies their profile "
+                             "(docs/people.md)"),
 }
 
 

@@ -29,7 +29,9 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def assert_valid_record(record: dict) -> None:
-    assert set(record) == {"source", "frame", "time_s", "face", "box", "label", "score", "probs"}
+    assert set(record) == {"source", "frame", "time_s", "face", "person", "box", "label", "score", "probs"}
+    # who it is: an id (p1, p2, ...) or an enrolled name where the face has a box and people are on
+    assert record["person"] is None or record["box"] is not None and isinstance(record["person"], str)
     if record["face"] is not None:
         assert list(record["probs"]) == list(LABELS)
         assert sum(record["probs"].values()) == pytest.approx(1.0, abs=1e-4)

@@ -13,6 +13,16 @@ import numpy as np
 Box = tuple[int, int, int, int]
 
 
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes: how video loops tell that a box is the same face as before."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = w * h
+    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
+
+
 class FaceDetector(Protocol):
     def detect(self, grey: np.ndarray) -> list[Box]:
         """Boxes in the frame's own pixel coordinates, largest first."""

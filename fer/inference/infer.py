@@ -49,7 +49,8 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
                             detect_every=cfg.detect_every, smoothing=cfg.smoothing, realtime=cfg.realtime,
                             max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search,
                             classify_per_frame=cfg.classify_per_frame, profile=cfg.get("profile"),
-                            profile_force=cfg.get("profile_force", False), baseline=cfg.get("baseline", "off"))
+                            profile_force=cfg.get("profile_force", False), baseline=cfg.get("baseline", "off"),
+                            people=cfg.get("people", "auto"))
     if recognizer.classifier.runtime != "onnxruntime":  # torch weights (torch is loaded by now); ONNX took `threads`
         import torch
 

@@ -19,9 +19,10 @@ from fer.labels import LABELS
 def records(frame: Frame, faces: list[FacePrediction]) -> list[dict]:
     base = {"source": frame.source, "frame": frame.index, "time_s": round(frame.time_s, 4)}
     if not faces:
-        return [{**base, "face": None, "box": None, "label": None, "score": None, "probs": None}]
+        return [{**base, "face": None, "person": None, "box": None, "label": None, "score": None, "probs": None}]
     return [
-        {**base, "face": i, "box": list(map(int, f.box)) if f.box is not None else None, "label": f.label,
+        {**base, "face": i, "person": f.person, "box": list(map(int, f.box)) if f.box is not None else None,
+         "label": f.label,
          "score": round(f.score, 6), "probs": {label: round(float(p), 6) for label, p in zip(LABELS, f.probs)}}
         for i, f in enumerate(faces)
     ]
@@ -32,7 +33,8 @@ def format_record(row: dict) -> str:
     if row["face"] is None:
         return f"{row['source']}: no face found"
     probs = " ".join(f"{label} {p:.3f}" for label, p in row["probs"].items())
-    return f"{row['source']} face {row['face']} box {row['box']}: {row['label']} {row['score']:.2f} | {probs}"
+    who = f" ({row['person']})" if row.get("person") else ""
+    return f"{row['source']} face {row['face']}{who} box {row['box']}: {row['label']} {row['score']:.2f} | {probs}"
 
 
 class JsonlWriter:
@@ -50,7 +52,7 @@ class JsonlWriter:
 
 
 class CsvWriter:
-    COLUMNS = ["source", "frame", "time_s", "face", "x", "y", "w", "h", "label", "score", *LABELS]
+    COLUMNS = ["source", "frame", "time_s", "face", "person", "x", "y", "w", "h", "label", "score", *LABELS]
 
     def __init__(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,8 @@ class CsvWriter:
         for r in rows:
             box = r["box"] or [None] * 4
             probs = [r["probs"][label] for label in LABELS] if r["probs"] else [None] * len(LABELS)
-            self._writer.writerow([r["source"], r["frame"], r["time_s"], r["face"], *box, r["label"], r["score"], *probs])
+            self._writer.writerow([r["source"], r["frame"], r["time_s"], r["face"], r.get("person"), *box, r["label"],
+                                   r["score"], *probs])
         self._file.flush()
 
     def close(self) -> None:

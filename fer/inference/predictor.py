@@ -33,6 +33,7 @@ FACES = ("all", "largest")
 class FacePrediction:
     box: Box | None  # x, y, w, h in the frame; None when the input is already a face crop
     probs: np.ndarray  # shape (7,), sums to 1, in the order of fer.labels.LABELS
+    person: str | None = None  # who it is (fer.inference.people), where the loop knows; None: not known
 
     @property
     def label(self) -> str:
@@ -80,10 +81,12 @@ class Predictor:
         return boxes[:1] if self.faces == "largest" else boxes
 
     def classify_boxes(self, grey: np.ndarray, boxes: list[Box], mirrored: list[bool] | None = None,
-                       references: list[RunningReference] | None = None) -> list[FacePrediction]:
+                       references: list[RunningReference] | None = None,
+                       profiles: list[Profile | None] | None = None) -> list[FacePrediction]:
         """Classify given face boxes of a grey frame (live video reuses boxes between detections);
-        `mirrored`: see `classify_crops`; `references`: each face's running reference (baseline=auto)."""
-        probs = self.classify_crops(self.crop_faces(grey, boxes), mirrored, references)
+        `mirrored`: see `classify_crops`; `references`: each face's running reference (baseline=auto);
+        `profiles`: each face's own profile (an enrolled person's), None for the predictor's `profile`."""
+        probs = self.classify_crops(self.crop_faces(grey, boxes), mirrored, references, profiles)
         return [FacePrediction(tuple(box), p) for box, p in zip(boxes, probs)]
 
     def crop_faces(self, grey: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
@@ -91,7 +94,8 @@ class Predictor:
         return [crop_square(grey, box, self.crop_margin, CROP_SIDE) for box in boxes]
 
     def classify_crops(self, crops: list[np.ndarray], mirrored: list[bool] | None = None,
-                       references: list[RunningReference] | None = None) -> np.ndarray:
+                       references: list[RunningReference] | None = None,
+                       profiles: list[Profile | None] | None = None) -> np.ndarray:
         """Grey uint8 face crops -> (N, 7) probabilities, in one batched call to the classifier.
 
         `mirrored` (one flag per crop) classifies each crop in one pass, as it is or as its mirror image,
@@ -103,25 +107,28 @@ class Predictor:
         start = time.perf_counter()
         batch = np.stack([self.preprocess(crop) for crop in crops])
         middle = time.perf_counter()
-        probs = self.probabilities(batch, mirrored, references)
+        probs = self.probabilities(batch, mirrored, references, profiles)
         self.stage_ms["preprocess"] = (middle - start) * 1000
         self.stage_ms["classify"] = (time.perf_counter() - middle) * 1000
         return probs
 
     def probabilities(self, batch: np.ndarray, mirrored: list[bool] | None = None,
-                      references: list[RunningReference] | None = None) -> np.ndarray:
+                      references: list[RunningReference] | None = None,
+                      profiles: list[Profile | None] | None = None) -> np.ndarray:
         """Preprocessed faces (N x C x H x W) -> (N, 7), mirror-averaged when tta_flip is on; with
         `mirrored` (one flag per face), one pass of each face as it is or as its mirror image. With a
-        profile, its calibration is applied to the model's calibrated log-probabilities."""
-        profile = self.profile
+        profile (each face's own in `profiles`, else the predictor's), its calibration is applied to the
+        model's calibrated log-probabilities."""
+        each = [self.profile] * len(batch) if profiles is None else [p or self.profile for p in profiles]
         baseline = self.baseline is not None and references is not None
-        logits, embeddings = self.outputs(batch, mirrored,
-                                          embedding=baseline or profile is not None and profile.needs_embedding)
-        if profile is None and not baseline:
+        needs_embedding = baseline or any(p is not None and p.needs_embedding for p in each)
+        logits, embeddings = self.outputs(batch, mirrored, embedding=needs_embedding)
+        if all(p is None for p in each) and not baseline:
             return softmax(logits, self.classifier.temperature)
         log_probs = log_softmax(np.asarray(logits, np.float64) / self.classifier.temperature)
-        if profile is not None:
-            log_probs = profile.adjust(log_probs, embeddings)
+        for profile in {id(p): p for p in each if p is not None}.values():  # each profile once, on its faces
+            mine = np.array([p is profile for p in each])
+            log_probs[mine] = profile.adjust(log_probs[mine], None if embeddings is None else embeddings[mine])
         if baseline:
             log_probs = log_softmax(log_probs + baseline_term(embeddings, references, self.baseline))
         return np.exp(log_probs).astype(np.float32)

@@ -20,6 +20,8 @@ from fer.faces.image_io import UnreadableImage, to_grey_uint8
 from fer.inference.calibrate import calibrate
 from fer.inference.frames import CaptureFactory, Frame, FrameSource, as_frame, input_name, open_frames
 from fer.inference.outputs import records
+from fer.inference.people import Identity, People
+from fer.inference.people_file import PeopleFile
 from fer.inference.predictor import FacePrediction, Predictor
 from fer.inference.profile import (Profile, References, file_sha256, load_references, profile_for_model,
                                    references_path)
@@ -59,13 +61,17 @@ class Recognizer:
         baseline: "auto": in video and streams each tracked face builds its own reference from its frames (no
             labels) and is read against the differences other people's expressions make (the model's
             references file); "off" (the default; docs/calibration.md says why): not.
+        people: "auto" (the default): every face of a video, stream or folder gets a `person` id ("p1",
+            "p2", ...) kept for the whole source, by tracking and by identity embeddings
+            (`fer.inference.people`); a people file (`fer enroll`): the same, with the enrolled people named
+            and each one's calibration profile applied to their face only; "off": `person` is None.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, detector: str | FaceDetector | None = "haar",
                  faces: str = "all", tta_flip: bool = True, threads: int = 2, detect_every: int = 3,
                  smoothing: float = 0.6, realtime: bool | str | None = None, max_unconfirmed: int = 10,
                  local_search: bool = True, classify_per_frame: int = 2, profile: "str | os.PathLike | Profile | None" = None,
-                 profile_force: bool = False, baseline: str = "off") -> None:
+                 profile_force: bool = False, baseline: str = "off", people: str = "auto") -> None:
         self.classifier = load_classifier(weights_path(weights), threads=threads)
         self.detector = make_detector(detector)
         self.predictor = Predictor(self.classifier, self.detector, faces=faces, tta_flip=tta_flip)
@@ -79,6 +85,39 @@ class Recognizer:
         self.detect_every, self.smoothing, self.realtime = detect_every, smoothing, realtime
         self.max_unconfirmed, self.local_search = max_unconfirmed, local_search
         self.classify_per_frame = classify_per_frame
+        self.people = people_mode(people)
+        self._identity_encoder = None
+        self.enrolled = self._load_people_file()
+
+    def new_people(self) -> People | None:
+        """A fresh register of people for one source (ids start again at p1; the people file's are known from
+        the start), or None when people is off or there is no detector (whole frames: nothing to tell apart)."""
+        if self.people == "off" or self.detector is None:
+            return None
+        if self.enrolled is None:
+            return People(self.identity_encoder)
+        return People(self.identity_encoder, self.enrolled.persons(), profiles=self._enrolled_profiles)
+
+    @property
+    def identity_encoder(self):
+        """The identity network (fer.inference.identity), loaded when first needed."""
+        if self._identity_encoder is None:
+            from fer.inference.identity import IdentityEncoder
+
+            self._identity_encoder = IdentityEncoder()
+        return self._identity_encoder
+
+    def _load_people_file(self) -> PeopleFile | None:
+        """people=<file>: its people, checked now (the identity network it was made with, and each profile
+        against this model), so that a wrong file fails before the first frame."""
+        if self.people in PEOPLE_MODES:
+            return None
+        enrolled = PeopleFile.load(self.people)
+        enrolled.check_identity(file_sha256(self.identity_encoder.path), self.people)
+        self._enrolled_profiles = {name: profile_for_model(profile, self.classifier.path.name, self.model_sha256,
+                                                           self.classifier.embedding_size)
+                                   for name, profile in enrolled.profiles().items()}
+        return enrolled
 
     @property
     def model_sha256(self) -> str:
@@ -104,13 +143,19 @@ class Recognizer:
         return calibrate(self, images_by_label, method, rgb, **params)
 
     def predict(self, image, rgb: bool = False) -> list[dict]:
-        """One image -> one record per face found, largest first ([] when there is none).
+        """One image -> one record per face found, largest first ([] when there is none). `person` is an
+        enrolled person's name (people=<file>) or None: ids (p1, p2, ...) belong to a source (`stream`).
 
         `image`: a path, a numpy array (BGR by OpenCV's convention, RGB with `rgb=True`, or grey;
         uint8, uint16 or float in [0, 1]), a PIL image, or the bytes of an encoded image.
         """
         frame = as_frame(image, rgb)
-        return face_records(frame, self.predictor.predict(frame.image))
+        if self.enrolled is None or self.detector is None or self.people == "off":
+            return face_records(frame, self.predictor.predict(frame.image))
+        # one photo on its own: enrolled people are named (and read with their profile), others stay None
+        people = People(self.identity_encoder, self.enrolled.persons(), profiles=self._enrolled_profiles,
+                        new_ids=False)
+        return face_records(frame, self._frame_faces(frame, None, people)[0])
 
     def predict_many(self, images: Iterable, rgb: bool = False, batch_size: int = 64) -> list[list[dict]]:
         """Many images -> a list of face records per image, in order; faces of several images are
@@ -167,35 +212,46 @@ class Recognizer:
         if not isinstance(source, FrameSource):
             source = open_frames(f"webcam:{source}" if isinstance(source, int) else str(source), capture_factory,
                                  realtime=self.realtime is True)
-        live = self.live_loop(source.kind)
+        people = self.new_people()
+        live = self.live_loop(source.kind, people)
         try:
             for frame in source:
                 if frame.image is None:
                     yield frame, [], {}
                     continue
-                yield (frame, *self._frame_faces(frame, live))
+                yield (frame, *self._frame_faces(frame, live, people))
                 if live is not None:  # the caller has drawn the frame: the live loop's threads may start
                     live.hand_off()
         finally:
             if live is not None:
                 live.close()
 
-    def live_loop(self, kind: str) -> LiveFaces | TrackedFaces | None:
+    def live_loop(self, kind: str, people: People | None = None) -> LiveFaces | TrackedFaces | None:
         """The loop for a source's video frames: tracked (detection off the frame path) for cameras and
         streams, and for video files with realtime=True; exact (`LiveFaces`) otherwise."""
         if self.detector is None:
             return None
         if kind == "camera" and self.realtime is not False or kind == "video" and self.realtime:
             return TrackedFaces(self.predictor, self.detect_every, self.smoothing, self.max_unconfirmed,
-                                self.local_search, self.classify_per_frame)
-        return LiveFaces(self.predictor, self.detect_every, self.smoothing)
+                                self.local_search, self.classify_per_frame, people=people)
+        return LiveFaces(self.predictor, self.detect_every, self.smoothing, people=people)
 
-    def _frame_faces(self, frame: Frame, live: LiveFaces | TrackedFaces | None) -> tuple[list[FacePrediction], dict]:
+    def _frame_faces(self, frame: Frame, live: LiveFaces | TrackedFaces | None, people: People | None = None
+                     ) -> tuple[list[FacePrediction], dict]:
         start = time.perf_counter()
         self.predictor.stage_ms.clear()
         grey = to_grey_uint8(frame.image, frame.source)
         # Held boxes and smoothing only make sense between consecutive frames of a video.
-        faces = live.step(grey) if live is not None and frame.video else self.predictor.predict(grey)
+        if live is not None and frame.video:
+            faces = live.step(grey)
+        elif people is not None:  # photos of a folder: the same person in two photos gets the same id
+            boxes = self.predictor.detect(grey)
+            identities = [Identity() for _ in boxes]
+            people.identify(grey, frame.index, boxes, identities)
+            faces = self.predictor.classify_boxes(grey, boxes, profiles=people.profiles(identities))
+            faces = [FacePrediction(f.box, f.probs, i.person) for f, i in zip(faces, identities)]
+        else:
+            faces = self.predictor.predict(grey)
         total_ms = (time.perf_counter() - start) * 1000
         return faces, {"fps": 1000.0 / max(total_ms, 1e-3), "ms": total_ms, **self.predictor.stage_ms}
 
@@ -204,6 +260,17 @@ class Recognizer:
 
 
 BASELINES = ("off", "auto")
+PEOPLE_MODES = ("auto", "off")
+
+
+def people_mode(people) -> str:
+    """auto, off, or the path of a people file (enrolled names)."""
+    if isinstance(people, bool) or people is None:  # YAML reads a bare off as false
+        return "auto" if people else "off"
+    people = str(people)
+    if people not in PEOPLE_MODES and not people.endswith(".json"):
+        raise BadValue(f"people={people!r}: choose auto, off or a people file (.json, from fer enroll)")
+    return people
 
 
 def baseline_references(baseline: str, classifier, model_sha256: str) -> References | None:

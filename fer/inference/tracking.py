@@ -25,18 +25,10 @@ import cv2
 import numpy as np
 
 from fer.errors import BadValue
-from fer.faces.detect import Box, FaceDetector, HaarFaceDetector
+from fer.faces.detect import Box, FaceDetector, HaarFaceDetector, iou
+from fer.inference.people import Identity, People
 from fer.inference.predictor import FacePrediction, Predictor
 from fer.inference.profile import RunningReference
-
-
-def iou(a: Box, b: Box) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = w * h
-    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
 
 
 def smooth(previous: np.ndarray | None, probs: np.ndarray, smoothing: float) -> np.ndarray:
@@ -55,24 +47,42 @@ def check_live_options(detect_every: int, smoothing: float, max_unconfirmed: int
                        "classify_per_frame >= 0 and smoothing in [0, 1)")
 
 
+@dataclass
+class HeldFace:
+    """What the exact loop carries for a face from frame to frame, by its last box."""
+
+    box: Box
+    reference: RunningReference = field(default_factory=RunningReference)  # baseline=auto
+    identity: Identity = field(default_factory=Identity)  # who it is (people)
+
+
 class LiveFaces:
     """The exact loop: detect on the frame itself every `detect_every` frames, hold boxes in between."""
 
-    def __init__(self, predictor: Predictor, detect_every: int = 1, smoothing: float = 0.0, min_iou: float = 0.3):
+    def __init__(self, predictor: Predictor, detect_every: int = 1, smoothing: float = 0.0, min_iou: float = 0.3,
+                 people: People | None = None):
         check_live_options(detect_every, smoothing)
         self.predictor, self.detect_every, self.smoothing, self.min_iou = predictor, detect_every, smoothing, min_iou
+        self.people = people
         self._frames = 0
         self._boxes: list[Box] = []
         self._previous: list[FacePrediction] = []
-        self._references: list[tuple[Box, RunningReference]] = []  # baseline=auto: each face's, by its last box
+        self._held: list[HeldFace] = []
 
     def step(self, grey: np.ndarray) -> list[FacePrediction]:
         if self._frames % self.detect_every == 0:
             self._boxes = self.predictor.detect(grey)
         self._frames += 1
-        faces = self.predictor.classify_boxes(grey, self._boxes, references=self._follow_references())
+        held = self._follow()
+        identities = [face.identity for face in held]
+        if self.people is not None:
+            self.people.identify(grey, self._frames, self._boxes, identities)
+        references = [face.reference for face in held] if self.predictor.baseline is not None else None
+        profiles = self.people.profiles(identities) if self.people is not None else None
+        faces = self.predictor.classify_boxes(grey, self._boxes, references=references, profiles=profiles)
         if self.smoothing:
             faces = [self._smooth(face) for face in faces]
+        faces = [FacePrediction(face.box, face.probs, identity.person) for face, identity in zip(faces, identities)]
         self._previous = faces
         return faces
 
@@ -82,17 +92,22 @@ class LiveFaces:
     def close(self) -> None:
         pass
 
-    def _follow_references(self) -> list[RunningReference] | None:
-        """baseline=auto: each box takes the running reference of the last frame's face it overlaps most."""
-        if self.predictor.baseline is None:
-            return None
-        kept = []
-        for box in self._boxes:
-            best = max(self._references, key=lambda pair: iou(pair[0], box), default=None)
-            same = best is not None and iou(best[0], box) >= self.min_iou
-            kept.append((box, best[1] if same else RunningReference()))
-        self._references = kept
-        return [reference for _, reference in kept]
+    def _follow(self) -> list[HeldFace]:
+        """Each box takes over what the last frame's face it overlaps most carried (each face's once, most
+        overlap first); a box that overlaps none enough is a new face."""
+        pairs = sorted(((iou(old.box, box), i, j) for i, box in enumerate(self._boxes)
+                        for j, old in enumerate(self._held)), reverse=True)
+        kept: list[HeldFace | None] = [None] * len(self._boxes)
+        used: set[int] = set()
+        for overlap, i, j in pairs:
+            if overlap < self.min_iou:
+                break
+            if kept[i] is None and j not in used:
+                used.add(j)
+                kept[i] = self._held[j]
+                kept[i].box = tuple(self._boxes[i])
+        self._held = [face or HeldFace(tuple(box)) for face, box in zip(kept, self._boxes)]
+        return self._held
 
     def _smooth(self, face: FacePrediction) -> FacePrediction:
         best = max(self._previous, key=lambda p: iou(p.box, face.box), default=None)
@@ -258,6 +273,7 @@ class Track:
     classified: int = -1  # the frame of that classification
     mirror_next: bool = False  # which view of the face its next classification takes (alternating flip)
     reference: RunningReference = field(default_factory=RunningReference)  # its own, for baseline=auto
+    identity: Identity = field(default_factory=Identity)  # who it is (people)
 
 
 class TrackedFaces:
@@ -269,8 +285,9 @@ class TrackedFaces:
 
     def __init__(self, predictor: Predictor, detect_every: int = 3, smoothing: float = 0.0,
                  max_unconfirmed: int = 10, local_search: bool = True, classify_per_frame: int = 2,
-                 min_iou: float = 0.3, searches_per_frame: int = 2):
+                 min_iou: float = 0.3, searches_per_frame: int = 2, people: People | None = None):
         check_live_options(detect_every, smoothing, max_unconfirmed, classify_per_frame)
+        self.people = people
         if predictor.detector is None:
             raise BadValue("the live loop needs a face detector (detector=none classifies whole frames)")
         self.predictor, self.detect_every, self.smoothing = predictor, detect_every, smoothing
@@ -305,6 +322,8 @@ class TrackedFaces:
             self._adopt_searches()
         self._prune()
         tracks = self.tracks[:1] if self.predictor.faces == "largest" else self.tracks
+        if self.people is not None:
+            self.people.identify(grey, self._frame, [t.box for t in tracks], [t.identity for t in tracks])
         due = self._due(tracks)
         # test-time flip in video: a face and its mirror image on alternate classifications, which the
         # smoothing averages (one pass a face instead of two: ~1 ms less a frame). Without smoothing
@@ -312,10 +331,12 @@ class TrackedFaces:
         alternate = self.predictor.tta_flip and self.smoothing > 0
         mirrored = [t.mirror_next for t in due] if alternate else None
         references = [t.reference for t in due] if self.predictor.baseline is not None else None
-        for track, face in zip(due, self.predictor.classify_boxes(grey, [t.box for t in due], mirrored, references)):
+        profiles = self.people.profiles([t.identity for t in due]) if self.people is not None else None
+        for track, face in zip(due, self.predictor.classify_boxes(grey, [t.box for t in due], mirrored, references,
+                                                                  profiles)):
             track.probs, track.classified = smooth(track.probs, face.probs, self.smoothing), self._frame
             track.mirror_next = alternate and not track.mirror_next
-        return [FacePrediction(tuple(t.box), t.probs) for t in tracks]
+        return [FacePrediction(tuple(t.box), t.probs, t.identity.person) for t in tracks]
 
     def hand_off(self) -> None:
         """Give the threads the last frame's full scan (when one is due) and window searches.

@@ -1,0 +1,158 @@
+"""Who is who across a video, a stream or a folder: a person id for every face, kept for the whole source.
+
+Each tracked face (a `Track` of the live loop, a held box of the exact loop, a face of a photo) carries an
+`Identity`: the person it is taken for. The tracker keeps a face's identity from frame to frame; this module
+decides whom a face is, from identity embeddings (`fer.inference.identity`, the MobileFace recognition
+network), only when there is a reason to look:
+
+- a face is new (a person enters, comes back, reappears after a cut or after being hidden): it is compared
+  with everyone seen so far (and everyone enrolled in a people file) and takes the best match above the
+  encoder's threshold, else it is a new person;
+- a face is in doubt: it overlapped another face (two people crossing: the tracker may have swapped them) and
+  has just come apart from it, or a new face appeared next to it;
+- every `recheck_every` frames, so that a swap the tracker made unseen is undone within a second or so.
+
+Faces in doubt are assigned together (best similarities first, a small bonus for keeping one's id), so two
+people who crossed get their own ids back rather than each other's. Two faces of one frame are never the same
+person. Each person keeps a few embeddings (`max_exemplars`, each unlike the others: the same person smiling
+and frowning), so memory grows with the number of people, not with the length of the video.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fer.faces.detect import Box, iou
+from fer.inference.profile import Profile
+
+# a face that keeps its id needs this much less similarity than a face taking someone else's: ids hold
+# steady between checks that score a person's two close exemplars nearly alike
+KEEP_BONUS = 0.05
+# an embedding this similar to one a person already has adds nothing new
+REDUNDANT = 0.92
+# boxes nearer than this many face widths (centre to centre) are "next to" each other
+NEAR = 1.5
+
+
+@dataclass
+class Identity:
+    """One tracked face's person (None until first checked) and the state that says when to check it again."""
+
+    person: str | None = None
+    checked: int = -(10 ** 9)  # the frame of its last check
+    overlapping: bool = False  # its box overlapped another face's at its last frame
+
+
+@dataclass
+class Person:
+    id: str
+    exemplars: list[np.ndarray] = field(default_factory=list)
+    named: bool = False  # enrolled in a people file (its id is the name)
+
+    def similarity(self, embedding: np.ndarray) -> float:
+        return max((float(e @ embedding) for e in self.exemplars), default=-1.0)
+
+    def learn(self, embedding: np.ndarray, max_exemplars: int) -> None:
+        """Keep the embedding if it shows the person in a way none of the kept ones does; when full, it
+        replaces the kept one it is most like (so the set stays varied)."""
+        if not self.exemplars:
+            self.exemplars.append(embedding)
+            return
+        similar = [float(e @ embedding) for e in self.exemplars]
+        if max(similar) >= REDUNDANT:
+            return
+        if len(self.exemplars) < max_exemplars:
+            self.exemplars.append(embedding)
+        elif not self.named:  # an enrolled person's embeddings are the ones enrolled
+            self.exemplars[int(np.argmax(similar))] = embedding
+
+
+class People:
+    """Everyone seen in one source (and everyone enrolled), and the rule that gives each face its person."""
+
+    def __init__(self, encoder, known: list[Person] | None = None, recheck_every: int = 30,
+                 max_exemplars: int = 8, threshold: float | None = None,
+                 profiles: dict[str, Profile] | None = None, new_ids: bool = True) -> None:
+        self.encoder = encoder
+        self.threshold = encoder.threshold if threshold is None else threshold
+        self.recheck_every, self.max_exemplars = recheck_every, max_exemplars
+        self.people: dict[str, Person] = {p.id: p for p in known or []}
+        self._profiles = profiles or {}  # an enrolled person's calibration, applied to their face only
+        self.new_ids = new_ids  # False: a face that matches nobody known stays None (a lone photo: names only)
+        self._next = 1
+        self.embedded = 0  # identity embeddings computed so far (what re-identification costs)
+
+    def profiles(self, identities: list[Identity]) -> list[Profile | None] | None:
+        """Each face's own profile (None: the recognizer's), or None when nobody here has one."""
+        if not self._profiles:
+            return None
+        return [self._profiles.get(identity.person) for identity in identities]
+
+    def identify(self, grey: np.ndarray, frame: int, boxes: list[Box], identities: list[Identity]) -> None:
+        """Set each face's `person` (boxes and identities in the same order: one face each)."""
+        overlapping = [any(iou(box, other) > 0 for j, other in enumerate(boxes) if j != i)
+                       for i, box in enumerate(boxes)]
+        due = [i for i, identity in enumerate(identities) if self._due(i, identity, frame, boxes, identities,
+                                                                         overlapping[i])]
+        for identity, overlaps in zip(identities, overlapping):
+            identity.overlapping = overlaps
+        if not due:
+            return
+        embeddings = self.encoder.embed_boxes(grey, [boxes[i] for i in due])
+        self.embedded += len(due)
+        held = {identities[i].person for i in range(len(identities)) if i not in due} - {None}
+        self._assign([identities[i] for i in due], np.asarray(embeddings, np.float32), held)
+        for i in due:
+            identities[i].checked = frame
+
+    def _due(self, i: int, identity: Identity, frame: int, boxes: list[Box], identities: list[Identity],
+             overlapping_now: bool) -> bool:
+        if identity.person is None:
+            return True
+        if overlapping_now:  # a face half hidden by another reads as neither: wait until they part
+            return False
+        if identity.overlapping:  # just came apart from another face
+            return True
+        new_nearby = any(other.person is None and _near(boxes[i], boxes[j])
+                         for j, other in enumerate(identities) if j != i)
+        return new_nearby or frame - identity.checked >= self.recheck_every
+
+    def _assign(self, identities: list[Identity], embeddings: np.ndarray, held: set[str]) -> None:
+        """Best matches first: each face takes the person it is most like (at least the threshold; its own
+        id gets KEEP_BONUS), no person twice; a face left over keeps its id if free, else is someone new."""
+        candidates = [p for p in self.people.values() if p.id not in held]
+        scores = np.array([[p.similarity(e) + (KEEP_BONUS if p.id == identity.person else 0.0)
+                            for p in candidates] for identity, e in zip(identities, embeddings)]).reshape(
+            len(identities), len(candidates))
+        taken: set[str] = set(held)
+        settled: dict[int, str] = {}
+        for flat in np.argsort(-scores, axis=None):
+            face, person = divmod(int(flat), len(candidates))
+            if scores[face, person] < self.threshold:
+                break
+            if face in settled or candidates[person].id in taken:
+                continue
+            settled[face] = candidates[person].id
+            taken.add(candidates[person].id)
+        for face, (identity, embedding) in enumerate(zip(identities, embeddings)):
+            person = settled.get(face)
+            if person is None:
+                keep = identity.person is not None and identity.person not in taken
+                person = identity.person if keep else self._new_person() if self.new_ids else None
+                taken.add(person)
+            identity.person = person
+            if person is not None:
+                self.people[person].learn(embedding, self.max_exemplars)
+
+    def _new_person(self) -> str:
+        while f"p{self._next}" in self.people:
+            self._next += 1
+        person = Person(f"p{self._next}")
+        self.people[person.id] = person
+        return person.id
+
+
+def _near(a: Box, b: Box) -> bool:
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a, b
+    distance = np.hypot(ax + aw / 2 - bx - bw / 2, ay + ah / 2 - by - bh / 2)
+    return distance < NEAR * max(aw, bw)
