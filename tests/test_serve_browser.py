@@ -163,6 +163,12 @@ def test_page_streams_the_camera_and_reads_an_image(server, browser, tmp_path):
     x, y, w, h = face["box"]  # around the face, which fills the middle 300x300 of the frame
     assert 160 <= x + w / 2 <= 480 and 80 <= y + h / 2 <= 400 and 80 <= w <= 320, face["box"]
     assert face["label"] == "happy" and face["score"] > 0.8, face
+    assert face["person"] == "p1", face  # the stream's first person
+
+    # the person's strip of the last minute, with their current label
+    people = wait_for(browser, "Array.from(document.querySelectorAll('#people > .person')).map("
+                               "row => [row.dataset.person, row.dataset.label])", 10, "the person's strip")
+    assert people == [["p1", "happy"]], people
 
     # the seven bars: the model's labels, probabilities summing to 1, happy the longest
     with urllib.request.urlopen(url + "/v1/model", timeout=10) as response:
@@ -194,7 +200,7 @@ def test_page_streams_the_camera_and_reads_an_image(server, browser, tmp_path):
     assert (still["width"], still["height"]) == (640, 480)
     items = wait_for(browser, "Array.from(document.querySelectorAll('#still-faces li')).map(li => li.textContent)",
                      10, "the image's faces listed")
-    assert len(items) == 1 and items[0].startswith("surprise "), items
+    assert len(items) == 1 and items[0].startswith("surprise "), items  # one photo: no person id
     assert browser.execute_script("return document.getElementById('still').width") == 640
 
     # the live stream kept going (the video's answers own #label) and the page logged no error

@@ -43,6 +43,8 @@ class ServeOptions:
     profile_force: bool = _option(False, "accept a profile fitted for another model file")
     baseline: str = _option("off", "streams: auto builds each tracked face's own reference from its frames, no "
                                    "labels (docs/calibration.md); off: not")
+    people: str = _option("auto", "auto: each stream's faces get person ids of its own (p1, p2, ...); a people "
+                                  "file (fer enroll) also names enrolled people and applies their profiles; off")
     detector: str = _option("haar", "haar | yunet | none (every image is already a face crop)")
     min_face: float = _option(0.15, "haar: smallest face, a fraction of the frame's shorter side (infer.py: 0.1)")
     scale_step: float = _option(1.2, "haar: step between the face sizes it tries (infer.py: 1.1); larger is faster")
@@ -67,7 +69,7 @@ class ServeOptions:
         return int(self.max_body_mb * 1024 * 1024)
 
 
-TEXT = {"host", "weights", "profile", "baseline", "detector", "token", "ssl_certfile", "ssl_keyfile", "log_level"}
+TEXT = {"host", "weights", "profile", "baseline", "people", "detector", "token", "ssl_certfile", "ssl_keyfile", "log_level"}
 NULLABLE = {"weights", "profile", "token", "ssl_certfile", "ssl_keyfile"}
 
 

@@ -49,8 +49,8 @@ class Service:
         self.make_detector = detector_factory or (lambda: service_detector(options))
         weights = weights_path(options.weights)
         # one ONNX Runtime thread each: parallelism comes from the workers, not from each call
-        self.recognizers = [Recognizer(weights, self.make_detector(), tta_flip=options.tta_flip, threads=1)
-                            for _ in range(options.workers)]
+        self.recognizers = [Recognizer(weights, self.make_detector(), tta_flip=options.tta_flip, threads=1,
+                                       people=options.people) for _ in range(options.workers)]
         # the service's profile: every request's and every stream's until a stream sets its own (checked now)
         self.profile = self._checked_profile(options.profile, options.profile_force)
         for recognizer in self.recognizers:
@@ -250,8 +250,9 @@ class LiveStream:
     def _open(self, make_predictor: Callable[[], Predictor], base: Recognizer, detect_every: int) -> None:
         self.predictor = predictor = make_predictor()
         if predictor.detector is not None:
+            # a stream's people are its own (ids from p1), never another connection's
             self.loop = TrackedFaces(predictor, detect_every, base.smoothing, base.max_unconfirmed,
-                                     base.local_search, base.classify_per_frame)
+                                     base.local_search, base.classify_per_frame, people=base.new_people())
 
     def set_profile(self, profile: Profile | None) -> Future:
         """This stream's profile from its next frame on (None: the service's), set on the stream's thread."""

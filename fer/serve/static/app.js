@@ -2,7 +2,8 @@
 // an image dropped or chosen goes to /v1/predict. No library, no build step: read it as it is.
 //
 // For tests and tools the page keeps its state readable: #label (the largest face's label), #bars (one
-// element per label with data-label and data-p), #fps, #rtt, #status, and window.ferState.
+// element per label with data-label and data-p), #people (one element per person with data-person and
+// data-label), #fps, #rtt, #status, and window.ferState.
 "use strict";
 
 const TARGET_FPS = 30;
@@ -12,7 +13,10 @@ const JPEG_QUALITY = 0.8;
 const WIDTH = 640, HEIGHT = 480;
 
 const $ = (id) => document.getElementById(id);
-window.ferState = { frames: 0, lastFaces: [], fps: 0, rttMs: 0, profile: null, calibration: null };
+window.ferState = { frames: 0, lastFaces: [], fps: 0, rttMs: 0, profile: null, calibration: null, people: {} };
+const PEOPLE_WINDOW_MS = 60000;  // each person's strip shows their top label over the last minute
+// one colour per expression, in the order of the labels (the timeline pictures of infer.py use their own)
+const LABEL_COLOURS = ["#d62728", "#8c564b", "#9467bd", "#f2b701", "#7f7f7f", "#1f77b4", "#17becf"];
 
 let token = new URLSearchParams(location.search).get("token") || "";
 let labels = ["anger", "disgust", "fear", "happy", "neutral", "sad", "surprise"];
@@ -50,6 +54,7 @@ async function start() {
   $("token-form").hidden = true;
   labels = (await response.json()).labels;
   makeBars();
+  makeLegend();
   await startCamera();
 }
 
@@ -125,6 +130,7 @@ function openSocket() {
     setStatus("streaming");
     drawBoxes($("overlay"), message.faces, null);
     showLargest(message.faces);
+    rememberPeople(message.faces, now);
     $("fps").textContent = answered.length.toFixed(1);
     $("rtt").textContent = String(window.ferState.rttMs);
   };
@@ -176,7 +182,7 @@ function drawBoxes(canvas, faces, image) {
     const [x, y, w, h] = face.box;
     context.strokeStyle = "#2fd86a";
     context.strokeRect(x, y, w, h);
-    const text = face.label + " " + face.score.toFixed(2);
+    const text = (face.person ? face.person + ": " : "") + face.label + " " + face.score.toFixed(2);
     const height = parseInt(context.font, 10) + 6;
     context.fillStyle = "rgba(0, 0, 0, 0.6)";
     context.fillRect(x, Math.max(0, y - height), context.measureText(text).width + 8, height);
@@ -228,6 +234,67 @@ function showLargest(faces) {
   }
 }
 
+// --- people: each person's top label over the last minute, one strip each (window.ferState.people) ---
+
+function rememberPeople(faces, now) {
+  const people = window.ferState.people;
+  for (const face of faces) {
+    if (!face.person) continue;
+    (people[face.person] = people[face.person] || []).push({ t: now, label: face.label });
+  }
+  for (const person of Object.keys(people)) {
+    people[person] = people[person].filter((seen) => now - seen.t <= PEOPLE_WINDOW_MS);
+    if (!people[person].length) delete people[person];
+  }
+  drawPeople(now);
+}
+
+function drawPeople(now) {
+  const list = $("people");
+  const people = window.ferState.people;
+  for (const row of [...list.children]) {  // people not seen for a minute leave the list
+    if (!(row.dataset.person in people)) row.remove();
+  }
+  for (const person of Object.keys(people).sort()) {
+    let row = list.querySelector(`[data-person="${CSS.escape(person)}"]`);
+    if (!row) {
+      row = document.createElement("div");
+      row.className = "person";
+      row.dataset.person = person;
+      const name = document.createElement("span");
+      name.textContent = person;
+      const strip = document.createElement("canvas");
+      strip.width = 300;
+      strip.height = 14;
+      row.append(name, strip);
+      list.appendChild(row);
+    }
+    const seen = people[person];
+    row.dataset.label = seen[seen.length - 1].label;
+    const strip = row.querySelector("canvas");
+    const context = strip.getContext("2d");
+    context.clearRect(0, 0, strip.width, strip.height);
+    for (let i = 0; i < seen.length; i++) {  // each sighting lasts until the next (at most half a second)
+      const end = i + 1 < seen.length ? Math.min(seen[i + 1].t, seen[i].t + 500) : seen[i].t + 100;
+      const x0 = strip.width * (1 - (now - seen[i].t) / PEOPLE_WINDOW_MS);
+      const x1 = strip.width * (1 - (now - end) / PEOPLE_WINDOW_MS);
+      context.fillStyle = LABEL_COLOURS[labels.indexOf(seen[i].label)] || "#000";
+      context.fillRect(x0, 0, Math.max(1, x1 - x0), strip.height);
+    }
+  }
+}
+
+function makeLegend() {
+  const legend = $("people-legend");
+  legend.replaceChildren();
+  labels.forEach((label, i) => {
+    const key = document.createElement("span");
+    key.style.borderLeft = "0.8rem solid " + LABEL_COLOURS[i];
+    key.textContent = " " + label;
+    legend.appendChild(key);
+  });
+}
+
 // --- an image: dropped or chosen, sent to /v1/predict, drawn with its faces ---
 
 async function predictImage(file) {
@@ -256,7 +323,7 @@ async function predictImage(file) {
   list.replaceChildren();
   for (const face of answer.faces) {
     const item = document.createElement("li");
-    item.textContent = face.label + " " + face.score.toFixed(3);
+    item.textContent = (face.person ? face.person + ": " : "") + face.label + " " + face.score.toFixed(3);
     list.appendChild(item);
   }
   if (!streaming) showLargest(answer.faces);  // the live video's answers own the bars while it runs
