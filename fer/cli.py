@@ -16,6 +16,8 @@ COMMANDS = {
                                              "photos (docs/calibration.md)"),
     "enroll": ("fer.enroll", "add a person to a people file, so video names them and applies their profile "
                              "(docs/people.md)"),
+    "summarise": ("fer.summarise", "per-person summaries of records written earlier, or one table across the "
+                                   "videos of a multirun (docs/summaries.md)"),
 }
 
 

@@ -9,10 +9,11 @@ is the number of failures.
 import logging
 import os
 import sys
+from pathlib import Path
 
 import cv2
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from fer.errors import BadValue
 from fer.faces.image_io import to_grey_uint8
@@ -94,7 +95,22 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
     return progress.failures
 
 
+def in_run_folder(output: DictConfig) -> DictConfig:
+    """In a multirun (`python infer.py -m source=a.mp4,b.mp4 ...`) a relative output path lands in the job's own
+    run folder, so that each video's records, summary and timeline stay apart; a single run writes where it is
+    told (its run folder is the working directory)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return output
+    folder = Path(HydraConfig.get().runtime.output_dir)
+    return OmegaConf.create({key: str(folder / value) if isinstance(value, str) and not Path(value).is_absolute()
+                             else value for key, value in output.items()})
+
+
 def _open_writers(output: DictConfig) -> dict[str, list]:
+    output = in_run_folder(output)
     writers = {"records": [], "images": [], "people": []}
     if output.get("summary") or output.get("timeline") or output.get("report"):
         from fer.inference.timeline import SummaryFiles  # written by close() in the run's finally, early stops too

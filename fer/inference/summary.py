@@ -370,6 +370,44 @@ def summarise(records: str | Path | Iterable[dict], **settings) -> PeopleSummary
     return summary
 
 
+def merge_summaries(folder: str | Path) -> list[dict]:
+    """One table of the per-person summaries under `folder` (a multirun's run folders: one video each, see
+    docs/cluster.md): every `*.json` summary that infer.py's output.summary wrote, a row per person with the
+    video (`source`) and its run folder (`run`) in front. Files that are not summaries are not read."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MissingInput(f"source={folder}: no such folder (a multirun's sweep folder, e.g. logs/infer/multiruns/<date>)")
+    table = []
+    for path in sorted(folder.rglob("*.json")):
+        if ".submitit" in path.parts:
+            continue
+        try:
+            document = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if not isinstance(document, dict) or not {"people", "unassigned", "settings"} <= set(document):
+            continue
+        run = str(path.parent.relative_to(folder))
+        table += [{"source": document["source"], "run": run, **row} for row in document["people"]]
+    if not table:
+        raise BadValue(f"source={folder}: no per-person summary under it (run infer.py with output.summary=summary.json)")
+    return table
+
+
+def write_table(rows: list[dict], path: str | Path) -> Path:
+    """Rows of dicts (the same keys) as `.csv` or `.json`, written whole or not at all."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return write_atomic(path, json.dumps(rows, indent=1) + "\n")
+    if path.suffix.lower() != ".csv":
+        raise BadValue(f"out={path}: name a .csv or .json file")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_atomic(path, buffer.getvalue())
+
+
 def read_jsonl(path: Path) -> Iterable[dict]:
     """Records of a JSONL file, one at a time; a line that is not a record is named by file and line."""
     if not path.is_file():
