@@ -134,19 +134,23 @@ def camera_run(recognizer: Recognizer, encoded: list[bytes], expected: int, fps:
 
 
 def loops_table(weights: Path, detector: str, frames: int, threads: int, repeats: int = 3,
-                sizes: tuple[tuple[int, int], ...] = RESOLUTIONS, counts: tuple[int, ...] = (1, 5)) -> dict:
+                sizes: tuple[tuple[int, int], ...] = RESOLUTIONS, counts: tuple[int, ...] = (1, 5),
+                people_off_too: bool = False) -> dict:
     """The exact loop beside the live loop, per resolution and face count; each cell the median of
-    `repeats` runs (the two loops take turns, so a noisy spell of the machine hits both)."""
+    `repeats` runs (the loops take turns, so a noisy spell of the machine hits each). `people_off_too`: the
+    live loop without person ids as well (what re-identification costs)."""
     cfg = OmegaConf.load(ROOT / "conf" / "infer.yaml")
     options = dict(tta_flip=cfg.tta_flip, threads=threads, detect_every=cfg.detect_every, smoothing=cfg.smoothing,
                    max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search,
-                   classify_per_frame=cfg.classify_per_frame)
+                   classify_per_frame=cfg.classify_per_frame, people=cfg.people)
     loops = {"exact": Recognizer(weights, make_detector(detector), realtime=False, **options),
              "live": Recognizer(weights, make_detector(detector), **options)}
+    if people_off_too:
+        loops["live-off"] = Recognizer(weights, make_detector(detector), **{**options, "people": "off"})
     print(f"\nvideo loops as a 30 fps camera sees them (detector={detector}, detect_every={cfg.detect_every}, "
           f"tta_flip={cfg.tta_flip}), {frames} frames each; ms p50 / p95 / p99 (first second left out), "
           f"median of {repeats} runs")
-    print(f"{'frame':<11}{'faces':>6}{'loop':>7}{'p50':>9}{'p95':>9}{'p99':>9}{'dropped':>9}{'faces found':>13}")
+    print(f"{'frame':<11}{'faces':>6}{'loop':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'dropped':>9}{'faces found':>13}")
     rows = []
     for size in sizes:
         for count in counts:
@@ -159,7 +163,7 @@ def loops_table(weights: Path, detector: str, frames: int, threads: int, repeats
                 result = {"size": f"{size[0]}x{size[1]}", "faces": count, "loop": name, "runs": len(results),
                           **{key: statistics.median(r[key] for r in results) for key in results[0]}}
                 rows.append(result)
-                print(f"{result['size']:<11}{count:>6}{name:>7}{result['p50']:>9.2f}{result['p95']:>9.2f}"
+                print(f"{result['size']:<11}{count:>6}{name:>9}{result['p50']:>9.2f}{result['p95']:>9.2f}"
                       f"{result['p99']:>9.2f}{result['dropped']:>9}{result['faces_found']:>13.2f}")
     return {"detector": detector, "detect_every": cfg.detect_every, "repeats": repeats, "rows": rows}
 
@@ -268,6 +272,8 @@ def main() -> None:
     parser.add_argument("--loop-sizes", default=",".join(f"{w}x{h}" for w, h in RESOLUTIONS),
                         help="frame sizes of the loops table, e.g. 640x480")
     parser.add_argument("--loop-faces", default="1,5", help="face counts of the loops table, e.g. 1")
+    parser.add_argument("--people-off-too", action="store_true",
+                        help="the loops table also runs the live loop with people=off (loop live-off): the cost of person ids")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rss-frames", type=int, default=10_000, help="0 skips the memory measurement")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -276,7 +282,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="fer-latency-"))
     weights = weights_path(args.weights)
     cells = dict(sizes=tuple(tuple(int(x) for x in size.split("x")) for size in args.loop_sizes.split(",")),
-                 counts=tuple(int(c) for c in args.loop_faces.split(",")))
+                 counts=tuple(int(c) for c in args.loop_faces.split(",")), people_off_too=args.people_off_too)
     live_cfg = OmegaConf.load(ROOT / "conf" / "infer.yaml")
     default_detector = next(d["detector"] for d in OmegaConf.to_container(live_cfg.defaults)
                             if isinstance(d, dict) and "detector" in d)
