@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fer.inference.identity import IdentityEncoder  # noqa: E402
-from fer.models.identity import (FARS, THRESHOLD_FAR, build_float_network, embed_file, export_float,  # noqa: E402
+from fer.export.identity import (FARS, THRESHOLD_FAR, build_float_network, embed_file, export_float,  # noqa: E402
                                  identity_sets, pooled, pooled_ids, rank1, verification)
 
 OUT_DIR = ROOT / "logs" / "bench" / "identity"
@@ -244,7 +244,7 @@ def summarise(command: str, int8: IdentityEncoder, sets: dict, report: dict) -> 
 
 def fp32_with_meta(fp32: Path, int8: IdentityEncoder, tmp: str) -> Path:
     """The float file with the int8 file's metadata, so that the encoder times both the same way."""
-    from fer.models.identity import write_metadata
+    from fer.export.identity import write_metadata
 
     out = Path(tmp) / "fp32_meta.onnx"
     out.write_bytes(fp32.read_bytes())

@@ -33,7 +33,8 @@ STAGES = (
     ("evaluation", ("fer.evaluation",), ()),
     ("training", ("fer.training",), ()),
     ("serving", ("fer.serve",), ()),
-    ("front door", (), ("fer", "fer.api", "fer.cli", "fer.evaluate", "fer.audit", "fer.quantize", "fer.calibrate")),
+    ("front door", (), ("fer", "fer.api", "fer.cli", "fer.evaluate", "fer.audit", "fer.quantize", "fer.calibrate",
+                        "fer.enroll", "fer.summarise")),
 )
 LEAVES = ("fer.labels", "fer.errors")  # they import nothing of fer at all
 

@@ -74,7 +74,7 @@ def test_the_encoder_imports_no_training_library():
 def test_a_missing_or_foreign_file_is_one_line_saying_what_to_do(tmp_path):
     with pytest.raises(MissingInput) as missing:
         IdentityEncoder(tmp_path / "gone.onnx")
-    assert "gone.onnx" in str(missing.value) and "python -m fer.models.identity" in str(missing.value)
+    assert "gone.onnx" in str(missing.value) and "python -m fer.export.identity" in str(missing.value)
     assert "\n" not in str(missing.value)
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(BadValue, match="not a readable ONNX model"):
@@ -89,7 +89,7 @@ def test_a_missing_or_foreign_file_is_one_line_saying_what_to_do(tmp_path):
 @pytest.fixture(scope="module")
 def jaffe():
     """JAFFE's faces cut as the encoder cuts them (importer and bench use the same cutting)."""
-    from fer.models.identity import jaffe_faces
+    from fer.export.identity import jaffe_faces
 
     return jaffe_faces(DATA_DIR, IdentityEncoder().margin)
 
@@ -111,7 +111,7 @@ def test_jaffe_nearest_neighbour_is_the_same_person(encoder, jaffe):
 
 @needs_data("jaffe", "ckplus48")
 def test_the_stored_threshold_is_this_files_false_accept_rate_of_1e_3(encoder, jaffe):
-    from fer.models.identity import THRESHOLD_FAR, ckplus_faces, pair_scores, pooled, threshold_at
+    from fer.export.identity import THRESHOLD_FAR, ckplus_faces, pair_scores, pooled, threshold_at
 
     batch, ids = pooled({"jaffe": jaffe, "ckplus48": ckplus_faces(DATA_DIR, encoder.margin)})
     _, impostor = pair_scores(encoder.embed_batch(batch), ids)
@@ -124,7 +124,7 @@ def test_the_stored_threshold_is_this_files_false_accept_rate_of_1e_3(encoder, j
 def test_the_int8_file_agrees_with_the_publishers_float_network(encoder, jaffe):
     import torch
 
-    from fer.models.identity import build_float_network, sha256
+    from fer.export.identity import build_float_network, sha256
 
     net = build_float_network(WEIGHTS_DIR)
     with torch.no_grad():

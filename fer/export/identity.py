@@ -1,7 +1,7 @@
 """The identity network: MobileFace Identification V1 (the publisher's face-recognition network, whole) as int8 ONNX.
 
-    python -m fer.models.identity ../shared/weights/mobileface     # writes fer/assets/identity_model.onnx
-    python -m fer.models.identity <folder> --out x.onnx --faces ../shared/data --float-out x.fp32.onnx
+    python -m fer.export.identity ../shared/weights/mobileface     # writes fer/assets/identity_model.onnx
+    python -m fer.export.identity <folder> --out x.onnx --faces ../shared/data --float-out x.fp32.onnx
 
 Steps: the MXNet checkpoint is read without MXNet (fer.models.mxnet_graph) into a torch network, exported to
 float ONNX (input `input`: N x 1 x 100 x 100, (x / 255 - 0.5) / 0.5; output `embedding`: N x 256, unit rows),
@@ -305,7 +305,7 @@ def import_identity(folder: str | Path, out: str | Path, data_dir: str | Path = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fer.models.identity", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m fer.export.identity", description=__doc__.splitlines()[0])
     parser.add_argument("folder", help=f"folder holding {STEM}-symbol.json and -0000.params")
     parser.add_argument("--out", default=str(shipped_identity_model()),
                         help="int8 file to write (default: the shipped one)")
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = import_identity(args.folder, args.out, args.faces, args.margin, args.float_out)
     except (FileNotFoundError, ValueError) as err:
-        print(f"fer.models.identity: {' '.join(str(err).split())}", file=sys.stderr)
+        print(f"fer.export.identity: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
     meta = read_metadata(out)
     size = out.stat().st_size / 1e6
