@@ -135,11 +135,11 @@ def test_infer_py_records_carry_person(tmp_path, any_pair):
     assert {r["person"] for r in faces} == {"p1", "p2"}
 
 
-@pytest.mark.xfail(strict=True, reason="a face coming out from behind another is looked at while still half hidden and "
-                   "gets a new id for a few frames (docs/people.md, Who is who in video: measured)")
 def test_a_face_coming_out_from_behind_another_never_takes_a_new_id(tmp_path, recognizer, real_pair):
     # the bench's crossing at its own pace (8 s, 120 frames): the face behind is found again half covered
     truth = write_video(tmp_path / "crossing.mp4", CROSS_ONCE, real_pair)
     faces = stream_faces(recognizer, tmp_path / "crossing.mp4")
-    assert {p for frame in faces.values() for p, _ in frame} == {"p1", "p2"}
-    assert_each_keeps_one_id(truth, faces)
+    persons = [p for frame in faces.values() for p, _ in frame]
+    # while it is half hidden it is nobody yet (null), for a few frames, never a third person
+    assert set(persons) - {None} == {"p1", "p2"} and persons.count(None) <= 15, persons.count(None)
+    assert_each_keeps_one_id(truth, {frame: [f for f in found if f[0]] for frame, found in faces.items()})

@@ -18,8 +18,10 @@ person. Each person keeps a few embeddings (`max_exemplars`, each unlike the oth
 and frowning), so memory grows with the number of people, not with the length of the video.
 """
 
+from collections import deque
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from fer.faces.detect import Box, iou
@@ -32,6 +34,14 @@ KEEP_BONUS = 0.05
 REDUNDANT = 0.92
 # boxes nearer than this many face widths (centre to centre) are "next to" each other
 NEAR = 1.5
+# a new face that overlaps another is half hidden and reads as nobody: it takes a known person if it matches,
+# and otherwise waits (no id yet) to be looked at again this many frames later or the frame it comes apart
+HIDDEN_WAIT = 5
+# a cut (or the whole view covered): the frame, shrunk to CUT_SIDE, differs from the one before by more than
+# CUT_MIN grey levels on average and by CUT_RATIO times the usual difference. Measured on bench/people.py's
+# videos: cuts 5.9-7.9, motion and expressions at most 3.2; the ratio keeps a moving camera from reading as cuts
+CUT_SIDE, CUT_MIN, CUT_RATIO = (32, 24), 4.0, 4.0
+MINT_DOUBT = 60  # frames (2 s at 30 fps: two regular checks)
 
 
 @dataclass
@@ -41,6 +51,11 @@ class Identity:
     person: str | None = None
     checked: int = -(10 ** 9)  # the frame of its last check
     overlapping: bool = False  # its box overlapped another face's at its last frame
+    # the person this face's own look created, and when: if a look soon after (within MINT_DOUBT frames) finds
+    # it is someone already known, that person was created by mistake (a poor first view) and is merged into
+    # the known one; later, a change of person is the tracker's swap, and both people are kept
+    minted: str | None = None
+    minted_at: int = 0
 
 
 @dataclass
@@ -81,6 +96,8 @@ class People:
         self.new_ids = new_ids  # False: a face that matches nobody known stays None (a lone photo: names only)
         self._next = 1
         self.embedded = 0  # identity embeddings computed so far (what re-identification costs)
+        self._thumbnail: np.ndarray | None = None  # the last frame, shrunk: what a cut is told by
+        self._differences: deque[float] = deque(maxlen=30)  # the last frames' usual change
 
     def profiles(self, identities: list[Identity]) -> list[Profile | None] | None:
         """Each face's own profile (None: the recognizer's), or None when nobody here has one."""
@@ -90,6 +107,9 @@ class People:
 
     def identify(self, grey: np.ndarray, frame: int, boxes: list[Box], identities: list[Identity]) -> None:
         """Set each face's `person` (boxes and identities in the same order: one face each)."""
+        if grey is not None and self._is_cut(grey):  # a face on an old face's box may be someone else now
+            for identity in identities:
+                identity.checked, identity.minted = -(10 ** 9), None
         overlapping = [any(iou(box, other) > 0 for j, other in enumerate(boxes) if j != i)
                        for i, box in enumerate(boxes)]
         due = [i for i, identity in enumerate(identities) if self._due(i, identity, frame, boxes, identities,
@@ -101,14 +121,25 @@ class People:
         embeddings = self.encoder.embed_boxes(grey, [boxes[i] for i in due])
         self.embedded += len(due)
         held = {identities[i].person for i in range(len(identities)) if i not in due} - {None}
-        self._assign([identities[i] for i in due], np.asarray(embeddings, np.float32), held)
+        self._assign([identities[i] for i in due], np.asarray(embeddings, np.float32), held,
+                     hidden=[overlapping[i] for i in due], frame=frame)
         for i in due:
             identities[i].checked = frame
 
+    def _is_cut(self, grey: np.ndarray) -> bool:
+        thumbnail = cv2.resize(grey, CUT_SIDE, interpolation=cv2.INTER_AREA).astype(np.float32)
+        previous, self._thumbnail = self._thumbnail, thumbnail
+        if previous is None or previous.shape != thumbnail.shape:
+            return False
+        difference = float(np.abs(thumbnail - previous).mean())
+        usual = float(np.median(self._differences)) if self._differences else 0.0
+        self._differences.append(difference)
+        return difference > max(CUT_MIN, CUT_RATIO * usual)
+
     def _due(self, i: int, identity: Identity, frame: int, boxes: list[Box], identities: list[Identity],
              overlapping_now: bool) -> bool:
-        if identity.person is None:
-            return True
+        if identity.person is None:  # new; a new face half hidden by another is looked at every few frames
+            return not overlapping_now or frame - identity.checked >= HIDDEN_WAIT
         if overlapping_now:  # a face half hidden by another reads as neither: wait until they part
             return False
         if identity.overlapping:  # just came apart from another face
@@ -117,9 +148,11 @@ class People:
                          for j, other in enumerate(identities) if j != i)
         return new_nearby or frame - identity.checked >= self.recheck_every
 
-    def _assign(self, identities: list[Identity], embeddings: np.ndarray, held: set[str]) -> None:
+    def _assign(self, identities: list[Identity], embeddings: np.ndarray, held: set[str], hidden: list[bool],
+                frame: int) -> None:
         """Best matches first: each face takes the person it is most like (at least the threshold; its own
-        id gets KEEP_BONUS), no person twice; a face left over keeps its id if free, else is someone new."""
+        id gets KEEP_BONUS), no person twice; a face left over keeps its id if free, else is someone new (a
+        new face half hidden by another (`hidden`) is nobody yet: it waits for a clear view)."""
         candidates = [p for p in self.people.values() if p.id not in held]
         scores = np.array([[p.similarity(e) + (KEEP_BONUS if p.id == identity.person else 0.0)
                             for p in candidates] for identity, e in zip(identities, embeddings)]).reshape(
@@ -138,11 +171,26 @@ class People:
             person = settled.get(face)
             if person is None:
                 keep = identity.person is not None and identity.person not in taken
-                person = identity.person if keep else self._new_person() if self.new_ids else None
+                may_mint = self.new_ids and not (hidden[face] and identity.person is None)
+                person = identity.person if keep else self._new_person() if may_mint else None
+                if person is not None and not keep:
+                    identity.minted, identity.minted_at = person, frame
                 taken.add(person)
+            elif identity.minted not in (None, person):
+                if frame - identity.minted_at <= MINT_DOUBT:
+                    self._merge(identity.minted, person, held | taken)
+                identity.minted = None
             identity.person = person
             if person is not None:
                 self.people[person].learn(embedding, self.max_exemplars)
+
+    def _merge(self, mistaken: str, known: str, in_use: set[str]) -> None:
+        """A person a face's poor first view created turned out to be `known`: `known` learns its views and
+        the mistaken person is removed (unless another face is that person now)."""
+        if mistaken in in_use or mistaken not in self.people or self.people[mistaken].named:
+            return
+        for embedding in self.people.pop(mistaken).exemplars:
+            self.people[known].learn(embedding, self.max_exemplars)
 
     def _new_person(self) -> str:
         while f"p{self._next}" in self.people:
