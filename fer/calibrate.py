@@ -15,20 +15,20 @@ Then `infer.py profile=me.profile.json`, `fer.Recognizer(profile=...)`, `fer ser
 `python -m fer.evaluate profile=...` apply it. Fitting is numpy only (fer.inference.profile).
 """
 
-import logging
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from fer.errors import BadValue, MissingInput, UserError, report_and_exit
+from fer.errors import BadValue, MissingInput
 from fer.faces.image_io import IMAGE_SUFFIXES
 from fer.inference.calibrate import calibrate, guided_capture
 from fer.inference.frames import open_frames
 from fer.inference.recognizer import Recognizer
 from fer.inference.profile import METHODS, REFERENCE
 from fer.labels import ALIASES, LABELS, label_index
+from fer.utils.commands import key_values, run_command
 
 OPTIONS = {"source": None, "out": None, "weights": None, "method": None, "detector": "haar", "tta_flip": "true",
            "countdown": "3", "seconds": "2"}
@@ -61,14 +61,7 @@ def images_by_label(folder: str | Path) -> dict[str, list[Path]]:
 
 
 def parse(argv: list[str]) -> dict:
-    options = dict(OPTIONS)
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep:
-            raise BadValue(f"{arg!r} is not key=value\n{USAGE}")
-        if key not in OPTIONS:
-            raise BadValue(f"unknown option {key!r}; options: {', '.join(OPTIONS)}\n{USAGE}")
-        options[key] = value
+    options = key_values(argv, OPTIONS, USAGE)
     for key in ("source", "out"):
         if not options[key]:
             raise BadValue(f"{key}= is missing\n{USAGE}")
@@ -113,29 +106,24 @@ def camera_photos(recognizer, options: dict, capture_factory=cv2.VideoCapture) -
             cv2.destroyAllWindows()
 
 
-def main(argv: list[str] | None = None, capture_factory=cv2.VideoCapture) -> int:
-    args = sys.argv[1:] if argv is None else list(argv)
-    if any(arg in ("-h", "--help", "help") for arg in args):
-        print(USAGE)
-        return 0
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        options = parse(args)
-        camera = is_camera(options["source"])
-        photos = None if camera else images_by_label(options["source"])
-        recognizer = Recognizer(options["weights"], options["detector"], faces="largest",
-                                tta_flip=options["tta_flip"] == "true")
-        if camera:
-            photos = camera_photos(recognizer, options, capture_factory)
-        profile = calibrate(recognizer, photos, options["method"])
-        out = profile.save(options["out"])
-    except UserError as err:
-        report_and_exit(err, code=2, prefix="fer calibrate")
-    print(f"fer calibrate: {profile.describe()}")
+def fit_and_save(args: list[str], capture_factory=cv2.VideoCapture) -> str:
+    options = parse(args)
+    camera = is_camera(options["source"])
+    photos = None if camera else images_by_label(options["source"])
+    recognizer = Recognizer(options["weights"], options["detector"], faces="largest",
+                            tta_flip=options["tta_flip"] == "true")
+    if camera:
+        photos = camera_photos(recognizer, options, capture_factory)
+    profile = calibrate(recognizer, photos, options["method"])
+    out = profile.save(options["out"])
+    lines = [f"fer calibrate: {profile.describe()}"]
     if profile.skipped:
-        print(f"  skipped {len(profile.skipped)} photo(s): " + "; ".join(profile.skipped[:10]))
-    print(f"wrote {out} (for {profile.model_file}, sha256 {profile.model_sha256[:12]})")
-    return 0
+        lines.append(f"  skipped {len(profile.skipped)} photo(s): " + "; ".join(profile.skipped[:10]))
+    return "\n".join([*lines, f"wrote {out} (for {profile.model_file}, sha256 {profile.model_sha256[:12]})"])
+
+
+def main(argv: list[str] | None = None, capture_factory=cv2.VideoCapture) -> int:
+    return run_command(argv, USAGE, "fer calibrate", lambda args: fit_and_save(args, capture_factory))
 
 
 if __name__ == "__main__":

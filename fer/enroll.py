@@ -20,13 +20,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.errors import BadValue, MissingInput, UserError, report_and_exit
+from fer.errors import BadValue, MissingInput
 from fer.faces.detect import HaarFaceDetector
 from fer.faces.image_io import IMAGE_SUFFIXES, UnreadableImage, files_under, to_grey_uint8
 from fer.inference.frames import as_frame, input_name, open_frames
 from fer.inference.identity import IdentityEncoder
 from fer.inference.people_file import PeopleFile
 from fer.inference.profile import Profile, file_sha256
+from fer.utils.commands import key_values, run_command
 
 OPTIONS = {"name": None, "source": None, "people": "people.json", "profile": None, "forget": None,
            "replace": "false", "seconds": "3"}
@@ -36,14 +37,7 @@ USAGE = ("usage: fer enroll name=<name> source=<photo, folder of photos, or webc
 
 
 def parse(argv: list[str]) -> dict:
-    options = dict(OPTIONS)
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep:
-            raise BadValue(f"{arg!r} is not key=value\n{USAGE}")
-        if key not in OPTIONS:
-            raise BadValue(f"unknown option {key!r}; options: {', '.join(OPTIONS)}\n{USAGE}")
-        options[key] = value
+    options = key_values(argv, OPTIONS, USAGE)
     if not options["forget"]:
         for key in ("name", "source"):
             if not options[key]:
@@ -127,17 +121,11 @@ def enroll(options: dict, capture_factory=cv2.VideoCapture) -> tuple[Path, str]:
 
 
 def main(argv: list[str] | None = None, capture_factory=cv2.VideoCapture) -> int:
-    args = sys.argv[1:] if argv is None else list(argv)
-    if any(arg in ("-h", "--help", "help") for arg in args):
-        print(USAGE)
-        return 0
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
+    def enroll_and_say(args: list[str]) -> str:
         path, said = enroll(parse(args), capture_factory)
-    except UserError as err:
-        report_and_exit(err, code=2, prefix="fer enroll")
-    print(f"fer enroll: {said}; wrote {path}")
-    return 0
+        return f"fer enroll: {said}; wrote {path}"
+
+    return run_command(argv, USAGE, "fer enroll", enroll_and_say)
 
 
 if __name__ == "__main__":

@@ -12,45 +12,37 @@ in front: the merge of a multirun over many videos (docs/cluster.md).
 import sys
 from pathlib import Path
 
-from fer.errors import BadValue, UserError, report_and_exit
+from fer.errors import BadValue
 from fer.inference.summary import merge_summaries, summarise, write_table
+from fer.utils.commands import key_values, run_command
 
 USAGE = "usage: fer summarise source=<records .jsonl, or a folder of run folders> out=<.csv or .json>"
 
 
 def parse(argv: list[str]) -> dict:
-    options = {"source": None, "out": None}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in options:
-            raise BadValue(f"{arg!r}: options are source= and out=\n{USAGE}")
-        options[key] = value
+    options = key_values(argv, {"source": None, "out": None}, USAGE)
     for key, value in options.items():
         if not value:
             raise BadValue(f"{key}= is missing\n{USAGE}")
     return options
 
 
+def summarise_and_say(args: list[str]) -> str:
+    options = parse(args)
+    source = Path(options["source"])
+    if source.is_dir():
+        rows = merge_summaries(source)
+        out = write_table(rows, options["out"])
+        said = f"{len(rows)} people from {len({(r['source'], r['run']) for r in rows})} video(s)"
+    else:
+        summary = summarise(source)
+        out = summary.write(options["out"])
+        said = f"{len(summary.people)} people"
+    return f"fer summarise: {said}; wrote {out}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else list(argv)
-    if any(arg in ("-h", "--help", "help") for arg in args):
-        print(USAGE)
-        return 0
-    try:
-        options = parse(args)
-        source = Path(options["source"])
-        if source.is_dir():
-            rows = merge_summaries(source)
-            out = write_table(rows, options["out"])
-            said = f"{len(rows)} people from {len({(r['source'], r['run']) for r in rows})} video(s)"
-        else:
-            summary = summarise(source)
-            out = summary.write(options["out"])
-            said = f"{len(summary.people)} people"
-    except UserError as err:
-        report_and_exit(err, code=2, prefix="fer summarise")
-    print(f"fer summarise: {said}; wrote {out}")
-    return 0
+    return run_command(argv, USAGE, "fer summarise", summarise_and_say)
 
 
 if __name__ == "__main__":

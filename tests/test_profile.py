@@ -73,7 +73,7 @@ def test_the_profile_file_is_small_plain_json(crops_recognizer, tmp_path):
     data = json.loads(path.read_text())
     assert data["format"] == "fer-profile/1" and data["model_file"] == "default_model.onnx"
     assert set(data) >= {"method", "params", "model_sha256", "counts", "labels", "created"}
-    assert path.stat().st_size < 100_000 and not list(tmp_path.glob("*.partial"))
+    assert path.stat().st_size < 100_000 and not list(tmp_path.glob(".*.tmp"))
 
 
 @pytest.mark.parametrize("method", METHODS)

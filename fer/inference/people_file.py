@@ -20,6 +20,7 @@ import numpy as np
 from fer.errors import BadValue, MissingInput
 from fer.inference.people import Person
 from fer.inference.profile import Profile, utc_now
+from fer.utils.files import write_atomic
 
 FORMAT = "fer-people/1"
 # embeddings kept per enrolled person: the most different ones of their photos (see `spread_out`)
@@ -61,12 +62,7 @@ class PeopleFile:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Written whole or not at all (a temporary file renamed over the target)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(json.dumps(asdict(self), indent=1))
-        partial.replace(path)
-        return path
+        return write_atomic(path, json.dumps(asdict(self), indent=1))
 
     def enroll(self, name: str, embeddings: np.ndarray, profile: Profile | None = None, replace: bool = False) -> None:
         name = name.strip()

@@ -32,6 +32,7 @@ import numpy as np
 
 from fer.errors import BadValue, MissingInput
 from fer.labels import LABELS
+from fer.utils.files import write_atomic
 
 FORMAT = "fer-profile/1"
 METHODS = ("bias", "prototypes", "centred_prototypes", "linear")
@@ -119,12 +120,7 @@ class Profile:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Written whole or not at all (a temporary file renamed over the target)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(json.dumps(asdict(self), indent=1))
-        partial.replace(path)
-        return path
+        return write_atomic(path, json.dumps(asdict(self), indent=1))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Profile":

@@ -28,7 +28,6 @@ import csv
 import io
 import json
 import math
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -37,6 +36,7 @@ import numpy as np
 
 from fer.errors import BadValue, MissingInput
 from fer.labels import LABELS
+from fer.utils.files import write_atomic
 
 MAX_GAP_S = 1.0  # longest time one sighting may count: longer gaps are cuts or stalls, not seeing the face
 MIN_HOLD_S = 0.5  # a new top label must hold this long to count as a change of expression
@@ -345,19 +345,6 @@ def _probabilities(row: dict) -> np.ndarray:
 
 def _rounded(row: dict, digits: int = 4) -> dict:
     return {k: round(v, digits) if isinstance(v, float) else v for k, v in row.items()}
-
-
-def write_atomic(path: str | Path, data: str | bytes) -> Path:
-    """Write to a temporary file beside `path`, then rename it: readers see the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_bytes(data.encode() if isinstance(data, str) else data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
 
 
 def summarise(records: str | Path | Iterable[dict], **settings) -> PeopleSummary:
