@@ -64,7 +64,8 @@ def test_readme_and_docs_snippets_run_as_written(tmp_path):
     two_faces(tmp_path / "group.png")
     for name in ("happy1", "happy2", "neutral1", "sad1"):  # a person's labelled photos (docs/calibration.md)
         one_face(tmp_path / f"{name}.jpg", LABELS.index(name[:-1]), seed=int(name[-1]))
-    make_video(tmp_path / "clip.mp4", frames=6)
+    for video in ("clip.mp4", "interview.mp4"):  # the videos the snippets name
+        make_video(tmp_path / video, frames=6)
     for snippet in snippets:  # each in a fresh interpreter, in a folder holding the files it names
         result = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True,
                                 timeout=300)
