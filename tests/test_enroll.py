@@ -1,6 +1,7 @@
 """fer enroll and people files: named people in video and photos, their own profiles, and bad input."""
 
 import json
+import time
 
 import cv2
 import numpy as np
@@ -112,3 +113,33 @@ def test_fer_enroll_is_a_command_of_fer():
     done = run_script(["-m", "fer.cli", "--help"])
     assert "enroll" in done.stdout
     assert "forget=<name>" in run_script(["-m", "fer.cli", "enroll", "--help"]).stdout
+
+
+class CameraOf:
+    """A stand-in webcam showing one person's photos in turn (about 30 frames a second)."""
+
+    def __init__(self, photos: list) -> None:
+        self.frames = [cv2.cvtColor(read_grey(p), cv2.COLOR_GRAY2BGR) for p in photos]
+        self.count = 0
+
+    def isOpened(self) -> bool:
+        return True
+
+    def read(self):
+        time.sleep(1 / 30)
+        self.count += 1
+        return True, self.frames[self.count % len(self.frames)]
+
+    def release(self) -> None:
+        pass
+
+
+@needs_data("jaffe")
+def test_enrolling_from_the_webcam_keeps_frames_with_one_face(tmp_path, capsys):
+    from fer.enroll import main
+
+    people = tmp_path / "people.json"
+    camera = CameraOf(photos_of("KA", tmp_path))
+    assert main(["name=KA", "source=webcam", f"people={people}", "seconds=1"], capture_factory=lambda index: camera) == 0
+    assert "enrolled KA from" in capsys.readouterr().out
+    assert fer.Recognizer(people=str(people)).predict(photos_of("KA", tmp_path, 1, skip=1)[0])[0]["person"] == "KA"
