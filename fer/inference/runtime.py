@@ -19,7 +19,7 @@ import numpy as np
 from fer.errors import BadValue, MissingInput
 from fer.models.model_file import ONNX_META_KEY, TORCHSCRIPT_META_FILE, load_model_file, quiet_jit_deprecation
 
-DEFAULT_MODEL = "default_model.onnx"  # shipped in fer/assets; trained by `python train.py experiment=default_model`
+DEFAULT_MODEL = "default_model.onnx"  # shipped in fer/assets; how it was made: fer/assets/README.md
 # Models shipped in fer/assets by the name `weights=` takes: the ensemble is the more accurate, too slow for the
 # live loop's targets to be the default (docs/models.md)
 SHIPPED_MODELS = {"default": DEFAULT_MODEL, "ensemble": "ensemble_model.onnx"}
