@@ -97,6 +97,7 @@ class People:
         self._next = 1
         self.embedded = 0  # identity embeddings computed so far (what re-identification costs)
         self._thumbnail: np.ndarray | None = None  # the last frame, shrunk: what a cut is told by
+        self._cut_at = -(10 ** 9)  # the frame of the last cut
         self._differences: deque[float] = deque(maxlen=30)  # the last frames' usual change
 
     def profiles(self, identities: list[Identity]) -> list[Profile | None] | None:
@@ -105,26 +106,30 @@ class People:
             return None
         return [self._profiles.get(identity.person) for identity in identities]
 
-    def identify(self, grey: np.ndarray, frame: int, boxes: list[Box], identities: list[Identity]) -> None:
-        """Set each face's `person` (boxes and identities in the same order: one face each)."""
+    def identify(self, grey: np.ndarray, frame: int, boxes: list[Box], identities: list[Identity],
+                 found: list[int] | None = None) -> None:
+        """Set each face's `person` (boxes and identities in the same order: one face each). `found`: the frame
+        each box was last found by a detection (held and followed boxes are older than the frame); None: all
+        found in this frame."""
         if grey is not None and self._is_cut(grey):  # a face on an old face's box may be someone else now
+            self._cut_at = frame
             for identity in identities:
-                identity.checked, identity.minted = -(10 ** 9), None
+                identity.minted = None
+        found = [frame] * len(boxes) if found is None else found
         overlapping = [any(iou(box, other) > 0 for j, other in enumerate(boxes) if j != i)
                        for i, box in enumerate(boxes)]
         due = [i for i, identity in enumerate(identities) if self._due(i, identity, frame, boxes, identities,
-                                                                         overlapping[i])]
+                                                                         overlapping[i], found[i])]
         for identity, overlaps in zip(identities, overlapping):
             identity.overlapping = overlaps
-        if not due:
-            return
-        embeddings = self.encoder.embed_boxes(grey, [boxes[i] for i in due])
-        self.embedded += len(due)
-        held = {identities[i].person for i in range(len(identities)) if i not in due} - {None}
-        self._assign([identities[i] for i in due], np.asarray(embeddings, np.float32), held,
-                     hidden=[overlapping[i] for i in due], frame=frame)
-        for i in due:
-            identities[i].checked = frame
+        if due:
+            embeddings = self.encoder.embed_boxes(grey, [boxes[i] for i in due])
+            self.embedded += len(due)
+            held = {identities[i].person for i in range(len(identities)) if i not in due} - {None}
+            self._assign([identities[i] for i in due], np.asarray(embeddings, np.float32), held,
+                         hidden=[overlapping[i] for i in due], frame=frame)
+            for i in due:
+                identities[i].checked = frame
 
     def _is_cut(self, grey: np.ndarray) -> bool:
         thumbnail = cv2.resize(grey, CUT_SIDE, interpolation=cv2.INTER_AREA).astype(np.float32)
@@ -137,9 +142,11 @@ class People:
         return difference > max(CUT_MIN, CUT_RATIO * usual)
 
     def _due(self, i: int, identity: Identity, frame: int, boxes: list[Box], identities: list[Identity],
-             overlapping_now: bool) -> bool:
+             overlapping_now: bool, found: int) -> bool:
         if identity.person is None:  # new; a new face half hidden by another is looked at every few frames
             return not overlapping_now or frame - identity.checked >= HIDDEN_WAIT
+        if identity.checked < self._cut_at:  # a cut since its last look: look once a detection has found its box
+            return found >= self._cut_at  # after the cut (a box held from before it may hold anyone now)
         if overlapping_now:  # a face half hidden by another reads as neither: wait until they part
             return False
         if identity.overlapping:  # just came apart from another face

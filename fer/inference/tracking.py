@@ -66,17 +66,19 @@ class LiveFaces:
         self.people = people
         self._frames = 0
         self._boxes: list[Box] = []
+        self._detected_at = 0  # the frame the held boxes were detected in
         self._previous: list[FacePrediction] = []
         self._held: list[HeldFace] = []
 
     def step(self, grey: np.ndarray) -> list[FacePrediction]:
-        if self._frames % self.detect_every == 0:
-            self._boxes = self.predictor.detect(grey)
+        frame = self._frames
+        if frame % self.detect_every == 0:
+            self._boxes, self._detected_at = self.predictor.detect(grey), frame
         self._frames += 1
         held = self._follow()
         identities = [face.identity for face in held]
         if self.people is not None:
-            self.people.identify(grey, self._frames, self._boxes, identities)
+            self.people.identify(grey, frame, self._boxes, identities, found=[self._detected_at] * len(held))
         references = [face.reference for face in held] if self.predictor.baseline is not None else None
         profiles = self.people.profiles(identities) if self.people is not None else None
         faces = self.predictor.classify_boxes(grey, self._boxes, references=references, profiles=profiles)
@@ -323,7 +325,8 @@ class TrackedFaces:
         self._prune()
         tracks = self.tracks[:1] if self.predictor.faces == "largest" else self.tracks
         if self.people is not None:
-            self.people.identify(grey, self._frame, [t.box for t in tracks], [t.identity for t in tracks])
+            self.people.identify(grey, self._frame, [t.box for t in tracks], [t.identity for t in tracks],
+                                 found=[t.confirmed for t in tracks])
         due = self._due(tracks)
         # test-time flip in video: a face and its mirror image on alternate classifications, which the
         # smoothing averages (one pass a face instead of two: ~1 ms less a frame). Without smoothing
