@@ -87,6 +87,7 @@ class Recognizer:
         self.classify_per_frame = classify_per_frame
         self.people = people_mode(people)
         self._identity_encoder = None
+        self._enrolled_profiles: dict[str, Profile] = {}  # set with `enrolled`, by _load_people_file
         self.enrolled = self._load_people_file()
 
     def new_people(self) -> People | None:

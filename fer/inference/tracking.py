@@ -52,6 +52,7 @@ class HeldFace:
     """What the exact loop carries for a face from frame to frame, by its last box."""
 
     box: Box
+    probs: np.ndarray | None = None  # its smoothed probabilities as of the last frame (None: new)
     reference: RunningReference = field(default_factory=RunningReference)  # baseline=auto
     identity: Identity = field(default_factory=Identity)  # who it is (people)
 
@@ -65,28 +66,24 @@ class LiveFaces:
         self.predictor, self.detect_every, self.smoothing, self.min_iou = predictor, detect_every, smoothing, min_iou
         self.people = people
         self._frames = 0
-        self._boxes: list[Box] = []
-        self._detected_at = 0  # the frame the held boxes were detected in
-        self._previous: list[FacePrediction] = []
+        self._detected_at = 0  # the frame the held faces' boxes were detected in
         self._held: list[HeldFace] = []
 
     def step(self, grey: np.ndarray) -> list[FacePrediction]:
         frame = self._frames
-        if frame % self.detect_every == 0:
-            self._boxes, self._detected_at = self.predictor.detect(grey), frame
+        if frame % self.detect_every == 0:  # new boxes: each takes over the face it continues (between: held)
+            self._held, self._detected_at = self._follow(self.predictor.detect(grey)), frame
         self._frames += 1
-        held = self._follow()
+        held, boxes = self._held, [face.box for face in self._held]
         identities = [face.identity for face in held]
         if self.people is not None:
-            self.people.identify(grey, frame, self._boxes, identities, found=[self._detected_at] * len(held))
+            self.people.identify(grey, frame, boxes, identities, found=[self._detected_at] * len(held))
         references = [face.reference for face in held] if self.predictor.baseline is not None else None
         profiles = self.people.profiles(identities) if self.people is not None else None
-        faces = self.predictor.classify_boxes(grey, self._boxes, references=references, profiles=profiles)
-        if self.smoothing:
-            faces = [self._smooth(face) for face in faces]
-        faces = [FacePrediction(face.box, face.probs, identity.person) for face, identity in zip(faces, identities)]
-        self._previous = faces
-        return faces
+        faces = self.predictor.classify_boxes(grey, boxes, references=references, profiles=profiles)
+        for face, predicted in zip(held, faces):
+            face.probs = smooth(face.probs, predicted.probs, self.smoothing)
+        return [FacePrediction(face.box, face.probs, face.identity.person) for face in held]
 
     def hand_off(self) -> None:
         """Nothing runs beside the exact loop (see `TrackedFaces.hand_off`)."""
@@ -94,12 +91,12 @@ class LiveFaces:
     def close(self) -> None:
         pass
 
-    def _follow(self) -> list[HeldFace]:
-        """Each box takes over what the last frame's face it overlaps most carried (each face's once, most
-        overlap first); a box that overlaps none enough is a new face."""
-        pairs = sorted(((iou(old.box, box), i, j) for i, box in enumerate(self._boxes)
+    def _follow(self, boxes: list[Box]) -> list[HeldFace]:
+        """Each new box takes over what the held face it overlaps most carried (each face's once, most overlap
+        first); a box that overlaps none enough is a new face."""
+        pairs = sorted(((iou(old.box, box), i, j) for i, box in enumerate(boxes)
                         for j, old in enumerate(self._held)), reverse=True)
-        kept: list[HeldFace | None] = [None] * len(self._boxes)
+        kept: list[HeldFace | None] = [None] * len(boxes)
         used: set[int] = set()
         for overlap, i, j in pairs:
             if overlap < self.min_iou:
@@ -107,15 +104,8 @@ class LiveFaces:
             if kept[i] is None and j not in used:
                 used.add(j)
                 kept[i] = self._held[j]
-                kept[i].box = tuple(self._boxes[i])
-        self._held = [face or HeldFace(tuple(box)) for face, box in zip(kept, self._boxes)]
-        return self._held
-
-    def _smooth(self, face: FacePrediction) -> FacePrediction:
-        best = max(self._previous, key=lambda p: iou(p.box, face.box), default=None)
-        if best is None or iou(best.box, face.box) < self.min_iou:
-            return face
-        return FacePrediction(face.box, smooth(best.probs, face.probs, self.smoothing))
+                kept[i].box = tuple(boxes[i])
+        return [face or HeldFace(tuple(box)) for face, box in zip(kept, boxes)]
 
 
 class BackgroundWorker:
