@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from fer.errors import BadValue, MissingInput
+from fer.faces.crop import crop_square
 from fer.labels import LABELS
 from fer.utils.files import write_atomic
 
@@ -184,15 +185,13 @@ class Person:
 
 
 def square_crop(image: np.ndarray, x: int, y: int, w: int, h: int, margin: float = 0.15) -> np.ndarray | None:
-    """The face box grown by `margin` on each side, made square, clipped to the image, THUMB_PX wide, BGR."""
-    side = int(max(w, h) * (1 + 2 * margin))
-    cx, cy = x + w // 2, y + h // 2
-    top, left = max(0, cy - side // 2), max(0, cx - side // 2)
-    crop = image[top:cy + side // 2, left:cx + side // 2]
-    if crop.size == 0:
+    """The face box grown by `margin` on each side, square (`crop_square`: the border replicated where it leaves
+    the frame), THUMB_PX wide, BGR."""
+    if w <= 0 or h <= 0:
         return None
-    crop = cv2.resize(crop, (THUMB_PX, THUMB_PX), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR) if crop.ndim == 2 else crop[..., :3].copy()
+    image = image if image.ndim == 2 else image[..., :3]
+    crop = crop_square(np.ascontiguousarray(image), (x, y, w, h), margin, THUMB_PX)
+    return cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR) if crop.ndim == 2 else crop
 
 
 def _normalised(sums: np.ndarray, total: float) -> np.ndarray:
