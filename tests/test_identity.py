@@ -124,11 +124,12 @@ def test_the_stored_threshold_is_this_files_false_accept_rate_of_1e_3(encoder, j
 def test_the_int8_file_agrees_with_the_publishers_float_network(encoder, jaffe):
     import torch
 
-    from fer.export.identity import build_float_network, sha256
+    from fer.export.identity import build_float_network
+    from fer.inference.profile import file_sha256
 
     net = build_float_network(WEIGHTS_DIR)
     with torch.no_grad():
         reference = net(torch.from_numpy(jaffe.batch())).numpy()
     cosine = np.sum(encoder.embed_crops(jaffe.crops) * reference, axis=1)
     assert cosine.mean() >= 0.97 and cosine.min() >= 0.95, (cosine.mean(), cosine.min())
-    assert encoder.meta["source"]["params_sha256"] == sha256(WEIGHTS_DIR / "MobileFace_Identification_V1-0000.params")
+    assert encoder.meta["source"]["params_sha256"] == file_sha256(WEIGHTS_DIR / "MobileFace_Identification_V1-0000.params")

@@ -24,7 +24,6 @@ only to build the network.
 
 import argparse
 import datetime
-import hashlib
 import json
 import re
 import sys
@@ -39,6 +38,7 @@ from fer.faces.detect import HaarFaceDetector
 from fer.faces.image_io import IMAGE_SUFFIXES, read_grey
 from fer.inference.identity import (CROP_MARGIN, FORMAT, IMAGE_SIZE, INPUT_NAME, MEAN, META_KEY, OUTPUT_NAME, STD,
                                     prepare_crop, shipped_identity_model, unit_rows)
+from fer.inference.profile import file_sha256
 
 STEM = "MobileFace_Identification_V1"  # the general network, not a copy tuned on expressions
 EMBEDDING_SIZE = 256
@@ -72,10 +72,6 @@ def build_float_network(folder: str | Path):
     symbol, params = checkpoint(folder)
     net, _ = load_checkpoint(symbol, params, (1, IMAGE_SIZE, IMAGE_SIZE))
     return net
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def export_float(net, out: Path, input_name: str = INPUT_NAME) -> Path:
@@ -266,8 +262,8 @@ def metadata(folder: Path, margin: float, threshold: float, precision: str, face
                            "this file's embeddings",
         "precision": precision, "faces": faces,
         "publisher": PUBLISHER, "licence": LICENCE,
-        "source": {"params": params.name, "params_sha256": sha256(params),
-                   "symbol": symbol.name, "symbol_sha256": sha256(symbol)},
+        "source": {"params": params.name, "params_sha256": file_sha256(params),
+                   "symbol": symbol.name, "symbol_sha256": file_sha256(symbol)},
         "date": datetime.date.today().isoformat(),
     }
 
