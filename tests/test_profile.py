@@ -129,6 +129,11 @@ def test_a_profile_for_another_model_or_a_damaged_file_is_refused_in_one_line(cr
     (tmp_path / "old.json").write_text(json.dumps(older))
     with pytest.raises(BadValue, match="old.json is not a readable profile .*earlier version"):
         Profile.load(tmp_path / "old.json")
+    # one of the second version: its alpha was fitted for a neutral read by direction, not by distance
+    older["params"] = {"reference": "neutral", "alpha": 2.0, "learnt_from_subjects": 10}
+    (tmp_path / "v2.json").write_text(json.dumps(older))
+    with pytest.raises(BadValue, match="v2.json is not a readable profile .*earlier version"):
+        Profile.load(tmp_path / "v2.json")
 
 
 def test_a_model_file_without_the_embedding_output_calibrates_with_the_bias_and_says_so_once(tmp_path, caplog):

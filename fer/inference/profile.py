@@ -34,6 +34,8 @@ from fer.errors import BadValue, MissingInput
 from fer.labels import LABELS
 from fer.utils.files import write_atomic
 
+NEUTRAL = LABELS.index("neutral")
+
 FORMAT = "fer-profile/1"
 METHODS = ("bias", "prototypes", "centred_prototypes", "linear")
 # from the person's reference (neutral faces, or every face for baseline=auto) and references learnt from
@@ -145,8 +147,9 @@ class Profile:
         needed = {"bias": ("bias",), "linear": ("bias", "weights", "mean"), "prototypes": ("prototypes",),
                   "centred_prototypes": ("prototypes", "mean"), REFERENCE: ("prototypes", "mean")}[self.method]
         missing = [name for name in needed if getattr(self, name) is None]
-        if self.method == REFERENCE and "alpha" not in self.params:
-            missing.append("params.alpha (a reference profile of an earlier version)")
+        if self.method == REFERENCE and ("alpha" not in self.params or (
+                self.params.get("reference") == "neutral" and "scale" not in self.params)):
+            missing.append("params.alpha and params.scale (a reference profile of an earlier version)")
         if missing:
             raise ValueError(f"method {self.method} without {', '.join(missing)}")
 
@@ -199,8 +202,14 @@ def prototype_term(e: np.ndarray, present: np.ndarray, prototypes: np.ndarray, m
 
 def reference_term(e: np.ndarray, reference: np.ndarray, prototypes: np.ndarray, params: dict) -> np.ndarray:
     """alpha x the cosine similarity of each face's difference from the reference to the direction each
-    expression moves other people's faces from theirs (`prototypes`, unit rows), centred over the expressions."""
-    similarity = unit(e - reference) @ prototypes.T
+    expression moves other people's faces from theirs (`prototypes`, unit rows), centred over the expressions.
+    With a neutral reference (`params["scale"]`), neutral is read by how *small* the difference is instead:
+    1 - distance / scale. A neutral face differs from a neutral reference by noise alone, whose direction
+    means nothing; its size is what tells it from an expression."""
+    difference = e - reference
+    similarity = unit(difference) @ prototypes.T
+    if params.get("scale"):
+        similarity[:, NEUTRAL] = 1.0 - np.linalg.norm(difference, axis=1) / params["scale"]
     return params["alpha"] * (similarity - similarity.mean(axis=1, keepdims=True))
 
 
@@ -216,6 +225,14 @@ class References:
     alpha: float
     subjects: int
     model_sha256: str = ""
+    # kind neutral: the median distance of the learning people's expressive faces from their one-photo reference
+    # (reference_term reads neutral as a distance well under it); None for kind mean
+    scale: float | None = None
+
+    @property
+    def params(self) -> dict:
+        """The parameters reference_term reads."""
+        return {"alpha": self.alpha, **({"scale": self.scale} if self.scale else {})}
 
     @cached_property
     def prototypes_array(self) -> np.ndarray:
@@ -223,7 +240,7 @@ class References:
         return np.asarray(self.prototypes, np.float64)
 
 
-REFERENCES_FORMAT = "fer-references/2"
+REFERENCES_FORMAT = "fer-references/3"
 # baseline=auto: a tracked face's own reference is trusted once it averages this many of its classifications
 # (before, it is close to the current face itself, which would read as the smallest difference: neutral)
 BASELINE_MIN_FACES = 15
@@ -253,7 +270,7 @@ class RunningReference:
 def baseline_term(embeddings: np.ndarray, references: list[RunningReference], baseline: References) -> np.ndarray:
     """Each face's reference term (0 for a face whose reference is not ready yet), after adding the face to it."""
     term = np.zeros((len(embeddings), len(LABELS)))
-    params = {"alpha": baseline.alpha}
+    params = baseline.params
     prototypes = baseline.prototypes_array
     for i, (e, reference) in enumerate(zip(embeddings, references)):
         reference.add(e)
@@ -295,12 +312,11 @@ def subject_references(embeddings: np.ndarray, labels: np.ndarray, subjects: np.
                        first_only: bool = False) -> dict[str, np.ndarray]:
     """Each subject's reference embedding: the mean of their neutral faces (kind neutral; subjects without
     one are left out; `first_only`: their first neutral face alone) or of all their faces (kind mean)."""
-    neutral = LABELS.index("neutral")
     references = {}
     for subject in np.unique(subjects):
         mine = np.flatnonzero(subjects == subject)
         if kind == "neutral":
-            mine = mine[labels[mine] == neutral]
+            mine = mine[labels[mine] == NEUTRAL]
         if len(mine):
             references[subject] = embeddings[mine[:1] if first_only else mine].mean(axis=0)
     return references
@@ -330,15 +346,20 @@ def learn_references(log_probs: np.ndarray, embeddings: np.ndarray, labels: np.n
         prototypes[c] = unit(x[y == c].mean(axis=0))
     as_given = subject_references(e, y, who, kind, first_only=True) if kind == "neutral" else refs
     reference = np.stack([as_given[s] for s in who])
+    distance = np.linalg.norm(e - reference, axis=1)
+    scale = float(np.median(distance[y != NEUTRAL])) if kind == "neutral" and (y != NEUTRAL).any() else None
+    # a face that is its own subject's reference would read as perfectly neutral: it does not choose alpha
+    judged = distance > 0
+    e, z, y, reference = e[judged], z[judged], y[judged], reference[judged]
     base_hits = z.argmax(1) == y
     best_alpha, best_accuracy = 0.0, -1.0
     for alpha in alphas:
-        term = reference_term(e, reference, prototypes, {"alpha": alpha})
+        term = reference_term(e, reference, prototypes, {"alpha": alpha, "scale": scale})
         hits = (z + np.clip(term, -MAX_SHIFT, MAX_SHIFT)).argmax(1) == y
-        worst = min(100 * (hits[y == c].mean() - base_hits[y == c].mean()) for c in present)
+        worst = min(100 * (hits[y == c].mean() - base_hits[y == c].mean()) for c in present if (y == c).any())
         if worst >= -REFERENCE_MAX_CLASS_LOSS and hits.mean() > best_accuracy:
             best_alpha, best_accuracy = alpha, float(hits.mean())
-    return References(kind, prototypes.tolist(), best_alpha, len(refs), model_sha256)
+    return References(kind, prototypes.tolist(), best_alpha, len(refs), model_sha256, scale)
 
 
 def fit_reference_profile(embeddings: np.ndarray, references: References, model_sha256: str, model_file: str = "",
@@ -350,9 +371,9 @@ def fit_reference_profile(embeddings: np.ndarray, references: References, model_
         raise BadValue("a reference profile needs at least one face of the person")
     counts = np.bincount(labels, minlength=len(LABELS)) if labels is not None else np.zeros(len(LABELS), int)
     if references.kind == "neutral" and labels is None:
-        counts[LABELS.index("neutral")] = len(e)
+        counts[NEUTRAL] = len(e)
     return Profile(method=REFERENCE, model_sha256=model_sha256, model_file=model_file, counts=counts.tolist(),
-                   params={"reference": references.kind, "alpha": references.alpha,
+                   params={"reference": references.kind, **references.params,
                            "learnt_from_subjects": references.subjects},
                    mean=e.mean(axis=0).tolist(), prototypes=references.prototypes, created=utc_now())
 
@@ -397,17 +418,24 @@ def fit_profile(log_probs: np.ndarray, embeddings: np.ndarray | None, labels: np
     return profile
 
 
+# past 3 faces per expression a profile pulls no harder: faces given together share a sitting, a light and
+# often a person, so more of them are less sure than their number says, and the strengths in DEFAULTS were
+# validated on up to 3 per expression (uncapped, 10 per expression of 5 people cost JAFFE's neutral 12 points
+# of recall on the other 5 people)
+FULL_STRENGTH_FACES = 3 * len(LABELS)
+
+
 def fit_shift(z: np.ndarray, x: np.ndarray, labels: np.ndarray, counts: np.ndarray, shrinkage: float,
               steps: int = 150) -> tuple[np.ndarray, np.ndarray]:
     """W (7, D) and b (7,) minimising the mean cross-entropy of softmax(z + x W^T + b) plus
-    shrinkage / N x (|W|^2 + |b|^2), by projected gradient descent with a fixed step (small and convex).
+    shrinkage / min(N, FULL_STRENGTH_FACES) x (|W|^2 + |b|^2), by projected gradient descent with a fixed step (small and convex).
     Expressions without examples keep W and b at 0; the others' are centred (`centred`)."""
     n, classes = len(z), z.shape[1]
     present = (counts > 0).astype(np.float64)
     target = np.eye(classes)[labels]
     weights, bias = np.zeros((classes, x.shape[1])), np.zeros(classes)
     step = 1.0 / (1.0 + (x ** 2).sum(axis=1).mean())  # below 2 / the loss's curvature bound
-    penalty = shrinkage / n
+    penalty = shrinkage / min(n, FULL_STRENGTH_FACES)
     for _ in range(steps):
         error = np.exp(log_softmax(z + x @ weights.T + bias)) - target  # (n, 7)
         grad_b = error.mean(axis=0) + 2 * penalty * bias
