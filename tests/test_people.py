@@ -143,3 +143,16 @@ def test_a_face_coming_out_from_behind_another_never_takes_a_new_id(tmp_path, re
     # while it is half hidden it is nobody yet (null), for a few frames, never a third person
     assert set(persons) - {None} == {"p1", "p2"} and persons.count(None) <= 15, persons.count(None)
     assert_each_keeps_one_id(truth, {frame: [f for f in found if f[0]] for frame, found in faces.items()})
+
+
+@pytest.mark.slow
+def test_after_cuts_everyone_is_named_right_at_once_even_showing_a_new_expression(tmp_path, recognizer):
+    # bench/people.py's cut scenario in its second cast (KA, KL, KM, each with all their photos): everyone moves
+    # to another's place at each cut, and KM first shows an expression none of her kept views shows
+    if not JAFFE.is_dir():
+        pytest.skip(f"real data not found: {JAFFE} (JAFFE photos of three different people)")
+    people = jaffe_people(names=["KA", "KL", "KM"])
+    truth = write_video(tmp_path / "cut.mp4", SCENARIOS["cut"], people, seed=1)
+    cuts = [int(round(c * 15)) for c in SCENARIOS["cut"].cuts]
+    comebacks = score(truth, stream_faces(recognizer, tmp_path / "cut.mp4"), cuts)["comebacks"]
+    assert len(comebacks) == 6 and all(c["first_ok"] for c in comebacks), comebacks

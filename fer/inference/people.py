@@ -7,7 +7,8 @@ network), only when there is a reason to look:
 
 - a face is new (a person enters, comes back, reappears after a cut or after being hidden): it is compared
   with everyone seen so far (and everyone enrolled in a people file) and takes the best match above the
-  encoder's threshold, else it is a new person;
+  encoder's threshold, else it is a new person (but a face somewhat like someone out of view first waits a
+  few looks with no id: an expression none of that person's kept views shows lowers their score);
 - a face is in doubt: it overlapped another face (two people crossing: the tracker may have swapped them) and
   has just come apart from it, or a new face appeared next to it;
 - every `recheck_every` frames, so that a swap the tracker made unseen is undone within a second or so.
@@ -42,6 +43,12 @@ HIDDEN_WAIT = 5
 # videos: cuts 5.9-7.9, motion and expressions at most 3.2; the ratio keeps a moving camera from reading as cuts
 CUT_SIDE, CUT_MIN, CUT_RATIO = (32, 24), 4.0, 4.0
 MINT_DOUBT = 60  # frames (2 s at 30 fps: two regular checks)
+# a face that matches nobody above the threshold but looks somewhat like a known person out of view (at least
+# LIKE_SOMEONE) may be that person showing an expression none of their kept views shows: rather than becoming
+# someone new at once, it waits with no id and is looked at again every HIDDEN_WAIT frames, up to UNSURE_LOOKS
+# looks, for a view that settles it (measured on bench/people.py's videos: a returning person's face scored
+# 0.42-0.65 on one expression and 0.69-0.97 on the next; other people's faces scored below 0.5 against them)
+LIKE_SOMEONE, UNSURE_LOOKS = 0.4, 4
 
 
 @dataclass
@@ -56,6 +63,13 @@ class Identity:
     # the known one; later, a change of person is the tracker's swap, and both people are kept
     minted: str | None = None
     minted_at: int = 0
+    unsure: int = 0  # looks so far that found it somewhat like someone out of view, and no id (LIKE_SOMEONE)
+    stale: bool = False  # a cut came since its last look: its face may be someone else's now
+
+    @property
+    def shown(self) -> str | None:
+        """The id to show: none between a cut and the face's next look (a wrong name is worse than none)."""
+        return None if self.stale else self.person
 
 
 @dataclass
@@ -107,14 +121,15 @@ class People:
         return [self._profiles.get(identity.person) for identity in identities]
 
     def identify(self, grey: np.ndarray, frame: int, boxes: list[Box], identities: list[Identity],
-                 found: list[int] | None = None) -> None:
+                 found: list[int] | None = None, once: bool = False) -> None:
         """Set each face's `person` (boxes and identities in the same order: one face each). `found`: the frame
         each box was last found by a detection (held and followed boxes are older than the frame); None: all
-        found in this frame."""
+        found in this frame. `once`: these faces are looked at only now (a photo), so none waits for a
+        better view."""
         if grey is not None and self._is_cut(grey):  # a face on an old face's box may be someone else now
             self._cut_at = frame
             for identity in identities:
-                identity.minted = None
+                identity.minted, identity.stale = None, True
         found = [frame] * len(boxes) if found is None else found
         overlapping = [any(iou(box, other) > 0 for j, other in enumerate(boxes) if j != i)
                        for i, box in enumerate(boxes)]
@@ -127,9 +142,9 @@ class People:
             self.embedded += len(due)
             held = {identities[i].person for i in range(len(identities)) if i not in due} - {None}
             self._assign([identities[i] for i in due], np.asarray(embeddings, np.float32), held,
-                         hidden=[overlapping[i] for i in due], frame=frame)
+                         hidden=[overlapping[i] for i in due], frame=frame, once=once)
             for i in due:
-                identities[i].checked = frame
+                identities[i].checked, identities[i].stale = frame, False
 
     def _is_cut(self, grey: np.ndarray) -> bool:
         thumbnail = cv2.resize(grey, CUT_SIDE, interpolation=cv2.INTER_AREA).astype(np.float32)
@@ -143,8 +158,8 @@ class People:
 
     def _due(self, i: int, identity: Identity, frame: int, boxes: list[Box], identities: list[Identity],
              overlapping_now: bool, found: int) -> bool:
-        if identity.person is None:  # new; a new face half hidden by another is looked at every few frames
-            return not overlapping_now or frame - identity.checked >= HIDDEN_WAIT
+        if identity.person is None:  # new; a new face half hidden by another, or unsure, is looked at every few frames
+            return (not overlapping_now and not identity.unsure) or frame - identity.checked >= HIDDEN_WAIT
         if identity.checked < self._cut_at:  # a cut since its last look: look once a detection has found its box
             return found >= self._cut_at  # after the cut (a box held from before it may hold anyone now)
         if overlapping_now:  # a face half hidden by another reads as neither: wait until they part
@@ -156,10 +171,11 @@ class People:
         return new_nearby or frame - identity.checked >= self.recheck_every
 
     def _assign(self, identities: list[Identity], embeddings: np.ndarray, held: set[str], hidden: list[bool],
-                frame: int) -> None:
+                frame: int, once: bool = False) -> None:
         """Best matches first: each face takes the person it is most like (at least the threshold; its own
         id gets KEEP_BONUS), no person twice; a face left over keeps its id if free, else is someone new (a
-        new face half hidden by another (`hidden`) is nobody yet: it waits for a clear view)."""
+        new face half hidden by another (`hidden`) is nobody yet: it waits for a clear view; so does a face
+        somewhat like someone out of view, for up to UNSURE_LOOKS looks)."""
         candidates = [p for p in self.people.values() if p.id not in held]
         scores = np.array([[p.similarity(e) + (KEEP_BONUS if p.id == identity.person else 0.0)
                             for p in candidates] for identity, e in zip(identities, embeddings)]).reshape(
@@ -178,7 +194,10 @@ class People:
             person = settled.get(face)
             if person is None:
                 keep = identity.person is not None and identity.person not in taken
-                may_mint = self.new_ids and not (hidden[face] and identity.person is None)
+                unsure = (not once and not keep and identity.unsure < UNSURE_LOOKS
+                          and self._like_someone(embedding, taken))
+                identity.unsure = identity.unsure + 1 if unsure else 0
+                may_mint = self.new_ids and not unsure and not (hidden[face] and identity.person is None)
                 person = identity.person if keep else self._new_person() if may_mint else None
                 if person is not None and not keep:
                     identity.minted, identity.minted_at = person, frame
@@ -187,9 +206,15 @@ class People:
                 if frame - identity.minted_at <= MINT_DOUBT:
                     self._merge(identity.minted, person, held | taken)
                 identity.minted = None
+            if face in settled:
+                identity.unsure = 0
             identity.person = person
             if person is not None:
                 self.people[person].learn(embedding, self.max_exemplars)
+
+    def _like_someone(self, embedding: np.ndarray, taken: set[str]) -> bool:
+        """Somewhat like (LIKE_SOMEONE) a known person whom no face of this frame is."""
+        return any(p.similarity(embedding) >= LIKE_SOMEONE for p in self.people.values() if p.id not in taken)
 
     def _merge(self, mistaken: str, known: str, in_use: set[str]) -> None:
         """A person a face's poor first view created turned out to be `known`: `known` learns its views and

@@ -248,7 +248,7 @@ class Recognizer:
         elif people is not None:  # photos of a folder: the same person in two photos gets the same id
             boxes = self.predictor.detect(grey)
             identities = [Identity() for _ in boxes]
-            people.identify(grey, frame.index, boxes, identities)
+            people.identify(grey, frame.index, boxes, identities, once=True)
             faces = self.predictor.classify_boxes(grey, boxes, profiles=people.profiles(identities))
             faces = [FacePrediction(f.box, f.probs, i.person) for f, i in zip(faces, identities)]
         else:

@@ -83,7 +83,7 @@ class LiveFaces:
         faces = self.predictor.classify_boxes(grey, boxes, references=references, profiles=profiles)
         for face, predicted in zip(held, faces):
             face.probs = smooth(face.probs, predicted.probs, self.smoothing)
-        return [FacePrediction(face.box, face.probs, face.identity.person) for face in held]
+        return [FacePrediction(face.box, face.probs, face.identity.shown) for face in held]
 
     def hand_off(self) -> None:
         """Nothing runs beside the exact loop (see `TrackedFaces.hand_off`)."""
@@ -329,7 +329,7 @@ class TrackedFaces:
                                                                   profiles)):
             track.probs, track.classified = smooth(track.probs, face.probs, self.smoothing), self._frame
             track.mirror_next = alternate and not track.mirror_next
-        return [FacePrediction(tuple(t.box), t.probs, t.identity.person) for t in tracks]
+        return [FacePrediction(tuple(t.box), t.probs, t.identity.shown) for t in tracks]
 
     def hand_off(self) -> None:
         """Give the threads the last frame's full scan (when one is due) and window searches.
