@@ -10,7 +10,7 @@ face) go through the stages of the live loop: read (decode a JPEG frame), detect
 - for each runtime (eager torch, TorchScript, ONNX Runtime float32 and int8; a model file is
   exported to each on the fly), with the default detector on every frame, one pass per face;
 - for each detector (haar, yunet) with the fastest runtime;
-- for the two video loops (`fer.inference.tracking`) as infer.py runs them (conf/infer.yaml): the exact loop
+- for the two video loops (`fer.inference.video`) as infer.py runs them (conf/infer.yaml): the exact loop
   (detection on the frame itself every N frames; video files' default, and every source's until
   2026-12-02) and the live loop (cameras' default: full-frame detection on its own thread, each
   face followed by a window search on another), on moving-face videos at 640x480, 1280x720 and 1920x1080 with

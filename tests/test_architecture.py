@@ -155,14 +155,15 @@ def test_imports_flow_down_the_stages_and_never_in_a_circle():
 
 def test_the_check_reports_an_upward_import_and_a_circle():
     graph = {module: dict(targets) for module, targets in import_graph().items()}
-    assert "fer.inference.predictor" in graph["fer.inference.tracking"]
+    assert "fer.inference.predictor" in graph["fer.inference.video.live"]
     graph["fer.data.scan"]["fer.training.train"] = 1  # data reaching up into training
-    graph["fer.inference.predictor"]["fer.inference.tracking"] = 2  # tracking imports predictor: now a circle
+    graph["fer.inference.predictor"]["fer.inference.video.live"] = 2  # the live loop imports predictor: now a circle
     graph["fer.labels"]["fer.errors"] = 3  # a leaf importing the package
     problems = violations(graph)
     assert any(p.startswith("fer.data.scan:1 (data) imports fer.training.train (training)") for p in problems), problems
-    circle = [p for p in problems if p.startswith("import cycle between fer.inference.predictor, fer.inference.tracking")]
-    assert circle and "fer.inference.predictor:2 -> fer.inference.tracking" in circle[0], problems
+    circle = [p for p in problems
+              if p.startswith("import cycle between fer.inference.predictor, fer.inference.video.live")]
+    assert circle and "fer.inference.predictor:2 -> fer.inference.video.live" in circle[0], problems
     assert any(p.startswith("fer.labels:3 imports fer.errors") for p in problems), problems
     # ... and the upward edge closes a circle of its own, back through training's imports of data
     assert any(p.startswith("import cycle between") and "fer.data.scan:1 -> fer.training.train" in p for p in problems)

@@ -14,7 +14,7 @@ from fer.data.synthetic_faces import draw_face, sample_identity
 from fer.export.export import export_onnx
 from fer.faces.detect import HaarFaceDetector
 from fer.inference.infer import run
-from fer.inference.tracking import LocalSearch
+from fer.inference.video.search import LocalSearch
 from tests.conftest import compose_config
 from tests.test_infer import make_video
 from tests.tiny_models import make_model_file

@@ -26,7 +26,7 @@ from fer.inference.predictor import FacePrediction, Predictor
 from fer.inference.profile import (Profile, References, file_sha256, load_references, profile_for_model,
                                    references_path)
 from fer.inference.runtime import load_classifier, weights_path
-from fer.inference.tracking import LiveFaces, TrackedFaces, check_live_options
+from fer.inference.video import ExactLoop, LiveLoop, check_live_options
 
 log = logging.getLogger(__name__)
 DETECTORS = {"haar": HaarFaceDetector, "yunet": YuNetFaceDetector}
@@ -50,7 +50,7 @@ class Recognizer:
             too, played at their frame rate as a camera would show them) or False (everything exact). Live: the full-frame detector runs on its own thread and every
             frame classifies the tracked faces, so no frame waits for a detection; exact: every
             `detect_every`-th frame waits for its own detection, so a file gives the same records on
-            every run (see `fer.inference.tracking`).
+            every run (see `fer.inference.video`).
         max_unconfirmed, local_search, classify_per_frame: live only: drop a face no detection has
             confirmed for this many frames; follow each face between full scans by searching a window
             around its last box; classify at most this many faces a frame, those classified longest ago
@@ -227,17 +227,17 @@ class Recognizer:
             if live is not None:
                 live.close()
 
-    def live_loop(self, kind: str, people: People | None = None) -> LiveFaces | TrackedFaces | None:
+    def live_loop(self, kind: str, people: People | None = None) -> ExactLoop | LiveLoop | None:
         """The loop for a source's video frames: tracked (detection off the frame path) for cameras and
-        streams, and for video files with realtime=True; exact (`LiveFaces`) otherwise."""
+        streams, and for video files with realtime=True; exact (`ExactLoop`) otherwise."""
         if self.detector is None:
             return None
         if kind == "camera" and self.realtime is not False or kind == "video" and self.realtime:
-            return TrackedFaces(self.predictor, self.detect_every, self.smoothing, self.max_unconfirmed,
-                                self.local_search, self.classify_per_frame, people=people)
-        return LiveFaces(self.predictor, self.detect_every, self.smoothing, people=people)
+            return LiveLoop(self.predictor, self.detect_every, self.smoothing, self.max_unconfirmed,
+                            self.local_search, self.classify_per_frame, people=people)
+        return ExactLoop(self.predictor, self.detect_every, self.smoothing, people=people)
 
-    def _frame_faces(self, frame: Frame, live: LiveFaces | TrackedFaces | None, people: People | None = None
+    def _frame_faces(self, frame: Frame, live: ExactLoop | LiveLoop | None, people: People | None = None
                      ) -> tuple[list[FacePrediction], dict]:
         start = time.perf_counter()
         self.predictor.stage_ms.clear()

@@ -28,7 +28,7 @@ from fer.inference.predictor import Predictor
 from fer.inference.profile import Profile, profile_for_model
 from fer.inference.recognizer import Recognizer, baseline_references, face_records, make_detector
 from fer.inference.runtime import weights_path, weights_version
-from fer.inference.tracking import TrackedFaces
+from fer.inference.video import LiveLoop
 from fer.serve.errors import ServeError
 from fer.serve.limits import WorkerPool, image_size
 from fer.serve.options import ServeOptions
@@ -232,7 +232,7 @@ class JobThread:
 
 class LiveStream:
     """The frames of one stream connection, one at a time on its own thread: tracking and smoothing carry over
-    its frames as they do for a camera in infer.py (`TrackedFaces`); detector=none classifies each whole frame.
+    its frames as they do for a camera in infer.py (`LiveLoop`); detector=none classifies each whole frame.
     Full-frame scans come every `detect_every` frames (more apart than infer.py's: a server runs many streams,
     and the scans, ~15 ms of CPU each, are what finds new faces; window searches follow known ones)."""
 
@@ -242,7 +242,7 @@ class LiveStream:
                  detect_every: int) -> None:
         self.max_pixels, self.started = max_pixels, time.perf_counter()
         self.predictor: Predictor | None = None
-        self.loop: TrackedFaces | None = None
+        self.loop: LiveLoop | None = None
         self.thread = JobThread(f"fer-serve-stream_{next(self._count)}")
         self.ended = self.thread.ended
         self.opened = self.thread.submit(self._open, make_predictor, base, detect_every)
@@ -251,8 +251,8 @@ class LiveStream:
         self.predictor = predictor = make_predictor()
         if predictor.detector is not None:
             # a stream's people are its own (ids from p1), never another connection's
-            self.loop = TrackedFaces(predictor, detect_every, base.smoothing, base.max_unconfirmed,
-                                     base.local_search, base.classify_per_frame, people=base.new_people())
+            self.loop = LiveLoop(predictor, detect_every, base.smoothing, base.max_unconfirmed,
+                                 base.local_search, base.classify_per_frame, people=base.new_people())
 
     def set_profile(self, profile: Profile | None) -> Future:
         """This stream's profile from its next frame on (None: the service's), set on the stream's thread."""
