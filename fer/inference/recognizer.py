@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from fer.errors import BadValue
-from fer.faces.detect import FaceDetector, HaarFaceDetector, YuNetFaceDetector
+from fer.faces.detect import FaceDetector, detector_named
 from fer.faces.image_io import UnreadableImage, to_grey_uint8
 from fer.inference.calibrate import calibrate
 from fer.inference.frames import CaptureFactory, Frame, FrameSource, as_frame, input_name, open_frames
@@ -29,7 +29,6 @@ from fer.inference.runtime import load_classifier, weights_path
 from fer.inference.video import ExactLoop, LiveLoop, check_live_options
 
 log = logging.getLogger(__name__)
-DETECTORS = {"haar": HaarFaceDetector, "yunet": YuNetFaceDetector}
 
 
 class Recognizer:
@@ -290,12 +289,11 @@ def baseline_references(baseline: str, classifier, model_sha256: str) -> Referen
 
 
 def make_detector(detector: str | FaceDetector | None) -> FaceDetector | None:
-    if detector is None or detector == "none":
+    """A detector by name (`fer.faces.detect.DETECTORS`), None, or a detector object as it is."""
+    if detector is None:
         return None
     if isinstance(detector, str):
-        if detector not in DETECTORS:
-            raise BadValue(f"detector={detector!r}: choose one of {', '.join(DETECTORS)}, none, or pass a detector object")
-        return DETECTORS[detector]()
+        return detector_named(detector)
     if not callable(getattr(detector, "detect", None)):
         raise TypeError(f"detector: {detector!r} has no detect(grey) method")
     return detector

@@ -17,10 +17,10 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from fer.errors import BadValue, MissingInput
+from fer.faces.detect import DETECTORS
 from fer.inference.runtime import NAME_A_SHIPPED_MODEL, weights_path
 
 TOKEN_ENV = "FER_SERVE_TOKEN"
-DETECTORS = ("haar", "yunet", "none")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 LOOPBACK_NAMES = ("localhost",)
 
