@@ -37,7 +37,7 @@ def test_same_side_members_give_exactly_their_mean_probabilities(tmp_path):
     np.testing.assert_allclose(got, (alone[0] + alone[1]) / 2, atol=1e-5)
     assert merged.temperature == 1.0 and merged.image_size == 48
     meta = json.loads({p.key: p.value for p in onnx.load(str(tmp_path / "ensemble.onnx")).metadata_props}[ONNX_META_KEY])
-    assert [m["temperature"] for m in meta["members"]] == [0.7, 1.6]
+    assert [m["temperature"] for m in meta["members"]] == [0.7, 1.6] and meta["format"] == "fer-onnx/1"
 
 
 def test_a_smaller_member_gets_the_face_resized_to_its_own_side(tmp_path):

@@ -92,10 +92,22 @@ def test_metadata_survives_every_format(exported, classifiers):
         ts_meta = archive.read(next(n for n in archive.namelist() if n.endswith("/extra/fer_meta.json")))
     onnx_model = onnx.load(str(exported["onnxruntime"]))
     onnx_meta = {p.key: p.value for p in onnx_model.metadata_props}["fer_meta"]
-    for meta in (json.loads(ts_meta), json.loads(onnx_meta)):
-        assert meta["format"] == "fer-torchscript/1" and meta["outputs"] == ["logits", "embedding"]
+    for meta, format_name in ((json.loads(ts_meta), "fer-torchscript/1"), (json.loads(onnx_meta), "fer-onnx/1")):
+        assert meta["format"] == format_name and meta["outputs"] == ["logits", "embedding"]
         assert meta["embedding"]["output"] == "embedding" and meta["embedding"]["size"] == 256
         assert meta["labels"] == list(LABELS) and meta["arch"]["backbone"] == "compact_cnn"
+
+
+def test_an_onnx_file_with_the_earlier_format_name_still_loads(exported, classifiers, tmp_path):
+    """ONNX files exported before fer-onnx/1 (the shipped ones among them) say fer-torchscript/1."""
+    model = onnx.load(str(exported["onnxruntime"]))
+    entry = next(p for p in model.metadata_props if p.key == "fer_meta")
+    entry.value = json.dumps({**json.loads(entry.value), "format": "fer-torchscript/1"})
+    onnx.save(model, str(tmp_path / "earlier.onnx"))
+    earlier = load_classifier(tmp_path / "earlier.onnx", threads=1)
+    batch = preprocess(synthetic_crops(4), Preprocessing(48, 1, 0.5, 0.5)).numpy()
+    assert (earlier.labels, earlier.image_size, earlier.embedding_size) == (LABELS, 48, 256)
+    np.testing.assert_array_equal(earlier.logits(batch), classifiers["onnxruntime"].logits(batch))
 
 
 def test_onnx_file_is_self_contained_with_a_dynamic_batch(exported):

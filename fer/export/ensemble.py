@@ -19,7 +19,7 @@ import onnx
 from onnx import TensorProto, compose, helper, numpy_helper
 
 from fer.export.embedding import EMBEDDING, add_embedding_output
-from fer.models.model_file import ONNX_META_KEY, read_onnx_file
+from fer.models.model_file import ONNX_META_FORMAT, ONNX_META_KEY, read_onnx_file
 
 INPUT, OUTPUT = "image", "logits"
 USAGE = "usage: python -m fer.export.ensemble <out.onnx> <member.onnx> <member.onnx> [...]"
@@ -56,7 +56,8 @@ def merge_ensemble(members: list[str | Path], out: str | Path) -> Path:
     graph = helper.make_graph(nodes, "fer_ensemble", [batch], [logits], inits,
                               value_info=value_info)
     merged = helper.make_model(graph, opset_imports=list(models[0].opset_import), ir_version=models[0].ir_version)
-    meta = {k: lead[k] for k in ("format", "labels", "image_size", "channels", "mean", "std") if k in lead}
+    meta = {"format": ONNX_META_FORMAT, **{k: lead[k] for k in ("labels", "image_size", "channels", "mean", "std")
+                                          if k in lead}}
     meta.update({"arch": {"ensemble": [m.get("arch", {}) for m in metas]}, "outputs": "log mean probabilities",
                  "temperature": 1.0, "members": [{**m, "file": Path(p).name} for m, p in zip(metas, members)]})
     onnx.helper.set_model_props(merged, {ONNX_META_KEY: json.dumps(meta)})

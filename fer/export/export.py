@@ -2,7 +2,7 @@
 
     export_onnx("logs/train/runs/<date>/model.pt", "deploy/fer.onnx")   # or export_torchscript
 
-`python -m fer.export` (fer/export/write.py) runs these from the command line, int8 included. Both formats embed the same JSON (`fer-torchscript/1`: labels, image size, channels, mean, std,
+`python -m fer.export` (fer/export/write.py) runs these from the command line, int8 included. Both formats embed the same JSON (`fer-torchscript/1` or `fer-onnx/1`: labels, image size, channels, mean, std,
 arch, outputs "logits" and "embedding" (fer.export.embedding), temperature): as the extra file `fer_meta.json` of the TorchScript archive and as the
 `fer_meta` entry of the ONNX model's `metadata_props`. `fer.inference.runtime.load_classifier` reads it
 back, so an exported file is all an inference machine needs.
@@ -17,16 +17,16 @@ from torch import nn
 
 from fer.export.embedding import EMBEDDING, LAYER, add_embedding_output
 
-from fer.models.model_file import (META_FORMAT, ONNX_META_KEY, TORCHSCRIPT_META_FILE, Preprocessing, load_model_file,
-                                   quiet_jit_deprecation)
+from fer.models.model_file import (ONNX_META_FORMAT, ONNX_META_KEY, TORCHSCRIPT_META_FILE, TORCHSCRIPT_META_FORMAT,
+                                   Preprocessing, load_model_file, quiet_jit_deprecation)
 
 ONNX_OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "image", "logits"
 
 
-def export_metadata(pre: Preprocessing, meta: dict) -> dict:
+def export_metadata(pre: Preprocessing, meta: dict, format_name: str) -> dict:
     return {
-        "format": META_FORMAT, "labels": list(meta["labels"]), "image_size": pre.image_size,
+        "format": format_name, "labels": list(meta["labels"]), "image_size": pre.image_size,
         "channels": pre.channels, "mean": pre.mean, "std": pre.std, "arch": meta["arch"], "outputs": OUTPUT_NAME,
         # divide the logits by this before the softmax (fitted on validation data; 1.0 when not fitted)
         "temperature": float(meta.get("temperature", 1.0)),
@@ -53,7 +53,7 @@ def export_torchscript(model_file_or_ckpt: str | Path, out: str | Path) -> Path:
     model, pre, meta = load_model_file(model_file_or_ckpt)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    metadata = export_metadata(pre, meta)
+    metadata = export_metadata(pre, meta, TORCHSCRIPT_META_FORMAT)
     metadata.update(outputs=[OUTPUT_NAME, EMBEDDING],
                     embedding={"output": EMBEDDING, "size": model.embedding_size, "layer": LAYER})
     with quiet_jit_deprecation(), torch.no_grad():
@@ -75,7 +75,7 @@ def export_onnx(model_file_or_ckpt: str | Path, out: str | Path, embedding: bool
         input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
         dynamic_shapes=({0: torch.export.Dim("batch")},),  # per positional input: dimension 0 is the batch
     )
-    program.model.metadata_props[ONNX_META_KEY] = json.dumps(export_metadata(pre, meta))
+    program.model.metadata_props[ONNX_META_KEY] = json.dumps(export_metadata(pre, meta, ONNX_META_FORMAT))
     # One self-contained file (weights inline) unless the model passes protobuf's 2 GB limit.
     program.save(out, external_data=False)
     if embedding:

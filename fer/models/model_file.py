@@ -6,9 +6,10 @@
 Loaded with `torch.load(..., weights_only=True)`, so a model file cannot run code. Lightning
 checkpoints (.ckpt) of our LightningModule load the same way.
 
-The exported formats (`fer.export`) carry the same metadata as JSON (`META_FORMAT`): inside a TorchScript
-archive as the extra file `TORCHSCRIPT_META_FILE`, in an ONNX model's `metadata_props` under
-`ONNX_META_KEY`. Those names live here, beside the format they describe, so that the runtime reads them
+The exported formats (`fer.export`) carry the same metadata as JSON: inside a TorchScript archive as the
+extra file `TORCHSCRIPT_META_FILE` (`TORCHSCRIPT_META_FORMAT`), in an ONNX model's `metadata_props` under
+`ONNX_META_KEY` (`ONNX_META_FORMAT`; ONNX files exported before it, the shipped ones among them, say
+`TORCHSCRIPT_META_FORMAT` and load the same: the readers take the JSON's fields, whatever its format says). Those names live here, beside the format they describe, so that the runtime reads them
 without the exporter. This module imports torch only where a function needs it: ONNX inference reads the
 names and never loads torch.
 """
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
     from fer.models.classifier import FERClassifier
 
 FORMAT = "fer-model/1"
-META_FORMAT = "fer-torchscript/1"  # the JSON both exported formats embed
+TORCHSCRIPT_META_FORMAT = "fer-torchscript/1"  # the JSON a TorchScript archive embeds
+ONNX_META_FORMAT = "fer-onnx/1"  # the same JSON in an ONNX file
 TORCHSCRIPT_META_FILE = "fer_meta.json"  # extra file inside the TorchScript archive
 ONNX_META_KEY = "fer_meta"  # key in the ONNX model's metadata_props
 
