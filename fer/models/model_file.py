@@ -9,9 +9,9 @@ checkpoints (.ckpt) of our LightningModule load the same way.
 The exported formats (`fer.export`) carry the same metadata as JSON: inside a TorchScript archive as the
 extra file `TORCHSCRIPT_META_FILE` (`TORCHSCRIPT_META_FORMAT`), in an ONNX model's `metadata_props` under
 `ONNX_META_KEY` (`ONNX_META_FORMAT`; ONNX files exported before it, the shipped ones among them, say
-`TORCHSCRIPT_META_FORMAT` and load the same: the readers take the JSON's fields, whatever its format says). Those names live here, beside the format they describe, so that the runtime reads them
-without the exporter. This module imports torch only where a function needs it: ONNX inference reads the
-names and never loads torch.
+`TORCHSCRIPT_META_FORMAT` and load the same: the readers take the JSON's fields, whatever its format says).
+Those names live here, beside the format they describe, so that the runtime reads them without the exporter.
+This module imports torch only where a function needs it: ONNX inference reads the names and never loads torch.
 """
 
 from __future__ import annotations
