@@ -53,13 +53,13 @@ class LiveLoop:
         self.classify_per_frame = classify_per_frame
         # OpenCV's parallel loops would spread each scan over every core and stall the frame loop beside
         # it: while the live loop runs, OpenCV runs one thread (the scan one core, the frame loop the
-        # other; one A/B on the noisy 2-core test machine: p95 6.7 against 10.7 ms). Restored by close().
+        # other; measured: docs/inference.md, the live loop). Restored by close().
         opencv_one_thread.enter()
         self._closed = False
         self.background = BackgroundWorker(predictor.detector.detect, "fer-face-detector")
         self.search = LocalSearch() if local_search else None
         self._frame_search: LocalSearch | None = None  # the frame path's own, made when first needed (_merge)
-        # window searches take ~1 ms a face: on a thread of their own they leave the frame path too
+        # window searches (their cost a face: docs/inference.md) on a thread of their own leave the frame path too
         # (a search's result lands a frame or two later; faces move a few pixels in that time)
         self.follower = BackgroundWorker(self._search, "fer-face-follower") if local_search else None
         self.tracks: list[Track] = []
@@ -85,7 +85,7 @@ class LiveLoop:
                                  found=[t.confirmed for t in tracks])
         due = self._due(tracks)
         # test-time flip in video: a face and its mirror image on alternate classifications, which the
-        # smoothing averages (one pass a face instead of two: ~1 ms less a frame). Without smoothing
+        # smoothing averages (one pass a face instead of two; the time saved: docs/inference.md). Without smoothing
         # nothing would average them, so each classification takes both views.
         alternate = self.predictor.tta_flip and self.smoothing > 0
         mirrored = [t.mirror_next for t in due] if alternate else None
@@ -101,9 +101,8 @@ class LiveLoop:
         """Give the threads the last frame's full scan (when one is due) and window searches.
 
         Called between frames, once the frame is drawn, while the loop waits for the camera: a thread
-        woken in the middle of a frame takes the CPU and the GIL from it. Measured on the 2-core test
-        machine (640x480, one face, 30 fps): handing off inside `step` gave p50 / p95 3.98-4.41 / 5.5-7.8 ms
-        a frame, frames that started a scan ~1 ms slower; handing off after drawing 3.49-3.75 / 4.4-4.6."""
+        woken in the middle of a frame takes the CPU and the GIL from it (handing off here instead of inside
+        `step`, measured: docs/inference.md, what brought the live loop down)."""
         if self._pending is None:
             return
         grey, self._pending = self._pending, None
@@ -135,7 +134,7 @@ class LiveLoop:
     def _merge(self, index: int, boxes: list[Box], grey: np.ndarray) -> None:
         """A finished full scan of frame `index`: confirm the tracks it found, start tracks for new faces.
         A new face from a scan more than a frame old is first looked for again in this frame (a window search
-        on the frame path, ~1 ms, only then), so that a slow scan does not show a face where it was frames ago."""
+        on the frame path, only then), so that a slow scan does not show a face where it was frames ago."""
         unmatched = list(self.tracks)
         for box in boxes:
             best = max(unmatched, key=lambda t: iou(t.box, box), default=None)

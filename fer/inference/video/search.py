@@ -14,16 +14,16 @@ class LocalSearch:
     """Finds a known face again in a window around its last box, at a small scale.
 
     The window grows the box by `window` of its side on each side and is shrunk so the face in it
-    is `face_px` pixels wide; a Haar cascade set for faces of about that size then scans a ~60 px
-    image instead of a frame: a fraction of a millisecond. Haar whatever the full-frame detector is:
+    is `face_px` pixels wide; a Haar cascade set for faces of about that size then scans a window image
+    of `face_px / fill` pixels (41 at the defaults) instead of a frame. Haar whatever the full-frame detector is:
     it is the cheapest at this size, and the full-frame detector (a user's object, say) is never
     called from two threads at once. Of the faces found, the one of a similar size nearest the old
     box's centre gives the face's new centre; the box keeps its size, which full scans set, so
     crops stay as tight as the detector's full-frame boxes that training used.
     """
 
-    # measured on moving faces (bench/latency.py's videos): 0.5-0.7 ms a face, found in 115-119 of
-    # 119 frames; a 32 px face in a 1.8x window cost 1.1-1.2 ms for no more faces found
+    # window and face_px: measured on bench/latency.py's moving faces against a larger face and window
+    # (the cost a face and how often it is found: docs/inference.md, the live loop)
     window: float = 0.35
     face_px: int = 24  # the Haar cascade's own template size
     max_size_change: float = 1.25  # a new box more than this many times larger or smaller is another face
