@@ -10,7 +10,7 @@ face) go through the stages of the live loop: read (decode a JPEG frame), detect
 - for each runtime (eager torch, TorchScript, ONNX Runtime float32 and int8; a model file is
   exported to each on the fly), with the default detector on every frame, one pass per face;
 - for each detector (haar, yunet) with the fastest runtime;
-- for the two video loops (`fer.inference.video`) as infer.py runs them (conf/infer.yaml): the exact loop
+- for the two video loops (`fer.inference.video`) as infer.py runs them (RecognizerOptions' defaults): the exact loop
   (detection on the frame itself every N frames; video files' default, and every source's until
   2026-12-02) and the live loop (cameras' default: full-frame detection on its own thread, each
   face followed by a window search on another), on moving-face videos at 640x480, 1280x720 and 1920x1080 with
@@ -30,14 +30,13 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
-import hydra
 import numpy as np
 import psutil
 import torch
-from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,7 +45,9 @@ from fer.api import Recognizer  # noqa: E402
 from fer.data.synthetic_faces import draw_face, sample_identity  # noqa: E402
 from fer.export.export import export_onnx, export_torchscript  # noqa: E402
 from fer.export.write import export_onnx_int8  # noqa: E402
+from fer.faces.detect import detector_named  # noqa: E402
 from fer.faces.image_io import read_grey, to_grey_uint8  # noqa: E402
+from fer.inference.options import RecognizerOptions  # noqa: E402
 from fer.inference.overlay import draw  # noqa: E402
 from fer.inference.predictor import Predictor  # noqa: E402
 from fer.inference.runtime import load_classifier, weights_path  # noqa: E402
@@ -139,16 +140,13 @@ def loops_table(weights: Path, detector: str, frames: int, threads: int, repeats
     """The exact loop beside the live loop, per resolution and face count; each cell the median of
     `repeats` runs (the loops take turns, so a noisy spell of the machine hits each). `people_off_too`: the
     live loop without person ids as well (what re-identification costs)."""
-    cfg = OmegaConf.load(ROOT / "conf" / "infer.yaml")
-    options = dict(tta_flip=cfg.tta_flip, threads=threads, detect_every=cfg.detect_every, smoothing=cfg.smoothing,
-                   max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search,
-                   classify_per_frame=cfg.classify_per_frame, people=cfg.people)
-    loops = {"exact": Recognizer(weights, make_detector(detector), realtime=False, **options),
-             "live": Recognizer(weights, make_detector(detector), **options)}
+    options = replace(RecognizerOptions(), weights=str(weights), detector=detector, threads=threads)
+    loops = {"exact": Recognizer.from_options(replace(options, realtime=False)),
+             "live": Recognizer.from_options(options)}
     if people_off_too:
-        loops["live-off"] = Recognizer(weights, make_detector(detector), **{**options, "people": "off"})
-    print(f"\nvideo loops as a 30 fps camera sees them (detector={detector}, detect_every={cfg.detect_every}, "
-          f"tta_flip={cfg.tta_flip}), {frames} frames each; ms p50 / p95 / p99 (first second left out), "
+        loops["live-off"] = Recognizer.from_options(replace(options, people="off"))
+    print(f"\nvideo loops as a 30 fps camera sees them (detector={detector}, detect_every={options.detect_every}, "
+          f"tta_flip={options.tta_flip}), {frames} frames each; ms p50 / p95 / p99 (first second left out), "
           f"median of {repeats} runs")
     print(f"{'frame':<11}{'faces':>6}{'loop':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'dropped':>9}{'faces found':>13}")
     rows = []
@@ -165,7 +163,7 @@ def loops_table(weights: Path, detector: str, frames: int, threads: int, repeats
                 rows.append(result)
                 print(f"{result['size']:<11}{count:>6}{name:>9}{result['p50']:>9.2f}{result['p95']:>9.2f}"
                       f"{result['p99']:>9.2f}{result['dropped']:>9}{result['faces_found']:>13.2f}")
-    return {"detector": detector, "detect_every": cfg.detect_every, "repeats": repeats, "rows": rows}
+    return {"detector": detector, "detect_every": options.detect_every, "repeats": repeats, "rows": rows}
 
 
 def p50_p95(values: list[float]) -> tuple[float, float]:
@@ -283,9 +281,7 @@ def main() -> None:
     weights = weights_path(args.weights)
     cells = dict(sizes=tuple(tuple(int(x) for x in size.split("x")) for size in args.loop_sizes.split(",")),
                  counts=tuple(int(c) for c in args.loop_faces.split(",")), people_off_too=args.people_off_too)
-    live_cfg = OmegaConf.load(ROOT / "conf" / "infer.yaml")
-    default_detector = next(d["detector"] for d in OmegaConf.to_container(live_cfg.defaults)
-                            if isinstance(d, dict) and "detector" in d)
+    default_detector = RecognizerOptions.detector
     if args.only_loops:
         report = {"loops": loops_table(weights, default_detector, args.loop_frames, args.threads, args.loop_repeats,
                                        **cells)}
@@ -301,7 +297,7 @@ def main() -> None:
     classifiers = {name: load_classifier(path, threads=args.threads)
                    for name, path in runtimes_for(weights, folder, args.calibration).items()}
     for runtime, classifier in classifiers.items():
-        times = measure(Predictor(classifier, make_detector(default_detector)), encoded)
+        times = measure(Predictor(classifier, detector_named(default_detector)), encoded)
         rate = batched_rate(classifier)
         report["runtimes"][runtime] = {**summary(times), "faces_per_s_batch64": rate}
         print(f"{runtime:<17}{row(times)}{rate:>13.0f}")
@@ -309,7 +305,7 @@ def main() -> None:
     print(f"\nper detector, runtime={fastest}, detection on every frame\n{'detector':<17}{header}")
     for name in args.detectors.split(","):
         try:
-            detector = make_detector(name)
+            detector = detector_named(name)
         except ImportError as err:
             print(f"{name:<17}unavailable: {err}")
             continue
@@ -327,11 +323,6 @@ def main() -> None:
               f"{late:.0f} MB at the end, growth {late - early:+.1f} MB")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
-
-
-def make_detector(name: str):
-    cfg = OmegaConf.load(ROOT / "conf" / "detector" / f"{name}.yaml")
-    return hydra.utils.instantiate(cfg)
 
 
 def measure(predictor: Predictor, encoded: list[bytes]) -> dict[str, list[float]]:

@@ -36,3 +36,43 @@ def test_an_unknown_detector_name_lists_the_names():
 
     with pytest.raises(BadValue, match="detector='cnn': choose one of haar, yunet, none"):
         detector_named("cnn")
+
+
+def test_conf_infer_yaml_holds_the_recognizer_defaults():
+    """infer.py's settings are RecognizerOptions' defaults, written again in conf/infer.yaml for its comments:
+    the two stay equal, and infer.py's composed config gives exactly the default options."""
+    from fer.inference.options import RecognizerOptions
+    from tests.conftest import compose_config
+
+    written = OmegaConf.load(ROOT / "conf" / "infer.yaml")
+    detector = next(d["detector"] for d in OmegaConf.to_container(written.defaults)
+                    if isinstance(d, dict) and "detector" in d)
+    defaults = dataclasses.asdict(RecognizerOptions())
+    assert {name: detector if name == "detector" else written[name] for name in defaults} == defaults
+    composed = RecognizerOptions.from_config(compose_config("infer", []), detector=detector)
+    assert composed == RecognizerOptions()
+
+
+def test_the_recognizer_takes_the_options_as_keywords():
+    import inspect
+
+    from fer.inference.options import RecognizerOptions
+    from fer.inference.recognizer import Recognizer
+
+    parameters = list(inspect.signature(Recognizer).parameters.values())
+    assert [(p.name, p.default) for p in parameters] == [(f.name, f.default)
+                                                         for f in dataclasses.fields(RecognizerOptions)]
+    assert all(f.metadata["help"] in Recognizer.__doc__ for f in dataclasses.fields(RecognizerOptions))
+
+
+def test_serve_takes_the_recognizer_defaults_but_the_ones_it_names():
+    from fer.inference.options import RecognizerOptions
+    from fer.serve.options import SERVE_DEFAULTS, ServeOptions
+
+    serve, recognizer = ServeOptions(), RecognizerOptions()
+    for name in ("weights", "profile", "profile_force", "baseline", "people", "detector", "tta_flip"):
+        assert getattr(serve, name) == getattr(recognizer, name), name
+    assert serve.stream_detect_every == SERVE_DEFAULTS["detect_every"]
+    options = serve.recognizer_options()
+    assert dataclasses.replace(options, **{name: getattr(recognizer, name) for name in SERVE_DEFAULTS}) == recognizer
+    assert (options.threads, options.detect_every) == (SERVE_DEFAULTS["threads"], SERVE_DEFAULTS["detect_every"])

@@ -19,6 +19,7 @@ from fer.errors import BadValue
 from fer.faces.image_io import to_grey_uint8
 from fer.inference.explain import SaliencyWriter, resolve_method
 from fer.inference.frames import Frame, open_frames
+from fer.inference.options import RecognizerOptions
 from fer.inference.outputs import AnnotatedImages, CsvWriter, JsonlWriter, VideoOut, format_record, records
 from fer.inference.overlay import draw
 from fer.inference.recognizer import Recognizer
@@ -46,12 +47,7 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
                     "no screen: nothing is shown. Image results are printed; for video and cameras pass "
                     "output.video=<file.mp4> or output.jsonl=<file>, or install opencv-python for a window.")
     detector = hydra.utils.instantiate(cfg.detector) if cfg.get("detector") else None
-    recognizer = Recognizer(cfg.weights, detector, faces=cfg.faces, tta_flip=cfg.tta_flip, threads=cfg.threads,
-                            detect_every=cfg.detect_every, smoothing=cfg.smoothing, realtime=cfg.realtime,
-                            max_unconfirmed=cfg.max_unconfirmed, local_search=cfg.local_search,
-                            classify_per_frame=cfg.classify_per_frame, profile=cfg.get("profile"),
-                            profile_force=cfg.get("profile_force", False), baseline=cfg.get("baseline", "off"),
-                            people=cfg.get("people", "auto"))
+    recognizer = Recognizer.from_options(RecognizerOptions.from_config(cfg, detector=detector))
     if recognizer.classifier.runtime != "onnxruntime":  # torch weights (torch is loaded by now); ONNX took `threads`
         import torch
 

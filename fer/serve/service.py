@@ -48,9 +48,9 @@ class Service:
         self.options = options
         self.make_detector = detector_factory or (lambda: service_detector(options))
         weights = weights_path(options.weights)
-        # one ONNX Runtime thread each: parallelism comes from the workers, not from each call
-        self.recognizers = [Recognizer(weights, self.make_detector(), tta_flip=options.tta_flip, threads=1,
-                                       people=options.people) for _ in range(options.workers)]
+        # one ONNX Runtime thread each (fer.serve.options.SERVE_DEFAULTS): parallelism comes from the workers
+        self.recognizers = [Recognizer.from_options(options.recognizer_options(), weights=weights,
+                                                    detector=self.make_detector()) for _ in range(options.workers)]
         # the service's profile: every request's and every stream's until a stream sets its own (checked now)
         self.profile = self._checked_profile(options.profile, options.profile_force)
         for recognizer in self.recognizers:
