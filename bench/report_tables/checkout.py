@@ -10,8 +10,13 @@ def docs_folder() -> Path:
     return ROOT / "docs"
 
 
+def data_file() -> Path:
+    """docs/results.json: every published figure, by row, with the command, machine and date behind it."""
+    return docs_folder() / "results.json"
+
+
 def results_file() -> Path:
-    """docs/results.md: every table, and the report the next run keeps absent rows from."""
+    """docs/results.md: every table, rendered from data_file()."""
     return docs_folder() / "results.md"
 
 
