@@ -1,28 +1,63 @@
-"""bench/report.py on a checkout without logs/: the previous report's rows are kept, marked, not erased;
-the README gets the headline table, docs/results.md every table."""
+"""bench/report.py: the published pages are rendered from docs/results.json alone and are up to date with it;
+measuring stores rows by id, keeps (and marks) the rows it cannot measure, and the written rules choose from the
+stored figures."""
 
+import copy
+import dataclasses
 import json
+import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from bench.report_tables import checkout, cross_validation, evaluations, headline, previous, selection, v2_candidates
-from bench.report_tables import v2_measure, v2_table, v3_candidates, v3_table, what_helped, writer
+from bench.report_tables import candidates_measure, candidates_table, checkout, cross_validation, headline, store
+from bench.report_tables import what_helped, writer
+from bench.report_tables.candidates import V2, V3
+from bench.report_tables.cells import KEPT_NOTE
 from tests.conftest import ROOT
 
-
-@pytest.fixture(autouse=True)
-def checkout_root(tmp_path, monkeypatch):
-    """Every table reads runs and the previous report from a temporary checkout."""
-    monkeypatch.setattr(checkout, "ROOT", tmp_path)
+COMMITTED = store.load(ROOT / "docs" / "results.json")
+RERENDER = "render them again: python bench/report.py --render-only"
 
 
-def write_previous_report(root, rows: list[str]) -> None:
-    """An earlier run's docs/results.md (every table) and the README with its headline block."""
-    (root / "docs").mkdir(exist_ok=True)
-    (root / "docs" / "results.md").write_text("## Results\n\n" + "\n".join(rows) + "\n\n### Latency\n\nfast\n")
-    (root / "README.md").write_text("# x\n<!-- results:start -->\n## Results\n\nheadline\n<!-- results:end -->\ntail\n")
+def test_the_published_pages_are_rendered_from_the_committed_figures():
+    assert (ROOT / "docs" / "results.md").read_text() == writer.results_text(COMMITTED), f"docs/results.md: {RERENDER}"
+    readme = (ROOT / "README.md").read_text()
+    assert writer.readme_text(readme, COMMITTED) == readme, f"the README's results block: {RERENDER}"
+
+
+def test_every_row_names_its_command_machine_and_date():
+    assert len(COMMITTED["rows"]) > 50
+    for row_id, row in COMMITTED["rows"].items():
+        assert re.fullmatch(r"[a-z0-9_+]+(/[a-z0-9_+.x]+)+", row_id), row_id
+        assert row["command"].strip() and row["machine"].strip(), row_id
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d", row["date"]), row_id
+        assert isinstance(row["kept"], bool) and isinstance(row["metrics"], dict) and row["metrics"], row_id
+
+
+def test_a_row_is_found_by_its_id_so_renaming_its_label_keeps_its_figures():
+    renamed = dataclasses.replace(V3.runs[2], label="MobileFace V1, renamed")
+    version = dataclasses.replace(V3, runs=(*V3.runs[:2], renamed, *V3.runs[3:]))
+    table = "\n".join(candidates_table.runs_table(version, COMMITTED))
+    assert "| MobileFace V1, renamed | 84.51 | 73.63 | 93.97 |" in table
+
+
+def test_render_only_writes_the_pages_from_the_json_alone(tmp_path):
+    """The entry point on a copy of the checkout holding no runs and no markdown to read figures from."""
+    shutil.copytree(ROOT / "bench", tmp_path / "bench", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "docs").mkdir()
+    for name in ("docs/results.json", "docs/calibration.md", "README.md"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shown = subprocess.run([sys.executable, "bench/report.py", "--help"], cwd=tmp_path, capture_output=True, text=True,
+                           check=True).stdout
+    assert "--skip-latency" in shown and "--render-only" in shown and "Regenerate every published figure" in shown
+    subprocess.run([sys.executable, "bench/report.py", "--render-only"], cwd=tmp_path, check=True, capture_output=True,
+                   timeout=60)
+    assert (tmp_path / "docs" / "results.md").read_text() == (ROOT / "docs" / "results.md").read_text()
+    assert (tmp_path / "README.md").read_text() == (ROOT / "README.md").read_text()
+    assert json.loads((tmp_path / "docs" / "results.json").read_text()) == COMMITTED  # rendering measures nothing
 
 
 def write_fold(root, task: str, fold: int, acc: float) -> None:
@@ -32,107 +67,135 @@ def write_fold(root, task: str, fold: int, acc: float) -> None:
     (run / "metrics.json").write_text(json.dumps({"val": {"val/acc": acc}, "test": {"test/acc": acc, "test/f1": acc}}))
 
 
-def test_rows_without_runs_are_kept_marked_and_rerun_rows_are_regenerated(tmp_path):
-    write_previous_report(tmp_path, [
-        "| Human only, from scratch | 10 | 80.0 ± 1.0 | 70.0 ± 2.0 | 80.0 | `cmd` |",
-        "| Human + synthetic animated, FER2013 pre-trained | 10 | 85.0 ± 1.0 | 75.0 ± 2.0 | 85.0 | `cmd` |",
-        "| 10 epochs, unweighted loss **(chosen)** | 91.0 | 90.0 ± 1.0 | `cmd` |",
-        "| Adding the synthetic animated domain (10-fold CV, mean) | cv_select_unweighted | x | -5.17 |",
-    ])
+def test_sweeps_found_are_measured_the_others_kept_and_differences_follow(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkout, "ROOT", tmp_path)
+    cross_validation._fold_results.cache_clear()
     for fold in range(2):
         write_fold(tmp_path, "human_cv", fold, 0.5 + fold / 10)
+    results = copy.deepcopy(COMMITTED)
+    for row in results["rows"].values():
+        row["kept"] = False
+    stamp = store.Stamp("2-core test machine", "2026-12-31")
+    cross_validation.measure_cross_validation(results, stamp)
+    what_helped.measure_differences(results)
+    cross_validation._fold_results.cache_clear()
 
-    cv = "\n".join(cross_validation.cv_table())
-    assert "| Human only, from scratch | 2 | 55.0 ± 7.1 |" in cv  # runs here: regenerated, not kept
-    assert "| Human + synthetic animated, FER2013 pre-trained † | 10 | 85.0 ± 1.0 |" in cv
-    assert selection.chosen_selection()[0] == "cv_select_unweighted"  # the previous report's choice
-    helped = "\n".join(what_helped.techniques_table([]))
-    assert "| Adding the synthetic animated domain (10-fold CV, mean) † | cv_select_unweighted | x | -5.17 |" in helped
-    # one side run here, the other kept: computed from the kept row's printed mean, and marked
-    assert "| FER2013 pre-training for the posed sets (10-fold CV, mean) † | human_cv | cv_select_unweighted | +35.00 |" in helped
-    assert previous.previous_section("### Latency")[2] == previous.KEPT_SECTION
-
-
-def test_v2_candidates_are_chosen_by_the_written_rule_and_kept_rows_carry_over(tmp_path):
-    v1, a, b, c = (name for name, _, _ in v2_candidates.V2_CANDIDATES[:4])
-    write_previous_report(tmp_path, [
-        # candidate A in the earlier row format (FER+ Valid, FER2013, posed rows): carried into the v2 table
-        "| v2 candidate (FER+ votes + CK+48 + JAFFE, 8 epochs), FER+ Valid, int8 | 3370 | 82.28 | 67.98 | – | 0.169 → 0.020 | `c` |",
-        "| v2 candidate, FER2013 PublicTest (original labels), int8 | 3589 | 57.45 | 47.79 | – | 0.087 → 0.244 | `c` |",
-        "| v2 candidate, CK+48 + JAFFE held-out subjects (fold 0), int8 | 116 | 84.48 | 76.90 | – | 0.140 → 0.093 | `c` |",
-        f"| {v1} | 69.41 | 61.34 | 0.050 | 66.54 | 84.48 | 0.70 | 1.8 | `c` |",
-    ])
-    results = {name: {"figures": v2_measure.previous_v2_figures(name), "kept": True} for name, _, _ in v2_candidates.V2_CANDIDATES}
-    assert results[a]["figures"][:5] == [82.28, 67.98, 0.020, 57.45, 84.48]
-    assert v2_table.chosen_v2(results) == a
-    results[b] = {"figures": [90.0, 80.0, 0.02, 60.0, 83.0, 1.0, 1.8], "kept": False}  # better on FER+, worse posed
-    results[c] = {"figures": [85.0, 70.0, 0.02, 60.0, 84.48, 1.0, 1.8], "kept": False}
-    assert v2_table.chosen_v2(results) == c  # B falls below v1's posed figure, so C wins on FER+ Valid
-    table = "\n".join(v2_table.v2_table(results))
-    assert f"| {a} †" in table and f"| {c} **(chosen)** |" in table and f"| {b} |" in table
-    helped = {row[0]: row for row in v2_table.v2_differences(results)}
-    assert helped["Vote shares instead of majority labels (C to B), FER+ Valid"][3] == pytest.approx(5.0)
+    human_cv = results["rows"]["cv/human_cv"]
+    assert (human_cv["machine"], human_cv["date"], human_cv["kept"]) == ("2-core test machine", "2026-12-31", False)
+    assert human_cv["metrics"]["test_accuracy_per_fold"] == pytest.approx([50.0, 60.0])
+    assert results["rows"]["cv/human_synthetic_cv_pretrained"]["kept"]  # no runs here: stored figures, marked
+    cv = "\n".join(cross_validation.cv_table(results))
+    assert "| Human only, from scratch | 2 | 55.0 ± 7.1 |" in cv
+    assert "| Human + synthetic animated, FER2013 pre-trained † | 10 | 89.7 ± 4.1 |" in cv
+    # one side measured, the other kept: computed from the stored figure, dated with the later side, marked
+    pretraining = results["rows"]["helped/cv_pretraining"]
+    assert pretraining["metrics"]["change"] == pytest.approx(91.6 - 55.0) and pretraining["kept"]
+    assert pretraining["date"] == "2026-12-31" and pretraining["compares"] == ["cv/human_cv", "cv/cv_select_unweighted"]
+    # both sides kept: the stored difference (from unrounded figures) stays
+    assert results["rows"]["helped/cv_synthetic"]["metrics"]["change"] == -1.83
+    assert "| Adding the synthetic animated domain (10-fold CV, mean) † | cv_select_unweighted | " \
+           "human_synthetic_cv_pretrained | -1.83 |" in "\n".join(what_helped.techniques_table(results))
 
 
-def test_the_readme_gets_the_headline_and_the_v3_candidates_only(tmp_path):
-    shipped_ferplus, shipped_fer2013, shipped_posed = (evaluations.EVALUATIONS[i][0] for i in (6, 0, 2))
-    write_previous_report(tmp_path, [f"| {shipped_posed} † | 116 | 91.38 | 86.28 | – | 0.1 → 0.1 | `c` |"])
-    rows = [(what, args, None) for what, args in evaluations.EVALUATIONS]
-    rows[6] = (shipped_ferplus, [], {"metrics": {"acc": 0.8579}})
-    rows[0] = (shipped_fer2013, [], {"metrics": {"acc": 0.5974}})
-    v1 = v2_candidates.V2_CANDIDATES[0][0]
-    lines = headline.headline(rows, {v1: {"figures": [69.41, 61.34, 0.032, 66.54, 84.48, 0.63, 1.8], "kept": True}},
-                              {headline.SHIPPED_ZERO_SHOT: {"figures": [84.6, 72.7, 57.76, 59.47, 0.1, 1.0, 0.7],
-                                                            "kept": False}})
-    table = "\n".join(lines)
-    # the shipped row: measured here except the posed figure, kept from docs/results.md, so marked
-    assert "| **v3, shipped** (fer/assets/default_model.onnx) † | 85.79 | 59.74 | 91.38 | 59.47 |" in table
-    assert "| v1, the default before v2 † | 69.41 | 66.54 | 84.48 | – | 1.8 |" in table
-    assert "| v2, the default before v3 † | – | – | – | – | 1.8 |" in table  # no v2 figures anywhere: dashes, marked
-    assert lines[-1] == previous.KEPT_NOTE and "[docs/results.md](docs/results.md)" in table
-    # the v3 candidates, every column with each run's command; the rule's table after them
-    assert "| run | FER+ Valid accuracy % | FER+ Valid macro-F1 % | posed fold 0 accuracy % |" in table
-    assert f"| {headline.SHIPPED_ZERO_SHOT} | 84.60 | 72.70 | 57.76 | 59.47 | 0.10 | 1.00 | 0.7 | " in table
-    assert "`python train.py experiment=ferplus_mobileface_only` |" in table and "| A + Z | out of the rule |" in table
+def test_one_measure_for_every_version_a_shared_run_evaluated_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkout, "ROOT", tmp_path)
+    for folder in ("logs/ferplus_only/final", "logs/ferplus_mobileface/final"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "model.int8.onnx").write_bytes(b"x" * 700_000)
+    calls = []
 
-    writer.write_readme_block(lines)
-    readme = (tmp_path / "README.md").read_text()
-    assert readme.startswith("# x\n<!-- results:start -->\n## Results\n") and readme.endswith("<!-- results:end -->\ntail\n")
-    assert "headline\n" not in readme and "### Latency" not in readme and "| v1, the default before v2 †" in readme
-    assert (tmp_path / "docs" / "results.md").read_text().endswith("### Latency\n\nfast\n")  # untouched
+    def evaluate(args, out):
+        calls.append(args)
+        return {"metrics": {"acc": 0.5 if "split=all" in args else 0.8, "f1": 0.7, "ece": 0.02,
+                            "precision/neutral": 0.1 if "split=all" in args else 0.4}}
 
+    monkeypatch.setattr(candidates_measure, "evaluate", evaluate)
+    monkeypatch.setattr(candidates_measure, "classify_ms", lambda weights: 0.9)
+    results = copy.deepcopy(COMMITTED)
+    candidates_measure.measure_candidates(results, tmp_path, store.Stamp("m", "2026-12-31"))
 
-def test_the_entry_point_finds_its_tables_and_keeps_its_options():
-    shown = subprocess.run([sys.executable, "bench/report.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert "--skip-latency" in shown.stdout and "Regenerate every published figure" in shown.stdout
+    rows = results["rows"]
+    assert rows["v2/z"]["metrics"] == {"ferplus_accuracy": 80.0, "ferplus_macro_f1": 70.0, "ferplus_ece": 0.02,
+                                       "fer2013_accuracy": 80.0, "posed_accuracy": 80.0, "classify_ms": 0.9,
+                                       "int8_mb": 0.7}
+    # the same run in v3's table: zero-shot, so every posed image too, and neutral precision there
+    assert rows["v3/cnn_alone"]["metrics"]["posed_all_accuracy"] == 50.0
+    assert rows["v3/cnn_alone"]["metrics"]["neutral_precision"] == 0.1
+    assert rows["v3/mf_v1"]["metrics"]["posed_all_accuracy"] is None and rows["v3/mf_v1"]["metrics"]["neutral_precision"] == 0.4
+    shared = [a for a in calls if a[-1] == "weights=logs/ferplus_only/final/model.int8.onnx"]
+    assert len(shared) == len({tuple(a) for a in shared}) == 4  # ferplus, fer2013, posed, posed_all: once each
+    assert rows["v3/mf_v2"]["kept"] and rows["v2/e"]["kept"] and not rows["v3/mf_v1"]["kept"]
+    assert rows["v3/mf_v1"]["command"] == "python train.py experiment=ferplus_mobileface"
 
 
-def v3_results(**runs: list[float | None]) -> dict[str, dict]:
-    """v3 runs by their place in V3_RUNS (r0 ... r9): figures in V3_COLUMNS order, measured here."""
-    results = {name: {"figures": None, "kept": True} for name, _, _, _ in v3_candidates.V3_RUNS}
-    for key, figures in runs.items():
-        results[v3_candidates.V3_RUNS[int(key[1:])][0]] = {"figures": figures, "kept": False}
+def with_figures(**runs: dict) -> store.Results:
+    """The committed figures, with some runs' replaced (by row id, with '/' written as '__')."""
+    results = copy.deepcopy(COMMITTED)
+    for key, metrics in runs.items():
+        row_id = key.replace("__", "/")
+        if metrics is None:
+            results["rows"].pop(row_id, None)
+        else:
+            results["rows"][row_id] = {**results["rows"].get(row_id, {"command": "c", "machine": "m", "date": "d"}),
+                                       "kept": False, "metrics": metrics}
     return results
 
 
+def test_the_committed_figures_choose_what_shipped():
+    assert candidates_table.chosen_v2(COMMITTED) == "v2/e"
+    assert candidates_table.chosen_v3(COMMITTED) == "MobileFace V1"  # the ensemble scores higher but ships by name
+    assert cross_validation.chosen_selection(COMMITTED)[0] == "cv_select_unweighted"
+
+
+def test_v2_rule_posed_held_out_not_below_v1_then_best_ferplus():
+    v2 = {c.metric: 0.0 for c in V2.columns}
+    b = {**v2, "ferplus_accuracy": 90.0, "posed_accuracy": 83.0}  # better on FER+, below v1's posed figure
+    c = {**v2, "ferplus_accuracy": 89.0, "posed_accuracy": 84.48}
+    results = with_figures(v2__b=b, v2__c=c, v2__e=None, v2__f=None, v2__g=None)
+    assert candidates_table.chosen_v2(results) == "v2/c"
+    table = "\n".join(candidates_table.runs_table(V2, results))
+    assert "| C: as B, majority labels instead of vote shares **(chosen)** | 89.00 |" in table
+    assert "| E: as B, 24 epochs | not run |" in table and "| A: FER+ votes + posed training folds" in table
+
+
 def test_v3_rule_weighs_ferplus_and_zero_shot_alike_and_v2_stays_unless_beaten():
-    #            FER+  F1   fold0 all   neutral ms   MB
-    v2 = [85.79, 73.9, 91.38, None, 0.5, 1.0, 1.8]
-    z_cnn = [82.11, 63.7, 46.55, 48.0, 0.2, 1.0, 1.8]
-    mf = [84.51, 73.6, 93.97, None, 0.5, 1.0, 0.7]
-    mf_alone = [84.60, 72.7, 57.76, 59.47, 0.1, 1.0, 0.7]
-    results = v3_results(r0=v2, r1=z_cnn, r2=mf, r3=mf_alone)
-    scores = {s["candidate"]: s for s in v3_table.candidate_scores(results)}
+    def run(ferplus, posed, zero_shot, ms=1.0, mb=0.7):
+        return {"ferplus_accuracy": ferplus, "posed_accuracy": posed, "posed_all_accuracy": zero_shot,
+                "classify_ms": ms, "int8_mb": mb}
+    v2, z_cnn = run(85.79, 91.38, None, mb=1.8), run(82.11, 46.55, 48.0, mb=1.8)
+    mf, mf_alone = run(84.51, 93.97, None), run(84.60, 57.76, 59.47)
+    base = dict(v3__v2=v2, v3__cnn_alone=z_cnn, v3__mf_v1=mf, v3__mf_v1_alone=mf_alone, v3__mf_v2=None,
+                v3__cnn_taught=None, v3__ensemble=None)
+    results = with_figures(**base)
+    scores = {s["candidate"]: s for s in candidates_table.candidate_scores(results)}
     assert scores["v2"]["A+Z"] == pytest.approx(85.79 + 48.0) and scores["MobileFace V1"]["A+Z"] == pytest.approx(84.51 + 59.47)
     assert scores["MobileFace V2"]["out"] == "no run on FER+ + posed folds"
-    assert v3_table.chosen_v3(results) == "MobileFace V1"  # lower FER+ Valid, far better zero-shot
-    assert "| MobileFace V1 **(chosen)** | 84.51 | 93.97 | 59.47 | 143.98 | – |" in "\n".join(v3_table.v3_rule_table(results))
+    assert candidates_table.chosen_v3(results) == "MobileFace V1"  # lower FER+ Valid, far better zero-shot
+    assert "| MobileFace V1 **(chosen)** | 84.51 | 93.97 | 59.47 | 143.98 | – |" in "\n".join(
+        candidates_table.v3_rule_table(results))
     # a model that only fits FER+ better does not win
-    assert v3_table.chosen_v3(v3_results(r0=v2, r1=[*z_cnn[:3], 60.0, *z_cnn[4:]], r2=mf, r3=mf_alone)) is None
+    assert candidates_table.chosen_v3(with_figures(**{**base, "v3__cnn_alone": {**z_cnn, "posed_all_accuracy": 60.0}})) is None
     # the gates: posed held-out below v1's, too slow, too large
-    for column, value in ((v3_candidates.POSED, 80.0), (v3_candidates.CLASSIFY_MS, 2.5), (v3_candidates.INT8_MB, 12.0)):
-        gated = [*mf]
-        gated[column] = value
-        assert v3_table.chosen_v3(v3_results(r0=v2, r1=z_cnn, r2=gated, r3=mf_alone)) is None
+    for metric, value in (("posed_accuracy", 80.0), ("classify_ms", 2.5), ("int8_mb", 12.0)):
+        assert candidates_table.chosen_v3(with_figures(**{**base, "v3__mf_v1": {**mf, metric: value}})) is None
     # without v2's zero-shot figure nothing can beat it by the rule: v2 stays
-    assert v3_table.chosen_v3(v3_results(r0=v2, r2=mf, r3=mf_alone)) is None
+    assert candidates_table.chosen_v3(with_figures(**{**base, "v3__cnn_alone": None})) is None
+
+
+def test_the_readme_gets_the_headline_and_the_v3_candidates_only():
+    results = with_figures(shipped__ferplus={"accuracy": 85.0, "file_mb": 0.7}, v2__v1=None)
+    results["rows"]["shipped/posed"]["kept"] = True
+    lines = headline.headline(results)
+    table = "\n".join(lines)
+    # the shipped row: one of its figures is kept, so the row is marked; v1 has no figures here: dashes, marked
+    assert "| **v3, shipped** (fer/assets/default_model.onnx) † | 85.00 | 59.24 | 93.97 | 58.77 | 0.7 |" in table
+    assert "| v1, the default before v2 † | – | – | – | – | – |" in table
+    assert "| v2, the default before v3 † | 85.79 | 59.74 | 91.38 | 50.53 | 1.8 |" in table
+    assert lines[-1] == KEPT_NOTE and "[docs/results.md](docs/results.md)" in table
+    assert "| run | FER+ Valid accuracy % | FER+ Valid macro-F1 % | posed fold 0 accuracy % |" in table
+    assert "`python train.py experiment=ferplus_mobileface_only` |" in table and "| A + Z | out of the rule |" in table
+    assert "### Latency" not in table and "| candidate | FER+ Valid ECE" not in table
+
+    readme = writer.readme_text("# x\n<!-- results:start -->\nold\n<!-- results:end -->\ntail\n", results)
+    assert readme.startswith("# x\n<!-- results:start -->\n## Results\n") and readme.endswith("<!-- results:end -->\ntail\n")
+    assert "old\n" not in readme

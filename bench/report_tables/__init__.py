@@ -1,2 +1,2 @@
-"""The pieces of bench/report.py: one module per table of docs/results.md, the README's headline, and
-the writer that puts them in place. bench/report.py runs them in order."""
+"""The pieces of bench/report.py: docs/results.json's reader and writer (store), the measuring and the table
+of each section of docs/results.md, the README's headline, and the writer that renders the pages."""

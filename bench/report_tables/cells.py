@@ -1,23 +1,20 @@
-"""Table cells: numbers as the report prints them, and read back from a printed row."""
+"""Table cells: numbers as the report prints them, and the marks it puts on rows."""
 
-import statistics
-
-
-def pct(x: float) -> str:
-    return f"{100 * x:.2f}"
-
-
-def mean_std(values: list[float]) -> str:
-    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else pct(values[0])
+KEPT = " †"
+KEPT_NOTE = ("† kept from the previous report: the runs or weights behind this row are not in this checkout "
+             "(logs/ is not in git); its command regenerates it.")
+KEPT_SECTION = "Kept from the previous report: this section was not rerun here (its command regenerates it)."
+CHOSEN = " **(chosen)**"
 
 
-def cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+def shown(x: float | None, fmt: str = "{:.2f}") -> str:
+    return "–" if x is None else fmt.format(x)
 
 
-def number(cell: str) -> float | None:
-    """The leading number of a printed cell ('91.6 ± 4.2' -> 91.6); None for '–', 'not run' or an empty cell."""
-    try:
-        return float(cell.split()[0])
-    except (ValueError, IndexError):
-        return None
+def mean_std(mean: float | None, std: float | None) -> str:
+    """'91.6 ± 4.2' (in %); the mean alone where there is no spread (one fold); '–' where there is no mean."""
+    return shown(mean) if std is None else f"{mean:.1f} ± {std:.1f}"
+
+
+def kept_mark(kept: bool) -> str:
+    return KEPT if kept else ""

@@ -1,18 +1,28 @@
-"""The README's results block: the shipped model beside the earlier defaults and published models, one table."""
+"""The README's results block: the shipped model beside the earlier defaults and published models, then the v3
+candidates; every figure from rows of docs/results.json."""
 
-from . import checkout
-from .evaluations import EVALUATIONS, Evaluation
-from .previous import KEPT, KEPT_NOTE, previous_number
-from .v2_candidates import FER2013, INT8_MB, V1, V1_COMMAND, V1_NAME, V2_COLUMNS
-from .v2_candidates import FERPLUS as V2_FERPLUS
-from .v2_candidates import POSED as V2_POSED
-from .v3_candidates import FERPLUS, POSED, POSED_ALL, V2, V2_COMMAND, V2_NAME, V3_RUNS
-from .v3_table import v3_rule_table, v3_runs_table
+from . import store
+from .candidates import V2, V3
+from .candidates_table import runs_table, v3_rule_table
+from .cells import KEPT, KEPT_NOTE, kept_mark, shown
 
-SHIPPED = "v3"
-SHIPPED_ZERO_SHOT = V3_RUNS[3][0]  # the shipped recipe (MobileFace V1) on FER+ alone
-V2_ZERO_SHOT = V3_RUNS[1][0]
-V2_FILE_ROW = "E: as B, 24 epochs"  # v2 in the v2 table, for its FER2013 figure
+# Each default's figures: (column metric, row id, metric of that row); the columns are FER+ Valid, FER2013
+# PublicTest, posed held-out, zero-shot posed, int8 MB
+DEFAULTS = [
+    ("**v3, shipped** (fer/assets/default_model.onnx)", [
+        ("shipped/ferplus", "accuracy"), ("shipped/fer2013", "accuracy"), ("shipped/posed", "accuracy"),
+        ("v3/mf_v1_alone", "posed_all_accuracy"),  # zero-shot: the shipped recipe on FER+ alone
+        ("shipped/ferplus", "file_mb")],
+     "`python -m fer.evaluate data=ferplus`"),
+    ("v2, the default before v3", [
+        ("v3/v2", "ferplus_accuracy"), ("v2/e", "fer2013_accuracy"), ("v3/v2", "posed_accuracy"),
+        ("v3/cnn_alone", "posed_all_accuracy"), ("v3/v2", "int8_mb")],  # v2 is candidate E of the v2 table
+     f"`python -m fer.evaluate data=ferplus weights=logs/v2/model.int8.onnx` (after `{V3.runs[0].command}`)"),
+    ("v1, the default before v2", [
+        ("v2/v1", "ferplus_accuracy"), ("v2/v1", "fer2013_accuracy"), ("v2/v1", "posed_accuracy"), (None, None),
+        ("v2/v1", "int8_mb")],
+     f"`python -m fer.evaluate data=ferplus weights=logs/v1/model.int8.onnx` (after `{V2.runs[0].command}`)"),
+]
 # Published figures of other models, not rerun here (each on the test part its row names)
 PEERS = [
     # (model, FER+ accuracy, FER2013 PublicTest accuracy)
@@ -37,62 +47,18 @@ HEADER = ["| model | FER+ Valid accuracy % (majority labels) | FER2013 PublicTes
           "|---|---:|---:|---:|---:|---:|---|"]
 
 
-def headline(evaluations: list[Evaluation], v2: dict[str, dict], v3: dict[str, dict]) -> list[str]:
-    lines = ["## Results", "", INTRO, "", *HEADER, shipped_row(evaluations, v3), v2_row(v2, v3), v1_row(v2)]
+def headline(results: store.Results) -> list[str]:
+    lines = ["## Results", "", INTRO, "", *HEADER, *(default_row(results, *d) for d in DEFAULTS)]
     lines += [f"| {name} | {ferplus} | {fer2013} | – | – | – | published; not run here |"
               for name, ferplus, fer2013 in PEERS]
-    lines += ["", *CANDIDATES_INTRO.split("\n"), "", *v3_runs_table(v3), "", *v3_rule_table(v3)]
+    lines += ["", *CANDIDATES_INTRO.split("\n"), "", *runs_table(V3, results), "", *v3_rule_table(results)]
     if any(KEPT in line for line in lines):
         lines += ["", KEPT_NOTE]
     return lines
 
 
-def shipped_row(evaluations: list[Evaluation], v3: dict[str, dict]) -> str:
-    # the shipped model's FER+ Valid, FER2013 PublicTest and posed held-out rows of EVALUATIONS
-    shipped = [accuracy(evaluations, EVALUATIONS[i][0]) for i in (6, 0, 2)]
-    zero_shot, zero_kept = _figure(v3, SHIPPED_ZERO_SHOT, POSED_ALL)
-    model_file = checkout.ROOT / "fer" / "assets" / "default_model.onnx"
-    size = f"{model_file.stat().st_size / 1e6:.1f}" if model_file.is_file() else "–"
-    kept = KEPT if zero_kept or any(k for _, k in shipped) else ""
-    return (f"| **{SHIPPED}, shipped** (fer/assets/default_model.onnx){kept} | "
-            f"{' | '.join(shown(x) for x, _ in shipped)} | {shown(zero_shot)} | {size} | "
-            "`python -m fer.evaluate data=ferplus` |")
-
-
-def v2_row(v2: dict[str, dict], v3: dict[str, dict]) -> str:
-    (ferplus, a), (posed, b), (zero_shot, c) = (_figure(v3, V2_NAME, FERPLUS), _figure(v3, V2_NAME, POSED),
-                                                _figure(v3, V2_ZERO_SHOT, POSED_ALL))
-    e = v2.get(V2_FILE_ROW) or {"figures": None, "kept": True}
-    fer2013 = e["figures"][FER2013] if e["figures"] else None
-    kept = KEPT if a or b or c or e["kept"] else ""
-    return (f"| v2, the default before v3{kept} | {shown(ferplus)} | {shown(fer2013)} | {shown(posed)} | "
-            f"{shown(zero_shot)} | 1.8 | `python -m fer.evaluate data=ferplus weights={V2}/model.int8.onnx` "
-            f"(after `{V2_COMMAND}`) |")
-
-
-def v1_row(v2: dict[str, dict]) -> str:
-    v1 = v2.get(V1_NAME) or {"figures": None, "kept": True}
-    figures = v1["figures"] or [None] * len(V2_COLUMNS)
-    return (f"| v1, the default before v2{KEPT if v1['kept'] else ''} | {shown(figures[V2_FERPLUS])} | "
-            f"{shown(figures[FER2013])} | {shown(figures[V2_POSED])} | – | {shown(figures[INT8_MB], '{:.1f}')} | "
-            f"`python -m fer.evaluate data=ferplus weights={V1}/model.int8.onnx` (after `{V1_COMMAND}`) |")
-
-
-def _figure(results: dict[str, dict], name: str, column: int) -> tuple[float | None, bool]:
-    """(one figure of a v3 run, whether kept from the previous report or missing)."""
-    run = results.get(name) or {"figures": None, "kept": True}
-    figures = run["figures"]
-    return (figures[column] if figures else None), run["kept"] or not figures
-
-
-def accuracy(evaluations: list[Evaluation], what: str) -> tuple[float | None, bool]:
-    """(accuracy %, whether kept from the previous report) of an evaluation row."""
-    summary = next((s for w, _, s in evaluations if w == what), None)
-    if summary:
-        return 100 * summary["metrics"]["acc"], False
-    previous = previous_number(what, 2)
-    return (None if previous is None else 100 * previous), True
-
-
-def shown(x: float | None, fmt: str = "{:.2f}") -> str:
-    return "–" if x is None else fmt.format(x)
+def default_row(results: store.Results, name: str, sources: list[tuple[str | None, str | None]], command: str) -> str:
+    """A default's row, marked kept where any of its figures is kept or missing."""
+    figures = [store.figure(results, row_id, metric) if row_id else (None, False) for row_id, metric in sources]
+    cells = [shown(x, "{:.1f}" if i == 4 else "{:.2f}") for i, (x, _) in enumerate(figures)]
+    return f"| {name}{kept_mark(any(kept for _, kept in figures))} | {' | '.join(cells)} | {command} |"

@@ -1,127 +1,123 @@
-"""What helped: what each technique changed, as differences between rows measured in the other tables."""
+"""What helped: what each technique changed, as the difference between two rows of the other tables.
 
-from .cross_validation import cv_mean
-from .evaluations import EVALUATIONS, Evaluation
-from .previous import KEPT, previous_number, previous_rows
-from .selection import chosen_selection
-from .v2_candidates import FERPLUS as V2_FERPLUS
-from .v2_candidates import POSED as V2_POSED
-from .v2_table import v2_differences
-from .v3_candidates import FERPLUS, POSED, POSED_ALL, V3_RUNS
+A difference is stored as a row of its own (`helped/...`), computed from the two rows' figures as measured
+(unrounded) and dated with the later of them; where both rows are kept, the stored difference stays as it was.
+"""
 
-# (accuracy as a fraction or None, whether it comes from the previous report)
-Side = tuple[float | None, bool]
-NOT_MEASURED: Side = (None, False)
-# evaluation rows by their place in EVALUATIONS
-SHIPPED, ONE_PASS, STAGE1, STAGE2, STAGE1_MIX, SHIPPED_FERPLUS, FLOAT_FERPLUS = (EVALUATIONS[i][0] for i in (0, 1, 3, 4, 5, 6, 7))
+from . import store
+from .candidates import VERSIONS
+from .cells import kept_mark
+from .cross_validation import chosen_selection
+from .evaluations import LABELS
 
-
-def techniques_table(evaluations: list[Evaluation], v2: dict[str, dict] | None = None,
-                     v3: dict[str, dict] | None = None) -> list[str]:
-    """What each technique changed, as differences between rows measured above (percentage points).
-
-    A difference between two kept rows is kept as it was (it was computed before rounding); one with a
-    single kept side is computed from the kept row's printed figure and marked kept too.
-    """
-    accuracy = evaluated_accuracies(evaluations)
-
-    def evaluated(technique: str, a: str, b: str) -> tuple:
-        return technique, a, b, (accuracy.get(a, NOT_MEASURED), accuracy.get(b, NOT_MEASURED))
-
-    def swept(technique: str, a: str, b: str) -> tuple:
-        return technique, a, b, (cv_mean(a), cv_mean(b))
-
-    pretrained = chosen_selection()[0]
-    comparisons = [
-        evaluated("Mixup + CutMix in FER2013 training (stage 1, same 24 epochs)", STAGE1, STAGE1_MIX),
-        evaluated("Fine-tuning on FER2013 + CK+48 + JAFFE after FER2013 training", STAGE1, STAGE2),
-        swept("FER2013 pre-training for the posed sets (10-fold CV, mean)", "human_cv", pretrained),
-        swept("Adding the synthetic animated domain (10-fold CV, mean)", pretrained, "human_synthetic_cv_pretrained"),
-        swept("Mixup + CutMix while fine-tuning on the posed sets (10-fold CV, mean)", "cv_select_base", "cv_select_mix10"),
-        swept("No label smoothing while fine-tuning on the posed sets (10-fold CV, mean)", "cv_select_base",
-              "cv_select_nols"),
-        swept("Class-weighted loss while fine-tuning on the posed sets (10-fold CV, mean)", "cv_select_unweighted",
-              "cv_select_base"),
-        evaluated("Test-time flip (infer.py's default)", ONE_PASS, SHIPPED),
-        evaluated("int8 quantisation of the shipped model (speed; accuracy cost), FER+ Valid", FLOAT_FERPLUS,
-                  SHIPPED_FERPLUS),
-        *v2_comparisons(v2),
-        *v3_comparisons(v3 or {}, v2 or {}),
-    ]
-    return ["| technique | baseline row | with it | accuracy change (points) |", "|---|---|---|---:|",
-            *(technique_row(*comparison) for comparison in comparisons)]
-
-
-def evaluated_accuracies(evaluations: list[Evaluation]) -> dict[str, Side]:
-    """Each evaluation row's accuracy: measured here, or the previous report's where its weights are absent."""
-    return {what: (s["metrics"]["acc"], False) if s else (previous_number(what, 2), True) for what, _, s in evaluations}
-
-
-def v2_comparisons(v2: dict[str, dict] | None) -> list[tuple]:
-    """The v2 table's differences, as a baseline of 0 and the difference (both in fractions)."""
-    if not v2:
-        return []
-    return [(technique, a, b, ((0.0, a_kept), (None if delta is None else delta / 100, b_kept)))
-            for technique, a, b, delta, a_kept, b_kept in v2_differences(v2)]
-
-
-# v3 runs by their place in V3_RUNS
-(ZERO_SHOT_CNN, MF_V1, MF_V1_ALONE, MF_V2, MF_V2_ALONE, MF_RANDOM_ALONE, TAUGHT_CNN, TAUGHT_CNN_ALONE,
- MF_V2_RANDOM_ALONE, ENSEMBLE, ENSEMBLE_ALONE) = (V3_RUNS[i][0] for i in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11))
-CANDIDATE_A = "A: FER+ votes + posed training folds, from scratch, 8 epochs"  # of the v2 table
-V3_COMPARISONS = [
-    # (technique, baseline run, run with it, column): runs of the v3 table
-    ("Face-recognition pretraining instead of random weights (MobileFace V1, FER+ alone, 8 epochs), FER+ Valid",
-     MF_RANDOM_ALONE, MF_V1_ALONE, FERPLUS),
-    ("Face-recognition pretraining instead of random weights (MobileFace V1, FER+ alone, 8 epochs), zero-shot posed",
-     MF_RANDOM_ALONE, MF_V1_ALONE, POSED_ALL),
-    ("Pretrained MobileFace V1 instead of the compact CNN from scratch (FER+ alone, 8 epochs), zero-shot posed",
-     ZERO_SHOT_CNN, MF_V1_ALONE, POSED_ALL),
-    ("MobileFace V2 (112 px, 3 channels) instead of V1 (100 px grey), FER+ alone, FER+ Valid", MF_V1_ALONE, MF_V2_ALONE,
+CV_CHOSEN = "cv/<chosen>"  # the fine-tuning candidate chosen on validation (cross_validation.chosen_selection)
+ACC, CV_ACC, FERPLUS, POSED, ZERO_SHOT = ("accuracy", "test_accuracy_mean", "ferplus_accuracy", "posed_accuracy",
+                                          "posed_all_accuracy")
+TEACHER = ("A", "taught compact CNN")
+COMPARISONS = [
+    # (row id, technique, baseline row, row with it, metric compared[, the two rows' names in the table])
+    ("helped/stage1_mix", "Mixup + CutMix in FER2013 training (stage 1, same 24 epochs)", "stage1/fer2013",
+     "stage1_mix/fer2013", ACC),
+    ("helped/stage2", "Fine-tuning on FER2013 + CK+48 + JAFFE after FER2013 training", "stage1/fer2013",
+     "stage2/fer2013", ACC),
+    ("helped/cv_pretraining", "FER2013 pre-training for the posed sets (10-fold CV, mean)", "cv/human_cv", CV_CHOSEN,
+     CV_ACC),
+    ("helped/cv_synthetic", "Adding the synthetic animated domain (10-fold CV, mean)", CV_CHOSEN,
+     "cv/human_synthetic_cv_pretrained", CV_ACC),
+    ("helped/cv_mixup", "Mixup + CutMix while fine-tuning on the posed sets (10-fold CV, mean)", "cv/cv_select_base",
+     "cv/cv_select_mix10", CV_ACC),
+    ("helped/cv_no_label_smoothing", "No label smoothing while fine-tuning on the posed sets (10-fold CV, mean)",
+     "cv/cv_select_base", "cv/cv_select_nols", CV_ACC),
+    ("helped/cv_class_weights", "Class-weighted loss while fine-tuning on the posed sets (10-fold CV, mean)",
+     "cv/cv_select_unweighted", "cv/cv_select_base", CV_ACC),
+    ("helped/flip", "Test-time flip (infer.py's default)", "shipped/fer2013_one_pass", "shipped/fer2013", ACC),
+    ("helped/int8", "int8 quantisation of the shipped model (speed; accuracy cost), FER+ Valid", "v3_float32/ferplus",
+     "shipped/ferplus", ACC),
+    ("helped/v2_votes", "FER+ votes instead of FER2013 labels (v1 fine-tuned, B), FER+ Valid", "v2/v1", "v2/b",
      FERPLUS),
-    ("MobileFace V2 (112 px, 3 channels) instead of V1 (100 px grey), FER+ alone, zero-shot posed", MF_V1_ALONE,
-     MF_V2_ALONE, POSED_ALL),
-    ("Face-recognition pretraining instead of random weights (MobileFace V2, FER+ alone, 8 epochs), zero-shot posed",
-     MF_V2_RANDOM_ALONE, MF_V2_ALONE, POSED_ALL),
-    ("A MobileFace V1 teacher for the compact CNN (model.distill; FER+ alone, 8 epochs), zero-shot posed",
-     ZERO_SHOT_CNN, TAUGHT_CNN_ALONE, POSED_ALL),
-    ("MobileFace V2 instead of V1, FER+ + posed folds, FER+ Valid", MF_V1, MF_V2, FERPLUS),
-    ("MobileFace V2 instead of V1, FER+ + posed folds, posed held-out", MF_V1, MF_V2, POSED),
-    ("An ensemble of MobileFace V1 and V2 instead of V1 alone, FER+ + posed folds, FER+ Valid", MF_V1, ENSEMBLE, FERPLUS),
-    ("An ensemble of MobileFace V1 and V2 instead of V1 alone, FER+ + posed folds, posed held-out", MF_V1, ENSEMBLE,
+    ("helped/v2_votes_fer2013", "FER+ votes instead of FER2013 labels (v1 fine-tuned, B), FER2013 PublicTest original "
+     "labels", "v2/v1", "v2/b", "fer2013_accuracy"),
+    ("helped/v2_from_v1", "Starting from v1 instead of from scratch (A: 8 epochs, B: 10), FER+ Valid", "v2/a", "v2/b",
+     FERPLUS),
+    ("helped/v2_vote_shares", "Vote shares instead of majority labels (C to B), FER+ Valid", "v2/c", "v2/b", FERPLUS),
+    ("helped/v2_adamw", "AdamW instead of SGD + Nesterov (D to B), FER+ Valid", "v2/d", "v2/b", FERPLUS),
+    ("helped/v2_24_epochs", "24 epochs instead of 10 (B to E), FER+ Valid", "v2/b", "v2/e", FERPLUS),
+    ("helped/v2_24_epochs_posed", "24 epochs instead of 10 (B to E), posed held-out", "v2/b", "v2/e", POSED),
+    ("helped/v2_distill", "Distillation from an ensemble of C and E (B to F, both 10 epochs), FER+ Valid", "v2/b",
+     "v2/f", FERPLUS),
+    ("helped/v2_distill_posed", "Distillation from an ensemble of C and E (B to F, both 10 epochs), posed held-out",
+     "v2/b", "v2/f", POSED),
+    ("helped/v2_refine", "10 more epochs distilled from an ensemble of C, E and F (E to G), FER+ Valid", "v2/e", "v2/g",
+     FERPLUS),
+    ("helped/v2_refine_posed", "10 more epochs distilled from an ensemble of C, E and F (E to G), posed held-out",
+     "v2/e", "v2/g", POSED),
+    ("helped/v2_posed_training", "Training on the posed sets' other people instead of zero-shot (Z to A, both 8 epochs "
+     "from scratch), posed held-out", "v2/z", "v2/a", POSED),
+    ("helped/v3_pretraining", "Face-recognition pretraining instead of random weights (MobileFace V1, FER+ alone, "
+     "8 epochs), FER+ Valid", "v3/mf_v1_random_alone", "v3/mf_v1_alone", FERPLUS),
+    ("helped/v3_pretraining_zero_shot", "Face-recognition pretraining instead of random weights (MobileFace V1, FER+ "
+     "alone, 8 epochs), zero-shot posed", "v3/mf_v1_random_alone", "v3/mf_v1_alone", ZERO_SHOT),
+    ("helped/v3_mobileface", "Pretrained MobileFace V1 instead of the compact CNN from scratch (FER+ alone, 8 epochs), "
+     "zero-shot posed", "v3/cnn_alone", "v3/mf_v1_alone", ZERO_SHOT),
+    ("helped/v3_mf_v2_alone", "MobileFace V2 (112 px, 3 channels) instead of V1 (100 px grey), FER+ alone, FER+ Valid",
+     "v3/mf_v1_alone", "v3/mf_v2_alone", FERPLUS),
+    ("helped/v3_mf_v2_alone_zero_shot", "MobileFace V2 (112 px, 3 channels) instead of V1 (100 px grey), FER+ alone, "
+     "zero-shot posed", "v3/mf_v1_alone", "v3/mf_v2_alone", ZERO_SHOT),
+    ("helped/v3_pretraining_v2_zero_shot", "Face-recognition pretraining instead of random weights (MobileFace V2, "
+     "FER+ alone, 8 epochs), zero-shot posed", "v3/mf_v2_random_alone", "v3/mf_v2_alone", ZERO_SHOT),
+    ("helped/v3_teacher_zero_shot", "A MobileFace V1 teacher for the compact CNN (model.distill; FER+ alone, 8 "
+     "epochs), zero-shot posed", "v3/cnn_alone", "v3/cnn_taught_alone", ZERO_SHOT),
+    ("helped/v3_mf_v2", "MobileFace V2 instead of V1, FER+ + posed folds, FER+ Valid", "v3/mf_v1", "v3/mf_v2", FERPLUS),
+    ("helped/v3_mf_v2_posed", "MobileFace V2 instead of V1, FER+ + posed folds, posed held-out", "v3/mf_v1", "v3/mf_v2",
      POSED),
-    ("An ensemble of MobileFace V1 and V2 instead of V1 alone, FER+ alone, zero-shot posed", MF_V1_ALONE,
-     ENSEMBLE_ALONE, POSED_ALL),
+    ("helped/v3_ensemble", "An ensemble of MobileFace V1 and V2 instead of V1 alone, FER+ + posed folds, FER+ Valid",
+     "v3/mf_v1", "v3/ensemble", FERPLUS),
+    ("helped/v3_ensemble_posed", "An ensemble of MobileFace V1 and V2 instead of V1 alone, FER+ + posed folds, posed "
+     "held-out", "v3/mf_v1", "v3/ensemble", POSED),
+    ("helped/v3_ensemble_alone_zero_shot", "An ensemble of MobileFace V1 and V2 instead of V1 alone, FER+ alone, "
+     "zero-shot posed", "v3/mf_v1_alone", "v3/ensemble_alone", ZERO_SHOT),
+    ("helped/v3_teacher", "A MobileFace V1 teacher for the compact CNN (model.distill; A to the taught CNN, both 8 "
+     "epochs), FER+ Valid", "v2/a", "v3/cnn_taught", FERPLUS, TEACHER),
+    ("helped/v3_teacher_posed", "A MobileFace V1 teacher for the compact CNN (model.distill; A to the taught CNN, "
+     "both 8 epochs), posed held-out", "v2/a", "v3/cnn_taught", POSED, TEACHER),
 ]
 
 
-def v3_comparisons(v3: dict[str, dict], v2: dict[str, dict]) -> list[tuple]:
-    """The v3 runs' differences, and the teacher's: candidate A (v2 table) against the same recipe taught by
-    the fine-tuned MobileFace V1 (model.distill)."""
-    rows = [(technique, a.split(",")[0], b.split(",")[0], (_v3_side(v3, a, column), _v3_side(v3, b, column)))
-            for technique, a, b, column in V3_COMPARISONS]
-    for label, v2_column, v3_column in (("FER+ Valid", V2_FERPLUS, FERPLUS), ("posed held-out", V2_POSED, POSED)):
-        rows.append((f"A MobileFace V1 teacher for the compact CNN (model.distill; A to the taught CNN, both 8 epochs), "
-                     f"{label}", "A", "taught compact CNN",
-                     (_side(v2.get(CANDIDATE_A), v2_column), _v3_side(v3, TAUGHT_CNN, v3_column))))
-    return rows
+def comparisons(results: store.Results) -> list[tuple[str, str, str, str, str, tuple[str, str]]]:
+    """COMPARISONS with the chosen fine-tuning candidate in place and each pair's names in the table."""
+    chosen = f"cv/{chosen_selection(results)[0]}"
+    out = []
+    for row_id, technique, a, b, metric, *names in COMPARISONS:
+        a, b = (chosen if r == CV_CHOSEN else r for r in (a, b))
+        out.append((row_id, technique, a, b, metric, names[0] if names else (display_name(a), display_name(b))))
+    return out
 
 
-def _v3_side(v3: dict[str, dict], run: str, column: int) -> Side:
-    return _side(v3.get(run), column)
+def display_name(row_id: str) -> str:
+    """A row's name in this table: an evaluation's label, a sweep's task, a run's short name."""
+    if row_id.startswith("cv/"):
+        return row_id.removeprefix("cv/")
+    return LABELS.get(row_id) or next(r.short for v in VERSIONS for r in v.runs if r.id == row_id)
 
 
-def _side(result: dict | None, column: int) -> Side:
-    """A figure of a v2 or v3 row (in %) as a fraction, and whether it is kept; (None, True) where missing."""
-    if not result or not result["figures"] or result["figures"][column] is None:
-        return None, True
-    return result["figures"][column] / 100, result["kept"]
+def measure_differences(results: store.Results) -> None:
+    """Store each difference whose two rows have the figure; dated and placed with the rows it compares."""
+    for row_id, _, a, b, metric, _ in comparisons(results):
+        (x, x_kept), (y, y_kept) = store.figure(results, a, metric), store.figure(results, b, metric)
+        if x is None or y is None or (x_kept and y_kept and store.row(results, row_id)):
+            store.keep(results, row_id)
+            continue
+        rows = store.row(results, a), store.row(results, b)
+        machines = dict.fromkeys(r["machine"] for r in rows)  # one, or both in order
+        stamp = store.Stamp("; ".join(machines), max(r["date"] for r in rows))
+        store.record(results, row_id, {"change": y - x}, "python bench/report.py", stamp, kept=x_kept or y_kept,
+                     compares=[a, b], metric=metric)
 
 
-def technique_row(technique: str, a: str, b: str, sides: tuple[Side, Side]) -> str:
-    (x, x_kept), (y, y_kept) = sides
-    if x_kept and y_kept and technique in previous_rows():
-        return previous_rows()[technique]
-    name = technique + (KEPT if x_kept or y_kept else "")
-    delta = "not measured" if x is None or y is None else f"{100 * (y - x):+.2f}"
-    return f"| {name} | {a} | {b} | {delta} |"
+def techniques_table(results: store.Results) -> list[str]:
+    lines = ["| technique | baseline row | with it | accuracy change (points) |", "|---|---|---|---:|"]
+    for row_id, technique, _, _, _, (a, b) in comparisons(results):
+        row = store.row(results, row_id)
+        change = "not measured" if row is None else f"{row['metrics']['change']:+.2f}"
+        lines.append(f"| {technique}{kept_mark(bool(row and row['kept']))} | {a} | {b} | {change} |")
+    return lines
