@@ -88,11 +88,11 @@ def test_sweeps_found_are_measured_the_others_kept_and_differences_follow(tmp_pa
     assert "| Human only, from scratch | 2 | 55.0 ± 7.1 |" in cv
     assert "| Human + synthetic animated, FER2013 pre-trained † | 10 | 89.7 ± 4.1 |" in cv
     # one side measured, the other kept: computed from the stored figure, dated with the later side, marked
-    pretraining = results["rows"]["helped/cv_pretraining"]
+    pretraining = results["rows"]["helped/cv_pretraining/test_accuracy_mean"]
     assert pretraining["metrics"]["change"] == pytest.approx(91.6 - 55.0) and pretraining["kept"]
     assert pretraining["date"] == "2026-12-31" and pretraining["compares"] == ["cv/human_cv", "cv/cv_select_unweighted"]
     # both sides kept: the stored difference (from unrounded figures) stays
-    assert results["rows"]["helped/cv_synthetic"]["metrics"]["change"] == -1.83
+    assert results["rows"]["helped/cv_synthetic/test_accuracy_mean"]["metrics"]["change"] == -1.83
     assert "| Adding the synthetic animated domain (10-fold CV, mean) † | cv_select_unweighted | " \
            "human_synthetic_cv_pretrained | -1.83 |" in "\n".join(what_helped.techniques_table(results))
 
