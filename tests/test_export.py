@@ -152,17 +152,24 @@ def test_cli_exports_both_formats_with_their_metadata(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["ckpt=m.pt", "formt=onnx"], "unknown key 'formt'"),
-    (["format=onnx"], "missing key 'ckpt'"),
-    (["ckpt=m.pt"], "missing key 'format'"),
+    (["ckpt=m.pt", "formt=onnx"], "unknown option 'formt'"),
+    (["format=onnx"], "name what to export: ckpt=, ensemble= or to_float="),
+    (["ckpt=m.pt"], "format= is missing"),
     (["ckpt=m.pt", "format=tflite"], "format=tflite: choose one of torchscript, onnx, onnx_int8, both"),
     (["ckpt=m.pt", "format=onnx_int8"], "format=onnx_int8 needs calibration=<folder"),
-    (["ckpt=m.pt", "onnx"], "expected key=value, got 'onnx'"),
+    (["ckpt=m.pt", "onnx"], "'onnx' is not key=value"),
+    (["ckpt=m.pt", "ensemble=a.onnx,b.onnx"], "ckpt= and ensemble=: name only one of them"),
+    (["ensemble=a.onnx", "out=e.onnx"], "name two or more ONNX files"),
+    (["ensemble=a.onnx,b.onnx"], "ensemble= needs out="),
+    (["ensemble=a.onnx,b.onnx", "out=e.onnx", "format=onnx"], "format= is for ckpt="),
+    (["to_float=m.int8.onnx", "out=m.pt"], "to_float= needs calibration="),
+    (["to_float=m.int8.onnx", "out=m.pt", "calibration=faces", "limit=0"], "limit=0: expected a number of faces"),
 ])
 def test_cli_usage_errors(argv, message, capsys):
+    """`fer export`'s usage errors: one line on stderr, exit code 2."""
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert message in err and "usage: python -m fer.export" in err
+    assert message in err and err.startswith("fer export: ") and len(err.strip().splitlines()) == 1
 
 
 def test_cli_output_paths(tmp_path):

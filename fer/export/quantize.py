@@ -3,7 +3,7 @@
 Weights are int8 per output channel, activations uint8 with ranges measured on calibration faces
 (QDQ format, which ONNX Runtime fuses into integer kernels). On CPUs with VNNI this runs the
 classifier about 2.5x faster than float32 and the file is 4x smaller; the accuracy change is
-measured, not assumed (`python -m fer.evaluate weights=model.int8.onnx`).
+measured, not assumed (`fer evaluate weights=model.int8.onnx`).
 
 Weights use 7 of their 8 bits (`reduce_range`). On x86 CPUs without VNNI (AVX2 only, e.g. AMD Zen 3)
 ONNX Runtime's uint8 x int8 kernels add products in pairs into 16 bits (vpmaddubsw), which
@@ -24,7 +24,7 @@ from fer.faces.image_io import IMAGE_SUFFIXES, UnreadableImage, read_grey
 from fer.faces.preprocess import eval_transform, normalise
 from fer.models.model_file import ONNX_META_KEY, read_onnx_file
 
-INT8 = "onnx_int8"  # the name of this format in export_formats and `python -m fer.export format=`
+INT8 = "onnx_int8"  # the name of this format in export_formats and `fer export format=`
 CALIBRATION_FACES = 512
 
 
@@ -111,7 +111,7 @@ def faces_from_loader(loader, limit: int = CALIBRATION_FACES) -> np.ndarray:
 
 def faces_from_folder(folder: str | Path, image_size: int, mean: float, std: float, channels: int,
                       limit: int = CALIBRATION_FACES) -> np.ndarray:
-    """Preprocessed faces from a folder of face crops (recursive), for `python -m fer.export` and `to-float`."""
+    """Preprocessed faces from a folder of face crops (recursive), for `fer export` (format=onnx_int8, to_float=)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"calibration: no such folder: {folder}")
@@ -229,11 +229,23 @@ def _fit_batchnorms(model, faces, batch: int = 256) -> None:
             norm.weight.copy_((var + norm.eps).sqrt().float())
 
 
-def main(argv: list[str] | None = None) -> int:
-    """python -m fer.quantize to-float <int8.onnx> <out model.pt> <folder of face crops>"""
-    import argparse
-
+def int8_to_float(int8: str | Path, out: str | Path, faces_folder: str | Path, limit: int = 2048) -> str:
+    """`fer export to_float=<int8.onnx> out=<model.pt> calibration=<face crops>`: a trainable float model file
+    rebuilt from an int8 file of ours (usable as model.weights=<file>); returns the line that says what it wrote."""
     from fer.models.model_file import save_model_file
+
+    _, meta = read_onnx_file(int8, "int8 file")
+    faces = faces_from_folder(faces_folder, meta["image_size"], meta["mean"], meta["std"], meta["channels"], limit)
+    model, pre, meta = float_model_from_int8(int8, faces)
+    extra = {"temperature": meta["temperature"]} if "temperature" in meta else {}
+    out = save_model_file(out, model, pre, extra | {"rebuilt_from": str(int8)})
+    return f"wrote {out} (float model rebuilt from {int8}; BatchNorm statistics from {len(faces)} faces)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m fer.quantize to-float <int8.onnx> <out model.pt> <folder of face crops>: the old spelling of
+    `fer export to_float=...`"""
+    import argparse
 
     parser = argparse.ArgumentParser(prog="python -m fer.quantize", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -243,10 +255,5 @@ def main(argv: list[str] | None = None) -> int:
     to_float.add_argument("faces", help="folder of face crops to rebuild the BatchNorm statistics from")
     to_float.add_argument("--limit", type=int, default=2048, help="faces taken from the folder (default 2048)")
     args = parser.parse_args(argv)
-    _, meta = read_onnx_file(args.int8, "int8 file")
-    faces = faces_from_folder(args.faces, meta["image_size"], meta["mean"], meta["std"], meta["channels"], args.limit)
-    model, pre, meta = float_model_from_int8(args.int8, faces)
-    extra = {"temperature": meta["temperature"]} if "temperature" in meta else {}
-    out = save_model_file(args.out, model, pre, extra | {"rebuilt_from": str(args.int8)})
-    print(f"wrote {out} (float model rebuilt from {args.int8}; BatchNorm statistics from {len(faces)} faces)")
+    print(int8_to_float(args.int8, args.out, args.faces, args.limit))
     return 0

@@ -1,21 +1,28 @@
-"""`python -m fer.export`: a model file or checkpoint written in the deployable formats.
+"""`fer export` (also `python -m fer.export`): a model file or checkpoint in the deployable formats (int8
+included), several exported models as one ensemble file, or a trainable float model rebuilt from an int8 file.
 
-    python -m fer.export ckpt=logs/train/runs/<date>/model.pt format=both
-    python -m fer.export ckpt=checkpoints/last.ckpt format=onnx out=deploy/fer.onnx
-    python -m fer.export ckpt=model.pt format=onnx_int8 calibration=<folder of face crops>
+    fer export ckpt=logs/train/runs/<date>/model.pt format=both
+    fer export ckpt=checkpoints/last.ckpt format=onnx out=deploy/fer.onnx
+    fer export ckpt=model.pt format=onnx_int8 calibration=<folder of face crops>
+    fer export ensemble=a.int8.onnx,b.int8.onnx out=ensemble.onnx
+    fer export to_float=fer/assets/default_model.onnx out=float/model.pt calibration=<folder of face crops>
 
-The float formats come from `fer.export.export`, int8 from `fer.export.quantize`; this module is the one
-that uses both (the float exporters know nothing of quantisation).
+One of ckpt=, ensemble= and to_float= says what is exported. The float formats come from `fer.export.export`,
+int8 and to_float from `fer.export.quantize`, ensembles from `fer.export.ensemble`; this module is the one that
+uses them all (the float exporters know nothing of quantisation).
 """
 
 import sys
 import tempfile
 from pathlib import Path
 
+from fer.errors import BadValue
 from fer.export.embedding import add_embedding_to_file
+from fer.export.ensemble import merge_ensemble
 from fer.export.export import EXPORTERS, export_onnx
-from fer.export.quantize import INT8, faces_from_folder, quantize_onnx
+from fer.export.quantize import INT8, faces_from_folder, int8_to_float, quantize_onnx
 from fer.models.model_file import load_model_file
+from fer.utils.commands import key_values
 
 
 def export_onnx_int8(model_file_or_ckpt: str | Path, out: str | Path, calibration: str | Path) -> Path:
@@ -30,31 +37,60 @@ def export_onnx_int8(model_file_or_ckpt: str | Path, out: str | Path, calibratio
 
 INT8_SUFFIX = ".int8.onnx"
 FORMATS = (*EXPORTERS, INT8, "both")
-USAGE = ("usage: python -m fer.export ckpt=<model.pt or .ckpt> format=torchscript|onnx|onnx_int8|both "
-         "[out=<file; a folder for format=both>] [calibration=<folder of face crops; for onnx_int8>]")
+SOURCES = ("ckpt", "ensemble", "to_float")  # what is exported: exactly one of them
+OPTIONS = {"ckpt": None, "format": None, "out": None, "calibration": None, "ensemble": None, "to_float": None,
+           "limit": "2048"}
+USAGE = ("usage: fer export ckpt=<model.pt or .ckpt> format=torchscript|onnx|onnx_int8|both "
+         "[out=<file; a folder for format=both>] [calibration=<folder of face crops; for onnx_int8>] | "
+         "fer export ensemble=<a.onnx>,<b.onnx>[,...] out=<file.onnx> | "
+         "fer export to_float=<int8.onnx> out=<model.pt> calibration=<folder of face crops> [limit=2048]")
 
 
-class UsageError(ValueError):
-    pass
-
-
-def parse_args(argv: list[str]) -> dict[str, str]:
-    args = {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep:
-            raise UsageError(f"expected key=value, got '{arg}'")
-        if key not in ("ckpt", "format", "out", "calibration"):
-            raise UsageError(f"unknown key '{key}' (known: ckpt, format, out, calibration)")
-        args[key] = value
-    for key in ("ckpt", "format"):
-        if not args.get(key):
-            raise UsageError(f"missing key '{key}'")
-    if args["format"] not in FORMATS:
-        raise UsageError(f"format={args['format']}: choose one of {', '.join(FORMATS)}")
-    if args["format"] == INT8 and not args.get("calibration"):
-        raise UsageError("format=onnx_int8 needs calibration=<folder of face crops like the ones it will see>")
+def parse_args(argv: list[str]) -> dict[str, str | None]:
+    """The options of `fer export`, checked for the kind of export they ask for (BadValue says what is wrong)."""
+    args = key_values(argv, OPTIONS, USAGE)
+    given = [key for key in SOURCES if args[key]]
+    if len(given) != 1:
+        raise BadValue(f"{' and '.join(f'{k}=' for k in given)}: name only one of them\n{USAGE}" if given else
+                       f"name what to export: ckpt=, ensemble= or to_float=\n{USAGE}")
+    source = given[0]
+    if source == "ckpt":
+        if not args["format"]:
+            raise BadValue(f"format= is missing; choose one of {', '.join(FORMATS)}\n{USAGE}")
+        if args["format"] not in FORMATS:
+            raise BadValue(f"format={args['format']}: choose one of {', '.join(FORMATS)}")
+        if args["format"] == INT8 and not args["calibration"]:
+            raise BadValue("format=onnx_int8 needs calibration=<folder of face crops like the ones it will see>")
+        return args
+    if args["format"]:
+        raise BadValue(f"format= is for ckpt=; {source}= writes one {'ONNX' if source == 'ensemble' else 'model'} "
+                       "file, named by out=")
+    if not args["out"]:
+        raise BadValue(f"{source}= needs out=<the file to write>\n{USAGE}")
+    if source == "ensemble" and len([m for m in args["ensemble"].split(",") if m]) < 2:
+        raise BadValue(f"ensemble={args['ensemble']}: name two or more ONNX files, separated by commas")
+    if source == "to_float":
+        if not args["calibration"]:
+            raise BadValue("to_float= needs calibration=<folder of face crops> to rebuild the BatchNorm statistics")
+        if not args["limit"].isdigit() or int(args["limit"]) < 1:
+            raise BadValue(f"limit={args['limit']}: expected a number of faces (1 or more)")
     return args
+
+
+def export(args: dict[str, str | None]) -> list[str]:
+    """Write what parsed `args` ask for; one line per file written."""
+    if args["ensemble"]:
+        return [f"wrote ensemble: {merge_ensemble([m for m in args['ensemble'].split(',') if m], args['out'])}"]
+    if args["to_float"]:
+        return [int8_to_float(args["to_float"], args["out"], args["calibration"], int(args["limit"]))]
+    ckpt = Path(args["ckpt"])
+    written = []
+    for fmt, path in output_paths(ckpt, args["format"], args["out"]).items():
+        if fmt == INT8:
+            written.append(f"wrote {fmt}: {export_onnx_int8(ckpt, path, args['calibration'])}")
+        else:
+            written.append(f"wrote {fmt}: {EXPORTERS[fmt][0](ckpt, path)}")
+    return written
 
 
 def output_paths(ckpt: Path, fmt: str, out: str | None) -> dict[str, Path]:
@@ -67,21 +103,21 @@ def output_paths(ckpt: Path, fmt: str, out: str | None) -> dict[str, Path]:
     return {f: folder / f"{stem}{EXPORTERS[f][1] if f in EXPORTERS else INT8_SUFFIX}" for f in formats}
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """A usage error is one line and exit code 2; a file that cannot be read or used, one line and exit code 1."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(arg in ("-h", "--help", "help") for arg in argv):
+        print(f"{__doc__.strip()}\n\n{USAGE}")
+        return 0
     try:
         args = parse_args(argv)
-    except UsageError as err:
-        print(f"fer.export: {err}\n{USAGE}", file=sys.stderr)
+    except BadValue as err:
+        print(f"fer export: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
-    ckpt = Path(args["ckpt"])
     try:
-        for fmt, path in output_paths(ckpt, args["format"], args.get("out")).items():
-            if fmt == INT8:
-                print(f"wrote {fmt}: {export_onnx_int8(ckpt, path, args['calibration'])}")
-            else:
-                print(f"wrote {fmt}: {EXPORTERS[fmt][0](ckpt, path)}")
+        for line in export(args):
+            print(line)
     except (FileNotFoundError, ValueError) as err:
-        print(f"fer.export: {err}", file=sys.stderr)
+        print(f"fer export: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
     return 0
-
