@@ -1,9 +1,6 @@
-"""`python -m fer.audit`: the command-line name of `fer.evaluation.audit`, where the code lives.
-
-Run as a script there (runpy), so that its Hydra main finds conf/ relative to its own file.
-"""
+"""`python -m fer.audit`: the old name of `fer audit` (fer/commands/audit.py); kept for a release."""
 
 if __name__ == "__main__":
-    import runpy
+    from fer.cli import old_name
 
-    runpy.run_module("fer.evaluation.audit", run_name="__main__", alter_sys=True)
+    old_name("python -m fer.audit", "audit")

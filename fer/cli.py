@@ -1,9 +1,10 @@
-"""`fer <command> [key=value ...]`: the package's command-line front door (pyproject's `fer` script).
+"""`fer <command> [key=value ...]`: the package's command-line front door (pyproject's `fer` script; also
+`python -m fer.cli`).
 
-Each command is a module with `main(argv) -> exit code`, imported only when it runs, so `fer --help` is
-instant. Commands: serve (the HTTP service and its web page; python -m fer.serve is the same), calibrate (a profile
-from labelled photos of a person; python -m fer.calibrate is the same), enroll (a person in a people file;
-python -m fer.enroll is the same).
+Each command is a module with `main(argv) -> exit code`, imported only when it runs, so `fer --help` is instant.
+Every command takes `key=value` options: train, infer, evaluate and audit are Hydra apps on conf/ (their options
+are config overrides; -m sweeps; --help lists the config groups, --cfg job shows the composed config), the others
+parse their own (`fer <command> --help`).
 """
 
 import importlib
@@ -11,19 +12,34 @@ import sys
 
 # command -> (module with main(argv), one line of help)
 COMMANDS = {
+    "train": ("fer.commands.train", "train a model from conf/train.yaml: model=, data=, experiment=, ... "
+                                    "(python train.py is the same; docs/training.md)"),
+    "infer": ("fer.commands.infer", "recognise expressions in images, folders, videos, cameras and streams "
+                                    "(python infer.py is the same; docs/inference.md)"),
+    "evaluate": ("fer.commands.evaluate", "a model's figures on a data config's split (docs/evaluation.md)"),
+    "audit": ("fer.commands.audit", "leakage audit: test images with a twin in train or val (docs/evaluation.md)"),
+    "export": ("fer.export.write", "TorchScript / ONNX / int8 files from a model file, ensembles, float from int8 "
+                                   "(docs/inference.md)"),
     "serve": ("fer.serve.__main__", "the HTTP service and web page: webcam, images, WebSocket stream (docs/serve.md)"),
     "calibrate": ("fer.calibrate", "a profile that fits the model to a person or camera from labelled "
-                                             "photos (docs/calibration.md)"),
+                                   "photos (docs/calibration.md)"),
     "enroll": ("fer.enroll", "add a person to a people file, so video names them and applies their profile "
                              "(docs/people.md)"),
     "summarise": ("fer.summarise", "per-person summaries of records written earlier, or one table across the "
                                    "videos of a multirun (docs/summaries.md)"),
+    "report": ("fer.commands.report", "regenerate every published figure: docs/results.md, the README's "
+                                      "results (bench/report.py; a checkout only)"),
+    "import-weights": ("fer.commands.import_weights", "bring the publisher's MobileFace files into the package: "
+                                                      "the identity network, the trunk structures"),
+    "info": ("fer.commands.info", "CPU flags and the training precision auto picks, library versions, the shipped "
+                                  "model"),
 }
 
 
 def usage() -> str:
+    width = max(map(len, COMMANDS))
     lines = ["usage: fer <command> [key=value ...]", "", "commands:"]
-    lines += [f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
     lines += ["", "fer <command> --help lists a command's options."]
     return "\n".join(lines)
 
@@ -38,8 +54,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: fer: unknown command {command!r}; commands: {', '.join(COMMANDS)} (fer --help)",
               file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
+    try:
+        module = importlib.import_module(COMMANDS[command][0])
+    except ModuleNotFoundError as err:  # a command of the train extra on the light install
+        if (err.name or "fer").split(".")[0] == "fer":
+            raise
+        print(f"error: fer {command}: {err.name} is not installed; pip install 'fer[train]'", file=sys.stderr)
+        return 2
     return module.main(rest)
+
+
+def say_moved(old: str, new: str) -> None:
+    """The one line on stderr with which an old command-line name points to its new one."""
+    print(f"note: {old} is now `{new}`; the old name goes in a later release", file=sys.stderr)
+
+
+def old_name(old: str, command: str) -> None:
+    """`python -m fer.<old module> <args>`: the pointer to `fer <command>`, then the command with the same args."""
+    say_moved(old, f"fer {command}")
+    sys.exit(main([command, *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

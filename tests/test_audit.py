@@ -7,7 +7,7 @@ from tests.trees import make_fer2013_folders
 
 
 def run_audit(data_dir, out_dir, *extra) -> dict:
-    run_script(["-m", "fer.audit", "data=fer2013", f"paths.data_dir={data_dir}", f"hydra.run.dir={out_dir}",
+    run_script(["-m", "fer.cli", "audit", "data=fer2013", f"paths.data_dir={data_dir}", f"hydra.run.dir={out_dir}",
                 "data.num_workers=0", *extra])
     return json.loads((out_dir / "audit.json").read_text())["sources"]["fer2013"]
 

@@ -1,4 +1,4 @@
-"""`python -m fer.evaluate`: the predictor's figures on a data config's split, with and without twins."""
+"""`fer evaluate`: the predictor's figures on a data config's split, with and without twins."""
 
 import json
 
@@ -14,7 +14,7 @@ from tests.trees import FER2013_FOLDERS, make_fer2013_folders
 
 
 def run_evaluate(out_dir, *args) -> dict:
-    run_script(["-m", "fer.evaluate", f"hydra.run.dir={out_dir}", "data.num_workers=0", *args])
+    run_script(["-m", "fer.cli", "evaluate", f"hydra.run.dir={out_dir}", "data.num_workers=0", *args])
     return json.loads((out_dir / "summary.json").read_text())
 
 
@@ -67,7 +67,7 @@ def test_evaluate_reproduces_the_test_accuracy_training_reported(tmp_path):
 
 
 def test_evaluate_names_a_missing_weights_file(tmp_path):
-    result = run_script(["-m", "fer.evaluate", f"hydra.run.dir={tmp_path}", f"weights={tmp_path / 'nope.onnx'}"],
+    result = run_script(["-m", "fer.cli", "evaluate", f"hydra.run.dir={tmp_path}", f"weights={tmp_path / 'nope.onnx'}"],
                         check=False)
     assert result.returncode == 1 and "nope.onnx" in result.stderr
 

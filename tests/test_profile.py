@@ -216,10 +216,11 @@ def test_fer_calibrate_bad_folders_are_one_line_errors_and_nothing_is_written(tm
 
 
 def test_evaluate_takes_a_profile(crops_recognizer, tmp_path):
-    """fer.evaluate applies a profile as infer.py does (on the embedded synthetic faces: no data needed)."""
+    """fer evaluate applies a profile as infer.py does (on the embedded synthetic faces: no data needed)."""
     profile = crops_recognizer.calibrate(drawn(range(2)), method="bias").save(tmp_path / "p.json")
-    done = run_script(["-m", "fer.evaluate", "data=synthetic", "data.sources.synthetic.num_identities=5", f"profile={profile}",
-                       f"paths.output_dir={tmp_path / 'eval'}", "progress=false", "dedup=false"], cwd=ROOT)
+    done = run_script(["-m", "fer.cli", "evaluate", "data=synthetic", "data.sources.synthetic.num_identities=5",
+                       f"profile={profile}", f"paths.output_dir={tmp_path / 'eval'}", "progress=false", "dedup=false"],
+                      cwd=ROOT)
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert summary["profile"].startswith("method bias") and "accuracy" in done.stdout
 

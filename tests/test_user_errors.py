@@ -159,7 +159,7 @@ def test_evaluate_on_a_terminal_shows_faces_done_out_of_the_total(tmp_path):
 
     root = make_fer2013_folders(tmp_path / "data" / "fer2013", twins=True)
     weights = make_model_file(tmp_path / "m.pt")
-    args = ["-m", "fer.evaluate", f"hydra.run.dir={tmp_path / 'run'}", f"weights={weights}", "data=fer2013",
+    args = ["-m", "fer.cli", "evaluate", f"hydra.run.dir={tmp_path / 'run'}", f"weights={weights}", "data=fer2013",
             f"paths.data_dir={root.parent}"]
     shown = run_on_a_terminal(args)
     images = json.loads((tmp_path / "run" / "summary.json").read_text())["metrics"]["images"]

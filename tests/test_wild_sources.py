@@ -287,7 +287,7 @@ def test_evaluate_runs_on_each_tree(tmp_path, name):
 def test_the_documented_evaluate_command_runs_on_a_rafdb_tree(tmp_path):
     drawn = make_rafdb_tree(tmp_path / "raf", train_per_class=2, test_per_class=1)
     weights = make_model_file(tmp_path / "m.pt")
-    run_script(["-m", "fer.evaluate", f"hydra.run.dir={tmp_path / 'run'}", f"weights={weights}", "data=rafdb",
+    run_script(["-m", "fer.cli", "evaluate", f"hydra.run.dir={tmp_path / 'run'}", f"weights={weights}", "data=rafdb",
                 f"data.sources.rafdb.root={tmp_path / 'raf'}", "data.num_workers=0"])
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["split"] == "test" and summary["metrics"]["images"] == 7 == len(drawn) // 3
@@ -321,7 +321,7 @@ def test_gpu_recipes_read_their_set(tmp_path, experiment, name, sampler):
 
 def test_a_wrong_layout_is_one_line_from_the_command(tmp_path):
     (tmp_path / "unpacked").mkdir()
-    result = run_script(["-m", "fer.evaluate", f"hydra.run.dir={tmp_path / 'run'}",
+    result = run_script(["-m", "fer.cli", "evaluate", f"hydra.run.dir={tmp_path / 'run'}",
                          f"weights={make_model_file(tmp_path / 'm.pt')}", "data=rafdb",
                          f"data.sources.rafdb.root={tmp_path / 'unpacked'}"], check=False)
     lines = result.stderr.strip().splitlines()

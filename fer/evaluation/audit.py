@@ -1,25 +1,22 @@
 """Leakage audit: the same face in two splits inflates every figure measured on them.
 
-    python -m fer.audit data=fer2013
-    python -m fer.audit data=human near_bits=6
+    fer audit data=fer2013
+    fer audit data=human near_bits=6
 
 For each source of a data config, after the splits training uses are made: pixel-identical images
 (hash of the decoded pixels) and near-identical ones (64-bit perceptual hash within `near_bits`
 bits) across train/val/test, duplicates inside each split, label conflicts, and blank images.
 Writes audit.json in the run folder, including the test files that have a twin in train or val
-(`fer.evaluate` reports figures with and without them).
+(`fer evaluate` reports figures with and without them).
 """
 
 import hashlib
 import json
 import logging
-import os
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import cv2
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 
@@ -118,8 +115,8 @@ def print_audit(report: dict, near_bits: int) -> None:
         print(f"  test files with a twin in train or val: {len(source['test_files_with_a_twin_in_train_or_val'])}")
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="audit")
-def main(cfg: DictConfig) -> None:
+def run(cfg: DictConfig) -> None:
+    """`fer audit`'s task (fer/commands/audit.py runs it on conf/audit.yaml)."""
     from fer.data.datamodule import prepared_data  # imported here: lightning loads only when the audit runs
 
     tidy_console(verbose=bool(cfg.get("verbose")))
@@ -130,8 +127,3 @@ def main(cfg: DictConfig) -> None:
     out.write_text(json.dumps({"near_bits": cfg.near_bits, "labels": list(LABELS), "sources": report}, indent=2))
     print(f"\nwrote {out}")
 
-
-os.environ.setdefault("FER_PROJECT_ROOT", str(Path(__file__).resolve().parents[2]))
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,20 +1,18 @@
 """Evaluate a model on a split of a data config, through the same predictor `infer.py` uses.
 
-    python -m fer.evaluate data=fer2013                       # the shipped model on FER2013 PublicTest
-    python -m fer.evaluate weights=logs/.../model.onnx data=human data.fold=3
+    fer evaluate data=fer2013                       # the shipped model on FER2013 PublicTest
+    fer evaluate weights=logs/.../model.onnx data=human data.fold=3
 
 Reports accuracy, macro-F1, per-class recall and the confusion matrix, overall and per domain;
 the expected calibration error with and without the model's temperature; and, for the test split,
 the same figures without the test images that have a pixel- or near-identical twin in train or
-val (found by `fer.audit`). Writes summary.json and confusion PNGs in the run folder.
+val (found by `fer audit`). Writes summary.json and confusion PNGs in the run folder.
 """
 
 import json
 import logging
-import os
 from pathlib import Path
 
-import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -126,18 +124,13 @@ def print_summary(summary: dict) -> None:
                    summary["metrics_without_train_twins"]))
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")
-def main(cfg: DictConfig) -> None:
+def run(cfg: DictConfig) -> None:
+    """`fer evaluate`'s task (fer/commands/evaluate.py runs it on conf/evaluate.yaml)."""
     tidy_console(verbose=bool(cfg.get("verbose")))
     try:
         summary = evaluate(cfg)
     except (FileNotFoundError, ValueError) as err:  # user errors: one line, traceback with HYDRA_FULL_ERROR=1
-        report_and_exit(err, code=1, prefix="fer.evaluate")
+        report_and_exit(err, code=1, prefix="fer evaluate")
     print_summary(summary)
     print(f"wrote {Path(cfg.paths.output_dir) / 'summary.json'}")
 
-
-os.environ.setdefault("FER_PROJECT_ROOT", str(Path(__file__).resolve().parents[2]))
-
-if __name__ == "__main__":
-    main()

@@ -315,10 +315,15 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"fer.export.identity: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
+    print(written(out))
+    return 0
+
+
+def written(out: Path) -> str:
+    """The line that says what `import_identity` wrote."""
     meta = read_metadata(out)
     size = out.stat().st_size / 1e6
-    print(f"wrote {out} ({size:.2f} MB; threshold {meta['threshold']:.4f} at FAR {THRESHOLD_FAR:g})")
-    return 0
+    return f"wrote {out} ({size:.2f} MB; threshold {meta['threshold']:.4f} at FAR {THRESHOLD_FAR:g})"
 
 
 if __name__ == "__main__":

@@ -185,9 +185,14 @@ def main(argv: list[str]) -> int:
         print("usage: python -m fer.models.mobileface <folder holding MobileFace_Identification_V1/V2-symbol.json>",
               file=sys.stderr)
         return 2
-    TRUNKS_FILE.write_text(render_trunks(generate_trunks(argv[0])))
-    print(f"wrote {TRUNKS_FILE}")
+    print(f"wrote {write_trunks(argv[0])}")
     return 0
+
+
+def write_trunks(folder: str | Path) -> Path:
+    """fer/models/mobileface_trunks.py regenerated from the publisher's -symbol.json files in `folder`."""
+    TRUNKS_FILE.write_text(render_trunks(generate_trunks(folder)))
+    return TRUNKS_FILE
 
 
 if __name__ == "__main__":
