@@ -12,7 +12,7 @@ expression is named with a countdown (`countdown=3` s), then `seconds=2` of fram
 steadiest with a face kept; a window shows the camera where OpenCV has one (the pinned headless build has
 none: the prompts are printed). Prints what it fitted: faces per expression and the method.
 Then `infer.py profile=me.profile.json`, `fer.Recognizer(profile=...)`, `fer serve profile=...` and
-`python -m fer.evaluate profile=...` apply it. Fitting is numpy only (fer.inference.profile).
+`fer evaluate profile=...` apply it. Fitting is numpy only (fer.inference.profile).
 """
 
 import sys

@@ -1,4 +1,4 @@
-"""`python -m fer.export`: see fer/export/write.py."""
+"""`python -m fer.export`: the same as `fer export` (fer/export/write.py)."""
 
 import sys
 

@@ -119,7 +119,7 @@ def calibrate(recognizer, images: dict, method: str | None = None, rgb: bool = F
     if not classifier.embedding_size and method != "bias":
         if classifier.path.name not in _said_bias_only:
             log.warning("%s has no embedding output: calibration uses method=bias (the output-level method); "
-                        "re-export the model with python -m fer.export for the others", classifier.path.name)
+                        "re-export the model with fer export for the others", classifier.path.name)
             _said_bias_only.add(classifier.path.name)
         method = "bias"
     batch = np.stack([predictor.preprocess(crop) for crop in crops])

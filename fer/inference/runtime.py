@@ -26,7 +26,7 @@ SHIPPED_MODELS = {"default": DEFAULT_MODEL, "ensemble": "ensemble_model.onnx"}
 NAME_A_SHIPPED_MODEL = f"or name a shipped model: {', '.join(SHIPPED_MODELS)}"
 # the shipped model's version, as fer/assets/README.md names it (its file states none): change both together
 DEFAULT_MODEL_VERSION = "v3"
-ACCEPTED = "an ONNX export (.onnx), a TorchScript export (python -m fer.export), a fer model file (model.pt) or a training .ckpt"
+ACCEPTED = "an ONNX export (.onnx), a TorchScript export (fer export), a fer model file (model.pt) or a training .ckpt"
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -110,7 +110,7 @@ class TorchScriptClassifier(Classifier):
             self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         if not extra[TORCHSCRIPT_META_FILE]:
             raise BadValue(f"weights: {path} is a TorchScript archive without {TORCHSCRIPT_META_FILE}; "
-                             "export it with python -m fer.export")
+                             "export it with fer export")
         super().__init__(json.loads(extra[TORCHSCRIPT_META_FILE]), path)
 
     def _forward(self, batch: np.ndarray, embedding: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -142,7 +142,7 @@ class OnnxClassifier(Classifier):
         props = self.session.get_modelmeta().custom_metadata_map
         if ONNX_META_KEY not in props:
             raise BadValue(f"weights: {path} is an ONNX model without '{ONNX_META_KEY}' metadata; "
-                             "export it with python -m fer.export")
+                             "export it with fer export")
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [output.name for output in self.session.get_outputs()]
         super().__init__(json.loads(props[ONNX_META_KEY]), path)
