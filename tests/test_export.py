@@ -306,15 +306,14 @@ def test_shipped_int8_model_computes_the_same_on_every_cpu():
 
 
 def test_float_model_rebuilt_from_int8_trains_from_where_the_int8_file_is(tmp_path):
-    """`python -m fer.quantize to-float` gives a trainable model file whose outputs are the int8
+    """`fer export to_float=` gives a trainable model file whose outputs are the int8
     file's (up to activation rounding) in eval mode, and close to them with batch statistics (train
     mode), so fine-tuning starts from the shipped model rather than from a different network."""
-    from fer.export.quantize import main as quantize_main
     from fer.models.model_file import load_model_file
 
     _, calibration = int8_export(tmp_path, faces=64)
     int8_file = tmp_path / "model.int8.onnx"
-    assert quantize_main(["to-float", str(int8_file), str(tmp_path / "rebuilt.pt"), str(calibration)]) == 0
+    assert main([f"to_float={int8_file}", f"out={tmp_path / 'rebuilt.pt'}", f"calibration={calibration}"]) == 0
 
     rebuilt, pre, meta = load_model_file(tmp_path / "rebuilt.pt")
     faces = preprocess(synthetic_crops(64, offset=2_000), pre)
