@@ -61,10 +61,7 @@ def images_by_label(folder: str | Path) -> dict[str, list[Path]]:
 
 
 def parse(argv: list[str]) -> dict:
-    options = key_values(argv, OPTIONS, USAGE)
-    for key in ("source", "out"):
-        if not options[key]:
-            raise BadValue(f"{key}= is missing\n{USAGE}")
+    options = key_values(argv, OPTIONS, USAGE, required=("source", "out"))
     for key in ("countdown", "seconds"):
         try:
             if float(options[key]) < 0 or key == "seconds" and float(options[key]) <= 0:

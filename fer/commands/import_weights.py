@@ -26,9 +26,7 @@ USAGE = ("usage: fer import-weights source=<folder of MobileFace_Identification_
 
 
 def import_weights(argv: list[str]) -> str:
-    options = key_values(argv, OPTIONS, USAGE)
-    if not options["source"]:
-        raise BadValue(f"source= is missing\n{USAGE}")
+    options = key_values(argv, OPTIONS, USAGE, required=("source",))
     if options["what"] not in WHAT:
         raise BadValue(f"what={options['what']}: choose one of {', '.join(WHAT)}")
     needs_train_extra("import-weights")

@@ -16,8 +16,8 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 CONF_PACKAGE = "fer_conf"
 
 
-def key_values(argv: list[str], defaults: dict, usage: str) -> dict:
-    """`key=value` arguments merged into `defaults` (every key must be one of theirs)."""
+def key_values(argv: list[str], defaults: dict, usage: str, required: tuple[str, ...] = ()) -> dict:
+    """`key=value` arguments merged into `defaults` (every key must be one of theirs; each `required` one given)."""
     options = dict(defaults)
     for arg in argv:
         key, sep, value = arg.partition("=")
@@ -26,6 +26,9 @@ def key_values(argv: list[str], defaults: dict, usage: str) -> dict:
         if key not in defaults:
             raise BadValue(f"unknown option {key!r}; options: {', '.join(defaults)}\n{usage}")
         options[key] = value
+    for key in required:
+        if not options[key]:
+            raise BadValue(f"{key}= is missing\n{usage}")
     return options
 
 
