@@ -59,9 +59,7 @@ def posed_faces(weights: str | None, split: str, work: Path) -> dict[str, np.nda
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("evaluate", overrides=["data=human", f"paths.data_dir={DATA_DIR}", f"paths.output_dir={work}",
-                                             f"model.image_size={classifier.image_size}", f"model.mean={classifier.mean}",
-                                             f"model.std={classifier.std}"])
+        cfg = compose("evaluate", overrides=["data=human", f"paths.data_dir={DATA_DIR}", f"paths.output_dir={work}"])
     sources = prepared_data(cfg.data).sources
     predictor = Predictor(classifier, tta_flip=True)
     logits, embeddings = [], []

@@ -51,8 +51,7 @@ def splits_of(data: str, work: Path) -> dict[str, list]:
     """The train / val / test records of a data config, split as training splits them."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("evaluate", overrides=[f"data={data}", f"paths.data_dir={DATA_DIR}", f"paths.output_dir={work}",
-                                             "model.image_size=48"])
+        cfg = compose("evaluate", overrides=[f"data={data}", f"paths.data_dir={DATA_DIR}", f"paths.output_dir={work}"])
     return prepared_data(cfg.data).splits
 
 

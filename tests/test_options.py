@@ -76,3 +76,29 @@ def test_serve_takes_the_recognizer_defaults_but_the_ones_it_names():
     options = serve.recognizer_options()
     assert dataclasses.replace(options, **{name: getattr(recognizer, name) for name in SERVE_DEFAULTS}) == recognizer
     assert (options.threads, options.detect_every) == (SERVE_DEFAULTS["threads"], SERVE_DEFAULTS["detect_every"])
+
+
+INPUT_KEYS = ("image_size", "channels", "mean", "std")
+
+
+@pytest.mark.parametrize("overrides, side", [([], 48), (["model=resnet18"], 112), (["model=mobileface"], 100),
+                                             (["model=mobileface", "model.variant=v2"], 112),
+                                             (["model=resnet18", "input=grey48"], 48), (["input.image_size=64"], 64)])
+def test_the_model_and_the_data_read_one_input(overrides, side):
+    import fer.models.resolvers  # noqa: F401  (conf/input/mobileface.yaml's ${mobileface:...})
+    from tests.conftest import compose_config
+
+    cfg = compose_config("train", overrides)
+    given = tuple(cfg.input[key] for key in INPUT_KEYS)
+    assert given[0] == side
+    assert (cfg.model.image_size, cfg.model.arch.in_chans, cfg.model.mean, cfg.model.std) == given
+    assert tuple(cfg.data[key] for key in INPUT_KEYS) == given
+
+
+@pytest.mark.parametrize("name", ["audit", "evaluate"])
+def test_the_audit_and_evaluation_configs_hold_no_model(name):
+    """They read faces as they are (the predictor sizes them as the weights file says): no stand-in model."""
+    from tests.conftest import compose_config
+
+    cfg = compose_config(name, [])
+    assert "model" not in cfg and tuple(cfg.data[key] for key in INPUT_KEYS) == tuple(cfg.input[k] for k in INPUT_KEYS)

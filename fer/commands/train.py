@@ -11,4 +11,6 @@ def task(cfg) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import fer.models.resolvers  # noqa: F401  (the ${mobileface:...} resolver conf/ uses, before Hydra resolves; torch-free)
+
     return hydra_command(task, "train", argv)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from fer.data.datamodule import prepared_data
 from fer.data.record import DOMAINS, FaceRecord
@@ -24,6 +24,7 @@ from fer.evaluation.audit import audit, contaminated_test_files
 from fer.evaluation.calibration import expected_calibration_error
 from fer.evaluation.metrics import ALL, FERMetrics
 from fer.evaluation.plots import save_confusion_image
+from fer.inference.options import RecognizerOptions
 from fer.inference.predictor import Predictor
 from fer.inference.profile import file_sha256, profile_for_model
 from fer.inference.runtime import load_classifier, softmax, weights_path
@@ -72,10 +73,8 @@ def evaluate(cfg: DictConfig) -> dict:
     weights = weights_path(cfg.weights)
     classifier = load_classifier(weights, threads=cfg.threads)
     torch.set_num_threads(cfg.threads)
-    # the data config reads size and normalisation from `model`: take them from the weights file
-    OmegaConf.update(cfg, "model", {"image_size": classifier.image_size, "mean": classifier.mean,
-                                    "std": classifier.std, "arch": {"in_chans": classifier.channels}}, merge=True)
-    datamodule = prepared_data(cfg.data)
+    tta_flip = RecognizerOptions.tta_flip if cfg.tta_flip is None else cfg.tta_flip  # null: as infer.py does
+    datamodule = prepared_data(cfg.data)  # the faces as they are: the predictor sizes them as the weights file says
     if cfg.split is None:  # the test part where the data has one; FER+ copies without FER2013Test have only val
         cfg.split = "test" if datamodule.splits["test"] else "val"
         log.info("split=%s (%s)", cfg.split, "the data's test part" if cfg.split == "test" else "the data has no test part")
@@ -89,12 +88,12 @@ def evaluate(cfg: DictConfig) -> dict:
                          "images; choose another split")
     profile = profile_for_model(cfg.get("profile"), weights.name, file_sha256(weights), classifier.embedding_size,
                                 cfg.get("profile_force", False)) if cfg.get("profile") else None
-    probs = predict_records(Predictor(classifier, tta_flip=cfg.tta_flip, profile=profile), records, datamodule.sources,
+    probs = predict_records(Predictor(classifier, tta_flip=tta_flip, profile=profile), records, datamodule.sources,
                             cfg.batch_size, progress=cfg.get("progress", True))
     out_dir = Path(cfg.paths.output_dir)
     summary = {"weights": str(weights), "runtime": classifier.runtime, "temperature": classifier.temperature,
                "sources": sorted(datamodule.sources), "split": cfg.split, "seed": cfg.seed,
-               "tta_flip": cfg.tta_flip, "profile": None if profile is None else profile.describe()}
+               "tta_flip": tta_flip, "profile": None if profile is None else profile.describe()}
     summary["metrics"], confusions = score(probs, records, classifier.temperature)
     for group, matrix in confusions.items():
         save_confusion_image(matrix, out_dir / f"confusion_{cfg.split}_{group}.png", title=f"{cfg.split} {group}")

@@ -17,9 +17,11 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from fer.data.datamodule import instantiate_data
+from fer.errors import BadValue
 from fer.evaluation.calibration import calibration_report
 from fer.export.export import EXPORTERS, export_onnx
 from fer.export.quantize import INT8, faces_from_loader, quantize_onnx
+import fer.models.resolvers  # noqa: F401  (conf/input/mobileface.yaml's ${mobileface:...}, which the data reads first)
 from fer.models.model_file import load_model_file, save_model_file
 from fer.training.precision import resolve_precision
 from fer.training.run_summary import EpochLine, format_summary
@@ -49,6 +51,7 @@ def train(cfg: DictConfig) -> dict:
     output_dir.mkdir(parents=True, exist_ok=True)
     datamodule = instantiate_data(cfg.data)
     model = hydra.utils.instantiate(cfg.model)
+    _check_input(model, datamodule)
     log.info("model: %s", _describe(model, cfg.model))
     callbacks = _callbacks(cfg)
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
@@ -90,6 +93,17 @@ def _callbacks(cfg: DictConfig) -> list[L.Callback]:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     bar = any(isinstance(c, ProgressBar) for c in callbacks)
     return [*callbacks, EpochLine(to_console=not bar)]
+
+
+def _check_input(model, datamodule) -> None:
+    """The input the model records (what its exports and infer.py size faces to) is the one its batches have: both
+    configs read conf/input/, but an override of model.image_size (say) would part them."""
+    hparams = model.hparams
+    recorded = (hparams.image_size, hparams.arch.get("in_chans", 1), hparams.mean, hparams.std)
+    fed = (datamodule.image_size, datamodule.channels, datamodule.mean, datamodule.std)
+    if recorded != fed:
+        raise BadValue(f"the model's input (image_size, channels, mean, std) {recorded} is not the data's {fed}: "
+                       "set it once for both as input.image_size=, input.channels=, input.mean=, input.std=")
 
 
 def _describe(model, model_cfg: DictConfig) -> str:
