@@ -114,12 +114,19 @@ def test_train_finds_its_configs_from_any_folder(tmp_path):
     assert "task_name: train" in result.stdout and "resnet18" in result.stdout
 
 
-def test_evaluate_help_and_its_old_name(tmp_path):
-    new = fer("evaluate", "--help", cwd=tmp_path)
-    old = run_script(["-m", "fer.evaluate", "--help"], cwd=tmp_path)
-    assert "evaluate is powered by Hydra" in new.stdout and old.stdout == new.stdout
-    assert old.stderr.strip() == ("note: python -m fer.evaluate is now `fer evaluate`; the old name goes in a later "
-                                  "release")
+@pytest.mark.parametrize("command", ["evaluate", "audit"])
+def test_the_old_names_say_the_new_one_and_run_it(tmp_path, command):
+    new = fer(command, "--help", cwd=tmp_path)
+    old = run_script(["-m", f"fer.{command}", "--help"], cwd=tmp_path)
+    assert f"{command} is powered by Hydra" in new.stdout and old.stdout == new.stdout
+    assert old.stderr.strip() == (f"note: python -m fer.{command} is now `fer {command}`; the old name goes in a "
+                                  "later release")
+
+
+def test_the_old_quantize_name_points_to_fer_export(tmp_path):
+    old = run_script(["-m", "fer.quantize", "to-float", "--help"], cwd=tmp_path)
+    assert "fer export to_float=" in old.stderr and len(old.stderr.strip().splitlines()) == 1
+    assert "BatchNorm statistics" in old.stdout
 
 
 def test_export_merges_an_ensemble(tmp_path):

@@ -2,6 +2,7 @@
 
     python -m fer.export.identity ../shared/weights/mobileface     # writes fer/assets/identity_model.onnx
     python -m fer.export.identity <folder> --out x.onnx --faces ../shared/data --float-out x.fp32.onnx
+    fer import-weights source=<folder> [out=x.onnx faces=... float_out=...]     # the same, from the front door
 
 Steps: the MXNet checkpoint is read without MXNet (fer.models.mxnet_graph) into a torch network, exported to
 float ONNX (input `input`: N x 1 x 100 x 100, (x / 255 - 0.5) / 0.5; output `embedding`: N x 256, unit rows),

@@ -7,7 +7,7 @@ The backbone is the convolutional trunk of the face-recognition network (everyth
 Flatten + FullyConnected embedding) followed by global average pooling, so any input size works and
 `num_features` is the trunk's channel count. The trunk's structure ships with the package
 (`fer/models/mobileface_trunks.py`, generated from the graphs with `python -m fer.models.mobileface
-<folder of the MobileFace files>`), so model files trained from it rebuild without the MXNet files;
+<folder of the MobileFace files>` or `fer import-weights source=<folder> what=trunks`), so model files trained from it rebuild without the MXNet files;
 only the weights come from them. Each network's input scaling is left to our normalisation config
 (`TRUNKS[variant]["native"]`: V1 (x - 127.5) / 127.5 is mean 0.5, std 0.5 on [0, 1] images; V2's own
 (x - 127.5) / 128 is mean 0.5, std 128/255). V2 reads BGR: for a grey input its first convolution's
