@@ -110,8 +110,10 @@ def test_infer_runs_from_any_folder(tmp_path):
 
 
 def test_train_finds_its_configs_from_any_folder(tmp_path):
-    result = fer("train", "--cfg", "job", "model=resnet18", cwd=tmp_path)
-    assert "task_name: train" in result.stdout and "resnet18" in result.stdout
+    """Composed and resolved (the ${mobileface:...} resolver included) outside the checkout."""
+    result = fer("train", "--cfg", "job", "--resolve", "model=mobileface", "model.variant=v2", cwd=tmp_path)
+    assert "task_name: train" in result.stdout and "image_size: 112" in result.stdout
+    assert f"root_dir: {ROOT}" in result.stdout  # runs and data are the checkout's, wherever it starts
 
 
 @pytest.mark.parametrize("command", ["evaluate", "audit"])
