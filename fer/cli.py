@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as err:  # a command of the train extra on the light install
         if (err.name or "fer").split(".")[0] == "fer":
             raise
-        print(f"error: fer {command}: {err.name} is not installed; pip install 'fer[train]'", file=sys.stderr)
+        print(f"error: fer {command}: {err.name} is not installed; pip install 'openfer[train]'", file=sys.stderr)
         return 2
     return module.main(rest)
 

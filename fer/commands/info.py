@@ -32,7 +32,7 @@ def gpu_line() -> str:
     from fer.training.precision import AUTO, resolve_precision, uses_cuda
 
     if importlib.util.find_spec("torch") is None:
-        return "GPU: not looked at (torch is not installed; training needs pip install 'fer[train]')"
+        return "GPU: not looked at (torch is not installed; training needs pip install 'openfer[train]')"
     if not uses_cuda(AUTO):
         return "GPU: none that torch can use; training runs on the CPU"
     import torch

@@ -95,6 +95,6 @@ def needs_train_extra(command: str) -> None:
     """A one-line error (exit 2) where torch, which `command` runs on, is not installed."""
     if importlib.util.find_spec("torch") is None:
         report_and_exit(MissingInput("torch is not installed (the light install runs infer, serve, calibrate, "
-                                     "enroll, summarise and info); pip install 'fer[train]'"), code=2,
+                                     "enroll, summarise and info); pip install 'openfer[train]'"), code=2,
                         prefix=f"fer {command}")
 
