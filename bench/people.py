@@ -157,14 +157,22 @@ def _walk_across(y: float, reverse: bool, period: float = 16.0) -> Callable[[flo
     return place
 
 
-def _leaver(t: float) -> Place | None:
-    """Stands, walks out on the right (t 2-6 s), is away 3 s, walks in from the left (9-12 s) and stands."""
-    if t < 6:
-        return _lerp(t, 2, 6, 200, 720), 330, 0
+def _walk_out(t: float) -> Place | None:
+    """Stands, walks out on the right (t 2-6 s) and stays away."""
+    return (_lerp(t, 2, 6, 200, 720), 330, 0) if t < 6 else None
+
+
+def _walk_in(t: float) -> Place | None:
+    """Away until 9 s, walks in from the left (9-12 s) and stands."""
     if t < 9:
         return None
     x = _lerp(t, 9, 12, -80, 250)
     return x + (8 * np.sin(2 * np.pi * (t - 12) / 4) if t >= 12 else 0), 330, 0
+
+
+def _leaver(t: float) -> Place | None:
+    """Stands, walks out on the right (t 2-6 s), is away 3 s, walks in from the left (9-12 s) and stands."""
+    return _walk_out(t) if t < 9 else _walk_in(t)
 
 
 def _cut_layout(slot_of_person: list[list[int]], segment: float) -> list[Route]:
@@ -191,6 +199,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              [_sway(120, 240, 0.0), _sway(320, 240, 1.0), _sway(520, 240, 2.0)], boards=[_board]),
     Scenario("leave_return", "one walks out right (~5.5 s), back from the left 3 s later; one stays", 16,
              [_sway(470, 130, 0.5), _leaver]),
+    Scenario("stranger", "one walks out right (~5.5 s), someone else walks in from the left 3 s later; one stays",
+             16, [_sway(470, 130, 0.5), _walk_out, _walk_in]),
     Scenario("cut", "three people, cuts at 5 s and 10 s to layouts with everyone moved", 15,
              _cut_layout([[0, 1, 2], [1, 2, 0], [2, 0, 1]], 5.0), cuts=(5.0, 10.0)),
     Scenario("five", "five people, slight motion", 10,
@@ -198,7 +208,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
               _sway(420, 350, 2.8)]),
 )}
 # which of the ten people each scenario casts (different people side by side; the scenarios vary who)
-CASTING = {"crossing": [0, 1], "hidden": [2, 3, 4], "leave_return": [5, 6], "cut": [7, 8, 9], "five": [0, 2, 4, 6, 8]}
+CASTING = {"crossing": [0, 1], "hidden": [2, 3, 4], "leave_return": [5, 6], "stranger": [1, 3, 5], "cut": [7, 8, 9],
+           "five": [0, 2, 4, 6, 8]}
 
 
 @dataclass
@@ -435,6 +446,27 @@ def reidentification(truth: list[list[Truth]], given: dict[str, dict[int, str]],
     return out
 
 
+def newcomers(truth: list[list[Truth]], given: dict[str, dict[int, str]]) -> list[dict]:
+    """Each person who first appears after the first frame (someone new walks in): the first id they are given,
+    and whose id it was before (a false re-identification: a stranger taken for someone who left)."""
+    first_seen: dict[str, int] = {}
+    for index, truths in enumerate(truth):
+        for t in truths:
+            if t.visible >= VISIBLE:
+                first_seen.setdefault(t.person, index)
+    out = []
+    for person, frame in sorted(first_seen.items(), key=lambda item: item[1]):
+        ids = given.get(person, {})
+        after = [f for f in sorted(ids) if f >= frame]
+        if frame == 0 or not after:
+            continue
+        first = ids[after[0]]
+        owner = next((other for other, theirs in given.items()
+                      if other != person and any(f < after[0] and i == first for f, i in theirs.items())), None)
+        out.append({"person": person, "frame": frame, "first": first, "taken_from": owner})
+    return out
+
+
 METRICS = ["idf1", "num_switches", "num_fragmentations", "mota", "recall", "precision", "num_unique_objects"]
 
 
@@ -444,11 +476,13 @@ def score(truth: list[list[Truth]], faces: dict, cuts: list[int], fps: int = FPS
 
     acc, names = accumulate(truth, faces)
     row = mm.metrics.create().compute(acc, metrics=METRICS, name="x").iloc[0]
-    events = reidentification(truth, matches(acc, names), cuts, fps)
+    given = matches(acc, names)
+    events = reidentification(truth, given, cuts, fps)
     ids = {p for f in faces.values() for p, _ in f if p is not None}
     return {"idf1": float(row.idf1), "switches": int(row.num_switches), "fragmentations": int(row.num_fragmentations),
             "mota": float(row.mota), "recall": float(row.recall), "precision": float(row.precision),
-            "people": int(row.num_unique_objects), "ids": len(ids), "comebacks": events, "_acc": acc}
+            "people": int(row.num_unique_objects), "ids": len(ids), "comebacks": events,
+            "newcomers": newcomers(truth, given), "_acc": acc}
 
 
 def overall(rows: list[dict]) -> dict:
@@ -461,7 +495,8 @@ def overall(rows: list[dict]) -> dict:
     events = [e for r in rows for e in r["comebacks"]]
     return {"idf1": float(row.idf1), "switches": int(row.num_switches), "fragmentations": int(row.num_fragmentations),
             "mota": float(row.mota), "recall": float(row.recall), "precision": float(row.precision),
-            "people": sum(r["people"] for r in rows), "ids": sum(r["ids"] for r in rows), "comebacks": events}
+            "people": sum(r["people"] for r in rows), "ids": sum(r["ids"] for r in rows), "comebacks": events,
+            "newcomers": [n for r in rows for n in r["newcomers"]]}
 
 
 # -------------------------------------------------------------------------------------------------- memory
@@ -533,6 +568,13 @@ def fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def taken(events: list[dict]) -> str:
+    if not events:
+        return "-"
+    wrong = sum(e["taken_from"] is not None for e in events)
+    return f"{wrong}/{len(events)}"
+
+
 def share(events: list[dict], key: str) -> str:
     if not events:
         return "-"
@@ -544,15 +586,16 @@ def markdown(results: dict) -> str:
     casts = results.get("casts", 1)
     lines = [f"### Who is who, per scenario ({casts} cast{'s' if casts > 1 else ''} each)", "",
              "| scenario | tracker | frames scored | IDF1 | ID switches | fragmentations | MOTA | recall | ids given / people "
-             "| re-identified at once | re-identified 2 s later | embeddings / frame |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| re-identified at once | re-identified 2 s later | newcomers taken for someone else | embeddings / frame |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in [*results["scenarios"], "overall"]:
         for tracker in TRACKERS:
             row = results["overall"][tracker] if name == "overall" else results["scenarios"][name][tracker]
             lines.append(f"| {name} | {tracker} | {row['frames']}/{row['expected_frames']} | {row['idf1']:.3f} | "
                          f"{row['switches']} | {row['fragmentations']} | {row['mota']:.3f} | {row['recall']:.3f} | "
                          f"{row['ids']} / {row['people']} | {share(row['comebacks'], 'first_ok')} | "
-                         f"{share(row['comebacks'], 'settled_ok')} | {fmt(row.get('embedded_per_frame'), 2)} |")
+                         f"{share(row['comebacks'], 'settled_ok')} | {taken(row.get('newcomers', []))} | "
+                         f"{fmt(row.get('embedded_per_frame'), 2)} |")
     lines += ["", "### Comebacks: the id held before, the first after, the one 2 s later (exact loop; live loop)", "",
               "| scenario | cast | person | frame | why | exact | live |", "|---|---|---|---|---|---|---|"]
     for name, rows in results["scenarios"].items():
