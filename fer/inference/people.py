@@ -64,6 +64,7 @@ class Identity:
     minted: str | None = None
     minted_at: int = 0
     unsure: int = 0  # looks so far that found it somewhat like someone out of view, and no id (LIKE_SOMEONE)
+    doubted: str | None = None  # while unsure: the id it had before, which it gets back if no look settles it
     stale: bool = False  # a cut came since its last look: its face may be someone else's now
 
     @property
@@ -193,12 +194,17 @@ class People:
         for face, (identity, embedding) in enumerate(zip(identities, embeddings)):
             person = settled.get(face)
             if person is None:
-                keep = identity.person is not None and identity.person not in taken
+                previous = identity.person or identity.doubted
+                free = previous in self.people and previous not in taken  # (a merged person is gone)
+                # its own id is free, but it looks more like someone out of view: a tracker's swap, perhaps
+                doubtful = free and self._more_like_another(embedding, previous, taken)
+                keep = free and (not doubtful or identity.unsure >= UNSURE_LOOKS)
                 unsure = (not once and not keep and identity.unsure < UNSURE_LOOKS
                           and self._like_someone(embedding, taken))
                 identity.unsure = identity.unsure + 1 if unsure else 0
+                identity.doubted = previous if unsure else None
                 may_mint = self.new_ids and not unsure and not (hidden[face] and identity.person is None)
-                person = identity.person if keep else self._new_person() if may_mint else None
+                person = previous if keep else self._new_person() if may_mint else None
                 if person is not None and not keep:
                     identity.minted, identity.minted_at = person, frame
                 taken.add(person)
@@ -207,10 +213,16 @@ class People:
                     self._merge(identity.minted, person, held | taken)
                 identity.minted = None
             if face in settled:
-                identity.unsure = 0
+                identity.unsure, identity.doubted = 0, None
             identity.person = person
             if person is not None:
                 self.people[person].learn(embedding, self.max_exemplars)
+
+    def _more_like_another(self, embedding: np.ndarray, own: str, taken: set[str]) -> bool:
+        """Somewhat like (LIKE_SOMEONE) a person out of view, and more (by KEEP_BONUS) than like `own`."""
+        rival = max((p.similarity(embedding) for p in self.people.values() if p.id not in taken and p.id != own),
+                    default=-1.0)
+        return rival >= LIKE_SOMEONE and rival > self.people[own].similarity(embedding) + KEEP_BONUS
 
     def _like_someone(self, embedding: np.ndarray, taken: set[str]) -> bool:
         """Somewhat like (LIKE_SOMEONE) a known person whom no face of this frame is."""
