@@ -35,8 +35,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fer.inference.predictor import Predictor  # noqa: E402
-from fer.inference.profile import (DEFAULTS, METHODS, REFERENCE, fit_profile, fit_reference_profile,  # noqa: E402
-                                   learn_references, log_softmax, save_references)
+from fer.inference.profile import (  # noqa: E402
+    DEFAULTS,
+    METHODS,
+    REFERENCE,
+    fit_profile,
+    fit_reference_profile,
+    learn_references,
+    log_softmax,
+    save_references,
+)
 from fer.inference.runtime import load_classifier, weights_path  # noqa: E402
 from fer.labels import LABELS  # noqa: E402
 
@@ -64,17 +72,19 @@ def posed_faces(weights: str | None, split: str, work: Path) -> dict[str, np.nda
     predictor = Predictor(classifier, tta_flip=True)
     logits, embeddings = [], []
     for start in range(0, len(records), 128):
-        crops = [sources[r.source].load(r) for r in records[start:start + 128]]
+        crops = [sources[r.source].load(r) for r in records[start : start + 128]]
         batch = np.stack([predictor.preprocess(crop) for crop in crops])
         out_logits, out_embeddings = predictor.outputs(batch)
         logits.append(out_logits)
         embeddings.append(out_embeddings)
-    return {"log_probs": log_softmax(np.concatenate(logits).astype(np.float64) / classifier.temperature),
-            "embeddings": np.concatenate(embeddings).astype(np.float64),
-            "labels": np.array([r.label for r in records]),
-            "subjects": np.array([r.subject for r in records]),
-            "sets": np.array([r.source for r in records]),
-            "groups": np.array([group_of(r) for r in records])}
+    return {
+        "log_probs": log_softmax(np.concatenate(logits).astype(np.float64) / classifier.temperature),
+        "embeddings": np.concatenate(embeddings).astype(np.float64),
+        "labels": np.array([r.label for r in records]),
+        "subjects": np.array([r.subject for r in records]),
+        "sets": np.array([r.source for r in records]),
+        "groups": np.array([group_of(r) for r in records]),
+    }
 
 
 def group_of(record) -> str:
@@ -95,8 +105,13 @@ def scores(log_probs: np.ndarray, labels: np.ndarray) -> dict:
             f1.append(0.0 if precision + r == 0 else 200 * precision * r / (precision + r))
     called = predicted == NEUTRAL
     neutral_precision = 100 * float((labels[called] == NEUTRAL).mean()) if called.any() else float("nan")
-    return {"acc": 100 * float((predicted == labels).mean()), "f1": float(np.mean(f1)), "recall": recall,
-            "neutral_precision": neutral_precision, "n": int(len(labels))}
+    return {
+        "acc": 100 * float((predicted == labels).mean()),
+        "f1": float(np.mean(f1)),
+        "recall": recall,
+        "neutral_precision": neutral_precision,
+        "n": int(len(labels)),
+    }
 
 
 def pooled(parts: list[tuple[np.ndarray, np.ndarray]]) -> dict:
@@ -139,10 +154,17 @@ class Tally:
             return
         self.base.append((f["log_probs"][test], f["labels"][test]))
         for name, (method, params) in self.variants.items():
-            profile = fit_profile(f["log_probs"][calibration], f["embeddings"][calibration], f["labels"][calibration],
-                                  model_sha256="", method=method, **params)
-            self.by_method[name].append((profile.adjust(f["log_probs"][test], f["embeddings"][test]),
-                                           f["labels"][test]))
+            profile = fit_profile(
+                f["log_probs"][calibration],
+                f["embeddings"][calibration],
+                f["labels"][calibration],
+                model_sha256="",
+                method=method,
+                **params,
+            )
+            self.by_method[name].append(
+                (profile.adjust(f["log_probs"][test], f["embeddings"][test]), f["labels"][test])
+            )
 
     def summary(self) -> dict:
         return {"base": pooled(self.base), **{m: pooled(v) for m, v in self.by_method.items()}}
@@ -179,8 +201,9 @@ def camera_protocol(faces: dict, ks=(3, 10), draws: int = 5, seed: int = 0, vari
                 rng = np.random.default_rng(seed + draw)
                 half = set(rng.permutation(subjects)[: len(subjects) // 2])
                 fit_side = np.array([s in half for s in faces["subjects"]]) & in_set
-                tally.add(per_class(rng, np.flatnonzero(fit_side), faces["labels"], k),
-                          np.flatnonzero(~fit_side & in_set))
+                tally.add(
+                    per_class(rng, np.flatnonzero(fit_side), faces["labels"], k), np.flatnonzero(~fit_side & in_set)
+                )
             results[f"{dataset} k={k}"] = tally.summary()
     return results
 
@@ -195,8 +218,10 @@ def wrong_person_protocol(faces: dict, k: int = 2, draws: int = 3, seed: int = 0
             rng = np.random.default_rng(seed + draw)
             for a in subjects:
                 b = rng.choice([s for s in subjects if s != a])
-                tally.add(per_class(rng, np.flatnonzero(faces["subjects"] == a), faces["labels"], k),
-                          np.flatnonzero(faces["subjects"] == b))
+                tally.add(
+                    per_class(rng, np.flatnonzero(faces["subjects"] == a), faces["labels"], k),
+                    np.flatnonzero(faces["subjects"] == b),
+                )
         results[f"{dataset} k={k}"] = tally.summary()
     return results
 
@@ -224,12 +249,18 @@ def reference_protocol(faces: dict, kind: str, neutral_faces=(1, 3), draws: int 
                     else:
                         reference, test = mine, mine
                     others = faces["subjects"] != subject
-                    references = learn_references(faces["log_probs"][others], faces["embeddings"][others],
-                                                  faces["labels"][others], faces["subjects"][others], kind)
+                    references = learn_references(
+                        faces["log_probs"][others],
+                        faces["embeddings"][others],
+                        faces["labels"][others],
+                        faces["subjects"][others],
+                        kind,
+                    )
                     profile = fit_reference_profile(faces["embeddings"][reference], references, "")
                     base.append((faces["log_probs"][test], faces["labels"][test]))
-                    calibrated_parts.append((profile.adjust(faces["log_probs"][test], faces["embeddings"][test]),
-                                             faces["labels"][test]))
+                    calibrated_parts.append(
+                        (profile.adjust(faces["log_probs"][test], faces["embeddings"][test]), faces["labels"][test])
+                    )
             if base:
                 name = f"{dataset} {size} neutral" if kind == "neutral" else f"{dataset} all faces, unlabelled"
                 results[name] = {"base": pooled(base), REFERENCE: pooled(calibrated_parts)}
@@ -248,16 +279,25 @@ def fit_time_ms(faces: dict, method: str, n: int = 70, repeats: int = 7) -> floa
 
 
 def table(title: str, results: dict, methods=METHODS) -> str:
-    lines = [f"### {title}", "", "| faces | base acc | " + " | ".join(f"{m} acc (gain)" for m in methods)
-             + " | worst class change (method) | base F1 | best F1 |", "|---|---:|" + "---:|" * (len(methods) + 3)]
+    lines = [
+        f"### {title}",
+        "",
+        "| faces | base acc | "
+        + " | ".join(f"{m} acc (gain)" for m in methods)
+        + " | worst class change (method) | base F1 | best F1 |",
+        "|---|---:|" + "---:|" * (len(methods) + 3),
+    ]
     for row, r in results.items():
         base = r["base"]
         cells = [f"{r[m]['acc']:.1f} ({r[m]['acc'] - base['acc']:+.1f})" for m in methods]
         worst = {m: min(r[m]["recall"][c] - base["recall"][c] for c in base["recall"]) for m in methods}
         worst_text = ", ".join(f"{m} {v:+.1f}" for m, v in worst.items())
         best_f1 = max(r[m]["f1"] for m in methods)
-        lines.append(f"| {row} ({base['n']} test faces) | {base['acc']:.1f} | " + " | ".join(cells)
-                     + f" | {worst_text} | {base['f1']:.1f} | {best_f1:.1f} |")
+        lines.append(
+            f"| {row} ({base['n']} test faces) | {base['acc']:.1f} | "
+            + " | ".join(cells)
+            + f" | {worst_text} | {base['f1']:.1f} | {best_f1:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -269,8 +309,11 @@ SIMPLER_FIRST = ("bias", "prototypes", "centred_prototypes", "linear")  # by how
 def gates(person: dict, wrong: dict, name: str) -> tuple[float, float, bool]:
     """A variant's worst fall of one expression's recall (per person, any set and k), the most a wrong person's
     profile costs, and whether both are within the rule's bounds."""
-    worst = min(person[row][name]["recall"][c] - person[row]["base"]["recall"][c]
-                for row in person for c in person[row]["base"]["recall"])
+    worst = min(
+        person[row][name]["recall"][c] - person[row]["base"]["recall"][c]
+        for row in person
+        for c in person[row]["base"]["recall"]
+    )
     cost = max(-gain(wrong, row, name) for row in wrong)
     return worst, cost, worst >= -MAX_CLASS_LOSS and cost <= MAX_WRONG_PERSON_COST
 
@@ -278,10 +321,12 @@ def gates(person: dict, wrong: dict, name: str) -> tuple[float, float, bool]:
 # each method's strength, strongest first (docs/calibration.md, "How strong"): a method is compared at the
 # strongest setting that passes the gates, since on a person's own faces more strength reads them better until
 # it starts to override the expressions their calibration faces did not show
-STRENGTHS = {"bias": ("shrinkage", (0.3, 0.4, 0.5, 0.6, 0.8, 1.0)),
-             "prototypes": ("alpha", (8.0, 6.0, 4.0, 3.0, 2.0, 1.0)),
-             "centred_prototypes": ("alpha", (8.0, 6.0, 4.0, 3.0, 2.0, 1.0)),
-             "linear": ("shrinkage", (0.3, 0.4, 0.5, 0.6, 0.8, 1.0))}
+STRENGTHS = {
+    "bias": ("shrinkage", (0.3, 0.4, 0.5, 0.6, 0.8, 1.0)),
+    "prototypes": ("alpha", (8.0, 6.0, 4.0, 3.0, 2.0, 1.0)),
+    "centred_prototypes": ("alpha", (8.0, 6.0, 4.0, 3.0, 2.0, 1.0)),
+    "linear": ("shrinkage", (0.3, 0.4, 0.5, 0.6, 0.8, 1.0)),
+}
 
 
 def choose_strengths(faces: dict, draws: int) -> tuple[dict, dict, dict, list[str]]:
@@ -299,11 +344,15 @@ def choose_strengths(faces: dict, draws: int) -> tuple[dict, dict, dict, list[st
             if ok or value == values[-1]:
                 chosen[method] = value
                 break
-        lines.append(f"{method}: {name} {chosen[method]} (tried, strongest first, as value (worst class change, "
-                     f"wrong person's change): {', '.join(tried)})")
+        lines.append(
+            f"{method}: {name} {chosen[method]} (tried, strongest first, as value (worst class change, "
+            f"wrong person's change): {', '.join(tried)})"
+        )
     pick = {m: f"{m} {STRENGTHS[m][0]}={v}" for m, v in chosen.items()}
-    narrowed = [{row: {"base": r["base"], **{m: r[pick[m]] for m in METHODS}} for row, r in part.items()}
-                for part in (person, wrong)]
+    narrowed = [
+        {row: {"base": r["base"], **{m: r[pick[m]] for m in METHODS}} for row, r in part.items()}
+        for part in (person, wrong)
+    ]
     return chosen, narrowed[0], narrowed[1], lines
 
 
@@ -316,8 +365,10 @@ def apply_rule(results: dict) -> tuple[str, list[str]]:
         worst, cost, ok = gates(person, wrong, method)
         k2 = float(np.mean([gain(person, f"{d} k=2", method) for d in datasets]))
         k1 = float(np.mean([gain(person, f"{d} k=1", method) for d in datasets]))
-        lines.append(f"{method}: mean gain at k=2 {k2:+.2f}, at k=1 {k1:+.2f}; worst class change {worst:+.1f}; "
-                     f"a wrong person's profile changes accuracy by {-cost:+.1f} at worst: {'passes' if ok else 'fails'} the gates")
+        lines.append(
+            f"{method}: mean gain at k=2 {k2:+.2f}, at k=1 {k1:+.2f}; worst class change {worst:+.1f}; "
+            f"a wrong person's profile changes accuracy by {-cost:+.1f} at worst: {'passes' if ok else 'fails'} the gates"
+        )
         if ok:
             passing[method] = (k2, k1)
     if not passing:
@@ -355,50 +406,86 @@ def headline_lines(results: dict, command: str, machine: str) -> list[str]:
         for k in (1, 2):
             row = f"{dataset} k={k}"
             if row in person:
-                cells.append(f"{person[row]['base']['acc']:.1f} -> {person[row][DEFAULT_METHOD]['acc']:.1f} "
-                             f"({gain(person, row, DEFAULT_METHOD):+.1f})")
-    return ["| calibration (default method, " + DEFAULT_METHOD + ") | JAFFE, 1 photo per expression | JAFFE, 2 | "
-            "CK+48, 1 | CK+48, 2 |", "|---|---:|---:|---:|---:|",
-            "| accuracy % of a person's other photos, uncalibrated -> calibrated | " + " | ".join(cells) + " |", "",
-            f"`{command}` ({machine}); per-person protocol, "
-            + ("a model that never saw a posed face (the shipped recipe on FER+ alone)" if results["split"] == "all"
-               else "subjects the model never trained on")
-            + ": [docs/calibration.md](docs/calibration.md#what-it-measured)."]
+                cells.append(
+                    f"{person[row]['base']['acc']:.1f} -> {person[row][DEFAULT_METHOD]['acc']:.1f} "
+                    f"({gain(person, row, DEFAULT_METHOD):+.1f})"
+                )
+    return [
+        "| calibration (default method, " + DEFAULT_METHOD + ") | JAFFE, 1 photo per expression | JAFFE, 2 | "
+        "CK+48, 1 | CK+48, 2 |",
+        "|---|---:|---:|---:|---:|",
+        "| accuracy % of a person's other photos, uncalibrated -> calibrated | " + " | ".join(cells) + " |",
+        "",
+        f"`{command}` ({machine}); per-person protocol, "
+        + (
+            "a model that never saw a posed face (the shipped recipe on FER+ alone)"
+            if results["split"] == "all"
+            else "subjects the model never trained on"
+        )
+        + ": [docs/calibration.md](docs/calibration.md#what-it-measured).",
+    ]
 
 
 def docs_lines(results: dict, command: str, machine: str) -> list[str]:
-    rows = [f"Measured by `{command}` ({machine}; `{Path(results['weights']).name}`, split {results['split']}, "
-            f"{results['draws']} draws). Accuracy in %, pooled over every test face of the draws; gains against "
-            "the uncalibrated model on the same faces; \"worst class change\": the largest fall of one "
-            "expression's recall. CK+48 has one sequence per expression and subject (its frames never on both sides), "
-            "so its per-person folds calibrate on the subject's other expressions only: k changes nothing there, and "
-            "the test expression never has a calibration face.", ""]
-    for key, title, methods in (("person", "Per person", METHODS), ("camera", "Camera (other subjects of the set)", METHODS),
-                                ("wrong_person", "A wrong person's profile (k = 2)", METHODS),
-                                ("neutral_only", "Neutral photos only", (REFERENCE,)),
-                                ("automatic_baseline", "Automatic baseline (no label)", (REFERENCE,))):
+    rows = [
+        f"Measured by `{command}` ({machine}; `{Path(results['weights']).name}`, split {results['split']}, "
+        f"{results['draws']} draws). Accuracy in %, pooled over every test face of the draws; gains against "
+        'the uncalibrated model on the same faces; "worst class change": the largest fall of one '
+        "expression's recall. CK+48 has one sequence per expression and subject (its frames never on both sides), "
+        "so its per-person folds calibrate on the subject's other expressions only: k changes nothing there, and "
+        "the test expression never has a calibration face.",
+        "",
+    ]
+    for key, title, methods in (
+        ("person", "Per person", METHODS),
+        ("camera", "Camera (other subjects of the set)", METHODS),
+        ("wrong_person", "A wrong person's profile (k = 2)", METHODS),
+        ("neutral_only", "Neutral photos only", (REFERENCE,)),
+        ("automatic_baseline", "Automatic baseline (no label)", (REFERENCE,)),
+    ):
         rows += [*table(title, results[key], methods).replace("### ", "#### ").split("\n"), ""]
     fit = ", ".join(f"{m} {v:.1f} ms" for m, v in results["fit_ms_70_faces"].items())
-    rows += [f"Fitting a profile on 70 faces (median of 7): {fit}.", "",
-             "Each method's strength, chosen by the gates (the strongest setting that passes them):", "",
-             *[f"- {line}" for line in results["strength_lines"]], "", "The rule, applied to these figures:", "",
-             *[f"- {line}" for line in apply_rule(results)[1]]]
+    rows += [
+        f"Fitting a profile on 70 faces (median of 7): {fit}.",
+        "",
+        "Each method's strength, chosen by the gates (the strongest setting that passes them):",
+        "",
+        *[f"- {line}" for line in results["strength_lines"]],
+        "",
+        "The rule, applied to these figures:",
+        "",
+        *[f"- {line}" for line in apply_rule(results)[1]],
+    ]
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weights", default=None, help="model file or shipped name (default: the shipped model)")
-    parser.add_argument("--split", default="heldout", choices=["heldout", "test", "val", "all"],
-                        help="the posed faces to use: heldout = val + test, the subjects the shipped model never "
-                             "trained on (val's steered only its checkpoint and temperature)")
+    parser.add_argument(
+        "--split",
+        default="heldout",
+        choices=["heldout", "test", "val", "all"],
+        help="the posed faces to use: heldout = val + test, the subjects the shipped model never "
+        "trained on (val's steered only its checkpoint and temperature)",
+    )
     parser.add_argument("--draws", type=int, default=5)
-    parser.add_argument("--write-references", nargs="?", const="", default=None, metavar="FILE",
-                        help="learn the model's references from every posed subject (--split all) and write them "
-                             "beside the model (or to FILE): what neutral-only calibration and baseline=auto read")
-    parser.add_argument("--write-docs", metavar="MACHINE", default=None,
-                        help="write the tables into docs/calibration.md and the README's headline row, naming the "
-                             "machine they were measured on")
+    parser.add_argument(
+        "--write-references",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="FILE",
+        help="learn the model's references from every posed subject (--split all) and write them "
+        "beside the model (or to FILE): what neutral-only calibration and baseline=auto read",
+    )
+    parser.add_argument(
+        "--write-docs",
+        metavar="MACHINE",
+        default=None,
+        help="write the tables into docs/calibration.md and the README's headline row, naming the "
+        "machine they were measured on",
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse the faces' outputs saved by an earlier run")
     parser.add_argument("--out", default="logs/bench/calibration", help="folder for faces.npz and results.json")
     args = parser.parse_args(argv)
@@ -412,19 +499,28 @@ def main(argv: list[str] | None = None) -> int:
         np.savez(cached, **faces)
     if args.write_references is not None:
         model = weights_path(args.weights)
-        references = [learn_references(faces["log_probs"], faces["embeddings"], faces["labels"], faces["subjects"], kind)
-                      for kind in ("neutral", "mean")]
+        references = [
+            learn_references(faces["log_probs"], faces["embeddings"], faces["labels"], faces["subjects"], kind)
+            for kind in ("neutral", "mean")
+        ]
         written = save_references(references, model, args.write_references or None)
         print(f"wrote {written}: " + "; ".join(f"{r.kind}: {r.subjects} subjects, alpha {r.alpha}" for r in references))
         return 0
     strengths, person, wrong, strength_lines = choose_strengths(faces, args.draws)
     variants = {m: (m, {STRENGTHS[m][0]: v}) for m, v in strengths.items()}
-    results = {"strengths": strengths, "strength_lines": strength_lines, "person": person,
-               "camera": camera_protocol(faces, draws=args.draws, variants=variants), "wrong_person": wrong,
-               "neutral_only": reference_protocol(faces, "neutral", draws=args.draws),
-               "automatic_baseline": reference_protocol(faces, "mean"),
-               "fit_ms_70_faces": {m: fit_time_ms(faces, m) for m in METHODS},
-               "weights": str(weights_path(args.weights)), "split": args.split, "draws": args.draws}
+    results = {
+        "strengths": strengths,
+        "strength_lines": strength_lines,
+        "person": person,
+        "camera": camera_protocol(faces, draws=args.draws, variants=variants),
+        "wrong_person": wrong,
+        "neutral_only": reference_protocol(faces, "neutral", draws=args.draws),
+        "automatic_baseline": reference_protocol(faces, "mean"),
+        "fit_ms_70_faces": {m: fit_time_ms(faces, m) for m in METHODS},
+        "weights": str(weights_path(args.weights)),
+        "split": args.split,
+        "draws": args.draws,
+    }
     (out / "results.json").write_text(json.dumps(results, indent=1))
     print(table("Per person", results["person"]))
     print()
@@ -443,13 +539,20 @@ def main(argv: list[str] | None = None) -> int:
     if stale:
         print(f"fer/inference/profile.py's DEFAULTS differ from the strengths chosen here: {stale}")
     if args.write_docs:
-        command = "python bench/calibration.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:])
-                                                            if not a.startswith("--write-docs") and a != args.write_docs
-                                                            and a != "--reuse")
-        replace_block(ROOT / "docs" / "calibration.md", DOCS_START, DOCS_END,
-                      docs_lines(results, command.strip(), args.write_docs))
-        replace_block(ROOT / "README.md", README_START, README_END,
-                      headline_lines(results, command.strip(), args.write_docs))
+        command = "python bench/calibration.py " + " ".join(
+            a
+            for a in (argv if argv is not None else sys.argv[1:])
+            if not a.startswith("--write-docs") and a != args.write_docs and a != "--reuse"
+        )
+        replace_block(
+            ROOT / "docs" / "calibration.md",
+            DOCS_START,
+            DOCS_END,
+            docs_lines(results, command.strip(), args.write_docs),
+        )
+        replace_block(
+            ROOT / "README.md", README_START, README_END, headline_lines(results, command.strip(), args.write_docs)
+        )
         print("wrote docs/calibration.md's tables and the README's calibration row")
     return 0
 

@@ -29,8 +29,10 @@ sys.path.insert(0, str(ROOT))
 from fer.training.precision import machine_line  # noqa: E402  (standard library only)
 
 TARGET_S, TARGET_MB = 1.5, 250.0
-WRITE_PHOTO = ("import sys, cv2; sys.path.insert(0, 'bench'); from latency import face_frame; "
-               "assert cv2.imwrite(sys.argv[1], face_frame())")
+WRITE_PHOTO = (
+    "import sys, cv2; sys.path.insert(0, 'bench'); from latency import face_frame; "
+    "assert cv2.imwrite(sys.argv[1], face_frame())"
+)
 
 
 def write_photo(path: Path) -> Path:
@@ -69,13 +71,25 @@ def main() -> None:
     print(f"{machine_line()}\n")
     print("| command | runs | wall s (median) | peak RSS MB (median) | targets |")
     print("|---|---|---|---|---|")
-    verdict = (f"{'met' if seconds <= TARGET_S else 'MISSED'} <= {TARGET_S} s, "
-               f"{'met' if megabytes <= TARGET_MB else 'MISSED'} <= {TARGET_MB:.0f} MB")
+    verdict = (
+        f"{'met' if seconds <= TARGET_S else 'MISSED'} <= {TARGET_S} s, "
+        f"{'met' if megabytes <= TARGET_MB else 'MISSED'} <= {TARGET_MB:.0f} MB"
+    )
     print(f"| `{shown}` | {len(runs)} | {seconds:.2f} | {megabytes:.0f} | {verdict} |")
     print("\nper run: " + ", ".join(f"{s:.2f} s / {mb:.0f} MB" for s, mb in runs))
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine_line(), "command": shown, "runs": runs,
-                                         "median_s": seconds, "median_rss_mb": megabytes}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": machine_line(),
+                    "command": shown,
+                    "runs": runs,
+                    "median_s": seconds,
+                    "median_rss_mb": megabytes,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

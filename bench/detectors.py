@@ -63,7 +63,9 @@ def frame_of(record) -> tuple[np.ndarray, tuple[int, int, int, int]]:
         return grey, (0, 0, grey.shape[1], grey.shape[0])
     canvas = np.full((CANVAS, CANVAS), int(np.median(grey)), np.uint8)
     at = (CANVAS - PASTE_SIDE) // 2
-    canvas[at:at + PASTE_SIDE, at:at + PASTE_SIDE] = cv2.resize(grey, (PASTE_SIDE, PASTE_SIDE), interpolation=cv2.INTER_CUBIC)
+    canvas[at : at + PASTE_SIDE, at : at + PASTE_SIDE] = cv2.resize(
+        grey, (PASTE_SIDE, PASTE_SIDE), interpolation=cv2.INTER_CUBIC
+    )
     return canvas, (at, at, PASTE_SIDE, PASTE_SIDE)
 
 
@@ -87,8 +89,11 @@ def fit_mapping(frames: list) -> dict:
         scales.append(hw / side)
         shifts_x.append((hx + hw / 2 - (yx + yw / 2)) / side)
         shifts_y.append((hy + hh / 2 - (yy + yh / 2)) / side)
-    return {"faces": len(scales), "box_scale": statistics.median(scales),
-            "box_shift": (statistics.median(shifts_x), statistics.median(shifts_y))}
+    return {
+        "faces": len(scales),
+        "box_scale": statistics.median(scales),
+        "box_shift": (statistics.median(shifts_x), statistics.median(shifts_y)),
+    }
 
 
 def compare(records: list, detectors: dict, classifier) -> dict:
@@ -106,14 +111,20 @@ def compare(records: list, detectors: dict, classifier) -> dict:
                 crops += predictor.crop_faces(grey, boxes[:1])
                 where.append(i)
         for start in range(0, len(crops), 256):
-            probs = predictor.classify_crops(crops[start:start + 256])
-            predicted[name][where[start:start + 256]] = probs.argmax(1)
+            probs = predictor.classify_crops(crops[start : start + 256])
+            predicted[name][where[start : start + 256]] = probs.argmax(1)
         found[name][where] = True
     everywhere = np.logical_and.reduce(list(found.values()))
-    return {name: {"faces": len(records), "found": float(found[name].mean()),
-                   "accuracy": float((predicted[name] == labels).mean()),
-                   "accuracy_where_all_found": float((predicted[name][everywhere] == labels[everywhere]).mean()),
-                   "all_found": int(everywhere.sum())} for name in detectors}
+    return {
+        name: {
+            "faces": len(records),
+            "found": float(found[name].mean()),
+            "accuracy": float((predicted[name] == labels).mean()),
+            "accuracy_where_all_found": float((predicted[name][everywhere] == labels[everywhere]).mean()),
+            "all_found": int(everywhere.sum()),
+        }
+        for name in detectors
+    }
 
 
 def main() -> None:
@@ -129,11 +140,16 @@ def main() -> None:
     picked = rng.choice(len(ferplus["train"]), args.fit_ferplus, replace=False)
     fit_records = human["train"] + [ferplus["train"][i] for i in picked]
     mapping = fit_mapping([frame_of(record) for record in fit_records])
-    print(f"YuNet -> Haar box mapping, fitted on {mapping['faces']} training faces both found: "
-          f"box_scale={mapping['box_scale']:.3f}, box_shift=({mapping['box_shift'][0]:.3f}, {mapping['box_shift'][1]:.3f})",
-          flush=True)
-    detectors = {"haar": HaarFaceDetector(), "yunet (its own boxes)": YuNetFaceDetector(box_scale=1.0, box_shift=(0.0, 0.0)),
-                 "yunet (mapped to Haar's)": YuNetFaceDetector(box_scale=mapping["box_scale"], box_shift=mapping["box_shift"])}
+    print(
+        f"YuNet -> Haar box mapping, fitted on {mapping['faces']} training faces both found: "
+        f"box_scale={mapping['box_scale']:.3f}, box_shift=({mapping['box_shift'][0]:.3f}, {mapping['box_shift'][1]:.3f})",
+        flush=True,
+    )
+    detectors = {
+        "haar": HaarFaceDetector(),
+        "yunet (its own boxes)": YuNetFaceDetector(box_scale=1.0, box_shift=(0.0, 0.0)),
+        "yunet (mapped to Haar's)": YuNetFaceDetector(box_scale=mapping["box_scale"], box_shift=mapping["box_shift"]),
+    }
     sets = {"posed held-out (CK+48 + JAFFE fold 0)": human["test"], "FER+ Valid, pasted into frames": ferplus["val"]}
     report = {"mapping": mapping, "sets": {}}
     print(f"\n{'set':<40}{'detector':<26}{'faces':>7}{'found %':>9}{'accuracy %':>12}{'where all found %':>19}")
@@ -141,15 +157,22 @@ def main() -> None:
         results = compare(records, detectors, classifier)
         report["sets"][set_name] = results
         for name, r in results.items():
-            print(f"{set_name:<40}{name:<26}{r['faces']:>7}{100 * r['found']:>9.2f}{100 * r['accuracy']:>12.2f}"
-                  f"{100 * r['accuracy_where_all_found']:>13.2f} ({r['all_found']})", flush=True)
-    pooled = {name: [sum(r[name]["faces"] * r[name][key] for r in report["sets"].values()) for key in ("found", "accuracy")]
-              for name in detectors}
+            print(
+                f"{set_name:<40}{name:<26}{r['faces']:>7}{100 * r['found']:>9.2f}{100 * r['accuracy']:>12.2f}"
+                f"{100 * r['accuracy_where_all_found']:>13.2f} ({r['all_found']})",
+                flush=True,
+            )
+    pooled = {
+        name: [sum(r[name]["faces"] * r[name][key] for r in report["sets"].values()) for key in ("found", "accuracy")]
+        for name in detectors
+    }
     (h_found, h_acc), (y_found, y_acc) = pooled["haar"], pooled["yunet (mapped to Haar's)"]
     faces = sum(r["haar"]["faces"] for r in report["sets"].values())
     report["yunet_as_accurate"] = bool(y_found >= h_found and 100 * (y_acc - h_acc) / faces >= -0.5)
-    print(f"\npooled over {faces} faces: haar {100 * h_acc / faces:.2f} %, yunet mapped {100 * y_acc / faces:.2f} % "
-          f"(found {h_found:.0f} vs {y_found:.0f}): YuNet as accurate by the rule: {report['yunet_as_accurate']}")
+    print(
+        f"\npooled over {faces} faces: haar {100 * h_acc / faces:.2f} %, yunet mapped {100 * y_acc / faces:.2f} % "
+        f"(found {h_found:.0f} vs {y_found:.0f}): YuNet as accurate by the rule: {report['yunet_as_accurate']}"
+    )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 

@@ -49,8 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         plain = load_classifier(without_embedding(shipped, Path(tmp) / "plain.onnx"), threads=2)
         with_output = load_classifier(shipped, threads=2)
-        face = np.random.default_rng(0).normal(0, 1, (1, with_output.channels, with_output.image_size,
-                                                     with_output.image_size)).astype(np.float32)
+        face = (
+            np.random.default_rng(0)
+            .normal(0, 1, (1, with_output.channels, with_output.image_size, with_output.image_size))
+            .astype(np.float32)
+        )
         rounds = {"without the output": [], "with it, logits only": [], "with it, logits + embedding": []}
         for _ in range(args.repeats):
             rounds["without the output"].append(per_call_ms(lambda: plain.logits(face), args.calls))

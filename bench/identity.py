@@ -29,9 +29,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fer.export.identity import (  # noqa: E402
+    FARS,
+    THRESHOLD_FAR,
+    build_float_network,
+    embed_file,
+    export_float,
+    identity_sets,
+    pooled,
+    pooled_ids,
+    rank1,
+    verification,
+)
 from fer.inference.identity import IdentityEncoder  # noqa: E402
-from fer.export.identity import (FARS, THRESHOLD_FAR, build_float_network, embed_file, export_float,  # noqa: E402
-                                 identity_sets, pooled, pooled_ids, rank1, verification)
 
 OUT_DIR = ROOT / "logs" / "bench" / "identity"
 
@@ -51,14 +61,20 @@ def per_set(sets: dict, embed) -> dict:
     for name, faces in sets.items():
         out[name] = (embed(faces.batch()), faces.ids)
     out["pooled"] = (np.concatenate([out[name][0] for name in sets]), pooled_ids(sets))
-    return {name: {"embeddings": e, "verification": verification(e, i), "rank1": rank1(e, i)}
-            for name, (e, i) in out.items()}
+    return {
+        name: {"embeddings": e, "verification": verification(e, i), "rank1": rank1(e, i)}
+        for name, (e, i) in out.items()
+    }
 
 
 def agreement(a: np.ndarray, b: np.ndarray) -> dict:
     cosine = np.sum(a * b, axis=1)
-    return {"mean": float(cosine.mean()), "min": float(cosine.min()), "p01": float(np.percentile(cosine, 1)),
-            "faces": len(cosine)}
+    return {
+        "mean": float(cosine.mean()),
+        "min": float(cosine.min()),
+        "p01": float(np.percentile(cosine, 1)),
+        "faces": len(cosine),
+    }
 
 
 def per_call_ms(call, calls: int) -> float:
@@ -79,9 +95,11 @@ def costs(files: dict[str, Path], sets: dict, data: Path, calls: int, repeats: i
     encoders = {name: IdentityEncoder(path, threads=1) for name, path in files.items()}
     measures = {}
     for name, encoder in encoders.items():
-        measures |= {(name, "batch1_ms"): lambda e=encoder: e.embed_batch(one),
-                     (name, "batch4_ms"): lambda e=encoder: e.embed_batch(four),
-                     (name, "embed_boxes_batch1_ms"): lambda e=encoder: e.embed_boxes(frame, [box])}
+        measures |= {
+            (name, "batch1_ms"): lambda e=encoder: e.embed_batch(one),
+            (name, "batch4_ms"): lambda e=encoder: e.embed_batch(four),
+            (name, "embed_boxes_batch1_ms"): lambda e=encoder: e.embed_boxes(frame, [box]),
+        }
     for call in measures.values():
         per_call_ms(call, 20)  # warm: the first runs allocate
     rounds = {key: [] for key in measures}
@@ -107,11 +125,15 @@ def margin_sweep(net_embed, data: Path, margins: list[float]) -> dict:
     sweep = {}
     for margin in margins:
         results = per_set(identity_sets(data, margin), net_embed)
-        sweep[f"{margin:g}"] = {name: {"tar_far_1e-3": r["verification"]["curve"]["0.001"]["tar"],
-                                       "rank1": r["rank1"]["accuracy"],
-                                       "genuine_mean": r["verification"]["genuine_mean"],
-                                       "impostor_mean": r["verification"]["impostor_mean"]}
-                                for name, r in results.items()}
+        sweep[f"{margin:g}"] = {
+            name: {
+                "tar_far_1e-3": r["verification"]["curve"]["0.001"]["tar"],
+                "rank1": r["rank1"]["accuracy"],
+                "genuine_mean": r["verification"]["genuine_mean"],
+                "impostor_mean": r["verification"]["impostor_mean"],
+            }
+            for name, r in results.items()
+        }
     return sweep
 
 
@@ -123,15 +145,23 @@ def eight_bit_weights(fp32: Path, batch: np.ndarray, out: Path) -> Path:
 
     class Faces(CalibrationDataReader):
         def __init__(self) -> None:
-            self.batches = iter({"input": batch[i:i + 64]} for i in range(0, len(batch), 64))
+            self.batches = iter({"input": batch[i : i + 64]} for i in range(0, len(batch), 64))
 
         def get_next(self):
             return next(self.batches, None)
 
     prepared = out.with_name("prepared.onnx")
     quant_pre_process(str(fp32), str(prepared))
-    quantize_static(str(prepared), str(out), Faces(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=False)
+    quantize_static(
+        str(prepared),
+        str(out),
+        Faces(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        reduce_range=False,
+    )
     return out
 
 
@@ -165,9 +195,11 @@ def weight_bits(int8: IdentityEncoder, fp32: Path, sets: dict, report: dict, tmp
     seven = agreement(report["int8"]["pooled"]["embeddings"], reference)
     layers = one_layer_at_8_bits(int8.path, eight, batch, reference, tmp)
     best = max(layers, key=layers.get)
-    return {"7-bit (shipped)": {"agreement": seven, "verification": report["int8"]["pooled"]["verification"]},
-            "8-bit": {"agreement": agreement(embeddings, reference), "verification": verification(embeddings, ids)},
-            "one_layer_at_8_bits": {"layers": len(layers), "best": best, "best_mean": layers[best]}}
+    return {
+        "7-bit (shipped)": {"agreement": seven, "verification": report["int8"]["pooled"]["verification"]},
+        "8-bit": {"agreement": agreement(embeddings, reference), "verification": verification(embeddings, ids)},
+        "one_layer_at_8_bits": {"layers": len(layers), "best": best, "best_mean": layers[best]},
+    }
 
 
 def strip(results: dict) -> dict:
@@ -175,16 +207,21 @@ def strip(results: dict) -> dict:
 
 
 def table(report: dict) -> str:
-    lines = ["| set | file | genuine / impostor pairs | TAR @ FAR 1e-4 | TAR @ FAR 1e-3 | TAR @ FAR 1e-2 "
-             "| threshold @ 1e-3 | rank-1 |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| set | file | genuine / impostor pairs | TAR @ FAR 1e-4 | TAR @ FAR 1e-3 | TAR @ FAR 1e-2 "
+        "| threshold @ 1e-3 | rank-1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name in ("jaffe", "ckplus48", "pooled"):
         for file in ("int8", "float"):
             r = report[file][name]
             v, curve = r["verification"], r["verification"]["curve"]
             tars = " | ".join(f"{100 * curve[f'{far:g}']['tar']:.1f} %" for far in FARS)
-            lines.append(f"| {name} | {file} | {v['genuine_pairs']:,} / {v['impostor_pairs']:,} | {tars} "
-                         f"| {curve['0.001']['threshold']:.3f} | {100 * r['rank1']['accuracy']:.1f} % "
-                         f"({r['rank1']['probes']}) |")
+            lines.append(
+                f"| {name} | {file} | {v['genuine_pairs']:,} / {v['impostor_pairs']:,} | {tars} "
+                f"| {curve['0.001']['threshold']:.3f} | {100 * r['rank1']['accuracy']:.1f} % "
+                f"({r['rank1']['probes']}) |"
+            )
     return "\n".join(lines)
 
 
@@ -194,8 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, default=ROOT.parent / "shared" / "weights" / "mobileface")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--margins", type=float, nargs="*", default=[], help="crop margins to sweep (float network)")
-    parser.add_argument("--weight-bits", action="store_true",
-                        help="also compare 8-bit weights, as a whole and one layer at a time (about 2 minutes)")
+    parser.add_argument(
+        "--weight-bits",
+        action="store_true",
+        help="also compare 8-bit weights, as a whole and one layer at a time (about 2 minutes)",
+    )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args(argv)
@@ -217,8 +257,9 @@ def measure(args, int8: IdentityEncoder, sets: dict) -> dict:
         fp32 = export_float(build_float_network(args.weights), Path(tmp) / "fp32.onnx")
         float_embed = lambda batch: embed_file(fp32, batch)  # noqa: E731
         report = {"int8": per_set(sets, int8.embed_batch), "float": per_set(sets, float_embed)}
-        report["agreement"] = {name: agreement(report["int8"][name]["embeddings"], report["float"][name]["embeddings"])
-                               for name in sets}
+        report["agreement"] = {
+            name: agreement(report["int8"][name]["embeddings"], report["float"][name]["embeddings"]) for name in sets
+        }
         files = {"int8": int8.path, "float": fp32_with_meta(fp32, int8, tmp)}
         report["cost"] = costs(files, sets, args.data, args.calls, args.repeats)
         if args.margins:
@@ -231,15 +272,32 @@ def measure(args, int8: IdentityEncoder, sets: dict) -> dict:
 def summarise(command: str, int8: IdentityEncoder, sets: dict, report: dict) -> dict:
     """What the JSON keeps: everything but the embeddings."""
     model = int8.path.relative_to(ROOT) if int8.path.is_relative_to(ROOT) else int8.path
-    return {"command": command, "machine": cpu_model(), "load_average": [round(v, 2) for v in os.getloadavg()],
-            "model": str(model), "stored_threshold": int8.threshold, "threshold_far": THRESHOLD_FAR,
-            "margin": int8.margin,
-            "faces": {name: {"images": len(s.crops), "people": len(set(s.ids)), "missed": s.missed,
-                             "box_side_px": [int(np.min(sides)), int(np.median(sides)), int(np.max(sides))]
-                             if (sides := [box[2] for box in s.boxes]) else None}
-                      for name, s in sets.items()},
-            "int8": strip(report["int8"]), "float": strip(report["float"]), "agreement": report["agreement"],
-            "cost": report["cost"], "margins": report.get("margins", {}), "weight_bits": report.get("weight_bits", {})}
+    return {
+        "command": command,
+        "machine": cpu_model(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "model": str(model),
+        "stored_threshold": int8.threshold,
+        "threshold_far": THRESHOLD_FAR,
+        "margin": int8.margin,
+        "faces": {
+            name: {
+                "images": len(s.crops),
+                "people": len(set(s.ids)),
+                "missed": s.missed,
+                "box_side_px": [int(np.min(sides)), int(np.median(sides)), int(np.max(sides))]
+                if (sides := [box[2] for box in s.boxes])
+                else None,
+            }
+            for name, s in sets.items()
+        },
+        "int8": strip(report["int8"]),
+        "float": strip(report["float"]),
+        "agreement": report["agreement"],
+        "cost": report["cost"],
+        "margins": report.get("margins", {}),
+        "weight_bits": report.get("weight_bits", {}),
+    }
 
 
 def fp32_with_meta(fp32: Path, int8: IdentityEncoder, tmp: str) -> Path:
@@ -254,28 +312,49 @@ def fp32_with_meta(fp32: Path, int8: IdentityEncoder, tmp: str) -> Path:
 
 def render(summary: dict, report: dict) -> str:
     load = ", ".join(f"{v:.1f}" for v in summary["load_average"])
-    lines = [f"{summary['command']}  ({summary['machine']}; load average {load} at the end)", "", table(report), "",
-             f"stored threshold {summary['stored_threshold']} (cosine, FAR {THRESHOLD_FAR:g} pooled, int8); "
-             f"crop margin {summary['margin']}", "",
-             "| int8 vs float, cosine of the same face | mean | 1st percentile | min |", "|---|---|---|---|"]
-    lines += [f"| {name} ({a['faces']} faces) | {a['mean']:.4f} | {a['p01']:.4f} | {a['min']:.4f} |"
-              for name, a in summary["agreement"].items()]
-    lines += ["", "| ms per call, 1 thread | batch 1 | batch 4 (per face) | embed_boxes, batch 1 |",
-              "|---|---|---|---|"]
-    lines += [f"| {file} | {c['batch1_ms']:.2f} | {c['batch4_ms']:.2f} ({c['batch4_ms'] / 4:.2f}) "
-              f"| {c['embed_boxes_batch1_ms']:.2f} |" for file, c in summary["cost"].items()]
+    lines = [
+        f"{summary['command']}  ({summary['machine']}; load average {load} at the end)",
+        "",
+        table(report),
+        "",
+        f"stored threshold {summary['stored_threshold']} (cosine, FAR {THRESHOLD_FAR:g} pooled, int8); "
+        f"crop margin {summary['margin']}",
+        "",
+        "| int8 vs float, cosine of the same face | mean | 1st percentile | min |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} ({a['faces']} faces) | {a['mean']:.4f} | {a['p01']:.4f} | {a['min']:.4f} |"
+        for name, a in summary["agreement"].items()
+    ]
+    lines += [
+        "",
+        "| ms per call, 1 thread | batch 1 | batch 4 (per face) | embed_boxes, batch 1 |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {file} | {c['batch1_ms']:.2f} | {c['batch4_ms']:.2f} ({c['batch4_ms'] / 4:.2f}) "
+        f"| {c['embed_boxes_batch1_ms']:.2f} |"
+        for file, c in summary["cost"].items()
+    ]
     return "\n".join(lines + margin_lines(summary["margins"]) + weight_bit_lines(summary["weight_bits"]))
 
 
 def margin_lines(margins: dict) -> list[str]:
     if not margins:
         return []
-    lines = ["", "| crop margin (float) | JAFFE TAR @ 1e-3 | CK+48 TAR @ 1e-3 | pooled TAR @ 1e-3 "
-             "| JAFFE rank-1 | CK+48 rank-1 | JAFFE impostor mean |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        "| crop margin (float) | JAFFE TAR @ 1e-3 | CK+48 TAR @ 1e-3 | pooled TAR @ 1e-3 "
+        "| JAFFE rank-1 | CK+48 rank-1 | JAFFE impostor mean |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for margin, r in margins.items():
         tars = " | ".join(f"{100 * r[name]['tar_far_1e-3']:.1f} %" for name in ("jaffe", "ckplus48", "pooled"))
-        lines.append(f"| {margin} | {tars} | {100 * r['jaffe']['rank1']:.1f} % "
-                     f"| {100 * r['ckplus48']['rank1']:.1f} % | {r['jaffe']['impostor_mean']:.3f} |")
+        lines.append(
+            f"| {margin} | {tars} | {100 * r['jaffe']['rank1']:.1f} % "
+            f"| {100 * r['ckplus48']['rank1']:.1f} % | {r['jaffe']['impostor_mean']:.3f} |"
+        )
     return lines
 
 
@@ -285,11 +364,15 @@ def weight_bit_lines(bits: dict) -> list[str]:
     lines = ["", "| int8 weights (pooled faces) | cosine to float: mean | min | TAR @ FAR 1e-3 |", "|---|---|---|---|"]
     for name, r in bits.items():
         if "agreement" in r:
-            lines.append(f"| {name} | {r['agreement']['mean']:.4f} | {r['agreement']['min']:.4f} "
-                         f"| {100 * r['verification']['curve']['0.001']['tar']:.1f} % |")
+            lines.append(
+                f"| {name} | {r['agreement']['mean']:.4f} | {r['agreement']['min']:.4f} "
+                f"| {100 * r['verification']['curve']['0.001']['tar']:.1f} % |"
+            )
     one = bits["one_layer_at_8_bits"]
-    lines.append(f"\none layer at a time at 8 bits ({one['layers']} layers): "
-                 f"best mean cosine {one['best_mean']:.4f} ({one['best']})")
+    lines.append(
+        f"\none layer at a time at 8 bits ({one['layers']} layers): "
+        f"best mean cosine {one['best_mean']:.4f} ({one['best']})"
+    )
     return lines
 
 

@@ -60,7 +60,7 @@ SUBJECTS = ("KA.HA1.29", "KL.HA1.158", "KM.HA1.4", "KR.HA1.74", "MK.HA1.116")  #
 def face_frame(shift: int = 0) -> np.ndarray:
     face = face_images(1)[0]
     canvas = np.full((480, 640, 3), 90, np.uint8)
-    canvas[110:366, 180 + shift:436 + shift] = cv2.resize(face, (256, 256))
+    canvas[110:366, 180 + shift : 436 + shift] = cv2.resize(face, (256, 256))
     return canvas
 
 
@@ -69,8 +69,11 @@ def face_images(count: int) -> list[np.ndarray]:
     faces = []
     for i, name in enumerate(SUBJECTS[:count]):
         photo = DATA_DIR / "jaffe" / f"{name}.tiff"
-        faces.append(cv2.cvtColor(read_grey(photo), cv2.COLOR_GRAY2BGR) if photo.is_file()
-                     else draw_face(sample_identity(i), 3, 0, 256))
+        faces.append(
+            cv2.cvtColor(read_grey(photo), cv2.COLOR_GRAY2BGR)
+            if photo.is_file()
+            else draw_face(sample_identity(i), 3, 0, 256)
+        )
     return faces
 
 
@@ -86,9 +89,11 @@ def moving_faces_video(size: tuple[int, int], count: int, frames: int) -> list[b
         canvas = np.full((height, width, 3), 90, np.uint8)
         sway = np.sin(2 * np.pi * i / 60)
         for k, face in enumerate(faces):
-            x = int(k * slot + (slot - side) / 2 + sway * 0.3 * (slot - side) / 2 + (0.12 * side * sway if count > 1 else 0))
+            x = int(
+                k * slot + (slot - side) / 2 + sway * 0.3 * (slot - side) / 2 + (0.12 * side * sway if count > 1 else 0)
+            )
             y = int((height - side) / 2 + 0.1 * side * np.cos(2 * np.pi * i / 45))
-            canvas[y:y + side, x:x + side] = face
+            canvas[y : y + side, x : x + side] = face
         encoded.append(cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
     return encoded
 
@@ -129,25 +134,42 @@ def camera_run(recognizer: Recognizer, encoded: list[bytes], expected: int, fps:
         found.append(min(len(faces), expected) / expected)
     skip = min(30, len(times) // 4)  # the first second: the live loop's first scan, caches warming up
     ordered = sorted(times[skip:])
-    return {"p50": statistics.median(ordered), "p95": ordered[int(0.95 * (len(ordered) - 1))],
-            "p99": ordered[int(0.99 * (len(ordered) - 1))], "frames": len(encoded), "processed": len(times),
-            "dropped": len(encoded) - len(times), "faces_found": float(np.mean(found[skip:]))}
+    return {
+        "p50": statistics.median(ordered),
+        "p95": ordered[int(0.95 * (len(ordered) - 1))],
+        "p99": ordered[int(0.99 * (len(ordered) - 1))],
+        "frames": len(encoded),
+        "processed": len(times),
+        "dropped": len(encoded) - len(times),
+        "faces_found": float(np.mean(found[skip:])),
+    }
 
 
-def loops_table(weights: Path, detector: str, frames: int, threads: int, repeats: int = 3,
-                sizes: tuple[tuple[int, int], ...] = RESOLUTIONS, counts: tuple[int, ...] = (1, 5),
-                people_off_too: bool = False) -> dict:
+def loops_table(
+    weights: Path,
+    detector: str,
+    frames: int,
+    threads: int,
+    repeats: int = 3,
+    sizes: tuple[tuple[int, int], ...] = RESOLUTIONS,
+    counts: tuple[int, ...] = (1, 5),
+    people_off_too: bool = False,
+) -> dict:
     """The exact loop beside the live loop, per resolution and face count; each cell the median of
     `repeats` runs (the loops take turns, so a noisy spell of the machine hits each). `people_off_too`: the
     live loop without person ids as well (what re-identification costs)."""
     options = replace(RecognizerOptions(), weights=str(weights), detector=detector, threads=threads)
-    loops = {"exact": Recognizer.from_options(replace(options, realtime=False)),
-             "live": Recognizer.from_options(options)}
+    loops = {
+        "exact": Recognizer.from_options(replace(options, realtime=False)),
+        "live": Recognizer.from_options(options),
+    }
     if people_off_too:
         loops["live-off"] = Recognizer.from_options(replace(options, people="off"))
-    print(f"\nvideo loops as a 30 fps camera sees them (detector={detector}, detect_every={options.detect_every}, "
-          f"tta_flip={options.tta_flip}), {frames} frames each; ms p50 / p95 / p99 (first second left out), "
-          f"median of {repeats} runs")
+    print(
+        f"\nvideo loops as a 30 fps camera sees them (detector={detector}, detect_every={options.detect_every}, "
+        f"tta_flip={options.tta_flip}), {frames} frames each; ms p50 / p95 / p99 (first second left out), "
+        f"median of {repeats} runs"
+    )
     print(f"{'frame':<11}{'faces':>6}{'loop':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'dropped':>9}{'faces found':>13}")
     rows = []
     for size in sizes:
@@ -158,11 +180,18 @@ def loops_table(weights: Path, detector: str, frames: int, threads: int, repeats
                 for name, recognizer in loops.items():
                     runs[name].append(camera_run(recognizer, encoded, count))
             for name, results in runs.items():
-                result = {"size": f"{size[0]}x{size[1]}", "faces": count, "loop": name, "runs": len(results),
-                          **{key: statistics.median(r[key] for r in results) for key in results[0]}}
+                result = {
+                    "size": f"{size[0]}x{size[1]}",
+                    "faces": count,
+                    "loop": name,
+                    "runs": len(results),
+                    **{key: statistics.median(r[key] for r in results) for key in results[0]},
+                }
                 rows.append(result)
-                print(f"{result['size']:<11}{count:>6}{name:>9}{result['p50']:>9.2f}{result['p95']:>9.2f}"
-                      f"{result['p99']:>9.2f}{result['dropped']:>9}{result['faces_found']:>13.2f}")
+                print(
+                    f"{result['size']:<11}{count:>6}{name:>9}{result['p50']:>9.2f}{result['p95']:>9.2f}"
+                    f"{result['p99']:>9.2f}{result['dropped']:>9}{result['faces_found']:>13.2f}"
+                )
     return {"detector": detector, "detect_every": options.detect_every, "repeats": repeats, "rows": rows}
 
 
@@ -197,8 +226,11 @@ def stage_latency(predictor: Predictor, encoded: list[bytes], step=None) -> dict
 
 
 def batched_rate(classifier, batch: int = 64, repeats: int = 10) -> float:
-    x = np.random.default_rng(0).standard_normal((batch, classifier.channels, classifier.image_size,
-                                                   classifier.image_size)).astype(np.float32)
+    x = (
+        np.random.default_rng(0)
+        .standard_normal((batch, classifier.channels, classifier.image_size, classifier.image_size))
+        .astype(np.float32)
+    )
     classifier.probabilities(x)  # warm-up
     runs = []
     for _ in range(repeats):
@@ -235,8 +267,15 @@ def rss_growth(weights: Path, frames: int, folder: Path) -> tuple[float, float]:
             return self.inner.read()
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("infer", overrides=[f"source={video}", f"weights={weights}", "display=false",
-                                          f"output.jsonl={folder / 'long.jsonl'}"])
+        cfg = compose(
+            "infer",
+            overrides=[
+                f"source={video}",
+                f"weights={weights}",
+                "display=false",
+                f"output.jsonl={folder / 'long.jsonl'}",
+            ],
+        )
     run(cfg, capture_factory=Probe)
     return rss_mb[500], rss_mb[frames]
 
@@ -245,8 +284,11 @@ def runtimes_for(weights: Path, folder: Path, calibration: Path | None) -> dict[
     """Every runtime a weights file can run on: a model file is exported to each here; an export runs as itself."""
     if weights.suffix == ".onnx":
         return {"onnxruntime": weights}
-    out = {"torch": weights, "torchscript": export_torchscript(weights, folder / "m.ts.pt"),
-           "onnxruntime": export_onnx(weights, folder / "m.onnx")}
+    out = {
+        "torch": weights,
+        "torchscript": export_torchscript(weights, folder / "m.ts.pt"),
+        "onnxruntime": export_onnx(weights, folder / "m.onnx"),
+    }
     if calibration is not None and calibration.is_dir():
         out["onnxruntime-int8"] = export_onnx_int8(weights, folder / "m.int8.onnx", calibration)
     return out
@@ -258,20 +300,32 @@ def summary(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", help="a model.pt or .ckpt (exported to each runtime here) or an .onnx; "
-                                          "default: the model the package ships")
-    parser.add_argument("--calibration", type=Path, default=DATA_DIR / "fer2013" / "train",
-                        help="face crops to calibrate the int8 export on (skipped when absent)")
+    parser.add_argument(
+        "--weights",
+        help="a model.pt or .ckpt (exported to each runtime here) or an .onnx; default: the model the package ships",
+    )
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        default=DATA_DIR / "fer2013" / "train",
+        help="face crops to calibrate the int8 export on (skipped when absent)",
+    )
     parser.add_argument("--detectors", default="haar,yunet")
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--loop-frames", type=int, default=300, help="frames per video in the loops table (0 skips it)")
     parser.add_argument("--loop-repeats", type=int, default=3, help="runs per cell of the loops table (their median)")
     parser.add_argument("--only-loops", action="store_true", help="the loops table alone")
-    parser.add_argument("--loop-sizes", default=",".join(f"{w}x{h}" for w, h in RESOLUTIONS),
-                        help="frame sizes of the loops table, e.g. 640x480")
+    parser.add_argument(
+        "--loop-sizes",
+        default=",".join(f"{w}x{h}" for w, h in RESOLUTIONS),
+        help="frame sizes of the loops table, e.g. 640x480",
+    )
     parser.add_argument("--loop-faces", default="1,5", help="face counts of the loops table, e.g. 1")
-    parser.add_argument("--people-off-too", action="store_true",
-                        help="the loops table also runs the live loop with people=off (loop live-off): the cost of person ids")
+    parser.add_argument(
+        "--people-off-too",
+        action="store_true",
+        help="the loops table also runs the live loop with people=off (loop live-off): the cost of person ids",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rss-frames", type=int, default=10_000, help="0 skips the memory measurement")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -279,23 +333,36 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     folder = Path(tempfile.mkdtemp(prefix="fer-latency-"))
     weights = weights_path(args.weights)
-    cells = dict(sizes=tuple(tuple(int(x) for x in size.split("x")) for size in args.loop_sizes.split(",")),
-                 counts=tuple(int(c) for c in args.loop_faces.split(",")), people_off_too=args.people_off_too)
+    cells = dict(
+        sizes=tuple(tuple(int(x) for x in size.split("x")) for size in args.loop_sizes.split(",")),
+        counts=tuple(int(c) for c in args.loop_faces.split(",")),
+        people_off_too=args.people_off_too,
+    )
     default_detector = RecognizerOptions.detector
     if args.only_loops:
-        report = {"loops": loops_table(weights, default_detector, args.loop_frames, args.threads, args.loop_repeats,
-                                       **cells)}
+        report = {
+            "loops": loops_table(weights, default_detector, args.loop_frames, args.threads, args.loop_repeats, **cells)
+        }
         if args.json:
             args.json.write_text(json.dumps(report, indent=2))
         return
     encoded = [cv2.imencode(".jpg", face_frame(shift=(i % 40) - 20))[1].tobytes() for i in range(args.frames)]
-    report = {"frames": args.frames, "threads": args.threads, "weights": str(weights), "runtimes": {},
-              "detectors": {}, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+    report = {
+        "frames": args.frames,
+        "threads": args.threads,
+        "weights": str(weights),
+        "runtimes": {},
+        "detectors": {},
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+    }
     print(f"{args.frames} frames 640x480 (JPEG-decoded), one face, {args.threads} threads; ms p50 / p95")
     header = "".join(f"{k:>16}" for k in ("read", "detect", "preprocess", "classify", "draw", "end-to-end"))
     print(f"per runtime, detector={default_detector} on every frame\n{'runtime':<17}{header}{'faces/s @64':>13}")
-    classifiers = {name: load_classifier(path, threads=args.threads)
-                   for name, path in runtimes_for(weights, folder, args.calibration).items()}
+    classifiers = {
+        name: load_classifier(path, threads=args.threads)
+        for name, path in runtimes_for(weights, folder, args.calibration).items()
+    }
     for runtime, classifier in classifiers.items():
         times = measure(Predictor(classifier, detector_named(default_detector)), encoded)
         rate = batched_rate(classifier)
@@ -313,14 +380,17 @@ def main() -> None:
         report["detectors"][name] = summary(times)
         print(f"{name:<17}{row(times)}")
     if args.loop_frames:
-        report["loops"] = loops_table(classifiers[fastest].path, default_detector, args.loop_frames, args.threads,
-                                      args.loop_repeats, **cells)
+        report["loops"] = loops_table(
+            classifiers[fastest].path, default_detector, args.loop_frames, args.threads, args.loop_repeats, **cells
+        )
     if args.rss_frames:
         onnx = classifiers[fastest].path
         early, late = rss_growth(onnx, args.rss_frames, folder)
         report["rss_mb"] = {"after_500": early, "end": late, "growth": late - early, "frames": args.rss_frames}
-        print(f"RSS over {args.rss_frames} frames of infer.py ({fastest}): {early:.0f} MB after 500 frames, "
-              f"{late:.0f} MB at the end, growth {late - early:+.1f} MB")
+        print(
+            f"RSS over {args.rss_frames} frames of infer.py ({fastest}): {early:.0f} MB after 500 frames, "
+            f"{late:.0f} MB at the end, growth {late - early:+.1f} MB"
+        )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 
@@ -331,7 +401,9 @@ def measure(predictor: Predictor, encoded: list[bytes]) -> dict[str, list[float]
 
 
 def row(times: dict[str, list[float]]) -> str:
-    return "".join(f"{percentiles(times[k]):>16}" for k in ("read", "detect", "preprocess", "classify", "draw", "total"))
+    return "".join(
+        f"{percentiles(times[k]):>16}" for k in ("read", "detect", "preprocess", "classify", "draw", "total")
+    )
 
 
 if __name__ == "__main__":

@@ -40,9 +40,9 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -69,6 +69,7 @@ SETTLE_S = 2.0  # re-identification is read again this long after a person comes
 
 # ---------------------------------------------------------------------------------------------------- faces
 
+
 @dataclass
 class Person:
     """One person of a video: their photos, each a PATCH x PATCH grey square with the face centred, FACE wide."""
@@ -77,8 +78,9 @@ class Person:
     photos: list[np.ndarray]
 
 
-def jaffe_people(folder: Path = JAFFE, size: int = PATCH, names: list[str] | None = None,
-                 photos_each: int | None = None) -> list[Person]:
+def jaffe_people(
+    folder: Path = JAFFE, size: int = PATCH, names: list[str] | None = None, photos_each: int | None = None
+) -> list[Person]:
     """JAFFE's subjects (file names: KA.HA1.29.tiff is subject KA; `names`: these only), each photo cut around
     its Haar box; `photos_each`: at most that many photos a person, spread over their expressions."""
     from fer.faces.image_io import read_grey
@@ -92,7 +94,7 @@ def jaffe_people(folder: Path = JAFFE, size: int = PATCH, names: list[str] | Non
         by_person: dict[str, list[Path]] = {}
         for path in paths:
             by_person.setdefault(path.name.split(".")[0], []).append(path)
-        paths = [p for group in by_person.values() for p in group[::max(1, len(group) // photos_each)][:photos_each]]
+        paths = [p for group in by_person.values() for p in group[:: max(1, len(group) // photos_each)][:photos_each]]
     for path in paths:
         grey = read_grey(path)
         boxes = detector.detect(grey)
@@ -111,8 +113,10 @@ def drawn_people(seeds, size: int = PATCH) -> list[Person]:
     for seed in seeds:
         identity = sample_identity(seed)
         for pose in range(20):
-            images = [cv2.cvtColor(draw_face(identity, e, seed=pose, size=256), cv2.COLOR_BGR2GRAY)
-                      for e in range(len(EXPRESSIONS))]
+            images = [
+                cv2.cvtColor(draw_face(identity, e, seed=pose, size=256), cv2.COLOR_BGR2GRAY)
+                for e in range(len(EXPRESSIONS))
+            ]
             boxes = [b[0] for b in (detector.detect(g) for g in images) if len(b) == 1]
             if len(boxes) >= 5:
                 box = tuple(int(v) for v in np.median(np.array(boxes), axis=0))
@@ -143,17 +147,23 @@ def _lerp(t: float, t0: float, t1: float, a: float, b: float) -> float:
 
 def _sway(x: float, y: float, phase: float, amount: float = 8.0) -> Callable[[float], Place]:
     """Standing, moving a little (a person talking, shifting weight)."""
-    return lambda t: (x + amount * np.sin(2 * np.pi * t / 4 + phase), y + 0.6 * amount * np.sin(2 * np.pi * t / 3 + 2 * phase), 0)
+    return lambda t: (
+        x + amount * np.sin(2 * np.pi * t / 4 + phase),
+        y + 0.6 * amount * np.sin(2 * np.pi * t / 3 + 2 * phase),
+        0,
+    )
 
 
 def _walk_across(y: float, reverse: bool, period: float = 16.0) -> Callable[[float], Place]:
     """Across the frame and back (x 100 -> 540 -> 100, or the other way), in front on the way out."""
+
     def place(t: float) -> Place:
         phase = (t % period) / period
         forth = 100 + 440 * (2 * phase if phase < 0.5 else 2 - 2 * phase)
         x = 640 - forth if reverse else forth
         front = (phase < 0.5) != reverse
         return x, y, 1 if front else 0
+
     return place
 
 
@@ -184,7 +194,9 @@ def _cut_layout(slot_of_person: list[list[int]], segment: float) -> list[Route]:
             layout = slot_of_person[min(int(t // segment), len(slot_of_person) - 1)]
             x, y = slots[layout[person]]
             return _sway(x, y, person)(t)
+
         return place
+
     return [path(p) for p in range(3)]
 
 
@@ -192,24 +204,64 @@ def _board(t: float) -> tuple[int, int, int, int] | None:
     return (230, 140, 180, 200) if 5 <= t < 7 else None
 
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("crossing", "two people cross twice, each hiding the other once", 16,
-             [_walk_across(220, False), _walk_across(240, True)]),
-    Scenario("hidden", "three people, the middle one covered 5-7 s", 14,
-             [_sway(120, 240, 0.0), _sway(320, 240, 1.0), _sway(520, 240, 2.0)], boards=[_board]),
-    Scenario("leave_return", "one walks out right (~5.5 s), back from the left 3 s later; one stays", 16,
-             [_sway(470, 130, 0.5), _leaver]),
-    Scenario("stranger", "one walks out right (~5.5 s), someone else walks in from the left 3 s later; one stays",
-             16, [_sway(470, 130, 0.5), _walk_out, _walk_in]),
-    Scenario("cut", "three people, cuts at 5 s and 10 s to layouts with everyone moved", 15,
-             _cut_layout([[0, 1, 2], [1, 2, 0], [2, 0, 1]], 5.0), cuts=(5.0, 10.0)),
-    Scenario("five", "five people, slight motion", 10,
-             [_sway(120, 130, 0.0), _sway(320, 130, 0.7), _sway(520, 130, 1.4), _sway(220, 350, 2.1),
-              _sway(420, 350, 2.8)]),
-)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "crossing",
+            "two people cross twice, each hiding the other once",
+            16,
+            [_walk_across(220, False), _walk_across(240, True)],
+        ),
+        Scenario(
+            "hidden",
+            "three people, the middle one covered 5-7 s",
+            14,
+            [_sway(120, 240, 0.0), _sway(320, 240, 1.0), _sway(520, 240, 2.0)],
+            boards=[_board],
+        ),
+        Scenario(
+            "leave_return",
+            "one walks out right (~5.5 s), back from the left 3 s later; one stays",
+            16,
+            [_sway(470, 130, 0.5), _leaver],
+        ),
+        Scenario(
+            "stranger",
+            "one walks out right (~5.5 s), someone else walks in from the left 3 s later; one stays",
+            16,
+            [_sway(470, 130, 0.5), _walk_out, _walk_in],
+        ),
+        Scenario(
+            "cut",
+            "three people, cuts at 5 s and 10 s to layouts with everyone moved",
+            15,
+            _cut_layout([[0, 1, 2], [1, 2, 0], [2, 0, 1]], 5.0),
+            cuts=(5.0, 10.0),
+        ),
+        Scenario(
+            "five",
+            "five people, slight motion",
+            10,
+            [
+                _sway(120, 130, 0.0),
+                _sway(320, 130, 0.7),
+                _sway(520, 130, 1.4),
+                _sway(220, 350, 2.1),
+                _sway(420, 350, 2.8),
+            ],
+        ),
+    )
+}
 # which of the ten people each scenario casts (different people side by side; the scenarios vary who)
-CASTING = {"crossing": [0, 1], "hidden": [2, 3, 4], "leave_return": [5, 6], "stranger": [1, 3, 5], "cut": [7, 8, 9],
-           "five": [0, 2, 4, 6, 8]}
+CASTING = {
+    "crossing": [0, 1],
+    "hidden": [2, 3, 4],
+    "leave_return": [5, 6],
+    "stranger": [1, 3, 5],
+    "cut": [7, 8, 9],
+    "five": [0, 2, 4, 6, 8],
+}
 
 
 @dataclass
@@ -219,23 +271,38 @@ class Truth:
     visible: float  # share of its box that shows (not covered, not out of the frame)
 
 
-def render(scenario: Scenario, people: list[Person], scale: float = 1.0, size: tuple[int, int] = SIZE,
-           fps: int = FPS, seed: int = 0) -> Iterator[tuple[np.ndarray, list[Truth]]]:
+def render(
+    scenario: Scenario,
+    people: list[Person],
+    scale: float = 1.0,
+    size: tuple[int, int] = SIZE,
+    fps: int = FPS,
+    seed: int = 0,
+) -> Iterator[tuple[np.ndarray, list[Truth]]]:
     """The scenario's frames (BGR) with the truth of each; `scale` < 1 plays it faster in fewer frames."""
     frames = int(round(scenario.seconds * fps * scale))
-    schedules = [_expressions(len(p.photos), scenario.seconds, np.random.default_rng([seed, k]))
-                 for k, p in enumerate(people)]
+    schedules = [
+        _expressions(len(p.photos), scenario.seconds, np.random.default_rng([seed, k])) for k, p in enumerate(people)
+    ]
     for index in range(frames):
         t = index / (fps * scale)
-        places = [(k, path(t)) for k, path in enumerate(scenario.paths[:len(people)])]
+        places = [(k, path(t)) for k, path in enumerate(scenario.paths[: len(people)])]
         shown = [(k, place) for k, place in places if place is not None]
         photos = [(k, place, people[k].photos[_photo_at(schedules[k], t)]) for k, place in shown]
-        yield compose([(k, (x, y), depth, photo) for k, (x, y, depth), photo in photos],
-                      [b for b in (board(t) for board in scenario.boards) if b is not None], people, size)
+        yield compose(
+            [(k, (x, y), depth, photo) for k, (x, y, depth), photo in photos],
+            [b for b in (board(t) for board in scenario.boards) if b is not None],
+            people,
+            size,
+        )
 
 
-def compose(placed: list[tuple[int, tuple[float, float], float, np.ndarray]], boards: list[Box],
-            people: list[Person], size: tuple[int, int] = SIZE) -> tuple[np.ndarray, list[Truth]]:
+def compose(
+    placed: list[tuple[int, tuple[float, float], float, np.ndarray]],
+    boards: list[Box],
+    people: list[Person],
+    size: tuple[int, int] = SIZE,
+) -> tuple[np.ndarray, list[Truth]]:
     """One frame: photos pasted back to front, then boards; each face's truth from what shows of it."""
     width, height = size
     canvas = np.full((height, width), BACKGROUND, np.uint8)
@@ -247,13 +314,13 @@ def compose(placed: list[tuple[int, tuple[float, float], float, np.ndarray]], bo
         fx0, fy0 = max(0, x0), max(0, y0)
         fx1, fy1 = min(width, x0 + side), min(height, y0 + side)
         if fx1 > fx0 and fy1 > fy0:
-            canvas[fy0:fy1, fx0:fx1] = photo[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+            canvas[fy0:fy1, fx0:fx1] = photo[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
             owner[fy0:fy1, fx0:fx1] = k
         face = side / (1 + 2 * MARGIN)
         faces[k] = (int(round(cx - face / 2)), int(round(cy - face / 2)), int(round(face)))
     for x, y, w, h in boards:
-        canvas[y:y + h, x:x + w] = BOARD
-        owner[y:y + h, x:x + w] = -2
+        canvas[y : y + h, x : x + w] = BOARD
+        owner[y : y + h, x : x + w] = -2
     truths = []
     for k, (x, y, side) in faces.items():
         x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + side), min(height, y + side)
@@ -278,8 +345,9 @@ def _photo_at(schedule: list[tuple[float, int]], t: float) -> int:
     return [photo for start, photo in schedule if start <= t][-1]
 
 
-def write_video(path: Path, scenario: Scenario, people: list[Person], scale: float = 1.0,
-                fps: int = FPS, seed: int = 0) -> list[list[Truth]]:
+def write_video(
+    path: Path, scenario: Scenario, people: list[Person], scale: float = 1.0, fps: int = FPS, seed: int = 0
+) -> list[list[Truth]]:
     """Writes the scenario as an mp4 (as tests/test_infer.py writes its videos); the truth of every frame."""
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), SIZE)
@@ -299,6 +367,7 @@ def cast(scenario: str, people: list[Person], k: int = 0) -> list[Person]:
 
 
 # ------------------------------------------------------------------------------------------------- running
+
 
 @dataclass
 class Run:
@@ -332,9 +401,15 @@ def run_recognizer(recognizer, source) -> Run:
     finally:
         recognizer.new_people = new_people
     register = registers[0] if registers else None
-    return Run(faces, len(faces), time.perf_counter() - start,
-               register.embedded if register else None, len(register.people) if register else None,
-               sum(len(p.exemplars) for p in register.people.values()) if register else None, ms)
+    return Run(
+        faces,
+        len(faces),
+        time.perf_counter() - start,
+        register.embedded if register else None,
+        len(register.people) if register else None,
+        sum(len(p.exemplars) for p in register.people.values()) if register else None,
+        ms,
+    )
 
 
 def iou_chain(faces: dict[int, list[tuple[str | None, Box]]], min_iou: float = CHAIN_IOU) -> dict:
@@ -343,8 +418,9 @@ def iou_chain(faces: dict[int, list[tuple[str | None, Box]]], min_iou: float = C
     chained, previous, next_id = {}, [], 1
     for index in sorted(faces):
         boxes = [box for _, box in faces[index]]
-        pairs = sorted(((iou(old, box), i, j) for i, box in enumerate(boxes) for j, (_, old) in enumerate(previous)),
-                       reverse=True)
+        pairs = sorted(
+            ((iou(old, box), i, j) for i, box in enumerate(boxes) for j, (_, old) in enumerate(previous)), reverse=True
+        )
         ids: list[str | None] = [None] * len(boxes)
         used = set()
         for overlap, i, j in pairs:
@@ -361,6 +437,7 @@ def iou_chain(faces: dict[int, list[tuple[str | None, Box]]], min_iou: float = C
 
 
 # ------------------------------------------------------------------------------------------------- scoring
+
 
 def accumulate(truth: list[list[Truth]], faces: dict[int, list[tuple[str | None, Box]]]):
     """A motmetrics accumulator over the frames the loop reported. Faces less than VISIBLE visible are not
@@ -390,9 +467,12 @@ def accumulate(truth: list[list[Truth]], faces: dict[int, list[tuple[str | None,
                 overlap = iou(t.box, box)
                 if overlap >= MIN_IOU:
                     distances[i, j] = 1 - overlap
-        acc.update([truth_ids.setdefault(t.person, len(truth_ids) + 1) for t in expected],
-                   [hypothesis_ids.setdefault(p, len(hypothesis_ids) + 1) for p, _ in boxes],
-                   distances, frameid=index)
+        acc.update(
+            [truth_ids.setdefault(t.person, len(truth_ids) + 1) for t in expected],
+            [hypothesis_ids.setdefault(p, len(hypothesis_ids) + 1) for p, _ in boxes],
+            distances,
+            frameid=index,
+        )
     names = {v: k for k, v in truth_ids.items()}, {v: k for k, v in hypothesis_ids.items()}
     return acc, names
 
@@ -424,8 +504,9 @@ def comebacks(truth: list[list[Truth]], cuts: list[int]) -> list[tuple[str, int,
     return events
 
 
-def reidentification(truth: list[list[Truth]], given: dict[str, dict[int, str]], cuts: list[int],
-                     fps: int = FPS) -> list[dict]:
+def reidentification(
+    truth: list[list[Truth]], given: dict[str, dict[int, str]], cuts: list[int], fps: int = FPS
+) -> list[dict]:
     """Each comeback: the id the person held most before it, the id matched first after it and the id they
     hold SETTLE_S later (or at their last matched frame before the next comeback)."""
     events = comebacks(truth, cuts)
@@ -436,13 +517,23 @@ def reidentification(truth: list[list[Truth]], given: dict[str, dict[int, str]],
         if not earlier:
             continue
         held = earlier.most_common(1)[0][0]
-        following = [e[1] for e in events[n + 1:] if e[0] == person]
+        following = [e[1] for e in events[n + 1 :] if e[0] == person]
         end = min([frame + int(SETTLE_S * fps), *following])
         after = [f for f in sorted(ids) if frame <= f < end]
         first = ids[after[0]] if after else None
         settled = ids[after[-1]] if after else None
-        out.append({"person": person, "frame": frame, "why": why, "held": held, "first": first,
-                    "settled": settled, "first_ok": first == held, "settled_ok": settled == held})
+        out.append(
+            {
+                "person": person,
+                "frame": frame,
+                "why": why,
+                "held": held,
+                "first": first,
+                "settled": settled,
+                "first_ok": first == held,
+                "settled_ok": settled == held,
+            }
+        )
     return out
 
 
@@ -461,8 +552,14 @@ def newcomers(truth: list[list[Truth]], given: dict[str, dict[int, str]]) -> lis
         if frame == 0 or not after:
             continue
         first = ids[after[0]]
-        owner = next((other for other, theirs in given.items()
-                      if other != person and any(f < after[0] and i == first for f, i in theirs.items())), None)
+        owner = next(
+            (
+                other
+                for other, theirs in given.items()
+                if other != person and any(f < after[0] and i == first for f, i in theirs.items())
+            ),
+            None,
+        )
         out.append({"person": person, "frame": frame, "first": first, "taken_from": owner})
     return out
 
@@ -479,27 +576,46 @@ def score(truth: list[list[Truth]], faces: dict, cuts: list[int], fps: int = FPS
     given = matches(acc, names)
     events = reidentification(truth, given, cuts, fps)
     ids = {p for f in faces.values() for p, _ in f if p is not None}
-    return {"idf1": float(row.idf1), "switches": int(row.num_switches), "fragmentations": int(row.num_fragmentations),
-            "mota": float(row.mota), "recall": float(row.recall), "precision": float(row.precision),
-            "people": int(row.num_unique_objects), "ids": len(ids), "comebacks": events,
-            "newcomers": newcomers(truth, given), "_acc": acc}
+    return {
+        "idf1": float(row.idf1),
+        "switches": int(row.num_switches),
+        "fragmentations": int(row.num_fragmentations),
+        "mota": float(row.mota),
+        "recall": float(row.recall),
+        "precision": float(row.precision),
+        "people": int(row.num_unique_objects),
+        "ids": len(ids),
+        "comebacks": events,
+        "newcomers": newcomers(truth, given),
+        "_acc": acc,
+    }
 
 
 def overall(rows: list[dict]) -> dict:
     import motmetrics as mm
 
     accs = [r["_acc"] for r in rows]
-    table = mm.metrics.create().compute_many(accs, metrics=METRICS, names=[str(i) for i in range(len(accs))],
-                                             generate_overall=True)
+    table = mm.metrics.create().compute_many(
+        accs, metrics=METRICS, names=[str(i) for i in range(len(accs))], generate_overall=True
+    )
     row = table.loc["OVERALL"]
     events = [e for r in rows for e in r["comebacks"]]
-    return {"idf1": float(row.idf1), "switches": int(row.num_switches), "fragmentations": int(row.num_fragmentations),
-            "mota": float(row.mota), "recall": float(row.recall), "precision": float(row.precision),
-            "people": sum(r["people"] for r in rows), "ids": sum(r["ids"] for r in rows), "comebacks": events,
-            "newcomers": [n for r in rows for n in r["newcomers"]]}
+    return {
+        "idf1": float(row.idf1),
+        "switches": int(row.num_switches),
+        "fragmentations": int(row.num_fragmentations),
+        "mota": float(row.mota),
+        "recall": float(row.recall),
+        "precision": float(row.precision),
+        "people": sum(r["people"] for r in rows),
+        "ids": sum(r["ids"] for r in rows),
+        "comebacks": events,
+        "newcomers": [n for r in rows for n in r["newcomers"]],
+    }
 
 
 # -------------------------------------------------------------------------------------------------- memory
+
 
 def stream_source(people: list[Person], frames: int, fps: int = FPS, pace_fps: float | None = None):
     """The frames of a long video of two people crossing again and again (the crossing scenario, repeated),
@@ -517,15 +633,19 @@ def stream_source(people: list[Person], frames: int, fps: int = FPS, pace_fps: f
             if pace_fps:
                 time.sleep(max(0.0, start + index / pace_fps - time.perf_counter()))
             t = index / fps
-            placed = [(k, path(t)[:2], path(t)[2], people[k].photos[_photo_at(schedules[k], t)])
-                      for k, path in enumerate(scenario.paths)]
+            placed = [
+                (k, path(t)[:2], path(t)[2], people[k].photos[_photo_at(schedules[k], t)])
+                for k, path in enumerate(scenario.paths)
+            ]
             image, _ = compose(placed, [], people)
             yield Frame("stream", index, t, image, video=True, fps=float(fps))
+
     return generate()
 
 
-def memory_run(recognizer, people: list[Person], frames: int, kind: str, every: int = 1000,
-               pace_fps: float | None = None) -> list[dict]:
+def memory_run(
+    recognizer, people: list[Person], frames: int, kind: str, every: int = 1000, pace_fps: float | None = None
+) -> list[dict]:
     """RSS and the register every `every` frames of a `frames`-long stream (kind "video": the exact loop, as
     fast as it goes; "camera": the live loop, frames delivered at `pace_fps`, each taken in turn)."""
     import psutil
@@ -548,12 +668,17 @@ def memory_run(recognizer, people: list[Person], frames: int, kind: str, every: 
             done = frame.index + 1
             if done % every == 0 or done == frames:
                 register = registers[0]
-                points.append({"frames": done, "rss_mb": process.memory_info().rss / 2 ** 20,
-                               "people": len(register.people),
-                               "exemplars": sum(len(p.exemplars) for p in register.people.values()),
-                               "embedded": register.embedded,
-                               "embedded_per_frame_since_last": (register.embedded - embedded_at) / (done - frames_at),
-                               "seconds": time.perf_counter() - start})
+                points.append(
+                    {
+                        "frames": done,
+                        "rss_mb": process.memory_info().rss / 2**20,
+                        "people": len(register.people),
+                        "exemplars": sum(len(p.exemplars) for p in register.people.values()),
+                        "embedded": register.embedded,
+                        "embedded_per_frame_since_last": (register.embedded - embedded_at) / (done - frames_at),
+                        "seconds": time.perf_counter() - start,
+                    }
+                )
                 embedded_at, frames_at = register.embedded, done
     finally:
         recognizer.new_people = new_people
@@ -561,6 +686,7 @@ def memory_run(recognizer, people: list[Person], frames: int, kind: str, every: 
 
 
 # ------------------------------------------------------------------------------------------------- report
+
 
 def fmt(value, digits: int = 3) -> str:
     if value is None:
@@ -584,42 +710,73 @@ def share(events: list[dict], key: str) -> str:
 
 def markdown(results: dict) -> str:
     casts = results.get("casts", 1)
-    lines = [f"### Who is who, per scenario ({casts} cast{'s' if casts > 1 else ''} each)", "",
-             "| scenario | tracker | frames scored | IDF1 | ID switches | fragmentations | MOTA | recall | ids given / people "
-             "| re-identified at once | re-identified 2 s later | newcomers taken for someone else | embeddings / frame |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### Who is who, per scenario ({casts} cast{'s' if casts > 1 else ''} each)",
+        "",
+        "| scenario | tracker | frames scored | IDF1 | ID switches | fragmentations | MOTA | recall | ids given / people "
+        "| re-identified at once | re-identified 2 s later | newcomers taken for someone else | embeddings / frame |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name in [*results["scenarios"], "overall"]:
         for tracker in TRACKERS:
             row = results["overall"][tracker] if name == "overall" else results["scenarios"][name][tracker]
-            lines.append(f"| {name} | {tracker} | {row['frames']}/{row['expected_frames']} | {row['idf1']:.3f} | "
-                         f"{row['switches']} | {row['fragmentations']} | {row['mota']:.3f} | {row['recall']:.3f} | "
-                         f"{row['ids']} / {row['people']} | {share(row['comebacks'], 'first_ok')} | "
-                         f"{share(row['comebacks'], 'settled_ok')} | {taken(row.get('newcomers', []))} | "
-                         f"{fmt(row.get('embedded_per_frame'), 2)} |")
-    lines += ["", "### Comebacks: the id held before, the first after, the one 2 s later (exact loop; live loop)", "",
-              "| scenario | cast | person | frame | why | exact | live |", "|---|---|---|---|---|---|---|"]
+            lines.append(
+                f"| {name} | {tracker} | {row['frames']}/{row['expected_frames']} | {row['idf1']:.3f} | "
+                f"{row['switches']} | {row['fragmentations']} | {row['mota']:.3f} | {row['recall']:.3f} | "
+                f"{row['ids']} / {row['people']} | {share(row['comebacks'], 'first_ok')} | "
+                f"{share(row['comebacks'], 'settled_ok')} | {taken(row.get('newcomers', []))} | "
+                f"{fmt(row.get('embedded_per_frame'), 2)} |"
+            )
+    lines += [
+        "",
+        "### Comebacks: the id held before, the first after, the one 2 s later (exact loop; live loop)",
+        "",
+        "| scenario | cast | person | frame | why | exact | live |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def mark(event: dict | None) -> str:
+        if not event:
+            return "-"
+        return (
+            f"{event['held']} -> {event['first']} -> {event['settled']}{'' if event['first_ok'] else ' (first wrong)'}"
+        )
+
     for name, rows in results["scenarios"].items():
         live = {(e["cast"], e["person"], e["frame"]): e for e in rows["live"]["comebacks"]}
         for e in rows["exact"]["comebacks"]:
             other = live.get((e["cast"], e["person"], e["frame"]))
-            mark = lambda event: (f"{event['held']} -> {event['first']} -> {event['settled']}"
-                                  f"{'' if event['first_ok'] else ' (first wrong)'}") if event else "-"
-            lines.append(f"| {name} | {e['cast']} | {e['person']} | {e['frame']} | {e['why']} | {mark(e)} | {mark(other)} |")
+            lines.append(
+                f"| {name} | {e['cast']} | {e['person']} | {e['frame']} | {e['why']} | {mark(e)} | {mark(other)} |"
+            )
     if results.get("memory"):
-        lines += ["", "### Memory over a long stream (two people crossing every 8 s)", "",
-                  "| loop | frames | RSS MB | people in the register | exemplars kept | embeddings / frame (the 1,000 frames before) | s |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "### Memory over a long stream (two people crossing every 8 s)",
+            "",
+            "| loop | frames | RSS MB | people in the register | exemplars kept | embeddings / frame (the 1,000 frames before) | s |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for loop, points in results["memory"].items():
             for p in points:
                 if p["frames"] in (1000, points[-1]["frames"]) or p["frames"] % 5000 == 0:
-                    lines.append(f"| {loop} | {p['frames']} | {p['rss_mb']:.0f} | {p['people']} | {p['exemplars']} | "
-                                 f"{p['embedded_per_frame_since_last']:.3f} | {p['seconds']:.0f} |")
+                    lines.append(
+                        f"| {loop} | {p['frames']} | {p['rss_mb']:.0f} | {p['people']} | {p['exemplars']} | "
+                        f"{p['embedded_per_frame_since_last']:.3f} | {p['seconds']:.0f} |"
+                    )
     if results.get("cost"):
-        lines += ["", "### Cost", "", "| loop | frames | ms / frame p50 | p95 | embeddings / frame | ms / embedding |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "### Cost",
+            "",
+            "| loop | frames | ms / frame p50 | p95 | embeddings / frame | ms / embedding |",
+            "|---|---|---|---|---|---|",
+        ]
         for loop, c in results["cost"].items():
-            lines.append(f"| {loop} | {c['frames']} | {c['ms_p50']:.1f} | {c['ms_p95']:.1f} | {c['embedded_per_frame']:.3f} "
-                         f"| {fmt(c['ms_per_embedding'], 2)} |")
+            lines.append(
+                f"| {loop} | {c['frames']} | {c['ms_p50']:.1f} | {c['ms_p95']:.1f} | {c['embedded_per_frame']:.3f} "
+                f"| {fmt(c['ms_per_embedding'], 2)} |"
+            )
     return "\n".join(lines)
 
 
@@ -658,13 +815,21 @@ def machine() -> str:
         pass
     import onnxruntime
 
-    load = ", load average %.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
-    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-            f"onnxruntime {onnxruntime.__version__}{load}")
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"onnxruntime {onnxruntime.__version__}{load}"
+    )
 
 
-def run_scenarios(recognizers: dict, people: list[Person], names: list[str], scale: float = 1.0, casts: int = 1,
-                  out: Path = Path("logs/bench/people")) -> dict:
+def run_scenarios(
+    recognizers: dict,
+    people: list[Person],
+    names: list[str],
+    scale: float = 1.0,
+    casts: int = 1,
+    out: Path = Path("logs/bench/people"),
+) -> dict:
     """Every scenario `casts` times (cast k: other people, other expressions) through each tracker: scores per
     scenario (its casts together) and overall, each comeback, and what the loops cost."""
     per_scenario: dict[str, dict] = {}
@@ -679,19 +844,31 @@ def run_scenarios(recognizers: dict, people: list[Person], names: list[str], sca
             for tracker, recognizer in recognizers.items():
                 run = run_recognizer(recognizer, video)
                 row = score(truth, iou_chain(run.faces) if tracker == "iou" else run.faces, cuts)
-                row.update(frames=run.frames, expected_frames=len(truth), seconds=run.seconds, embedded=run.embedded,
-                           register_people=run.people, exemplars=run.exemplars)
+                row.update(
+                    frames=run.frames,
+                    expected_frames=len(truth),
+                    seconds=run.seconds,
+                    embedded=run.embedded,
+                    register_people=run.people,
+                    exemplars=run.exemplars,
+                )
                 for event in row["comebacks"]:
                     event.update(scenario=name, cast=k + 1)
                 if tracker in costs:
                     costs[tracker].append(run)
                 rows[tracker].append(row)
-                print(f"{name:13s} cast {k + 1} {tracker:5s} frames {run.frames:4d}/{len(truth)} IDF1 {row['idf1']:.3f} "
-                      f"switches {row['switches']} ids {row['ids']}/{row['people']} {run.seconds:.1f} s", flush=True)
+                print(
+                    f"{name:13s} cast {k + 1} {tracker:5s} frames {run.frames:4d}/{len(truth)} IDF1 {row['idf1']:.3f} "
+                    f"switches {row['switches']} ids {row['ids']}/{row['people']} {run.seconds:.1f} s",
+                    flush=True,
+                )
         per_scenario[name] = {"title": scenario.title, **{tracker: _combined(r) for tracker, r in rows.items()}}
-    results: dict = {"scenarios": per_scenario,
-                     "overall": {tracker: _combined([c for n in names for c in per_scenario[n][tracker]["casts"]])
-                                 for tracker in recognizers}}
+    results: dict = {
+        "scenarios": per_scenario,
+        "overall": {
+            tracker: _combined([c for n in names for c in per_scenario[n][tracker]["casts"]]) for tracker in recognizers
+        },
+    }
     for tracker, runs in costs.items():
         frames = sum(r.frames for r in runs)
         if not frames:
@@ -699,8 +876,12 @@ def run_scenarios(recognizers: dict, people: list[Person], names: list[str], sca
         ms = sorted(m for r in runs for m in r.ms)
         embedded = sum(r.embedded or 0 for r in runs)
         results.setdefault("cost", {})[tracker] = {
-            "frames": frames, "ms_p50": statistics.median(ms), "ms_p95": ms[int(0.95 * (len(ms) - 1))],
-            "embedded_per_frame": embedded / frames, "ms_per_embedding": None}
+            "frames": frames,
+            "ms_p50": statistics.median(ms),
+            "ms_p95": ms[int(0.95 * (len(ms) - 1))],
+            "embedded_per_frame": embedded / frames,
+            "ms_per_embedding": None,
+        }
     for rows in per_scenario.values():
         for tracker in recognizers:
             for row in rows[tracker]["casts"]:
@@ -714,23 +895,37 @@ def _combined(rows: list[dict]) -> dict:
     """Several videos' rows as one (motmetrics over all their frames), the rows kept under "casts"."""
     row = overall(rows) if len(rows) > 1 else {k: v for k, v in rows[0].items() if k != "_acc"}
     frames, embedded = sum(r["frames"] for r in rows), [r.get("embedded") for r in rows]
-    row.update(frames=frames, expected_frames=sum(r["expected_frames"] for r in rows),
-               embedded_per_frame=sum(embedded) / frames if frames and None not in embedded else None,
-               casts=rows)
+    row.update(
+        frames=frames,
+        expected_frames=sum(r["expected_frames"] for r in rows),
+        embedded_per_frame=sum(embedded) / frames if frames and None not in embedded else None,
+        casts=rows,
+    )
     return row
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames-scale", type=float, default=1.0, help="play every scenario in this share of its frames")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--frames-scale", type=float, default=1.0, help="play every scenario in this share of its frames"
+    )
     parser.add_argument("--out", default="logs/bench/people", help="videos and people.json go here")
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS), choices=list(SCENARIOS))
-    parser.add_argument("--casts", type=int, default=3,
-                        help="each scenario this many times, with other people in each role and other expressions")
+    parser.add_argument(
+        "--casts",
+        type=int,
+        default=3,
+        help="each scenario this many times, with other people in each role and other expressions",
+    )
     parser.add_argument("--memory-frames", type=int, default=10_000, help="length of the memory stream (0: skip it)")
-    parser.add_argument("--faces", choices=["auto", "jaffe", "drawn"], default="auto",
-                        help="whose faces: JAFFE's (../shared/data) or drawn ones; auto: JAFFE where present")
+    parser.add_argument(
+        "--faces",
+        choices=["auto", "jaffe", "drawn"],
+        default="auto",
+        help="whose faces: JAFFE's (../shared/data) or drawn ones; auto: JAFFE where present",
+    )
     args = parser.parse_args(argv)
 
     from fer.api import Recognizer
@@ -741,11 +936,21 @@ def main(argv: list[str] | None = None) -> dict:
         people, faces = drawn_people(range(12))[:10], "drawn"  # no pose of seed 3 is found
     else:
         people, faces = jaffe_people(), "jaffe"
-    recognizers = {"exact": Recognizer(people="auto"), "live": Recognizer(people="auto", realtime=True),
-                   "iou": Recognizer(people="off")}
-    results: dict = {"machine": machine(), "faces": faces, "frames_scale": args.frames_scale, "fps": FPS,
-                     "size": list(SIZE), "casts": args.casts, "date": time.strftime("%Y-%m-%d"),
-                     **run_scenarios(recognizers, people, args.scenarios, args.frames_scale, args.casts, out)}
+    recognizers = {
+        "exact": Recognizer(people="auto"),
+        "live": Recognizer(people="auto", realtime=True),
+        "iou": Recognizer(people="off"),
+    }
+    results: dict = {
+        "machine": machine(),
+        "faces": faces,
+        "frames_scale": args.frames_scale,
+        "fps": FPS,
+        "size": list(SIZE),
+        "casts": args.casts,
+        "date": time.strftime("%Y-%m-%d"),
+        **run_scenarios(recognizers, people, args.scenarios, args.frames_scale, args.casts, out),
+    }
     if "cost" in results:
         encoder = recognizers["exact"].identity_encoder
         per = embedding_ms(encoder, people)
@@ -758,8 +963,11 @@ def main(argv: list[str] | None = None) -> dict:
         for loop, kind, pace in (("exact", "video", None), ("live", "camera", 2.0 * FPS)):
             results["memory"][loop] = memory_run(recognizers[loop], people[:2], args.memory_frames, kind, pace_fps=pace)
             last = results["memory"][loop][-1]
-            print(f"memory {loop}: {last['frames']} frames, RSS {last['rss_mb']:.0f} MB, people {last['people']}, "
-                  f"exemplars {last['exemplars']}, {last['seconds']:.0f} s", flush=True)
+            print(
+                f"memory {loop}: {last['frames']} frames, RSS {last['rss_mb']:.0f} MB, people {last['people']}, "
+                f"exemplars {last['exemplars']}, {last['seconds']:.0f} s",
+                flush=True,
+            )
     if hasattr(os, "getloadavg"):
         results["load_average_end"] = os.getloadavg()[0]  # other work on the machine shows in the live loop's drops
     text = markdown(results)

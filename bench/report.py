@@ -50,8 +50,12 @@ def measure(results: store.Results, stamp: store.Stamp, skip_latency: bool) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-latency", action="store_true", help="keep the stored latency figures")
-    parser.add_argument("--render-only", "--no-measure", action="store_true",
-                        help="measure nothing: render docs/results.md and the README block from docs/results.json")
+    parser.add_argument(
+        "--render-only",
+        "--no-measure",
+        action="store_true",
+        help="measure nothing: render docs/results.md and the README block from docs/results.json",
+    )
     parser.add_argument("--machine", help="the machine as rows measured now name it (default: cores and CPU model)")
     args = parser.parse_args()
     results = store.load()

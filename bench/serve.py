@@ -55,12 +55,19 @@ from fer.training.precision import machine_line  # noqa: E402  (standard library
 
 DATA_DIR = Path(os.environ.get("FER_DATA_DIR", ROOT.parent / "shared" / "data"))
 FACE = DATA_DIR / "jaffe" / "KA.HA1.29.tiff"  # bench/latency.py's face: a happy JAFFE photo
-TARGETS = {"predict_rps": 80.0, "predict_p95_ms": 60.0, "stream_fps": 25.0, "stream_p95_ms": 50.0,
-           "rss_growth_mb": 20.0, "rss_requests": 10_000}
+TARGETS = {
+    "predict_rps": 80.0,
+    "predict_p95_ms": 60.0,
+    "stream_fps": 25.0,
+    "stream_p95_ms": 50.0,
+    "rss_growth_mb": 20.0,
+    "rss_requests": 10_000,
+}
 HOST = "127.0.0.1"
 
 
 # --- the image and the server ------------------------------------------------------------------
+
 
 def face_jpeg(image: Path | None) -> tuple[bytes, str]:
     """The JPEG every request sends, and where it came from."""
@@ -72,8 +79,10 @@ def face_jpeg(image: Path | None) -> tuple[bytes, str]:
         grey = read_grey(image)
         return cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes(), str(image)
     if not FACE.is_file():
-        raise SystemExit(f"no face image: {FACE} is missing (the real data lives in ../shared/data or "
-                         f"$FER_DATA_DIR); pass one with --image PATH (a 640x480 photo with one face)")
+        raise SystemExit(
+            f"no face image: {FACE} is missing (the real data lives in ../shared/data or "
+            f"$FER_DATA_DIR); pass one with --image PATH (a 640x480 photo with one face)"
+        )
     canvas = np.full((480, 640, 3), 90, np.uint8)
     canvas[110:366, 180:436] = cv2.cvtColor(cv2.resize(read_grey(FACE), (256, 256)), cv2.COLOR_GRAY2BGR)
     return cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes(), f"{FACE.name} in a 640x480 frame"
@@ -100,8 +109,9 @@ class Server:
     def __enter__(self) -> "Server":
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.log_file = self.log.open("wb")
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=self.log_file,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, env=env, stdout=self.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         try:
             self.wait_healthy()
         except BaseException:
@@ -113,8 +123,10 @@ class Server:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"the server exited {self.process.returncode} while starting: "
-                                 f"{' '.join(self.command)}\n{self.log_tail()}")
+                raise SystemExit(
+                    f"the server exited {self.process.returncode} while starting: "
+                    f"{' '.join(self.command)}\n{self.log_tail()}"
+                )
             conn = self.connection(timeout=2)
             try:
                 status, body, _ = request(conn, "GET", "/healthz")
@@ -150,8 +162,9 @@ class Server:
         self.log_file.close()
 
 
-def request(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None,
-            headers: dict | None = None) -> tuple[int, bytes, http.client.HTTPResponse]:
+def request(
+    conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+) -> tuple[int, bytes, http.client.HTTPResponse]:
     conn.request(method, path, body=body, headers=headers or {})
     response = conn.getresponse()
     return response.status, response.read(), response
@@ -162,6 +175,7 @@ def quantile(ordered: list[float], q: float) -> float:
 
 
 # --- /v1/predict -------------------------------------------------------------------------------
+
 
 def predict_load(server: Server, jpeg: bytes, clients: int, requests: int, time_cap: float) -> dict:
     """`requests` POSTs shared among `clients` threads (each its own keep-alive connection), or as
@@ -215,20 +229,33 @@ def predict_load(server: Server, jpeg: bytes, clients: int, requests: int, time_
         t.join(time_cap + 60)
     wall = time.perf_counter() - start
     ordered = sorted(latencies)
-    return {"clients": clients, "sent": requests - left[0], **counts, "wall_s": wall,
-            "rps": counts["ok"] / wall if wall > 0 else 0.0, "p50": quantile(ordered, 0.5),
-            "p95": quantile(ordered, 0.95), "p99": quantile(ordered, 0.99), "capped": left[0] > 0,
-            "errors": errors[:3]}
+    return {
+        "clients": clients,
+        "sent": requests - left[0],
+        **counts,
+        "wall_s": wall,
+        "rps": counts["ok"] / wall if wall > 0 else 0.0,
+        "p50": quantile(ordered, 0.5),
+        "p95": quantile(ordered, 0.95),
+        "p99": quantile(ordered, 0.99),
+        "capped": left[0] > 0,
+        "errors": errors[:3],
+    }
 
 
 def median_run(runs: list[dict]) -> dict:
     keys = ("rps", "p50", "p95", "p99", "ok", "busy", "failed", "wall_s")
-    return {**runs[0], **{k: statistics.median(r[k] for r in runs) for k in keys},
-            "capped": any(r["capped"] for r in runs), "runs": len(runs),
-            "errors": [e for r in runs for e in r["errors"]][:3]}
+    return {
+        **runs[0],
+        **{k: statistics.median(r[k] for r in runs) for k in keys},
+        "capped": any(r["capped"] for r in runs),
+        "runs": len(runs),
+        "errors": [e for r in runs for e in r["errors"]][:3],
+    }
 
 
 # --- /v1/stream --------------------------------------------------------------------------------
+
 
 async def one_tab(url: str, jpeg: bytes, fps: float, seconds: float, start_at: float) -> dict:
     """A browser tab: JPEG frames at `fps` for `seconds` (on a fixed schedule, never waiting for
@@ -239,8 +266,16 @@ async def one_tab(url: str, jpeg: bytes, fps: float, seconds: float, start_at: f
     loop = asyncio.get_running_loop()
     sent: dict[int, float] = {}
     rtts: list[float] = []
-    answers = {"frames": 0, "errors": 0, "dropped": 0, "in_window": 0, "last": [], "closed": None,
-               "first_face": None, "with_face": 0}
+    answers = {
+        "frames": 0,
+        "errors": 0,
+        "dropped": 0,
+        "in_window": 0,
+        "last": [],
+        "closed": None,
+        "first_face": None,
+        "with_face": 0,
+    }
     async with connect(url, max_size=2**24, compression=None, open_timeout=30) as ws:
         end_of_sending = [float("inf")]
 
@@ -273,7 +308,9 @@ async def one_tab(url: str, jpeg: bytes, fps: float, seconds: float, start_at: f
             try:
                 await ws.send(jpeg)
             except ConnectionClosed as err:  # e.g. 1013: more streams than the server's max_streams
-                answers["closed"] = f"closed by the server: {err.rcvd.code if err.rcvd else ''} {err.rcvd.reason if err.rcvd else ''}"
+                answers["closed"] = (
+                    f"closed by the server: {err.rcvd.code if err.rcvd else ''} {err.rcvd.reason if err.rcvd else ''}"
+                )
                 break
         end_of_sending[0] = loop.time()
         # the last answers: the frame in processing and the one waiting (newest wins) come within a second
@@ -289,10 +326,18 @@ async def one_tab(url: str, jpeg: bytes, fps: float, seconds: float, start_at: f
         except (asyncio.CancelledError, Exception):
             pass
     window = end_of_sending[0] - first
-    return {"sent": len(sent), "answered": answers["frames"], "errors": answers["errors"],
-            "server_dropped": answers["dropped"], "fps": answers["in_window"] / window if window > 0 else 0.0,
-            "rtts": rtts, "faces": len(answers["last"]), "closed": answers["closed"],
-            "first_face_ms": answers["first_face"], "with_face": answers["with_face"]}
+    return {
+        "sent": len(sent),
+        "answered": answers["frames"],
+        "errors": answers["errors"],
+        "server_dropped": answers["dropped"],
+        "fps": answers["in_window"] / window if window > 0 else 0.0,
+        "rtts": rtts,
+        "faces": len(answers["last"]),
+        "closed": answers["closed"],
+        "first_face_ms": answers["first_face"],
+        "with_face": answers["with_face"],
+    }
 
 
 def stream_load(server: Server, jpeg: bytes, tabs: int, fps: float, seconds: float) -> dict:
@@ -300,34 +345,53 @@ def stream_load(server: Server, jpeg: bytes, tabs: int, fps: float, seconds: flo
 
     async def run() -> list[dict]:
         start_at = asyncio.get_running_loop().time() + 0.5  # every tab connected before the first frame
-        return await asyncio.gather(*(one_tab(url, jpeg, fps, seconds, start_at + i / (fps * tabs))
-                                      for i in range(tabs)))
+        return await asyncio.gather(
+            *(one_tab(url, jpeg, fps, seconds, start_at + i / (fps * tabs)) for i in range(tabs))
+        )
 
     results = asyncio.run(asyncio.wait_for(run(), timeout=seconds + 60))
     rtts = sorted(r for result in results for r in result["rtts"])
     rates = sorted(r["fps"] for r in results)
-    return {"tabs": tabs, "fps_target": fps, "seconds": seconds, "fps_min": rates[0],
-            "fps_median": statistics.median(rates), "sent": sum(r["sent"] for r in results),
-            "answered": sum(r["answered"] for r in results), "errors": sum(r["errors"] for r in results),
-            "server_dropped": sum(r["server_dropped"] for r in results),
-            "p50": quantile(rtts, 0.5), "p95": quantile(rtts, 0.95), "faces": min(r["faces"] for r in results),
-            "closed": [r["closed"] for r in results if r["closed"]],
-            "first_face_ms": [r["first_face_ms"] for r in results],
-            "with_face": sum(r["with_face"] for r in results)}
+    return {
+        "tabs": tabs,
+        "fps_target": fps,
+        "seconds": seconds,
+        "fps_min": rates[0],
+        "fps_median": statistics.median(rates),
+        "sent": sum(r["sent"] for r in results),
+        "answered": sum(r["answered"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+        "server_dropped": sum(r["server_dropped"] for r in results),
+        "p50": quantile(rtts, 0.5),
+        "p95": quantile(rtts, 0.95),
+        "faces": min(r["faces"] for r in results),
+        "closed": [r["closed"] for r in results if r["closed"]],
+        "first_face_ms": [r["first_face_ms"] for r in results],
+        "with_face": sum(r["with_face"] for r in results),
+    }
 
 
 # --- memory ------------------------------------------------------------------------------------
+
 
 def memory_growth(server: Server, jpeg: bytes, count: int, time_cap: float, warmup: int = 200) -> dict:
     predict_load(server, jpeg, 4, warmup, time_cap)  # warm-up: arenas, caches, thread pools settle
     before = server.rss_mb()
     result = predict_load(server, jpeg, 4, count, time_cap)
     after = server.rss_mb()
-    return {"requests": result["ok"], "asked": count, "before_mb": before, "after_mb": after,
-            "growth_mb": after - before, "capped": result["capped"], "failed": result["failed"]}
+    return {
+        "requests": result["ok"],
+        "asked": count,
+        "before_mb": before,
+        "after_mb": after,
+        "growth_mb": after - before,
+        "capped": result["capped"],
+        "failed": result["failed"],
+    }
 
 
 # --- the table ---------------------------------------------------------------------------------
+
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
@@ -339,44 +403,71 @@ def targets_cell(checks: list[tuple[bool, str]]) -> str:
 
 
 def table(predict: list[dict], stream: list[dict], memory: dict | None) -> list[str]:
-    lines = ["| measure | load | rate | p50 ms | p95 ms | p99 ms | also | target |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| measure | load | rate | p50 ms | p95 ms | p99 ms | also | target |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in predict:
         target = ""
         if r["clients"] == 4:
-            target = targets_cell([(r["rps"] >= TARGETS["predict_rps"], f">= {TARGETS['predict_rps']:.0f} req/s"),
-                                   (r["p95"] <= TARGETS["predict_p95_ms"], f"p95 <= {TARGETS['predict_p95_ms']:.0f} ms")])
+            target = targets_cell(
+                [
+                    (r["rps"] >= TARGETS["predict_rps"], f">= {TARGETS['predict_rps']:.0f} req/s"),
+                    (r["p95"] <= TARGETS["predict_p95_ms"], f"p95 <= {TARGETS['predict_p95_ms']:.0f} ms"),
+                ]
+            )
         also = f"{r['ok']:.0f} answered, {r['busy']:.0f} busy (503), {r['failed']:.0f} failed"
         also += f"; median of {r['runs']}" if r["runs"] > 1 else ""
         also += "; time cap hit" if r["capped"] else ""
-        lines.append(f"| /v1/predict | {r['clients']} client{'s' if r['clients'] > 1 else ''} | "
-                     f"{r['rps']:.1f} req/s | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {also} | {target} |")
+        lines.append(
+            f"| /v1/predict | {r['clients']} client{'s' if r['clients'] > 1 else ''} | "
+            f"{r['rps']:.1f} req/s | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {also} | {target} |"
+        )
     for r in stream:
         target = ""
         if r["tabs"] == 8:
-            target = targets_cell([(r["fps_min"] >= TARGETS["stream_fps"], f">= {TARGETS['stream_fps']:.0f} fps per tab"),
-                                   (r["p95"] <= TARGETS["stream_p95_ms"],
-                                    f"round trip p95 <= {TARGETS['stream_p95_ms']:.0f} ms")])
-        rate = (f"{r['fps_median']:.1f} fps per tab" if r["tabs"] == 1 else
-                f"{r['fps_median']:.1f} fps per tab (lowest {r['fps_min']:.1f})")
-        also = (f"{r['sent']} frames sent, {r['sent'] - r['answered']} not answered "
-                f"(server's dropped: {r['server_dropped']}), {r['errors']} errors")
+            target = targets_cell(
+                [
+                    (r["fps_min"] >= TARGETS["stream_fps"], f">= {TARGETS['stream_fps']:.0f} fps per tab"),
+                    (r["p95"] <= TARGETS["stream_p95_ms"], f"round trip p95 <= {TARGETS['stream_p95_ms']:.0f} ms"),
+                ]
+            )
+        rate = (
+            f"{r['fps_median']:.1f} fps per tab"
+            if r["tabs"] == 1
+            else f"{r['fps_median']:.1f} fps per tab (lowest {r['fps_min']:.1f})"
+        )
+        also = (
+            f"{r['sent']} frames sent, {r['sent'] - r['answered']} not answered "
+            f"(server's dropped: {r['server_dropped']}), {r['errors']} errors"
+        )
         found = sorted(ms for ms in r["first_face_ms"] if ms is not None)
         also += f"; a face in {100 * r['with_face'] / max(1, r['answered']):.0f} % of answers"
-        also += (f"; first face {found[len(found) // 2]:.0f} ms after the first frame" if found else "; no face found")
-        also += f" ({len(found)} of {len(r['first_face_ms'])} tabs found one)" if 0 < len(found) < len(r["first_face_ms"]) else ""
+        also += f"; first face {found[len(found) // 2]:.0f} ms after the first frame" if found else "; no face found"
+        also += (
+            f" ({len(found)} of {len(r['first_face_ms'])} tabs found one)"
+            if 0 < len(found) < len(r["first_face_ms"])
+            else ""
+        )
         also += f"; {len(r['closed'])} tab(s) {r['closed'][0]}" if r["closed"] else ""
-        lines.append(f"| /v1/stream round trip | {r['tabs']} tab{'s' if r['tabs'] > 1 else ''} at "
-                     f"{r['fps_target']:.0f} fps, {r['seconds']:.0f} s | {rate} | {r['p50']:.1f} | {r['p95']:.1f} | "
-                     f"| {also} | {target} |")
+        lines.append(
+            f"| /v1/stream round trip | {r['tabs']} tab{'s' if r['tabs'] > 1 else ''} at "
+            f"{r['fps_target']:.0f} fps, {r['seconds']:.0f} s | {rate} | {r['p50']:.1f} | {r['p95']:.1f} | "
+            f"| {also} | {target} |"
+        )
     if memory is not None:
         full = memory["requests"] >= TARGETS["rss_requests"]
-        judged = (f"{verdict(memory['growth_mb'] <= TARGETS['rss_growth_mb'])}: growth" if full else
-                  "not judged (fewer requests than the target's): growth")
-        lines.append(f"| server RSS | {memory['requests']:,} /v1/predict, 4 clients | "
-                     f"{memory['before_mb']:.0f} -> {memory['after_mb']:.0f} MB: {memory['growth_mb']:+.1f} MB | "
-                     f"| | | {'time cap hit; ' if memory['capped'] else ''}{memory['failed']} failed | "
-                     f"{judged} <= {TARGETS['rss_growth_mb']:.0f} MB over {TARGETS['rss_requests']:,} |")
+        judged = (
+            f"{verdict(memory['growth_mb'] <= TARGETS['rss_growth_mb'])}: growth"
+            if full
+            else "not judged (fewer requests than the target's): growth"
+        )
+        lines.append(
+            f"| server RSS | {memory['requests']:,} /v1/predict, 4 clients | "
+            f"{memory['before_mb']:.0f} -> {memory['after_mb']:.0f} MB: {memory['growth_mb']:+.1f} MB | "
+            f"| | | {'time cap hit; ' if memory['capped'] else ''}{memory['failed']} failed | "
+            f"{judged} <= {TARGETS['rss_growth_mb']:.0f} MB over {TARGETS['rss_requests']:,} |"
+        )
     return lines
 
 
@@ -387,8 +478,13 @@ def progress(what: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image", type=Path, help="the photo every request sends (default: a JAFFE face in 640x480)")
-    parser.add_argument("--serve-arg", action="append", default=[], metavar="KEY=VALUE",
-                        help="an option for `python -m fer.serve` (repeatable), e.g. detector=yunet, workers=4")
+    parser.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for `python -m fer.serve` (repeatable), e.g. detector=yunet, workers=4",
+    )
     parser.add_argument("--clients", default="1,4,16", help="/v1/predict concurrency levels")
     parser.add_argument("--requests", type=int, default=400, help="/v1/predict requests per level and run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per /v1/predict level (their median)")
@@ -425,8 +521,9 @@ def main() -> None:
         predict = []
         for n in clients:
             progress(f"/v1/predict, {n} client(s), {args.repeats} x {args.requests} requests")
-            predict.append(median_run([predict_load(server, jpeg, n, args.requests, args.time_cap)
-                                       for _ in range(args.repeats)]))
+            predict.append(
+                median_run([predict_load(server, jpeg, n, args.requests, args.time_cap) for _ in range(args.repeats)])
+            )
         stream = []
         for n in tabs:
             progress(f"/v1/stream, {n} tab(s) at {args.fps:g} fps for {args.seconds:g} s")
@@ -434,22 +531,40 @@ def main() -> None:
         memory = None
         if args.rss_requests:
             progress(f"server RSS over {args.rss_requests} /v1/predict requests")
-            memory = memory_growth(server, jpeg, args.rss_requests, args.rss_time_cap,
-                                   warmup=min(200, args.rss_requests))
+            memory = memory_growth(
+                server, jpeg, args.rss_requests, args.rss_time_cap, warmup=min(200, args.rss_requests)
+            )
         errors = [e for r in predict for e in r["errors"]]
 
     shown = " ".join(["python bench/serve.py", *sys.argv[1:]])
     print(f"{machine_line()}\n")
-    print(f"command: `{shown}`; server: `{' '.join(['python -m fer.serve', f'host={HOST}', 'port=<free>', *args.serve_arg])}`")
-    print(f"image: {source}, {len(jpeg) / 1024:.0f} kB JPEG; the server found {len(faces)} face(s)"
-          + (f", {faces[0]['label']} {faces[0]['score']:.2f}" if faces else "") + "\n")
+    print(
+        f"command: `{shown}`; server: `{' '.join(['python -m fer.serve', f'host={HOST}', 'port=<free>', *args.serve_arg])}`"
+    )
+    print(
+        f"image: {source}, {len(jpeg) / 1024:.0f} kB JPEG; the server found {len(faces)} face(s)"
+        + (f", {faces[0]['label']} {faces[0]['score']:.2f}" if faces else "")
+        + "\n"
+    )
     print("\n".join(table(predict, stream, memory)))
     if errors:
         print("\nfirst errors: " + "; ".join(errors))
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine_line(), "command": shown,
-                                         "serve_args": args.serve_arg, "image": source, "predict": predict,
-                                         "stream": stream, "memory": memory, "targets": TARGETS}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": machine_line(),
+                    "command": shown,
+                    "serve_args": args.serve_arg,
+                    "image": source,
+                    "predict": predict,
+                    "stream": stream,
+                    "memory": memory,
+                    "targets": TARGETS,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

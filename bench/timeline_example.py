@@ -57,7 +57,7 @@ def frame_picture() -> tuple[np.ndarray, dict]:
     for i, (name, seed) in enumerate(zip(SCRIPT, (11, 23, 37))):
         face = draw_face(sample_identity(seed), LABELS.index("neutral"), seed=seed, size=200)
         x = 60 + i * 300
-        canvas[80:280, x:x + 200] = face
+        canvas[80:280, x : x + 200] = face
         boxes[name] = [x + 30, 110, 140, 140]
     return canvas, boxes
 
@@ -69,20 +69,34 @@ def scripted_summary(seed: int = 0) -> PeopleSummary:
     for frame in range(LENGTH_S * FPS):
         time_s = frame / FPS
         base = {"source": "meeting.mp4", "frame": frame, "time_s": round(time_s, 4)}
-        faces = [(name, scripted_label(time_s, moments)) for name, (seen, gaps, moments) in SCRIPT.items()
-                 if visible(time_s, seen, gaps)]
+        faces = [
+            (name, scripted_label(time_s, moments))
+            for name, (seen, gaps, moments) in SCRIPT.items()
+            if visible(time_s, seen, gaps)
+        ]
         if UNASSIGNED_S[0] <= time_s < UNASSIGNED_S[1]:
             faces.append((None, "neutral"))
-        rows = [record(base, i, name, probabilities(label, rng), boxes.get(name)) for i, (name, label) in enumerate(faces)]
-        summary.add(rows or [{**base, "face": None, "person": None, "box": None, "label": None, "score": None,
-                              "probs": None}], picture)
+        rows = [
+            record(base, i, name, probabilities(label, rng), boxes.get(name)) for i, (name, label) in enumerate(faces)
+        ]
+        summary.add(
+            rows or [{**base, "face": None, "person": None, "box": None, "label": None, "score": None, "probs": None}],
+            picture,
+        )
     return summary
 
 
 def record(base: dict, index: int, person: str | None, probs: np.ndarray, box) -> dict:
     top = int(np.argmax(probs))
-    return {**base, "face": index, "person": person, "box": box or [0, 0, 60, 60], "label": LABELS[top],
-            "score": float(probs[top]), "probs": {label: float(p) for label, p in zip(LABELS, probs)}}
+    return {
+        **base,
+        "face": index,
+        "person": person,
+        "box": box or [0, 0, 60, 60],
+        "label": LABELS[top],
+        "score": float(probs[top]),
+        "probs": {label: float(p) for label, p in zip(LABELS, probs)},
+    }
 
 
 def main() -> None:

@@ -102,8 +102,14 @@ def measure(model_name: str, variant: str, args) -> dict:
     spec = VARIANTS[variant]
     emulated = spec["precision"].startswith("bf16") and args.device == "cpu" and not cpu_bf16_flag()
     limit = args.emulated_bf16_batches if emulated else args.limit_batches
-    overrides = [f"data={args.data}", f"model={model_name}", f"data.num_workers={args.workers}",
-                 f"data.batch_size={args.batch_size}", f"paths.output_dir={args.out}/{model_name}", *spec["overrides"]]
+    overrides = [
+        f"data={args.data}",
+        f"model={model_name}",
+        f"data.num_workers={args.workers}",
+        f"data.batch_size={args.batch_size}",
+        f"paths.output_dir={args.out}/{model_name}",
+        *spec["overrides"],
+    ]
     if args.data_dir:
         overrides.append(f"paths.data_dir={args.data_dir}")
     GlobalHydra.instance().clear()
@@ -117,10 +123,20 @@ def measure(model_name: str, variant: str, args) -> dict:
     setup_s = time.perf_counter() - started
     module = hydra.utils.instantiate(cfg.model)
     timer = StepTimer()
-    trainer = L.Trainer(max_epochs=1, accelerator="gpu" if args.device == "cuda" else "cpu", devices=1,
-                        precision=spec["precision"], logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                        num_sanity_val_steps=0, limit_train_batches=limit or 1.0, callbacks=[timer])
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="gpu" if args.device == "cuda" else "cpu",
+        devices=1,
+        precision=spec["precision"],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        limit_train_batches=limit or 1.0,
+        callbacks=[timer],
+    )
     with PeakRSS() as rss:
         start = time.perf_counter()
         trainer.fit(module, datamodule=datamodule)
@@ -129,11 +145,22 @@ def measure(model_name: str, variant: str, args) -> dict:
     wait, step = sum(timer.waits), sum(timer.steps[1:])  # the first step has no wait before it
     per_batch = [n / (w + s) for n, w, s in zip(timer.sizes[1:], timer.waits, timer.steps[1:])]
     return {
-        "model": model_name, "variant": variant, "precision": spec["precision"], "emulated_bf16": emulated,
-        "image_size": cfg.model.image_size, "batches": len(timer.sizes), "images": images, "wall_s": wall,
-        "setup_s": setup_s, "images_per_s_epoch": images / wall, "images_per_s_median_batch": statistics.median(per_batch),
-        "data_wait_share": wait / (wait + step), "peak_rss_mb": rss.peak / 2**20,
-        "workers": args.workers, "batch_size": args.batch_size, "torch_threads": torch.get_num_threads(),
+        "model": model_name,
+        "variant": variant,
+        "precision": spec["precision"],
+        "emulated_bf16": emulated,
+        "image_size": cfg.model.image_size,
+        "batches": len(timer.sizes),
+        "images": images,
+        "wall_s": wall,
+        "setup_s": setup_s,
+        "images_per_s_epoch": images / wall,
+        "images_per_s_median_batch": statistics.median(per_batch),
+        "data_wait_share": wait / (wait + step),
+        "peak_rss_mb": rss.peak / 2**20,
+        "workers": args.workers,
+        "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
     }
 
 
@@ -142,35 +169,57 @@ def parity(args) -> list[dict]:
     from fer.training.precision import cpu_bf16_flag
 
     if args.device == "cpu" and not cpu_bf16_flag() and not args.force_parity:
-        print("parity: skipped: this CPU has no native bf16, so a bf16 FER2013 schedule would take many hours "
-              "(--force-parity runs it anyway)")
+        print(
+            "parity: skipped: this CPU has no native bf16, so a bf16 FER2013 schedule would take many hours "
+            "(--force-parity runs it anyway)"
+        )
         return []
     rows = []
     for precision in ("32", "bf16-mixed"):
         run_dir = Path(args.out) / f"parity-{precision}"
-        command = [sys.executable, str(ROOT / "train.py"), "data=fer2013", "model=compact_cnn", "logger=csv",
-                   f"trainer.max_epochs={args.parity_epochs}", f"trainer.precision={precision}", "export=false",
-                   "model.tta_flip=false", f"hydra.run.dir={run_dir}"]
+        command = [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "data=fer2013",
+            "model=compact_cnn",
+            "logger=csv",
+            f"trainer.max_epochs={args.parity_epochs}",
+            f"trainer.precision={precision}",
+            "export=false",
+            "model.tta_flip=false",
+            f"hydra.run.dir={run_dir}",
+        ]
         if args.device == "cuda":
             command.append("trainer=gpu")
         started = time.perf_counter()
         subprocess.run(command, check=True, cwd=ROOT)
         metrics = json.loads((run_dir / "metrics.json").read_text())
-        rows.append({"precision": precision, "epochs": args.parity_epochs, "wall_s": time.perf_counter() - started,
-                     "test_acc": metrics["test"]["test/acc"], "command": " ".join(command[1:])})
+        rows.append(
+            {
+                "precision": precision,
+                "epochs": args.parity_epochs,
+                "wall_s": time.perf_counter() - started,
+                "test_acc": metrics["test"]["test/acc"],
+                "command": " ".join(command[1:]),
+            }
+        )
     return rows
 
 
 def print_table(results: list[dict]) -> None:
-    print(f"\n{'model':<13}{'variant':<15}{'size':>5}{'images':>8}{'img/s epoch':>12}{'img/s median':>13}"
-          f"{'x fp32 base':>12}{'data wait':>10}{'peak RSS':>10}")
+    print(
+        f"\n{'model':<13}{'variant':<15}{'size':>5}{'images':>8}{'img/s epoch':>12}{'img/s median':>13}"
+        f"{'x fp32 base':>12}{'data wait':>10}{'peak RSS':>10}"
+    )
     baseline = {r["model"]: r["images_per_s_median_batch"] for r in results if r["variant"] == "fp32 baseline"}
     for r in results:
         ratio = r["images_per_s_median_batch"] / baseline[r["model"]] if r["model"] in baseline else float("nan")
         note = "  (bf16 emulated: no native bf16 on this CPU)" if r["emulated_bf16"] else ""
-        print(f"{r['model']:<13}{r['variant']:<15}{r['image_size']:>5}{r['images']:>8}{r['images_per_s_epoch']:>12.1f}"
-              f"{r['images_per_s_median_batch']:>13.1f}{ratio:>11.2f}x{r['data_wait_share'] * 100:>9.1f}%"
-              f"{r['peak_rss_mb']:>8.0f}MB{note}")
+        print(
+            f"{r['model']:<13}{r['variant']:<15}{r['image_size']:>5}{r['images']:>8}{r['images_per_s_epoch']:>12.1f}"
+            f"{r['images_per_s_median_batch']:>13.1f}{ratio:>11.2f}x{r['data_wait_share'] * 100:>9.1f}%"
+            f"{r['peak_rss_mb']:>8.0f}MB{note}"
+        )
 
 
 def main() -> None:
@@ -183,8 +232,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--limit-batches", type=int, default=0, help="0: the whole epoch")
-    parser.add_argument("--emulated-bf16-batches", type=int, default=4,
-                        help="batches for bf16 rows where the CPU emulates bf16 (it is many times slower)")
+    parser.add_argument(
+        "--emulated-bf16-batches",
+        type=int,
+        default=4,
+        help="batches for bf16 rows where the CPU emulates bf16 (it is many times slower)",
+    )
     parser.add_argument("--parity", action="store_true", help="also train --parity-epochs FER2013 epochs per precision")
     parser.add_argument("--parity-epochs", type=int, default=5)
     parser.add_argument("--force-parity", action="store_true", help="run the parity schedule even with emulated bf16")
@@ -200,13 +253,17 @@ def main() -> None:
         for variant in args.variants:
             command = [sys.executable, *sys.argv, "--single", model, variant]
             output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
-            results.append(json.loads(next(line for line in output.splitlines() if line.startswith(RESULT))[len(RESULT):]))
+            results.append(
+                json.loads(next(line for line in output.splitlines() if line.startswith(RESULT))[len(RESULT) :])
+            )
             print(json.dumps(results[-1]), flush=True)
     print_table(results)
     parity_rows = parity(args) if args.parity else []
     for row in parity_rows:
-        print(f"parity {row['precision']:<11} {row['epochs']} epochs: PublicTest acc {row['test_acc'] * 100:.2f} % "
-              f"({row['wall_s'] / 60:.1f} min)")
+        print(
+            f"parity {row['precision']:<11} {row['epochs']} epochs: PublicTest acc {row['test_acc'] * 100:.2f} % "
+            f"({row['wall_s'] / 60:.1f} min)"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"throughput": results, "parity": parity_rows}, indent=2))
 

@@ -12,8 +12,13 @@ The API lives in `fer.api` (front door of `fer.inference.recognizer`); it is imp
 from fer.labels import LABELS
 
 __all__ = ["LABELS", "Recognizer", "predict", "Profile", "UserError", "summarise"]
-_LAZY = {"Recognizer": "fer.api", "predict": "fer.api", "Profile": "fer.api", "UserError": "fer.errors",
-         "summarise": "fer.inference.summary"}
+_LAZY = {
+    "Recognizer": "fer.api",
+    "predict": "fer.api",
+    "Profile": "fer.api",
+    "UserError": "fer.errors",
+    "summarise": "fer.inference.summary",
+}
 
 
 def __getattr__(name: str):

@@ -25,34 +25,49 @@ from fer.errors import BadValue, MissingInput
 from fer.faces.image_io import IMAGE_SUFFIXES
 from fer.inference.calibrate import calibrate, guided_capture
 from fer.inference.frames import open_frames
-from fer.inference.recognizer import Recognizer
 from fer.inference.profile import METHODS, REFERENCE
+from fer.inference.recognizer import Recognizer
 from fer.labels import ALIASES, LABELS, label_index
 from fer.utils.commands import key_values, run_command
 
-OPTIONS = {"source": None, "out": None, "weights": None, "method": None, "detector": "haar", "tta_flip": "true",
-           "countdown": "3", "seconds": "2"}
-USAGE = ("usage: fer calibrate source=<folder with one sub-folder per expression, or webcam[:N]> out=<profile.json> "
-         f"[weights=<model file or shipped name>] [method={'|'.join((*METHODS, REFERENCE))}] [detector=haar|yunet|none] "
-         "[tta_flip=true|false] [countdown=3] [seconds=2]")
+OPTIONS = {
+    "source": None,
+    "out": None,
+    "weights": None,
+    "method": None,
+    "detector": "haar",
+    "tta_flip": "true",
+    "countdown": "3",
+    "seconds": "2",
+}
+USAGE = (
+    "usage: fer calibrate source=<folder with one sub-folder per expression, or webcam[:N]> out=<profile.json> "
+    f"[weights=<model file or shipped name>] [method={'|'.join((*METHODS, REFERENCE))}] [detector=haar|yunet|none] "
+    "[tta_flip=true|false] [countdown=3] [seconds=2]"
+)
 
 
 def images_by_label(folder: str | Path) -> dict[str, list[Path]]:
     """{label: photos} of a calibration folder; a clear error when its layout is off."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise MissingInput(f"source={folder}: no such folder; pass a folder with one sub-folder per expression "
-                           f"({', '.join(LABELS)})")
+        raise MissingInput(
+            f"source={folder}: no such folder; pass a folder with one sub-folder per expression ({', '.join(LABELS)})"
+        )
     found: dict[str, list[Path]] = {}
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
     if not subfolders:
-        raise BadValue(f"source={folder}: no sub-folders; put each expression's photos in a sub-folder named by "
-                       f"it ({', '.join(LABELS)})")
+        raise BadValue(
+            f"source={folder}: no sub-folders; put each expression's photos in a sub-folder named by "
+            f"it ({', '.join(LABELS)})"
+        )
     for sub in subfolders:
         index = label_index(sub.name)
         if index is None:
-            raise BadValue(f"source={folder}: sub-folder {sub.name!r} is not an expression; name it one of "
-                           f"{', '.join(LABELS)} (or {', '.join(sorted(ALIASES))})")
+            raise BadValue(
+                f"source={folder}: sub-folder {sub.name!r} is not an expression; name it one of "
+                f"{', '.join(LABELS)} (or {', '.join(sorted(ALIASES))})"
+            )
         photos = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         found.setdefault(LABELS[index], []).extend(photos)
     if not any(found.values()):
@@ -87,6 +102,7 @@ def camera_photos(recognizer, options: dict, capture_factory=cv2.VideoCapture) -
     frames = iter(source)
     show = None
     if window_available():
+
         def show(image, prompt, box):
             canvas = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
             if box is not None:
@@ -95,6 +111,7 @@ def camera_photos(recognizer, options: dict, capture_factory=cv2.VideoCapture) -
             cv2.putText(canvas, prompt, (20, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
             cv2.imshow("fer calibrate", canvas)
             cv2.waitKey(1)
+
     try:
         return guided_capture(recognizer, frames, float(options["countdown"]), float(options["seconds"]), show=show)
     finally:
@@ -107,8 +124,9 @@ def fit_and_save(args: list[str], capture_factory=cv2.VideoCapture) -> str:
     options = parse(args)
     camera = is_camera(options["source"])
     photos = None if camera else images_by_label(options["source"])
-    recognizer = Recognizer(options["weights"], options["detector"], faces="largest",
-                            tta_flip=options["tta_flip"] == "true")
+    recognizer = Recognizer(
+        options["weights"], options["detector"], faces="largest", tta_flip=options["tta_flip"] == "true"
+    )
     if camera:
         photos = camera_photos(recognizer, options, capture_factory)
     profile = calibrate(recognizer, photos, options["method"])

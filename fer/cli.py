@@ -12,27 +12,48 @@ import sys
 
 # command -> (module with main(argv), one line of help)
 COMMANDS = {
-    "train": ("fer.commands.train", "train a model from conf/train.yaml: model=, data=, experiment=, ... "
-                                    "(python train.py is the same; docs/training.md)"),
-    "infer": ("fer.commands.infer", "recognise expressions in images, folders, videos, cameras and streams "
-                                    "(python infer.py is the same; docs/inference.md)"),
+    "train": (
+        "fer.commands.train",
+        "train a model from conf/train.yaml: model=, data=, experiment=, ... "
+        "(python train.py is the same; docs/training.md)",
+    ),
+    "infer": (
+        "fer.commands.infer",
+        "recognise expressions in images, folders, videos, cameras and streams "
+        "(python infer.py is the same; docs/inference.md)",
+    ),
     "evaluate": ("fer.commands.evaluate", "a model's figures on a data config's split (docs/evaluation.md)"),
     "audit": ("fer.commands.audit", "leakage audit: test images with a twin in train or val (docs/evaluation.md)"),
-    "export": ("fer.export.write", "TorchScript / ONNX / int8 files from a model file, ensembles, float from int8 "
-                                   "(docs/inference.md)"),
+    "export": (
+        "fer.export.write",
+        "TorchScript / ONNX / int8 files from a model file, ensembles, float from int8 (docs/inference.md)",
+    ),
     "serve": ("fer.serve.__main__", "the HTTP service and web page: webcam, images, WebSocket stream (docs/serve.md)"),
-    "calibrate": ("fer.calibrate", "a profile that fits the model to a person or camera from labelled "
-                                   "photos (docs/calibration.md)"),
-    "enroll": ("fer.enroll", "add a person to a people file, so video names them and applies their profile "
-                             "(docs/people.md)"),
-    "summarise": ("fer.summarise", "per-person summaries of records written earlier, or one table across the "
-                                   "videos of a multirun (docs/summaries.md)"),
-    "report": ("fer.commands.report", "regenerate every published figure: docs/results.md, the README's "
-                                      "results (bench/report.py; a checkout only)"),
-    "import-weights": ("fer.commands.import_weights", "bring the publisher's MobileFace files into the package: "
-                                                      "the identity network, the trunk structures"),
-    "info": ("fer.commands.info", "CPU flags and the training precision auto picks, library versions, the shipped "
-                                  "model"),
+    "calibrate": (
+        "fer.calibrate",
+        "a profile that fits the model to a person or camera from labelled photos (docs/calibration.md)",
+    ),
+    "enroll": (
+        "fer.enroll",
+        "add a person to a people file, so video names them and applies their profile (docs/people.md)",
+    ),
+    "summarise": (
+        "fer.summarise",
+        "per-person summaries of records written earlier, or one table across the "
+        "videos of a multirun (docs/summaries.md)",
+    ),
+    "report": (
+        "fer.commands.report",
+        "regenerate every published figure: docs/results.md, the README's results (bench/report.py; a checkout only)",
+    ),
+    "import-weights": (
+        "fer.commands.import_weights",
+        "bring the publisher's MobileFace files into the package: the identity network, the trunk structures",
+    ),
+    "info": (
+        "fer.commands.info",
+        "CPU flags and the training precision auto picks, library versions, the shipped model",
+    ),
 }
 
 
@@ -51,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
-        print(f"error: fer: unknown command {command!r}; commands: {', '.join(COMMANDS)} (fer --help)",
-              file=sys.stderr)
+        print(f"error: fer: unknown command {command!r}; commands: {', '.join(COMMANDS)} (fer --help)", file=sys.stderr)
         return 2
     try:
         module = importlib.import_module(COMMANDS[command][0])

@@ -29,11 +29,20 @@ from fer.inference.people_file import PeopleFile
 from fer.inference.profile import Profile, file_sha256
 from fer.utils.commands import key_values, run_command
 
-OPTIONS = {"name": None, "source": None, "people": "people.json", "profile": None, "forget": None,
-           "replace": "false", "seconds": "3"}
-USAGE = ("usage: fer enroll name=<name> source=<photo, folder of photos, or webcam[:N]> [people=people.json] "
-         "[profile=<calibration profile>] [replace=true] [seconds=3]\n"
-         "       fer enroll forget=<name> [people=people.json]")
+OPTIONS = {
+    "name": None,
+    "source": None,
+    "people": "people.json",
+    "profile": None,
+    "forget": None,
+    "replace": "false",
+    "seconds": "3",
+}
+USAGE = (
+    "usage: fer enroll name=<name> source=<photo, folder of photos, or webcam[:N]> [people=people.json] "
+    "[profile=<calibration profile>] [replace=true] [seconds=3]\n"
+    "       fer enroll forget=<name> [people=people.json]"
+)
 
 
 def parse(argv: list[str]) -> dict:
@@ -109,15 +118,19 @@ def enroll(options: dict, capture_factory=cv2.VideoCapture) -> tuple[Path, str]:
     for line in left_out:
         logging.warning("fer enroll: left out %s", line)
     if not len(embeddings):
-        raise BadValue(f"source={source}: no photo shows exactly one face ({len(left_out)} left out: "
-                       f"{'; '.join(left_out[:5])}); use photos of the person alone, face clearly visible")
+        raise BadValue(
+            f"source={source}: no photo shows exactly one face ({len(left_out)} left out: "
+            f"{'; '.join(left_out[:5])}); use photos of the person alone, face clearly visible"
+        )
     profile = Profile.load(options["profile"]) if options["profile"] else None
     people.enroll(options["name"], embeddings, profile, replace=options["replace"] == "true")
     people.save(path)
-    return path, (f"enrolled {options['name']} from {len(embeddings)} face(s)"
-                  + (f", {len(left_out)} left out" if left_out else "")
-                  + (f", with profile {Path(options['profile']).name}" if profile else "")
-                  + f"; {len(people.people)} enrolled")
+    return path, (
+        f"enrolled {options['name']} from {len(embeddings)} face(s)"
+        + (f", {len(left_out)} left out" if left_out else "")
+        + (f", with profile {Path(options['profile']).name}" if profile else "")
+        + f"; {len(people.people)} enrolled"
+    )
 
 
 def main(argv: list[str] | None = None, capture_factory=cv2.VideoCapture) -> int:

@@ -37,7 +37,9 @@ FAST = [
 def needs_data(*names: str):
     """Skip (with the reason) unless ../shared/data holds these sources."""
     missing = [n for n in names if not (DATA_DIR / n).is_dir()]
-    return pytest.mark.skipif(bool(missing), reason=f"real data not found: {', '.join(str(DATA_DIR / n) for n in missing)}")
+    return pytest.mark.skipif(
+        bool(missing), reason=f"real data not found: {', '.join(str(DATA_DIR / n) for n in missing)}"
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -79,8 +81,9 @@ def run_train(overrides: list[str], output_dir: Path) -> dict:
     return train(compose_train(overrides, output_dir))
 
 
-def run_script(args: list[str], cwd: Path = ROOT, timeout: int = 600, check: bool = True,
-               env: dict | None = None) -> subprocess.CompletedProcess:
+def run_script(
+    args: list[str], cwd: Path = ROOT, timeout: int = 600, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """A real entry point in a fresh process, as a user runs it (`env`: variables to set on top of ours)."""
     env = {**os.environ, "FER_DATA_DIR": str(DATA_DIR), "PYTHONUNBUFFERED": "1", **(env or {})}
     result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

@@ -23,7 +23,7 @@ def two_faces(path: Path) -> Path:
 
     canvas = np.full((300, 520, 3), 190, np.uint8)
     for i in range(2):
-        canvas[50:250, 30 + i * 260:230 + i * 260] = draw_face(sample_identity(40 + i), 3 + i, seed=i, size=200)
+        canvas[50:250, 30 + i * 260 : 230 + i * 260] = draw_face(sample_identity(40 + i), 3 + i, seed=i, size=200)
     cv2.imwrite(str(path), canvas)
     return path
 
@@ -67,15 +67,21 @@ def test_readme_and_docs_snippets_run_as_written(tmp_path):
     for video in ("clip.mp4", "interview.mp4"):  # the videos the snippets name
         make_video(tmp_path / video, frames=6)
     for snippet in snippets:  # each in a fresh interpreter, in a folder holding the files it names
-        result = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True,
-                                timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, f"snippet failed:\n{snippet}\n{result.stderr[-3000:]}"
 
 
 def test_the_one_liner_with_the_shipped_model(tmp_path):
     image = two_faces(tmp_path / "faces.png")
-    result = subprocess.run([sys.executable, "-c", f"import fer; print(fer.Recognizer().predict({str(image)!r}))"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", f"import fer; print(fer.Recognizer().predict({str(image)!r}))"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("'label'") == 2 and "'probs'" in result.stdout
 
@@ -100,8 +106,13 @@ def test_every_input_kind_gives_the_same_faces(tmp_path, recognizer):
 
     by_path = recognizer.predict(path)
     assert [f["face"] for f in by_path] == [0, 1]
-    inputs = {"str": str(path), "bgr": bgr, "bytes": path.read_bytes(), "pil": Image.open(path),
-              "grey": cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)}
+    inputs = {
+        "str": str(path),
+        "bgr": bgr,
+        "bytes": path.read_bytes(),
+        "pil": Image.open(path),
+        "grey": cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY),
+    }
     for kind, image in inputs.items():
         faces = recognizer.predict(image)
         assert [f["box"] for f in faces] == [f["box"] for f in by_path], kind
@@ -119,8 +130,13 @@ def test_records_are_json_and_match_infer_output(tmp_path, recognizer):
         assert sum(face["probs"].values()) == pytest.approx(1.0, abs=1e-4)
         assert face["label"] == max(face["probs"], key=face["probs"].get)
     out = tmp_path / "faces.jsonl"
-    subprocess.run([sys.executable, "infer.py", f"source={path}", f"output.jsonl={out}", "display=false"],
-                   cwd=ROOT, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "infer.py", f"source={path}", f"output.jsonl={out}", "display=false"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     written = [json.loads(line) for line in out.read_text().splitlines()]
     # a source gets person ids (p1, p2: its people); a lone predict() call names only enrolled people
     assert [w.pop("person") for w in written] == ["p1", "p2"] and [f.pop("person") for f in faces] == [None, None]

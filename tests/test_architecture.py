@@ -33,8 +33,21 @@ STAGES = (
     ("evaluation", ("fer.evaluation",), ()),
     ("training", ("fer.training",), ()),
     ("serving", ("fer.serve",), ()),
-    ("front door", ("fer.commands",), ("fer", "fer.api", "fer.cli", "fer.evaluate", "fer.audit", "fer.quantize",
-                                       "fer.calibrate", "fer.enroll", "fer.summarise")),
+    (
+        "front door",
+        ("fer.commands",),
+        (
+            "fer",
+            "fer.api",
+            "fer.cli",
+            "fer.evaluate",
+            "fer.audit",
+            "fer.quantize",
+            "fer.calibrate",
+            "fer.enroll",
+            "fer.summarise",
+        ),
+    ),
 )
 LEAVES = ("fer.labels", "fer.errors")  # they import nothing of fer at all
 
@@ -59,7 +72,7 @@ def imports_of(name: str, path: Path, known: set[str]) -> dict[str, int]:
             base = node.module or ""
             if node.level:  # relative: from the module's own package, up one more per extra dot
                 package = name.split(".") if is_package else name.split(".")[:-1]
-                anchor = package[:len(package) - (node.level - 1)]
+                anchor = package[: len(package) - (node.level - 1)]
                 base = ".".join([*anchor, *([base] if base else [])])
             # `from package import module` imports that module; `from module import name` the module
             targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
@@ -137,8 +150,9 @@ def violations(graph: dict[str, dict[str, int]]) -> list[str]:
                 problems.append(f"{module}:{line} imports {target}: {module} is a leaf and imports nothing of fer")
             low, high = stage_of(module), stage_of(target)
             if low is not None and high is not None and high > low:
-                problems.append(f"{module}:{line} ({STAGES[low][0]}) imports {target} ({STAGES[high][0]}), "
-                                "a higher stage")
+                problems.append(
+                    f"{module}:{line} ({STAGES[low][0]}) imports {target} ({STAGES[high][0]}), a higher stage"
+                )
     for component in cycles(graph):
         members = set(component)
         edges = [f"{a}:{line} -> {b}" for a in component for b, line in sorted(graph[a].items()) if b in members]
@@ -161,8 +175,9 @@ def test_the_check_reports_an_upward_import_and_a_circle():
     graph["fer.labels"]["fer.errors"] = 3  # a leaf importing the package
     problems = violations(graph)
     assert any(p.startswith("fer.data.scan:1 (data) imports fer.training.train (training)") for p in problems), problems
-    circle = [p for p in problems
-              if p.startswith("import cycle between fer.inference.predictor, fer.inference.video.live")]
+    circle = [
+        p for p in problems if p.startswith("import cycle between fer.inference.predictor, fer.inference.video.live")
+    ]
     assert circle and "fer.inference.predictor:2 -> fer.inference.video.live" in circle[0], problems
     assert any(p.startswith("fer.labels:3 imports fer.errors") for p in problems), problems
     # ... and the upward edge closes a circle of its own, back through training's imports of data
@@ -184,6 +199,8 @@ def test_imports_are_read_inside_functions_and_relative_ones_resolved(tmp_path):
     graph = {name: imports_of(name, path, set(found)) for name, path in found.items()}
     assert graph["fer.data"] == {"fer.data.scan": 1}
     assert graph["fer.data.scan"] == {"fer.training.train": 2, "fer.labels": 3}
-    assert violations(graph) == ["fer.data.scan:2 (data) imports fer.training.train (training), a higher stage",
-                                 "import cycle between fer.data.scan, fer.training.train: "
-                                 "fer.data.scan:2 -> fer.training.train; fer.training.train:1 -> fer.data.scan"]
+    assert violations(graph) == [
+        "fer.data.scan:2 (data) imports fer.training.train (training), a higher stage",
+        "import cycle between fer.data.scan, fer.training.train: "
+        "fer.data.scan:2 -> fer.training.train; fer.training.train:1 -> fer.data.scan",
+    ]

@@ -7,8 +7,18 @@ from tests.trees import make_fer2013_folders
 
 
 def run_audit(data_dir, out_dir, *extra) -> dict:
-    run_script(["-m", "fer.cli", "audit", "data=fer2013", f"paths.data_dir={data_dir}", f"hydra.run.dir={out_dir}",
-                "data.num_workers=0", *extra])
+    run_script(
+        [
+            "-m",
+            "fer.cli",
+            "audit",
+            "data=fer2013",
+            f"paths.data_dir={data_dir}",
+            f"hydra.run.dir={out_dir}",
+            "data.num_workers=0",
+            *extra,
+        ]
+    )
     return json.loads((out_dir / "audit.json").read_text())["sources"]["fer2013"]
 
 
@@ -16,7 +26,9 @@ def test_audit_finds_pixel_and_near_identical_test_images_and_blanks(tmp_path):
     root = make_fer2013_folders(tmp_path / "data" / "fer2013", twins=True)
     report = run_audit(root.parent, tmp_path / "run")
     across = report["across"]  # a twin may sit in train or in the validation part carved from it
-    exact = across["train/test"]["test_with_pixel_identical_train"] + across["val/test"]["test_with_pixel_identical_val"]
+    exact = (
+        across["train/test"]["test_with_pixel_identical_train"] + across["val/test"]["test_with_pixel_identical_val"]
+    )
     near = across["train/test"]["test_with_near_identical_train"] + across["val/test"]["test_with_near_identical_val"]
     assert exact == 1  # the byte copy
     assert near == 2  # and the brighter re-encode

@@ -33,10 +33,31 @@ def test_help_lists_every_command_in_one_line_and_loads_no_command():
     result = fer("--help")
     for name, (_, text) in COMMANDS.items():
         assert any(line.split()[:1] == [name] and text in line for line in result.stdout.splitlines()), name
-    assert {"train", "infer", "evaluate", "audit", "export", "serve", "calibrate", "enroll", "summarise",
-            "report", "import-weights", "info"} <= set(COMMANDS)
-    heavy = ("fer.commands", "fer.inference", "fer.serve", "fer.export", "numpy", "cv2", "hydra", "onnxruntime",
-             "torch")
+    assert {
+        "train",
+        "infer",
+        "evaluate",
+        "audit",
+        "export",
+        "serve",
+        "calibrate",
+        "enroll",
+        "summarise",
+        "report",
+        "import-weights",
+        "info",
+    } <= set(COMMANDS)
+    heavy = (
+        "fer.commands",
+        "fer.inference",
+        "fer.serve",
+        "fer.export",
+        "numpy",
+        "cv2",
+        "hydra",
+        "onnxruntime",
+        "torch",
+    )
     names = "{'.'.join(m.split('.')[:2]) if m.startswith('fer.') else m.split('.')[0] for m in sys.modules}"
     code = f"import sys\nfrom fer.cli import main\nmain(['--help'])\nprint(sorted({names} & set({heavy!r})))"
     loaded = run_script(["-c", code]).stdout.splitlines()[-1]
@@ -47,18 +68,21 @@ def test_an_unknown_command_is_one_line_and_exit_code_2():
     result = fer("trian", check=False)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        f"error: fer: unknown command 'trian'; commands: {', '.join(COMMANDS)} (fer --help)"]
+        f"error: fer: unknown command 'trian'; commands: {', '.join(COMMANDS)} (fer --help)"
+    ]
 
 
 def test_every_command_answers_help():
     """`fer <command> --help` for each command, in one process (each as the script runs it: cli.main)."""
-    code = ("import sys\nfrom hydra.core.global_hydra import GlobalHydra\nfrom fer.cli import COMMANDS, main\n"
-            "for name in COMMANDS:\n"
-            "    print(f'=== {name}', flush=True)\n"
-            "    try:\n        code = main([name, '--help'])\n"
-            "    except SystemExit as done:\n        code = done.code\n"
-            "    GlobalHydra.instance().clear()\n"
-            "    print(f'=== exit {code}', flush=True)\n")
+    code = (
+        "import sys\nfrom hydra.core.global_hydra import GlobalHydra\nfrom fer.cli import COMMANDS, main\n"
+        "for name in COMMANDS:\n"
+        "    print(f'=== {name}', flush=True)\n"
+        "    try:\n        code = main([name, '--help'])\n"
+        "    except SystemExit as done:\n        code = done.code\n"
+        "    GlobalHydra.instance().clear()\n"
+        "    print(f'=== exit {code}', flush=True)\n"
+    )
     out = run_script(["-c", code]).stdout
     helps, exits, name = {}, {}, None
     for line in out.splitlines():
@@ -90,13 +114,15 @@ def test_info_names_the_cpu_precision_libraries_and_the_shipped_model(tmp_path):
 
 def test_info_needs_no_torch():
     """Where torch is not installed (simulated: its modules cannot be found), info still answers, without it."""
-    code = ("import importlib.util, sys\nfound = importlib.util.find_spec\n"
-            "importlib.util.find_spec = lambda name, package=None: None if name.split('.')[0] == 'torch' "
-            "else found(name, package)\n"
-            "class NoTorch:\n    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] == 'torch':\n            raise ModuleNotFoundError(name, name=name)\n"
-            "sys.meta_path.insert(0, NoTorch())\n"
-            "from fer.cli import main\nassert main(['info']) == 0\nprint('torch loaded:', 'torch' in sys.modules)")
+    code = (
+        "import importlib.util, sys\nfound = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, package=None: None if name.split('.')[0] == 'torch' "
+        "else found(name, package)\n"
+        "class NoTorch:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n            raise ModuleNotFoundError(name, name=name)\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "from fer.cli import main\nassert main(['info']) == 0\nprint('torch loaded:', 'torch' in sys.modules)"
+    )
     out = run_script(["-c", code]).stdout
     assert "GPU: not looked at (torch is not installed" in out and "shipped model: default_model.onnx" in out
     assert out.strip().splitlines()[-1] == "torch loaded: False"
@@ -121,8 +147,9 @@ def test_the_old_names_say_the_new_one_and_run_it(tmp_path, command):
     new = fer(command, "--help", cwd=tmp_path)
     old = run_script(["-m", f"fer.{command}", "--help"], cwd=tmp_path)
     assert f"{command} is powered by Hydra" in new.stdout and old.stdout == new.stdout
-    assert old.stderr.strip() == (f"note: python -m fer.{command} is now `fer {command}`; the old name goes in a "
-                                  "later release")
+    assert old.stderr.strip() == (
+        f"note: python -m fer.{command} is now `fer {command}`; the old name goes in a later release"
+    )
 
 
 def test_the_old_quantize_name_points_to_fer_export(tmp_path):
@@ -166,14 +193,35 @@ def test_an_installed_wheel_carries_the_configs(tmp_path):
     for name in ("pyproject.toml", "setup.py", "README.md"):
         (source / name).write_bytes((ROOT / name).read_bytes())
     for folder in ("conf", "fer"):
-        listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", folder], cwd=ROOT, text=True,
-                                capture_output=True, check=True).stdout.split()
+        listed = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", folder],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.split()
         for name in listed:
             if (ROOT / name).is_file():
                 (source / name).parent.mkdir(parents=True, exist_ok=True)
                 (source / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", ".", "-w",
-                    str(tmp_path / "dist")], cwd=source, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            ".",
+            "-w",
+            str(tmp_path / "dist"),
+        ],
+        cwd=source,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:
@@ -183,8 +231,9 @@ def test_an_installed_wheel_carries_the_configs(tmp_path):
     away = tmp_path / "elsewhere"
     away.mkdir()
     env = {"PYTHONPATH": str(site)}  # the unpacked wheel comes before the editable checkout
-    composed = run_script(["-m", "fer.cli", "train", "--cfg", "job", "--resolve", "trainer.accelerator=cpu"],
-                          cwd=away, env=env).stdout
+    composed = run_script(
+        ["-m", "fer.cli", "train", "--cfg", "job", "--resolve", "trainer.accelerator=cpu"], cwd=away, env=env
+    ).stdout
     assert "task_name: train" in composed and "log_dir: ./logs" in composed
     info = run_script(["-m", "fer.cli", "info"], cwd=away, env=env).stdout
     assert f"configs: {site / 'fer_conf'}" in info

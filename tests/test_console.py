@@ -6,9 +6,21 @@ from fer.utils.console import ConsoleFilter
 from tests.conftest import FAST, run_script
 
 # what Lightning, ONNX's exporter passes, wandb and torch print on their own at INFO level or as notices
-THIRD_PARTY_CHATTER = ("GPU available", "TPU available", "litlogger", "Tip:", "onnx_ir", "onnxscript",
-                       "Seed set to", "Loading `train_dataloader`", "Restoring states", "is deprecated",
-                       "wandb: Tracking run", "wandb: Run data is saved", "anonymous setting")
+THIRD_PARTY_CHATTER = (
+    "GPU available",
+    "TPU available",
+    "litlogger",
+    "Tip:",
+    "onnx_ir",
+    "onnxscript",
+    "Seed set to",
+    "Loading `train_dataloader`",
+    "Restoring states",
+    "is deprecated",
+    "wandb: Tracking run",
+    "wandb: Run data is saved",
+    "anonymous setting",
+)
 MAX_LINES = 60
 
 

@@ -17,7 +17,9 @@ def make_happy_teacher(path, pre=Preprocessing(64, 1, 0.45, 0.25)):
     make_model_file(path, pre)
     payload = torch.load(path, weights_only=True)
     state = payload["state_dict"]
-    last = [k for k in state if k.startswith("head.") and k.endswith(".weight") and state[k].shape[0] == len(LABELS)][-1]
+    last = [k for k in state if k.startswith("head.") and k.endswith(".weight") and state[k].shape[0] == len(LABELS)][
+        -1
+    ]
     state[last].zero_()
     bias = state[last.replace(".weight", ".bias")]
     bias.zero_()
@@ -31,8 +33,10 @@ def test_pure_distillation_makes_the_student_say_what_the_teacher_says(tmp_path)
     # face happy learns to call every face happy. The teacher also takes another input size (64 px
     # vs the student's 48) and normalisation, so the batch is resized and renormalised for it.
     teacher = make_happy_teacher(tmp_path / "teacher.pt")
-    results = run_train([*FAST, f"model.distill.teacher={teacher}", "model.distill.weight=1.0",
-                         "model.distill.temperature=1.0"], tmp_path / "run")
+    results = run_train(
+        [*FAST, f"model.distill.teacher={teacher}", "model.distill.weight=1.0", "model.distill.temperature=1.0"],
+        tmp_path / "run",
+    )
     test = results["test"]
     assert test["test/recall/happy"] == 1.0
     assert all(test[f"test/recall/{label}"] == 0.0 for label in LABELS if label != "happy")

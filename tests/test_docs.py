@@ -17,23 +17,37 @@ NUMBERED = re.compile(WORD + r"s? [0-9]|" + WORD + "'s", re.IGNORECASE)
 
 
 def tracked_text_files() -> list[Path]:
-    listed = subprocess.run(["git", "ls-files", "-z", "--", *PLACES], cwd=ROOT, capture_output=True, text=True,
-                            check=True).stdout.split("\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--", *PLACES], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
     return [ROOT / name for name in listed if name and Path(name).suffix in TEXT and (ROOT / name).is_file()]
 
 
 def test_no_numbered_sessions_in_the_product_text():
     files = tracked_text_files()
     assert any(f.name == "README.md" for f in files) and len(files) > 50
-    hits = [f"{f.relative_to(ROOT)}:{n}: {line.strip()}" for f in files
-            for n, line in enumerate(f.read_text(errors="replace").splitlines(), 1) if NUMBERED.search(line)]
+    hits = [
+        f"{f.relative_to(ROOT)}:{n}: {line.strip()}"
+        for f in files
+        for n, line in enumerate(f.read_text(errors="replace").splitlines(), 1)
+        if NUMBERED.search(line)
+    ]
     assert not hits, "name versions, dates and machines instead:\n" + "\n".join(hits)
 
 
 def test_the_pattern_catches_what_it_should():
-    for text in (f"shipped in {WORD} 7", f"{WORD.capitalize()}s 6-7 trained", f"on {WORD} 8's Xeon", f"this {WORD}'s run"):
+    for text in (
+        f"shipped in {WORD} 7",
+        f"{WORD.capitalize()}s 6-7 trained",
+        f"on {WORD} 8's Xeon",
+        f"this {WORD}'s run",
+    ):
         assert NUMBERED.search(text), text
-    for text in ('@pytest.fixture(scope="' + WORD + '")', "ort.Inference" + WORD.capitalize() + "(path)", f"one {WORD}"):
+    for text in (
+        '@pytest.fixture(scope="' + WORD + '")',
+        "ort.Inference" + WORD.capitalize() + "(path)",
+        f"one {WORD}",
+    ):
         assert not NUMBERED.search(text), text
 
 

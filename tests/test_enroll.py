@@ -56,12 +56,18 @@ def test_an_enrolled_person_is_named_in_photos_and_video_others_are_not(tmp_path
 
 @needs_data("jaffe")
 def test_an_enrolled_persons_profile_applies_to_their_face_only(tmp_path):
-    profile = fer.Recognizer().calibrate({"happy": [photos_of("KA", tmp_path, 1)[0]],
-                                          "neutral": [photos_of("KA", tmp_path, 1, skip=2)[0]]}, method="bias")
+    profile = fer.Recognizer().calibrate(
+        {"happy": [photos_of("KA", tmp_path, 1)[0]], "neutral": [photos_of("KA", tmp_path, 1, skip=2)[0]]},
+        method="bias",
+    )
     profile.bias = [0, 0, 0, -4, 4, 0, 0]  # a profile that shows: happy far down, neutral far up
     people = tmp_path / "people.json"
-    enroll("name=KA", f"source={photos_of('KA', tmp_path)[0].parent}", f"people={people}",
-           f"profile={profile.save(tmp_path / 'ka.json')}")
+    enroll(
+        "name=KA",
+        f"source={photos_of('KA', tmp_path)[0].parent}",
+        f"people={people}",
+        f"profile={profile.save(tmp_path / 'ka.json')}",
+    )
     plain, named = fer.Recognizer(), fer.Recognizer(people=str(people))
     ka, ym = photos_of("KA", tmp_path, 1, skip=1)[0], photos_of("YM", tmp_path, 1)[0]
     assert named.predict(ka)[0]["probs"]["neutral"] > plain.predict(ka)[0]["probs"]["neutral"]
@@ -140,6 +146,8 @@ def test_enrolling_from_the_webcam_keeps_frames_with_one_face(tmp_path, capsys):
 
     people = tmp_path / "people.json"
     camera = CameraOf(photos_of("KA", tmp_path))
-    assert main(["name=KA", "source=webcam", f"people={people}", "seconds=1"], capture_factory=lambda index: camera) == 0
+    assert (
+        main(["name=KA", "source=webcam", f"people={people}", "seconds=1"], capture_factory=lambda index: camera) == 0
+    )
     assert "enrolled KA from" in capsys.readouterr().out
     assert fer.Recognizer(people=str(people)).predict(photos_of("KA", tmp_path, 1, skip=1)[0])[0]["person"] == "KA"

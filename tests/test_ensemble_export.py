@@ -27,8 +27,10 @@ def member(folder, name: str, pre: Preprocessing, temperature: float, seed_offse
 
 
 def test_same_side_members_give_exactly_their_mean_probabilities(tmp_path):
-    members = [member(tmp_path, "a", Preprocessing(48, 1, 0.5, 0.5), 0.7),
-               member(tmp_path, "b", Preprocessing(48, 1, 0.4, 0.3), 1.6, seed_offset=3)]
+    members = [
+        member(tmp_path, "a", Preprocessing(48, 1, 0.5, 0.5), 0.7),
+        member(tmp_path, "b", Preprocessing(48, 1, 0.4, 0.3), 1.6, seed_offset=3),
+    ]
     merged = load_classifier(merge_ensemble(members, tmp_path / "ensemble.onnx"), threads=1)
     crops = synthetic_crops(12)
     got = Predictor(merged).classify_crops(crops)
@@ -36,13 +38,17 @@ def test_same_side_members_give_exactly_their_mean_probabilities(tmp_path):
     assert np.abs(alone[0] - alone[1]).max() > 0.1  # the members disagree: the mean is not either one
     np.testing.assert_allclose(got, (alone[0] + alone[1]) / 2, atol=1e-5)
     assert merged.temperature == 1.0 and merged.image_size == 48
-    meta = json.loads({p.key: p.value for p in onnx.load(str(tmp_path / "ensemble.onnx")).metadata_props}[ONNX_META_KEY])
+    meta = json.loads(
+        {p.key: p.value for p in onnx.load(str(tmp_path / "ensemble.onnx")).metadata_props}[ONNX_META_KEY]
+    )
     assert [m["temperature"] for m in meta["members"]] == [0.7, 1.6] and meta["format"] == "fer-onnx/1"
 
 
 def test_a_smaller_member_gets_the_face_resized_to_its_own_side(tmp_path):
-    members = [member(tmp_path, "big", Preprocessing(64, 1, 0.5, 0.5), 1.0),
-               member(tmp_path, "small", Preprocessing(48, 1, 0.5, 0.5), 1.0, seed_offset=5)]
+    members = [
+        member(tmp_path, "big", Preprocessing(64, 1, 0.5, 0.5), 1.0),
+        member(tmp_path, "small", Preprocessing(48, 1, 0.5, 0.5), 1.0, seed_offset=5),
+    ]
     merged = load_classifier(merge_ensemble(members, tmp_path / "ensemble.onnx"), threads=1)
     assert merged.image_size == 64  # the largest member's input; the small one resizes inside the file
     crops = synthetic_crops(12, size=128)

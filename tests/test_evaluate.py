@@ -22,8 +22,9 @@ def test_evaluate_matches_the_training_pipeline_and_drops_train_twins(tmp_path):
     root = make_fer2013_folders(tmp_path / "data" / "fer2013", twins=True)
     model, pre, _ = load_model_file(make_model_file(tmp_path / "m.pt"))
     weights = save_model_file(tmp_path / "calibrated.pt", model, pre, {"temperature": 2.0})
-    summary = run_evaluate(tmp_path / "run", f"weights={weights}", "data=fer2013", f"paths.data_dir={root.parent}",
-                           "tta_flip=false")  # one pass, as computed below
+    summary = run_evaluate(
+        tmp_path / "run", f"weights={weights}", "data=fer2013", f"paths.data_dir={root.parent}", "tta_flip=false"
+    )  # one pass, as computed below
 
     # the same figures computed here with the training eval transform and the eager model
     files = sorted((root / "test").rglob("*.jpg"))
@@ -49,8 +50,10 @@ def test_split_all_evaluates_every_image_of_the_data(tmp_path):
     root = make_fer2013_folders(tmp_path / "data" / "fer2013")
     weights = make_model_file(tmp_path / "m.pt")
     common = [f"weights={weights}", "data=fer2013", f"paths.data_dir={root.parent}", "dedup=false"]
-    counts = {split: run_evaluate(tmp_path / split, *common, f"split={split}")["metrics"]["images"]
-              for split in ("train", "val", "test", "all")}
+    counts = {
+        split: run_evaluate(tmp_path / split, *common, f"split={split}")["metrics"]["images"]
+        for split in ("train", "val", "test", "all")
+    }
     assert counts["all"] == counts["train"] + counts["val"] + counts["test"] and counts["val"] > 0
 
 
@@ -59,23 +62,28 @@ def test_evaluate_reproduces_the_test_accuracy_training_reported(tmp_path):
     run_train([*FAST, "export_formats=[onnx]", "model.tta_flip=true"], tmp_path / "train")
     trained = json.loads((tmp_path / "train" / "metrics.json").read_text())["test"]
     synthetic = [o for o in FAST if o.startswith("data.sources.synthetic")]
-    summary = run_evaluate(tmp_path / "eval", f"weights={tmp_path / 'train' / 'model.onnx'}", "data=synthetic",
-                           *synthetic)
+    summary = run_evaluate(
+        tmp_path / "eval", f"weights={tmp_path / 'train' / 'model.onnx'}", "data=synthetic", *synthetic
+    )
     assert summary["runtime"] == "onnxruntime"
     assert summary["metrics"]["acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
     assert summary["metrics"]["animated/acc"] == pytest.approx(trained["test/animated/acc"], abs=1e-6)
 
 
 def test_evaluate_names_a_missing_weights_file(tmp_path):
-    result = run_script(["-m", "fer.cli", "evaluate", f"hydra.run.dir={tmp_path}", f"weights={tmp_path / 'nope.onnx'}"],
-                        check=False)
+    result = run_script(
+        ["-m", "fer.cli", "evaluate", f"hydra.run.dir={tmp_path}", f"weights={tmp_path / 'nope.onnx'}"], check=False
+    )
     assert result.returncode == 1 and "nope.onnx" in result.stderr
 
 
-@pytest.mark.parametrize("row, data, images", [
-    ("shipped/fer2013", "fer2013", 3589),
-    ("shipped/ferplus", "ferplus", 3370),  # FER+ has no test part here: val
-])
+@pytest.mark.parametrize(
+    "row, data, images",
+    [
+        ("shipped/fer2013", "fer2013", 3589),
+        ("shipped/ferplus", "ferplus", 3370),  # FER+ has no test part here: val
+    ],
+)
 def test_shipped_model_reproduces_the_published_figures(tmp_path, row, data, images):
     """The README's figures (docs/results.json, which bench/report.py writes and renders) are what a user gets."""
     if not (DATA_DIR / data).is_dir():

@@ -111,13 +111,23 @@ def test_occlusion_marks_the_pixels_a_hand_built_model_reads():
 
 def test_gradcam_with_torch_weights_through_infer(drawn_face_model, tmp_path):
     image = two_faces(tmp_path / "faces.png")
-    run_script(["infer.py", f"source={image}", f"weights={drawn_face_model}", "explain=gradcam",
-                f"output.dir={tmp_path / 'out'}", "display=false"])
+    run_script(
+        [
+            "infer.py",
+            f"source={image}",
+            f"weights={drawn_face_model}",
+            "explain=gradcam",
+            f"output.dir={tmp_path / 'out'}",
+            "display=false",
+        ]
+    )
     assert len(list((tmp_path / "out").glob("faces_face*_gradcam.png"))) == 2
     recognizer = Recognizer(drawn_face_model, detector=None)
     tops = []
     for i in range(12):  # unseen faces, each explained for the label the model gives, as infer.py does
-        face = recognizer.predictor.preprocess(to_grey_uint8(draw_face(sample_identity(9_000 + i), i % 7, seed=i, size=48)))
+        face = recognizer.predictor.preprocess(
+            to_grey_uint8(draw_face(sample_identity(9_000 + i), i % 7, seed=i, size=48))
+        )
         predicted = int(np.argmax(recognizer.predictor.probabilities(face[None])[0]))
         heat = saliency(recognizer.predictor, face, predicted, "gradcam")
         assert heat.shape == face.shape[-2:] and heat.min() >= 0
@@ -130,21 +140,34 @@ def test_gradcam_with_torch_weights_through_infer(drawn_face_model, tmp_path):
 def test_occlusion_runs_on_the_shipped_int8_model_through_infer(tmp_path):
     image = two_faces(tmp_path / "faces.png")
     out = tmp_path / "out"
-    run_script(["infer.py", f"source={image}", "explain=true", f"output.dir={out}", f"output.jsonl={out / 'f.jsonl'}",
-                "display=false"])
+    run_script(
+        [
+            "infer.py",
+            f"source={image}",
+            "explain=true",
+            f"output.dir={out}",
+            f"output.jsonl={out / 'f.jsonl'}",
+            "display=false",
+        ]
+    )
     rows = [json.loads(line) for line in (out / "f.jsonl").read_text().splitlines()]
     assert len(rows) == 2
-    assert sorted(p.name for p in out.glob("*_occlusion.png")) == ["faces_face0_occlusion.png", "faces_face1_occlusion.png"]
+    assert sorted(p.name for p in out.glob("*_occlusion.png")) == [
+        "faces_face0_occlusion.png",
+        "faces_face1_occlusion.png",
+    ]
     assert [row["saliency"] for row in rows] == [str(out / f"faces_face{i}_occlusion.png") for i in range(2)]
 
 
 def test_gradcam_needs_torch_weights_and_explain_needs_a_folder(tmp_path):
     image = two_faces(tmp_path / "faces.png")
-    onnx = run_script(["infer.py", f"source={image}", "explain=gradcam", f"output.dir={tmp_path}", "display=false"],
-                      check=False)
+    onnx = run_script(
+        ["infer.py", f"source={image}", "explain=gradcam", f"output.dir={tmp_path}", "display=false"], check=False
+    )
     assert onnx.returncode == 2 and "explain=gradcam needs torch weights" in onnx.stderr
     no_dir = run_script(["infer.py", f"source={image}", "explain=true", "display=false"], check=False)
     assert no_dir.returncode == 2 and "output.dir" in no_dir.stderr
-    wrong = run_script(["infer.py", f"source={image}", "explain=lime", f"output.dir={tmp_path}", "display=false"],
-                       check=False)
+    wrong = run_script(
+        ["infer.py", f"source={image}", "explain=lime", f"output.dir={tmp_path}", "display=false"], check=False
+    )
     assert wrong.returncode == 2 and "explain='lime'" in wrong.stderr

@@ -20,6 +20,7 @@ from fer.models.model_file import Preprocessing
 from tests.conftest import DATA_DIR, needs_data, run_script
 from tests.tiny_models import SMALL, make_model_file, preprocess, synthetic_crops
 
+
 def real_crops() -> list[np.ndarray]:
     # 8 FER2013 test faces and 8 CK+48 faces, the first of each class folder: different faces and sizes.
     folders = sorted((DATA_DIR / "fer2013" / "test").iterdir()) + sorted((DATA_DIR / "ckplus48").iterdir())
@@ -113,7 +114,10 @@ def test_an_onnx_file_with_the_earlier_format_name_still_loads(exported, classif
 def test_onnx_file_is_self_contained_with_a_dynamic_batch(exported):
     path = exported["onnxruntime"]
     model = onnx.load(str(path), load_external_data=False)
-    assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["logits", "embedding"]
+    assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == [
+        "logits",
+        "embedding",
+    ]
     batch_dim = model.graph.input[0].type.tensor_type.shape.dim[0]
     assert batch_dim.dim_param and not batch_dim.HasField("dim_value")
     assert max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) >= 17
@@ -151,20 +155,23 @@ def test_cli_exports_both_formats_with_their_metadata(tmp_path):
         np.testing.assert_allclose(classifier.logits(batch), eager.logits(batch), atol=1e-4, rtol=0)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["ckpt=m.pt", "formt=onnx"], "unknown option 'formt'"),
-    (["format=onnx"], "name what to export: ckpt=, ensemble= or to_float="),
-    (["ckpt=m.pt"], "format= is missing"),
-    (["ckpt=m.pt", "format=tflite"], "format=tflite: choose one of torchscript, onnx, onnx_int8, both"),
-    (["ckpt=m.pt", "format=onnx_int8"], "format=onnx_int8 needs calibration=<folder"),
-    (["ckpt=m.pt", "onnx"], "'onnx' is not key=value"),
-    (["ckpt=m.pt", "ensemble=a.onnx,b.onnx"], "ckpt= and ensemble=: name only one of them"),
-    (["ensemble=a.onnx", "out=e.onnx"], "name two or more ONNX files"),
-    (["ensemble=a.onnx,b.onnx"], "ensemble= needs out="),
-    (["ensemble=a.onnx,b.onnx", "out=e.onnx", "format=onnx"], "format= is for ckpt="),
-    (["to_float=m.int8.onnx", "out=m.pt"], "to_float= needs calibration="),
-    (["to_float=m.int8.onnx", "out=m.pt", "calibration=faces", "limit=0"], "limit=0: expected a number of faces"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["ckpt=m.pt", "formt=onnx"], "unknown option 'formt'"),
+        (["format=onnx"], "name what to export: ckpt=, ensemble= or to_float="),
+        (["ckpt=m.pt"], "format= is missing"),
+        (["ckpt=m.pt", "format=tflite"], "format=tflite: choose one of torchscript, onnx, onnx_int8, both"),
+        (["ckpt=m.pt", "format=onnx_int8"], "format=onnx_int8 needs calibration=<folder"),
+        (["ckpt=m.pt", "onnx"], "'onnx' is not key=value"),
+        (["ckpt=m.pt", "ensemble=a.onnx,b.onnx"], "ckpt= and ensemble=: name only one of them"),
+        (["ensemble=a.onnx", "out=e.onnx"], "name two or more ONNX files"),
+        (["ensemble=a.onnx,b.onnx"], "ensemble= needs out="),
+        (["ensemble=a.onnx,b.onnx", "out=e.onnx", "format=onnx"], "format= is for ckpt="),
+        (["to_float=m.int8.onnx", "out=m.pt"], "to_float= needs calibration="),
+        (["to_float=m.int8.onnx", "out=m.pt", "calibration=faces", "limit=0"], "limit=0: expected a number of faces"),
+    ],
+)
 def test_cli_usage_errors(argv, message, capsys):
     """`fer export`'s usage errors: one line on stderr, exit code 2."""
     assert main(argv) == 2
@@ -176,10 +183,14 @@ def test_cli_output_paths(tmp_path):
     ckpt = tmp_path / "runs" / "epoch=3-step=90.ckpt"  # "=" in the value: split at the first one only
     assert parse_args([f"ckpt={ckpt}", "format=both"])["ckpt"] == str(ckpt)
     assert output_paths(ckpt, "both", None) == {
-        "torchscript": ckpt.parent / "epoch=3-step=90.ts.pt", "onnx": ckpt.parent / "epoch=3-step=90.onnx"}
+        "torchscript": ckpt.parent / "epoch=3-step=90.ts.pt",
+        "onnx": ckpt.parent / "epoch=3-step=90.onnx",
+    }
     assert output_paths(ckpt, "onnx", "deploy/fer.onnx") == {"onnx": Path("deploy/fer.onnx")}
     assert output_paths(ckpt, "both", "deploy") == {
-        "torchscript": Path("deploy/epoch=3-step=90.ts.pt"), "onnx": Path("deploy/epoch=3-step=90.onnx")}
+        "torchscript": Path("deploy/epoch=3-step=90.ts.pt"),
+        "onnx": Path("deploy/epoch=3-step=90.onnx"),
+    }
 
 
 def test_cli_names_a_missing_input(tmp_path, capsys):
@@ -192,11 +203,14 @@ def test_missing_weights_file_is_named(tmp_path):
         load_classifier(tmp_path / "nope.onnx")
 
 
-@pytest.mark.parametrize("name, content", [
-    ("notes.pt", b"not weights at all"),
-    ("fake.onnx", b"not an onnx model"),
-    ("tensor.pt", None),  # a real torch file, but not ours
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("notes.pt", b"not weights at all"),
+        ("fake.onnx", b"not an onnx model"),
+        ("tensor.pt", None),  # a real torch file, but not ours
+    ],
+)
 def test_wrong_kind_of_weights_file_lists_what_is_accepted(tmp_path, name, content):
     path = tmp_path / name
     if content is None:
@@ -259,8 +273,9 @@ def test_shipped_models_give_embeddings_and_the_same_logits_as_without(tmp_path,
     plain = without_embedding(shipped, tmp_path / "plain.onnx")
     with_output = load_classifier(shipped, threads=1)
     assert with_output.embedding_size == (256 if name == "default" else 512)
-    faces = preprocess(synthetic_crops(32), Preprocessing(with_output.image_size, 1, with_output.mean,
-                                                          with_output.std)).numpy()
+    faces = preprocess(
+        synthetic_crops(32), Preprocessing(with_output.image_size, 1, with_output.mean, with_output.std)
+    ).numpy()
     logits, embedding = with_output.outputs(faces)
     np.testing.assert_array_equal(logits, ort_logits(plain, faces))
     assert embedding.shape == (32, with_output.embedding_size) and embedding.std(axis=0).mean() > 0.01
@@ -297,8 +312,9 @@ def test_shipped_int8_model_computes_the_same_on_every_cpu():
     from fer.inference.runtime import default_weights
 
     shipped = load_classifier(default_weights())
-    faces = preprocess(synthetic_crops(32), Preprocessing(shipped.image_size, shipped.channels, shipped.mean,
-                                                          shipped.std)).numpy()
+    faces = preprocess(
+        synthetic_crops(32), Preprocessing(shipped.image_size, shipped.channels, shipped.mean, shipped.std)
+    ).numpy()
     spread = float(np.abs(shipped.logits(faces)).max())
     # rounding through v3's ~50 layers: 0.100 of a 3.30 logit spread (3 %) on an AVX2 CPU; v2 0.034 of
     # 2.72; v1 with 8-bit weights saturating there: 1.04

@@ -54,9 +54,16 @@ def test_datamodule_batches_equal_with_and_without_the_cache(tmp_path):
     for cache in ("true", "false"):
         from fer.data.datamodule import instantiate_data
 
-        cfg = compose_train(["data.sources.synthetic.num_identities=14", "data.sources.synthetic.images_per_identity=7",
-                             "data.num_workers=0", f"data.cache_faces={cache}", f"data.cache_dir={tmp_path / 'cache'}"],
-                            tmp_path / cache)
+        cfg = compose_train(
+            [
+                "data.sources.synthetic.num_identities=14",
+                "data.sources.synthetic.images_per_identity=7",
+                "data.num_workers=0",
+                f"data.cache_faces={cache}",
+                f"data.cache_dir={tmp_path / 'cache'}",
+            ],
+            tmp_path / cache,
+        )
         datamodule = instantiate_data(cfg.data)
         datamodule.prepare_data()
         datamodule.setup("fit")

@@ -114,13 +114,30 @@ class _FirstStep(L.Callback):
 
 def test_soft_target_step_loss_is_cross_entropy_against_the_votes(tmp_path):
     make_ferplus_folders(tmp_path / "data" / "ferplus")
-    cfg = compose_train(["data=ferplus", *FAST_TRAINER, f"paths.data_dir={tmp_path / 'data'}",
-                         "model.label_smoothing=0.0", "data.augment.affine_p=0", "trainer.precision=32"], tmp_path)
+    cfg = compose_train(
+        [
+            "data=ferplus",
+            *FAST_TRAINER,
+            f"paths.data_dir={tmp_path / 'data'}",
+            "model.label_smoothing=0.0",
+            "data.augment.affine_p=0",
+            "trainer.precision=32",
+        ],
+        tmp_path,
+    )
     datamodule = hydra.utils.instantiate(cfg.data)
     module = hydra.utils.instantiate(cfg.model)
     probe = _FirstStep()
-    trainer = L.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, num_sanity_val_steps=0, limit_val_batches=0, callbacks=[probe])
+    trainer = L.Trainer(
+        max_steps=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[probe],
+    )
     trainer.fit(module, datamodule=datamodule)
     assert module.soft_targets
     assert not torch.all(probe.targets.max(1).values == 1)  # the batch really holds vote shares
@@ -131,8 +148,16 @@ def test_soft_target_step_loss_is_cross_entropy_against_the_votes(tmp_path):
 @pytest.mark.slow
 def test_train_on_generated_ferplus_reports_majority_metrics(tmp_path):
     make_ferplus_folders(tmp_path / "data" / "ferplus")
-    run_script(["train.py", "data=ferplus", *FAST_TRAINER, f"paths.data_dir={tmp_path / 'data'}",
-                "trainer.max_epochs=1", f"hydra.run.dir={tmp_path / 'run'}"])
+    run_script(
+        [
+            "train.py",
+            "data=ferplus",
+            *FAST_TRAINER,
+            f"paths.data_dir={tmp_path / 'data'}",
+            "trainer.max_epochs=1",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ]
+    )
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["val"]["val/acc"] in (0.0, 0.5, 1.0)  # two majority-labelled faces
     assert "test/acc" in metrics["test"]
@@ -152,8 +177,17 @@ def test_real_ferplus_counts(tmp_path):
 @pytest.mark.slow
 @needs_data("ferplus")
 def test_train_on_real_ferplus_has_no_test_part_and_says_so(tmp_path):
-    result = run_script(["train.py", "data=ferplus", *FAST_TRAINER, "trainer.max_epochs=1", "+trainer.limit_train_batches=3",
-                         "+trainer.limit_val_batches=3", f"hydra.run.dir={tmp_path}"])
+    result = run_script(
+        [
+            "train.py",
+            "data=ferplus",
+            *FAST_TRAINER,
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=3",
+            "+trainer.limit_val_batches=3",
+            f"hydra.run.dir={tmp_path}",
+        ]
+    )
     assert "test skipped: the data has no test part" in result.stdout + result.stderr
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert "val/acc" in metrics["val"] and "test" not in metrics

@@ -17,7 +17,8 @@ from tests.test_light_inference import loaded_heavy
 WEIGHTS_DIR = Path(os.environ.get("FER_WEIGHTS_DIR", ROOT.parent / "shared" / "weights")) / "mobileface"
 needs_weights = pytest.mark.skipif(
     not (WEIGHTS_DIR / "MobileFace_Identification_V1-0000.params").is_file(),
-    reason=f"MobileFace weights not found in {WEIGHTS_DIR} (set FER_WEIGHTS_DIR to the folder holding mobileface/)")
+    reason=f"MobileFace weights not found in {WEIGHTS_DIR} (set FER_WEIGHTS_DIR to the folder holding mobileface/)",
+)
 BOX = (65, 70, 170, 170)  # where the drawn face lies in drawn_frame's picture
 
 
@@ -31,7 +32,7 @@ def drawn_frame(identity: int, dx: int = 0, dy: int = 0) -> np.ndarray:
     from fer.data.synthetic_faces import draw_face, sample_identity
 
     canvas = np.full((300, 300, 3), 190, np.uint8)
-    canvas[50 + dy:250 + dy, 50 + dx:250 + dx] = draw_face(sample_identity(identity), 4, seed=0, size=200)
+    canvas[50 + dy : 250 + dy, 50 + dx : 250 + dx] = draw_face(sample_identity(identity), 4, seed=0, size=200)
     return cv2.cvtColor(canvas, cv2.COLOR_BGR2GRAY)
 
 
@@ -46,8 +47,10 @@ def test_the_shipped_encoder_gives_unit_256_d_rows(encoder):
 
 def test_a_face_moved_a_few_pixels_stays_the_same_person_and_another_does_not(encoder):
     for person, other in ((7, 8), (5, 6), (1, 2)):
-        still, moved, stranger = (encoder.embed_boxes(frame, [BOX])[0]
-                                  for frame in (drawn_frame(person), drawn_frame(person, 3, -2), drawn_frame(other)))
+        still, moved, stranger = (
+            encoder.embed_boxes(frame, [BOX])[0]
+            for frame in (drawn_frame(person), drawn_frame(person, 3, -2), drawn_frame(other))
+        )
         same, different = encoder.similarity(still, moved), encoder.similarity(still, stranger)
         assert same > encoder.threshold > different, (person, same, different)
         assert same > different + 0.25, (person, same, different)
@@ -65,9 +68,11 @@ def test_crops_and_boxes_agree_and_similarity_takes_sets(encoder):
 
 
 def test_the_encoder_imports_no_training_library():
-    code = ("import numpy as np\nfrom fer.inference.identity import IdentityEncoder\n"
-            "rows = IdentityEncoder().embed_boxes(np.full((120, 120), 128, np.uint8), [(10, 10, 100, 100)])\n"
-            "assert rows.shape == (1, 256)")
+    code = (
+        "import numpy as np\nfrom fer.inference.identity import IdentityEncoder\n"
+        "rows = IdentityEncoder().embed_boxes(np.full((120, 120), 128, np.uint8), [(10, 10, 100, 100)])\n"
+        "assert rows.shape == (1, 256)"
+    )
     assert loaded_heavy(code) == []
 
 
@@ -99,8 +104,12 @@ def test_jaffe_nearest_neighbour_is_the_same_person(encoder, jaffe):
     from fer.faces.image_io import read_grey
 
     # the public path: each photo and its Haar box
-    rows = np.concatenate([encoder.embed_boxes(read_grey(DATA_DIR / "jaffe" / file), [box])
-                           for file, box in zip(jaffe.files, jaffe.boxes)])
+    rows = np.concatenate(
+        [
+            encoder.embed_boxes(read_grey(DATA_DIR / "jaffe" / file), [box])
+            for file, box in zip(jaffe.files, jaffe.boxes)
+        ]
+    )
     people = np.array(jaffe.ids)
     scores = rows @ rows.T
     np.fill_diagonal(scores, -1)
@@ -132,4 +141,6 @@ def test_the_int8_file_agrees_with_the_publishers_float_network(encoder, jaffe):
         reference = net(torch.from_numpy(jaffe.batch())).numpy()
     cosine = np.sum(encoder.embed_crops(jaffe.crops) * reference, axis=1)
     assert cosine.mean() >= 0.97 and cosine.min() >= 0.95, (cosine.mean(), cosine.min())
-    assert encoder.meta["source"]["params_sha256"] == file_sha256(WEIGHTS_DIR / "MobileFace_Identification_V1-0000.params")
+    assert encoder.meta["source"]["params_sha256"] == file_sha256(
+        WEIGHTS_DIR / "MobileFace_Identification_V1-0000.params"
+    )

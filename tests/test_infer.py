@@ -52,9 +52,18 @@ def test_folder_of_real_faces_with_a_broken_file(tmp_path, onnx_model):
     cv2.imwrite(str(photos / "blank.png"), np.full((200, 200), 128, np.uint8))  # no face in it
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
     out = tmp_path / "x.jsonl"
-    result = run_script(["infer.py", f"source={photos}", f"weights={onnx_model}", f"output.jsonl={out}",
-                         f"output.csv={tmp_path / 'x.csv'}", f"output.dir={tmp_path / 'annotated'}", "display=false"],
-                        check=False)
+    result = run_script(
+        [
+            "infer.py",
+            f"source={photos}",
+            f"weights={onnx_model}",
+            f"output.jsonl={out}",
+            f"output.csv={tmp_path / 'x.csv'}",
+            f"output.dir={tmp_path / 'annotated'}",
+            "display=false",
+        ],
+        check=False,
+    )
     assert result.returncode == 1, result.stderr  # one file failed
     assert "broken.jpg" in result.stdout + result.stderr
     rows = read_jsonl(out)
@@ -76,8 +85,16 @@ def test_detector_none_on_fer2013_crops(tmp_path, onnx_model):
     for path in crops:
         (folder / path.name).write_bytes(path.read_bytes())
     out = tmp_path / "y.jsonl"
-    run_script(["infer.py", f"source={folder}", f"weights={onnx_model}", "detector=none", f"output.jsonl={out}",
-                "display=false"])
+    run_script(
+        [
+            "infer.py",
+            f"source={folder}",
+            f"weights={onnx_model}",
+            "detector=none",
+            f"output.jsonl={out}",
+            "display=false",
+        ]
+    )
     rows = read_jsonl(out)
     assert len(rows) == 5 and all(r["face"] == 0 and r["box"] is None for r in rows)
     for row in rows:
@@ -96,7 +113,7 @@ def make_video(path: Path, frames: int = 24, size=(640, 480)) -> Path:
     for i in range(frames):
         canvas = np.full((size[1], size[0], 3), 70, np.uint8)
         x = 60 + i * 8
-        canvas[100:356, x:x + 256] = face
+        canvas[100:356, x : x + 256] = face
         writer.write(canvas)
     writer.release()
     return path
@@ -105,8 +122,17 @@ def make_video(path: Path, frames: int = 24, size=(640, 480)) -> Path:
 def test_video_gives_an_annotated_video_and_a_record_per_frame(tmp_path, onnx_model):
     video = make_video(tmp_path / "clip.mp4")
     out, annotated = tmp_path / "v.jsonl", tmp_path / "annotated.mp4"
-    run_script(["infer.py", f"source={video}", f"weights={onnx_model}", f"output.jsonl={out}",
-                f"output.video={annotated}", "display=false", "detect_every=3"])
+    run_script(
+        [
+            "infer.py",
+            f"source={video}",
+            f"weights={onnx_model}",
+            f"output.jsonl={out}",
+            f"output.video={annotated}",
+            "display=false",
+            "detect_every=3",
+        ]
+    )
     rows = read_jsonl(out)
     assert sorted({r["frame"] for r in rows}) == list(range(24))
     capture = cv2.VideoCapture(str(annotated))
@@ -170,10 +196,14 @@ def test_camera_that_cannot_be_opened_is_named(onnx_model):
 def test_missing_and_wrong_weights_are_named(tmp_path):
     image = tmp_path / "a.png"
     cv2.imwrite(str(image), np.zeros((10, 10), np.uint8))
-    missing = run_script(["infer.py", f"source={image}", f"weights={tmp_path / 'nope.onnx'}", "display=false"], check=False)
+    missing = run_script(
+        ["infer.py", f"source={image}", f"weights={tmp_path / 'nope.onnx'}", "display=false"], check=False
+    )
     assert missing.returncode != 0 and "nope.onnx" in missing.stderr
     (tmp_path / "wrong.pt").write_bytes(b"not a model")
-    wrong = run_script(["infer.py", f"source={image}", f"weights={tmp_path / 'wrong.pt'}", "display=false"], check=False)
+    wrong = run_script(
+        ["infer.py", f"source={image}", f"weights={tmp_path / 'wrong.pt'}", "display=false"], check=False
+    )
     assert wrong.returncode != 0 and "wrong.pt" in wrong.stderr
 
 
@@ -183,7 +213,7 @@ def test_shipped_default_model_runs_with_no_weights_argument(tmp_path):
 
     canvas = np.full((300, 520, 3), 190, np.uint8)
     for i in range(2):
-        canvas[50:250, 30 + i * 260:230 + i * 260] = draw_face(sample_identity(40 + i), 3 + i, seed=i, size=200)
+        canvas[50:250, 30 + i * 260 : 230 + i * 260] = draw_face(sample_identity(40 + i), 3 + i, seed=i, size=200)
     image = tmp_path / "two_faces.png"
     cv2.imwrite(str(image), canvas)
     # exactly the README's command: no weights, no outputs, the default display (no window with the
@@ -217,7 +247,10 @@ def test_yunet_detector_through_infer(tmp_path, onnx_model):
     for name in ("KA.HA1.29.tiff", "NA.SU1.208.tiff"):
         (photos / name).write_bytes((JAFFE / name).read_bytes())
     out = tmp_path / "yunet.jsonl"
-    failures = run(compose_infer([f"source={photos}", f"weights={onnx_model}", "detector=yunet",
-                                  f"output.jsonl={out}", "display=false"]))
+    failures = run(
+        compose_infer(
+            [f"source={photos}", f"weights={onnx_model}", "detector=yunet", f"output.jsonl={out}", "display=false"]
+        )
+    )
     rows = read_jsonl(out)
     assert failures == 0 and len(rows) == 2 and all(r["face"] == 0 for r in rows)

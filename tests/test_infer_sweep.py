@@ -13,16 +13,30 @@ from tests.test_infer import make_video
 def test_a_multirun_over_videos_keeps_each_videos_outputs_apart_and_one_command_merges_them(tmp_path):
     videos = [make_video(tmp_path / f"{name}.mp4", frames=12) for name in ("a", "b")]
     sweep = tmp_path / "sweep"
-    run_script(["infer.py", "-m", f"source={videos[0]},{videos[1]}", "hydra/launcher=local",
-                f"hydra.sweep.dir={sweep}", "display=false", "progress=false", "output.jsonl=records.jsonl",
-                "output.summary=summary.json", "output.timeline=timeline.png"], timeout=600)
+    run_script(
+        [
+            "infer.py",
+            "-m",
+            f"source={videos[0]},{videos[1]}",
+            "hydra/launcher=local",
+            f"hydra.sweep.dir={sweep}",
+            "display=false",
+            "progress=false",
+            "output.jsonl=records.jsonl",
+            "output.summary=summary.json",
+            "output.timeline=timeline.png",
+        ],
+        timeout=600,
+    )
     for job in ("0", "1"):
         assert {p.name for p in (sweep / job).iterdir()} >= {"records.jsonl", "summary.json", "timeline.png"}
     done = run_script(["-m", "fer.cli", "summarise", f"source={sweep}", f"out={tmp_path / 'all.csv'}"])
     assert "from 2 video(s)" in done.stdout
     rows = list(csv.DictReader(open(tmp_path / "all.csv")))
-    assert sorted((r["source"], r["run"], r["person"]) for r in rows) == [(str(videos[0]), "0", "p1"),
-                                                                         (str(videos[1]), "1", "p1")]
+    assert sorted((r["source"], r["run"], r["person"]) for r in rows) == [
+        (str(videos[0]), "0", "p1"),
+        (str(videos[1]), "1", "p1"),
+    ]
     assert all(float(r["seconds_visible"]) > 0.5 for r in rows)
     # the same command summarises one records file as infer.py did
     one = tmp_path / "one.csv"

@@ -9,8 +9,18 @@ from tests.test_api import two_faces
 from tests.tiny_models import make_model_file
 
 # the packages of the `train` extra (pyproject.toml) that inference must not import
-HEAVY = ("torch", "torchvision", "lightning", "pytorch_lightning", "torchmetrics", "albumentations", "timm", "captum",
-         "wandb", "onnx")
+HEAVY = (
+    "torch",
+    "torchvision",
+    "lightning",
+    "pytorch_lightning",
+    "torchmetrics",
+    "albumentations",
+    "timm",
+    "captum",
+    "wandb",
+    "onnx",
+)
 MARKER = "LOADED "
 REPORT = f"print({MARKER!r} + json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))))"
 
@@ -19,7 +29,7 @@ def loaded_heavy(code: str) -> list[str]:
     """Run `code` in a fresh interpreter at the project root; the heavy packages it left in sys.modules."""
     result = run_script(["-c", f"import json, sys\ntry:\n{_indent(code)}\nfinally:\n    {REPORT}"], cwd=ROOT)
     line = next(line for line in result.stdout.splitlines() if line.startswith(MARKER))
-    return json.loads(line[len(MARKER):])
+    return json.loads(line[len(MARKER) :])
 
 
 def _indent(code: str) -> str:
@@ -41,8 +51,14 @@ def test_infer_py_with_the_shipped_model_imports_no_training_library(tmp_path):
     """A still image with the shipped model, records written, occlusion saliency included (numpy only)."""
     image = two_faces(tmp_path / "faces.png")
     out = tmp_path / "out"
-    code = infer_py(f"source={image}", "display=false", "explain=true", f"output.dir={out}",
-                    f"output.jsonl={out / 'faces.jsonl'}", f"hydra.run.dir={tmp_path / 'run'}")
+    code = infer_py(
+        f"source={image}",
+        "display=false",
+        "explain=true",
+        f"output.dir={out}",
+        f"output.jsonl={out / 'faces.jsonl'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     assert loaded_heavy(code) == []
     assert len((out / "faces.jsonl").read_text().splitlines()) == 2
     assert len(list(out.glob("*_occlusion.png"))) == 2
@@ -51,14 +67,16 @@ def test_infer_py_with_the_shipped_model_imports_no_training_library(tmp_path):
 def test_fer_serve_with_the_shipped_model_imports_no_training_library(tmp_path):
     """The service (fer serve) on the light install: its app built, an image posted, a frame streamed."""
     image = two_faces(tmp_path / "faces.png")
-    code = ("from starlette.testclient import TestClient\nfrom fer.serve.app import create_app\n"
-            f"data = open({str(image)!r}, 'rb').read()\n"
-            "with TestClient(create_app()) as client:\n"
-            "    answer = client.post('/v1/predict', content=data, headers={'Content-Type': 'image/png'}).json()\n"
-            "    assert len(answer['faces']) == 2, answer\n"
-            "    with client.websocket_connect('/v1/stream') as ws:\n"
-            "        ws.send_bytes(data)\n"
-            "        assert ws.receive_json()['frame'] == 1")
+    code = (
+        "from starlette.testclient import TestClient\nfrom fer.serve.app import create_app\n"
+        f"data = open({str(image)!r}, 'rb').read()\n"
+        "with TestClient(create_app()) as client:\n"
+        "    answer = client.post('/v1/predict', content=data, headers={'Content-Type': 'image/png'}).json()\n"
+        "    assert len(answer['faces']) == 2, answer\n"
+        "    with client.websocket_connect('/v1/stream') as ws:\n"
+        "        ws.send_bytes(data)\n"
+        "        assert ws.receive_json()['frame'] == 1"
+    )
     assert loaded_heavy(code) == []
 
 

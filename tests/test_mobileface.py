@@ -1,8 +1,8 @@
 """MobileFace: the MXNet reader and graph converter, the shipped trunks, the backbone, and training with it."""
 
 import json
-import re
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -14,14 +14,24 @@ from torch.nn import functional as F
 from fer.models.backbones import PretrainedWeightsUnavailable, create_backbone
 from fer.models.mobileface import NATIVE_INPUT, STEMS, TRUNKS_FILE, generate_trunks, render_trunks, trunk_output
 from fer.models.mobileface_trunks import TRUNKS
-from fer.models.mxnet_graph import (MXNetFormatError, build_module, graph_spec, load_checkpoint, load_params,
-                                    read_ndarray_list, read_params, read_symbol, write_params)
+from fer.models.mxnet_graph import (
+    MXNetFormatError,
+    build_module,
+    graph_spec,
+    load_checkpoint,
+    load_params,
+    read_ndarray_list,
+    read_params,
+    read_symbol,
+    write_params,
+)
 from tests.conftest import DATA_DIR, FAST, ROOT, run_script, run_train
 
 WEIGHTS_DIR = Path(os.environ.get("FER_WEIGHTS_DIR", ROOT.parent / "shared" / "weights")) / "mobileface"
 needs_weights = pytest.mark.skipif(
     not all((WEIGHTS_DIR / f"{stem}-0000.params").is_file() for stem in STEMS.values()),
-    reason=f"MobileFace weights not found in {WEIGHTS_DIR} (set FER_WEIGHTS_DIR to the folder holding mobileface/)")
+    reason=f"MobileFace weights not found in {WEIGHTS_DIR} (set FER_WEIGHTS_DIR to the folder holding mobileface/)",
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -48,22 +58,38 @@ class TinyGraph:
         return self.node("null", name)
 
     def conv(self, name, x, cin, cout, k, stride=1, pad=0, groups=1, bias=True) -> int:
-        attrs = {"kernel": f"({k}, {k})", "num_filter": cout, "stride": f"({stride}, {stride})",
-                 "pad": f"({pad}, {pad})", "num_group": groups, "no_bias": not bias}
-        inputs = [x, self.param(f"{name}_weight", self.rng.normal(0, (cin / groups * k * k) ** -0.5,
-                                                                  (cout, cin // groups, k, k)))]
+        attrs = {
+            "kernel": f"({k}, {k})",
+            "num_filter": cout,
+            "stride": f"({stride}, {stride})",
+            "pad": f"({pad}, {pad})",
+            "num_group": groups,
+            "no_bias": not bias,
+        }
+        inputs = [
+            x,
+            self.param(
+                f"{name}_weight", self.rng.normal(0, (cin / groups * k * k) ** -0.5, (cout, cin // groups, k, k))
+            ),
+        ]
         if bias:
             inputs.append(self.param(f"{name}_bias", self.rng.normal(0, 0.3, cout)))
         return self.node("Convolution", name, inputs, attrs)
 
     def batchnorm(self, name, x, channels, fix_gamma: bool, eps: float | None = None) -> int:
         attrs = {"fix_gamma": fix_gamma} | ({"eps": eps} if eps is not None else {})
-        inputs = [x, self.param(f"{name}_gamma", self.rng.uniform(2, 4, channels)),
-                  self.param(f"{name}_beta", self.rng.uniform(-1, 3, channels)),
-                  self.param(f"{name}_moving_mean", self.rng.normal(0, 0.5, channels), aux=True),
-                  # small variances with the scale fixed at 1, so that its output still reaches the clips
-                  self.param(f"{name}_moving_var", self.rng.uniform(0.05, 0.2, channels) if fix_gamma else
-                             self.rng.uniform(0.5, 2, channels), aux=True)]
+        inputs = [
+            x,
+            self.param(f"{name}_gamma", self.rng.uniform(2, 4, channels)),
+            self.param(f"{name}_beta", self.rng.uniform(-1, 3, channels)),
+            self.param(f"{name}_moving_mean", self.rng.normal(0, 0.5, channels), aux=True),
+            # small variances with the scale fixed at 1, so that its output still reaches the clips
+            self.param(
+                f"{name}_moving_var",
+                self.rng.uniform(0.05, 0.2, channels) if fix_gamma else self.rng.uniform(0.5, 2, channels),
+                aux=True,
+            ),
+        ]
         return self.node("BatchNorm", name, inputs, attrs)
 
     def relu6(self, index, x) -> int:
@@ -71,9 +97,13 @@ class TinyGraph:
         return self.node("_minimum_scalar", f"_minimumscalar{index}", [x], {"scalar": 6})
 
     def symbol(self, head: int) -> dict:
-        return {"nodes": self.nodes, "arg_nodes": [i for i, n in enumerate(self.nodes) if n["op"] == "null"],
-                "node_row_ptr": list(range(len(self.nodes) + 1)), "heads": [[head, 0, 0]],
-                "attrs": {"mxnet_version": ["int", 10200]}}
+        return {
+            "nodes": self.nodes,
+            "arg_nodes": [i for i, n in enumerate(self.nodes) if n["op"] == "null"],
+            "node_row_ptr": list(range(len(self.nodes) + 1)),
+            "heads": [[head, 0, 0]],
+            "attrs": {"mxnet_version": ["int", 10200]},
+        }
 
 
 def tiny_checkpoint(folder: Path, legacy: bool = False, attr_key: str = "attrs") -> tuple[Path, Path]:
@@ -95,8 +125,12 @@ def tiny_checkpoint(folder: Path, legacy: bool = False, attr_key: str = "attrs")
     x = g.node("elemwise_add", "_plus0", [skip, x])
     x = g.node("_maximum_scalar", "_maximumscalar2", [x], {"scalar": -0.5})
     x = g.node("Flatten", "flatten0", [x])
-    x = g.node("FullyConnected", "fc1", [x, g.param("fc1_weight", g.rng.normal(0, 0.2, (6, 4 * 5 * 5))),
-                                         g.param("fc1_bias", g.rng.normal(0, 0.5, 6))], {"num_hidden": 6})
+    x = g.node(
+        "FullyConnected",
+        "fc1",
+        [x, g.param("fc1_weight", g.rng.normal(0, 0.2, (6, 4 * 5 * 5))), g.param("fc1_bias", g.rng.normal(0, 0.5, 6))],
+        {"num_hidden": 6},
+    )
     x = g.batchnorm("fc1_bn", x, 6, fix_gamma=False)
     x = g.node("L2Normalization", "l2normalization0", [x])
     symbol_file, params_file = folder / "tiny-symbol.json", folder / "tiny-0000.params"
@@ -112,8 +146,9 @@ def reference(x: torch.Tensor, p: dict[str, np.ndarray]) -> dict[str, torch.Tens
     def bn(y, name, eps, fix_gamma=False):
         shape = (1, -1) + (1,) * (y.dim() - 2)
         gamma = torch.ones_like(t[f"{name}_gamma"]) if fix_gamma else t[f"{name}_gamma"]
-        return ((y - t[f"{name}_moving_mean"].view(shape)) / torch.sqrt(t[f"{name}_moving_var"].view(shape) + eps)
-                * gamma.view(shape) + t[f"{name}_beta"].view(shape))
+        return (y - t[f"{name}_moving_mean"].view(shape)) / torch.sqrt(
+            t[f"{name}_moving_var"].view(shape) + eps
+        ) * gamma.view(shape) + t[f"{name}_beta"].view(shape)
 
     out = {}
     y = (x.double() - 0.5) * 2.0
@@ -148,8 +183,12 @@ def test_converter_computes_the_graph_as_written(tmp_path, legacy, attr_key):
         fc_net, _ = load_checkpoint(symbol_file, params_file, (3, 9, 9), output="fc1")
         np.testing.assert_allclose(fc_net(x).numpy(), expected["fc1"].numpy(), atol=1e-5, rtol=1e-5)
         # channels-last input gives the same
-        np.testing.assert_allclose(net.to(memory_format=torch.channels_last)(x.contiguous(
-            memory_format=torch.channels_last)).numpy(), expected["output"].numpy(), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(
+            net.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last)).numpy(),
+            expected["output"].numpy(),
+            atol=1e-5,
+            rtol=0,
+        )
     # layer names are the graph's, so are the state_dict keys; fix_gamma keeps gamma at 1 and out of training
     state = net.state_dict()
     assert {"conv1.weight", "conv1.bias", "dw1.weight", "bn2.running_var", "fc1.weight", "fc1_bn.bias"} <= set(state)
@@ -165,8 +204,9 @@ def test_converter_leaves_input_scaling_out_on_request(tmp_path):
     load_params(net, spec, read_params(params_file))
     x = torch.rand(2, 3, 9, 9)
     with torch.no_grad():
-        np.testing.assert_allclose(net.eval()((x - 0.5) * 2).numpy(), reference(x, read_params(params_file))["output"],
-                                   atol=1e-5, rtol=0)
+        np.testing.assert_allclose(
+            net.eval()((x - 0.5) * 2).numpy(), reference(x, read_params(params_file))["output"], atol=1e-5, rtol=0
+        )
 
 
 def test_converted_network_trains(tmp_path):
@@ -179,9 +219,13 @@ def test_converted_network_trains(tmp_path):
 
 
 def test_params_file_round_trip_every_dtype(tmp_path):
-    arrays = {"arg:w": np.arange(24, dtype=np.float32).reshape(2, 3, 4), "aux:h": np.array([1.5, -2], np.float16),
-              "arg:i": np.array([[1, -2]], np.int32), "arg:u": np.array([255], np.uint8),
-              "arg:d": np.array([np.pi], np.float64)}
+    arrays = {
+        "arg:w": np.arange(24, dtype=np.float32).reshape(2, 3, 4),
+        "aux:h": np.array([1.5, -2], np.float16),
+        "arg:i": np.array([[1, -2]], np.int32),
+        "arg:u": np.array([255], np.uint8),
+        "arg:d": np.array([np.pi], np.float64),
+    }
     for legacy in (False, True):
         read = dict(read_ndarray_list(write_params(tmp_path / "x.params", arrays, legacy=legacy)))
         assert list(read) == list(arrays)
@@ -247,16 +291,24 @@ def test_backbone_errors_name_the_way_out(tmp_path):
     # a params file of another network under the expected name: the first tensor that does not fit is named
     _, params_file = tiny_checkpoint(tmp_path)
     shutil.copy(params_file, tmp_path / "MobileFace_Identification_V1-0000.params")
-    with pytest.raises(MXNetFormatError, match=r"conv1_weight has shape \(4, 3, 3, 3\), the network needs "
-                                               r"\(32, 1, 3, 3\).*point model.weights at"):
+    with pytest.raises(
+        MXNetFormatError,
+        match=r"conv1_weight has shape \(4, 3, 3, 3\), the network needs "
+        r"\(32, 1, 3, 3\).*point model.weights at",
+    ):
         create_backbone("mobileface", weights=str(tmp_path), variant="v1")
 
 
 @needs_weights
 def test_shipped_trunks_are_generated_from_the_publishers_graphs():
     assert render_trunks(generate_trunks(WEIGHTS_DIR)) == TRUNKS_FILE.read_text()
-    assert TRUNKS["v2"]["native"] == {"image_size": 112, "channels": 3, "mean": 0.5, "std": round(128 / 255, 12),
-                                      "scaling": [["sub", 127.5], ["mul", 1 / 128]]}
+    assert TRUNKS["v2"]["native"] == {
+        "image_size": 112,
+        "channels": 3,
+        "mean": 0.5,
+        "std": round(128 / 255, 12),
+        "scaling": [["sub", 127.5], ["mul", 1 / 128]],
+    }
 
 
 @needs_weights
@@ -281,8 +333,9 @@ class _Recorder(torch.fx.Interpreter):
 @pytest.mark.parametrize("how", ["folder", "stem", "symbol", "params"])
 def test_loaded_trunk_is_the_publishers_network_up_to_its_embedding(variant, how):
     stem = WEIGHTS_DIR / STEMS[variant]
-    weights = {"folder": WEIGHTS_DIR, "stem": stem, "symbol": f"{stem}-symbol.json",
-               "params": f"{stem}-0000.params"}[how]
+    weights = {"folder": WEIGHTS_DIR, "stem": stem, "symbol": f"{stem}-symbol.json", "params": f"{stem}-0000.params"}[
+        how
+    ]
     backbone = create_backbone("mobileface", weights=str(weights), in_chans=1, variant=variant).eval()
     channels, size, _ = NATIVE_INPUT[variant]
     full, _ = load_checkpoint(f"{stem}-symbol.json", f"{stem}-0000.params", NATIVE_INPUT[variant])
@@ -367,9 +420,17 @@ def test_int8_trunk_keeps_the_face_features(jaffe_faces, variant, tmp_path):
     backbone = create_backbone("mobileface", weights=str(WEIGHTS_DIR), in_chans=1, variant=variant).eval()
     pre = TRUNKS[variant]["native"]
     x = np.ascontiguousarray((faces[pre["image_size"]][:, None] / 255 - pre["mean"]) / pre["std"], dtype=np.float32)
-    program = torch.onnx.export(backbone, (torch.from_numpy(x[:2]),), None, dynamo=True, verbose=False,
-                                opset_version=18, input_names=["image"], output_names=["features"],
-                                dynamic_shapes=({0: torch.export.Dim("batch")},))
+    program = torch.onnx.export(
+        backbone,
+        (torch.from_numpy(x[:2]),),
+        None,
+        dynamo=True,
+        verbose=False,
+        opset_version=18,
+        input_names=["image"],
+        output_names=["features"],
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+    )
     program.model.metadata_props[ONNX_META_KEY] = "{}"
     program.save(tmp_path / "fp32.onnx", external_data=False)
     int8_file = quantize_onnx(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", x[::2])
@@ -390,7 +451,7 @@ def test_int8_trunk_keeps_the_face_features(jaffe_faces, variant, tmp_path):
 
 def test_variant_override_resolves_size_and_normalisation():
     result = run_script(["train.py", "model=mobileface", "model.variant=v2", "--cfg", "job", "--resolve"])
-    model = result.stdout[result.stdout.index("\nmodel:"):]
+    model = result.stdout[result.stdout.index("\nmodel:") :]
     assert "variant: v2" in model and "image_size: 112" in model and f"std: {round(128 / 255, 12)}" in model
 
 
@@ -403,9 +464,21 @@ def test_one_batch_training_exports_int8_that_agrees_with_float(tmp_path, varian
     from tests.tiny_models import preprocess, synthetic_crops
 
     fast = [a for a in FAST if "widths" not in a and not a.startswith("logger=")]
-    results = run_train([*fast, "model=mobileface", f"model.variant={variant}", "model.pretrained=false", "logger=none",
-                         "trainer.max_epochs=1", "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1",
-                         "+trainer.limit_test_batches=1", "export_formats=[torchscript,onnx,onnx_int8]"], tmp_path)
+    results = run_train(
+        [
+            *fast,
+            "model=mobileface",
+            f"model.variant={variant}",
+            "model.pretrained=false",
+            "logger=none",
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=1",
+            "+trainer.limit_val_batches=1",
+            "+trainer.limit_test_batches=1",
+            "export_formats=[torchscript,onnx,onnx_int8]",
+        ],
+        tmp_path,
+    )
     # What this proves: the whole pipeline (train, model file, TorchScript, ONNX, int8 calibrated on the
     # run's faces, metadata) works for both variants. Not int8 fidelity: a network trained from scratch
     # for one batch gives nearly the same logits for every face in eval mode (measured: spread across
@@ -414,8 +487,11 @@ def test_one_batch_training_exports_int8_that_agrees_with_float(tmp_path, varian
     fp32 = load_classifier(tmp_path / "model.onnx", threads=1)
     int8 = load_classifier(tmp_path / "model.int8.onnx", threads=1)
     size = NATIVE_INPUT[variant][1]
-    assert (int8.image_size, int8.std, int8.arch["backbone_kwargs"]) == (size, TRUNKS[variant]["native"]["std"],
-                                                                          {"variant": variant})
+    assert (int8.image_size, int8.std, int8.arch["backbone_kwargs"]) == (
+        size,
+        TRUNKS[variant]["native"]["std"],
+        {"variant": variant},
+    )
     faces = preprocess(synthetic_crops(16), Preprocessing(size, 1, int8.mean, int8.std)).numpy()
     scripted = load_classifier(tmp_path / "model.ts.pt").logits(faces)
     np.testing.assert_allclose(scripted, fp32.logits(faces), atol=1e-4, rtol=0)

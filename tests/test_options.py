@@ -27,8 +27,9 @@ def test_a_detector_config_builds_what_its_name_builds(name):
     factory = DETECTORS[name].make
     assert config.pop("_target_") == f"{factory.__module__}.{factory.__qualname__}"
     defaults = {f.name: f.default for f in dataclasses.fields(factory)}
-    assert {key: defaults[key] for key in config} == {key: tuple(v) if isinstance(v, list) else v
-                                                      for key, v in config.items()}
+    assert {key: defaults[key] for key in config} == {
+        key: tuple(v) if isinstance(v, list) else v for key, v in config.items()
+    }
 
 
 def test_an_unknown_detector_name_lists_the_names():
@@ -45,8 +46,9 @@ def test_conf_infer_yaml_holds_the_recognizer_defaults():
     from tests.conftest import compose_config
 
     written = OmegaConf.load(ROOT / "conf" / "infer.yaml")
-    detector = next(d["detector"] for d in OmegaConf.to_container(written.defaults)
-                    if isinstance(d, dict) and "detector" in d)
+    detector = next(
+        d["detector"] for d in OmegaConf.to_container(written.defaults) if isinstance(d, dict) and "detector" in d
+    )
     defaults = dataclasses.asdict(RecognizerOptions())
     assert {name: detector if name == "detector" else written[name] for name in defaults} == defaults
     composed = RecognizerOptions.from_config(compose_config("infer", []), detector=detector)
@@ -60,8 +62,9 @@ def test_the_recognizer_takes_the_options_as_keywords():
     from fer.inference.recognizer import Recognizer
 
     parameters = list(inspect.signature(Recognizer).parameters.values())
-    assert [(p.name, p.default) for p in parameters] == [(f.name, f.default)
-                                                         for f in dataclasses.fields(RecognizerOptions)]
+    assert [(p.name, p.default) for p in parameters] == [
+        (f.name, f.default) for f in dataclasses.fields(RecognizerOptions)
+    ]
     assert all(f.metadata["help"] in Recognizer.__doc__ for f in dataclasses.fields(RecognizerOptions))
 
 
@@ -81,9 +84,17 @@ def test_serve_takes_the_recognizer_defaults_but_the_ones_it_names():
 INPUT_KEYS = ("image_size", "channels", "mean", "std")
 
 
-@pytest.mark.parametrize("overrides, side", [([], 48), (["model=resnet18"], 112), (["model=mobileface"], 100),
-                                             (["model=mobileface", "model.variant=v2"], 112),
-                                             (["model=resnet18", "input=grey48"], 48), (["input.image_size=64"], 64)])
+@pytest.mark.parametrize(
+    "overrides, side",
+    [
+        ([], 48),
+        (["model=resnet18"], 112),
+        (["model=mobileface"], 100),
+        (["model=mobileface", "model.variant=v2"], 112),
+        (["model=resnet18", "input=grey48"], 48),
+        (["input.image_size=64"], 64),
+    ],
+)
 def test_the_model_and_the_data_read_one_input(overrides, side):
     import fer.models.resolvers  # noqa: F401  (conf/input/mobileface.yaml's ${mobileface:...})
     from tests.conftest import compose_config

@@ -17,9 +17,9 @@ def frame(channels: int = 3) -> np.ndarray:
 def test_bars_are_as_long_as_the_probabilities():
     out = draw(frame(), [FacePrediction(None, PROBS)])
     for i, p in enumerate(PROBS):
-        row = out[4 + i * BAR_PITCH, 4:4 + BAR_WIDTH + 2]  # the bar's top row, above its label
+        row = out[4 + i * BAR_PITCH, 4 : 4 + BAR_WIDTH + 2]  # the bar's top row, above its label
         green = np.all(row == GREEN, axis=1)
-        assert green.sum() == round(BAR_WIDTH * p) and green[:green.sum()].all(), (LABELS[i], green.sum(), p)
+        assert green.sum() == round(BAR_WIDTH * p) and green[: green.sum()].all(), (LABELS[i], green.sum(), p)
 
 
 def test_in_place_draws_the_same_pixels_on_the_frame_itself():

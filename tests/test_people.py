@@ -6,8 +6,18 @@ import re
 
 import pytest
 
-from bench.people import (JAFFE, SCENARIOS, Scenario, accumulate, drawn_people, jaffe_people, matches,
-                          photo_embeddings, score, write_video)
+from bench.people import (
+    JAFFE,
+    SCENARIOS,
+    Scenario,
+    accumulate,
+    drawn_people,
+    jaffe_people,
+    matches,
+    photo_embeddings,
+    score,
+    write_video,
+)
 from fer.api import Recognizer
 from tests.conftest import run_script
 
@@ -105,7 +115,9 @@ def test_ids_are_p1_p2_again_for_each_source(tmp_path, recognizer, any_pair):
     ids = [{p for faces in run.values() for p, _ in faces} for run in runs]
     assert ids[0] == ids[1] == {"p1", "p2"}
     # the exact loop: the same faces and ids every time (faces of one size may come in either order)
-    assert [sorted(faces) for _, faces in sorted(runs[0].items())] == [sorted(faces) for _, faces in sorted(runs[1].items())]
+    assert [sorted(faces) for _, faces in sorted(runs[0].items())] == [
+        sorted(faces) for _, faces in sorted(runs[1].items())
+    ]
 
 
 def test_people_off_gives_no_person(tmp_path, any_pair):

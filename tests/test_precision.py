@@ -8,12 +8,15 @@ from fer.training.precision import BF16, FP32, resolve_precision
 from tests.conftest import FAST, run_script
 
 
-@pytest.mark.parametrize("flags, expected", [
-    ("fpu sse2 avx2 fma", FP32),  # AVX2-only x86 (Zen 3, Skylake): bf16 would be emulated
-    ("fpu avx2 avx512f avx512_bf16", FP32),  # Cooper Lake, Zen 4, AMX hidden by a VM: bf16 measured slower
-    ("fpu avx2 avx512_bf16 amx_tile amx_bf16", BF16),  # Sapphire Rapids
-    ("fp asimd bf16 i8mm", BF16),  # Arm (Graviton 3)
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ("fpu sse2 avx2 fma", FP32),  # AVX2-only x86 (Zen 3, Skylake): bf16 would be emulated
+        ("fpu avx2 avx512f avx512_bf16", FP32),  # Cooper Lake, Zen 4, AMX hidden by a VM: bf16 measured slower
+        ("fpu avx2 avx512_bf16 amx_tile amx_bf16", BF16),  # Sapphire Rapids
+        ("fp asimd bf16 i8mm", BF16),  # Arm (Graviton 3)
+    ],
+)
 def test_auto_follows_the_cpu_flags(monkeypatch, flags, expected):
     monkeypatch.setenv("FER_CPU_FLAGS", flags)
     precision, why = resolve_precision("auto", "cpu")

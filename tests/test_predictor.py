@@ -67,8 +67,14 @@ def test_predictor_feeds_the_model_the_pixels_training_feeds_it(classifier, dete
     source = JAFFE(root=str(folder))
     records, _ = scan_source(source, CropPolicy(), tmp_path / "cache")
     faces = face_array(source, records, classifier.image_size, tmp_path / "cache", CropPolicy().key())
-    dataset = FaceDataset(records, {source.name: faces}, eval_transform(classifier.image_size),
-                          classifier.mean, classifier.std, classifier.channels)
+    dataset = FaceDataset(
+        records,
+        {source.name: faces},
+        eval_transform(classifier.image_size),
+        classifier.mean,
+        classifier.std,
+        classifier.channels,
+    )
     trained_on = dataset[0][0].numpy()
 
     seen = []
@@ -181,7 +187,11 @@ def test_yunet_detector_finds_real_faces_and_no_noise():
     detector = YuNetFaceDetector()
     noise = np.random.default_rng(0).integers(0, 256, (480, 640), dtype=np.uint8)
     assert detector.detect(noise) == []
-    face = read_grey(JAFFE_FILE) if JAFFE_FILE.is_file() else cv2.cvtColor(draw_face(sample_identity(0), 3, 0, 256), cv2.COLOR_BGR2GRAY)
+    face = (
+        read_grey(JAFFE_FILE)
+        if JAFFE_FILE.is_file()
+        else cv2.cvtColor(draw_face(sample_identity(0), 3, 0, 256), cv2.COLOR_BGR2GRAY)
+    )
     canvas = np.full((480, 640), 90, np.uint8)
     canvas[112:368, 192:448] = face
     canvas[200:328, 20:148] = cv2.resize(face, (128, 128))
@@ -209,7 +219,11 @@ def test_tta_flip_averages_the_logits_of_the_face_and_its_mirror(classifier):
 def test_yunet_boxes_mapped_to_haar_squares():
     from fer.faces.detect import YuNetFaceDetector
 
-    face = read_grey(JAFFE_FILE) if JAFFE_FILE.is_file() else cv2.cvtColor(draw_face(sample_identity(0), 3, 0, 256), cv2.COLOR_BGR2GRAY)
+    face = (
+        read_grey(JAFFE_FILE)
+        if JAFFE_FILE.is_file()
+        else cv2.cvtColor(draw_face(sample_identity(0), 3, 0, 256), cv2.COLOR_BGR2GRAY)
+    )
     canvas = np.full((480, 640), 90, np.uint8)
     canvas[112:368, 192:448] = face
     ((x, y, w, h),) = YuNetFaceDetector(box_scale=1.0, box_shift=(0.0, 0.0)).detect(canvas)

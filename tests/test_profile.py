@@ -16,8 +16,17 @@ import fer
 from fer.data.synthetic_faces import draw_face, sample_identity
 from fer.errors import BadValue, MissingInput
 from fer.export.embedding import remove_embedding_output
-from fer.inference.profile import (DEFAULT_METHOD, MAX_SHIFT, METHODS, Profile, file_sha256, fit_profile, fit_reference_profile,
-                                   learn_references, log_softmax)
+from fer.inference.profile import (
+    DEFAULT_METHOD,
+    MAX_SHIFT,
+    METHODS,
+    Profile,
+    file_sha256,
+    fit_profile,
+    fit_reference_profile,
+    learn_references,
+    log_softmax,
+)
 from fer.inference.runtime import weights_path
 from fer.labels import LABELS
 from tests.conftest import ROOT, compose_config, run_script
@@ -27,8 +36,10 @@ IDENTITY = 7
 
 def drawn(seeds, identity: int = IDENTITY) -> dict[str, list[np.ndarray]]:
     """{label: face crops} of one drawn person."""
-    return {label: [draw_face(sample_identity(identity), i, seed=s, size=128) for s in seeds]
-            for i, label in enumerate(LABELS)}
+    return {
+        label: [draw_face(sample_identity(identity), i, seed=s, size=128) for s in seeds]
+        for i, label in enumerate(LABELS)
+    }
 
 
 def accuracy(recognizer, faces: dict) -> float:
@@ -123,8 +134,9 @@ def test_a_profile_for_another_model_or_a_damaged_file_is_refused_in_one_line(cr
     with pytest.raises(MissingInput, match="no such file"):
         Profile.load(tmp_path / "none.json")
     # a neutral-only profile of the first version (a Gaussian reference with beta and variance, no alpha)
-    older = json.loads(crops_recognizer.calibrate({"neutral": drawn(range(2))["neutral"]}).save(tmp_path / "n.json")
-                       .read_text())
+    older = json.loads(
+        crops_recognizer.calibrate({"neutral": drawn(range(2))["neutral"]}).save(tmp_path / "n.json").read_text()
+    )
     older["params"] = {"reference": "neutral", "beta": 0.01, "variance": 3.0, "learnt_from_subjects": 10}
     (tmp_path / "old.json").write_text(json.dumps(older))
     with pytest.raises(BadValue, match="old.json is not a readable profile .*earlier version"):
@@ -184,20 +196,31 @@ def test_fer_calibrate_writes_a_profile_that_infer_py_applies(photo_folder, tmp_
     rows = {}
     for name, extra in (("base", []), ("calibrated", [f"profile={out}"])):
         jsonl = tmp_path / f"{name}.jsonl"
-        cfg = compose_config("infer", [f"source={photo_folder / 'happiness'}", f"output.jsonl={jsonl}", "display=false",
-                                       "print_faces=false", *extra])
+        cfg = compose_config(
+            "infer",
+            [
+                f"source={photo_folder / 'happiness'}",
+                f"output.jsonl={jsonl}",
+                "display=false",
+                "print_faces=false",
+                *extra,
+            ],
+        )
         assert run(cfg) == 0
         rows[name] = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert len(rows["base"]) == len(rows["calibrated"]) == 2
     assert all(a["probs"] != b["probs"] for a, b in zip(rows["base"], rows["calibrated"]))
 
 
-@pytest.mark.parametrize("layout, named", [
-    ("flat", "no sub-folders"),
-    ("unknown", "sub-folder 'grumpy' is not an expression"),
-    ("blank", "no face was found in any"),
-    ("missing", "no such folder"),
-])
+@pytest.mark.parametrize(
+    "layout, named",
+    [
+        ("flat", "no sub-folders"),
+        ("unknown", "sub-folder 'grumpy' is not an expression"),
+        ("blank", "no face was found in any"),
+        ("missing", "no such folder"),
+    ],
+)
 def test_fer_calibrate_bad_folders_are_one_line_errors_and_nothing_is_written(tmp_path, layout, named):
     source = tmp_path / "me"
     if layout != "missing":
@@ -218,9 +241,20 @@ def test_fer_calibrate_bad_folders_are_one_line_errors_and_nothing_is_written(tm
 def test_evaluate_takes_a_profile(crops_recognizer, tmp_path):
     """fer evaluate applies a profile as infer.py does (on the embedded synthetic faces: no data needed)."""
     profile = crops_recognizer.calibrate(drawn(range(2)), method="bias").save(tmp_path / "p.json")
-    done = run_script(["-m", "fer.cli", "evaluate", "data=synthetic", "data.sources.synthetic.num_identities=5",
-                       f"profile={profile}", f"paths.output_dir={tmp_path / 'eval'}", "progress=false", "dedup=false"],
-                      cwd=ROOT)
+    done = run_script(
+        [
+            "-m",
+            "fer.cli",
+            "evaluate",
+            "data=synthetic",
+            "data.sources.synthetic.num_identities=5",
+            f"profile={profile}",
+            f"paths.output_dir={tmp_path / 'eval'}",
+            "progress=false",
+            "dedup=false",
+        ],
+        cwd=ROOT,
+    )
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert summary["profile"].startswith("method bias") and "accuracy" in done.stdout
 
@@ -257,9 +291,14 @@ def test_neutral_photos_alone_calibrate_with_the_shipped_references(crops_recogn
     assert profile.method == "reference" and profile.params["reference"] == "neutral"
     assert profile.counts == [0, 0, 0, 0, 3, 0, 0] and profile.params["learnt_from_subjects"] >= 10
     recognizer = fer.Recognizer(detector=None, profile=profile.save(tmp_path / "neutral.json"))
-    assert recognizer.predict(drawn([5])["happy"][0])[0]["probs"] != crops_recognizer.predict(
-        drawn([5])["happy"][0])[0]["probs"]
-    assert fer.Recognizer("ensemble", detector=None).calibrate({"neutral": drawn(range(2))["neutral"]}).method == "reference"
+    assert (
+        recognizer.predict(drawn([5])["happy"][0])[0]["probs"]
+        != crops_recognizer.predict(drawn([5])["happy"][0])[0]["probs"]
+    )
+    assert (
+        fer.Recognizer("ensemble", detector=None).calibrate({"neutral": drawn(range(2))["neutral"]}).method
+        == "reference"
+    )
     # a model without references beside it: neutral photos alone cannot calibrate it, and it says what would
     copy = tmp_path / "mine.onnx"
     copy.write_bytes(weights_path(None).read_bytes())

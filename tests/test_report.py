@@ -12,8 +12,16 @@ import sys
 
 import pytest
 
-from bench.report_tables import candidates_measure, candidates_table, checkout, cross_validation, headline, store
-from bench.report_tables import what_helped, writer
+from bench.report_tables import (
+    candidates_measure,
+    candidates_table,
+    checkout,
+    cross_validation,
+    headline,
+    store,
+    what_helped,
+    writer,
+)
 from bench.report_tables.candidates import V2, V3
 from bench.report_tables.cells import KEPT_NOTE
 from tests.conftest import ROOT
@@ -50,11 +58,13 @@ def test_render_only_writes_the_pages_from_the_json_alone(tmp_path):
     (tmp_path / "docs").mkdir()
     for name in ("docs/results.json", "docs/calibration.md", "README.md"):
         shutil.copy(ROOT / name, tmp_path / name)
-    shown = subprocess.run([sys.executable, "bench/report.py", "--help"], cwd=tmp_path, capture_output=True, text=True,
-                           check=True).stdout
+    shown = subprocess.run(
+        [sys.executable, "bench/report.py", "--help"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
     assert "--skip-latency" in shown and "--render-only" in shown and "Regenerate every published figure" in shown
-    subprocess.run([sys.executable, "bench/report.py", "--render-only"], cwd=tmp_path, check=True, capture_output=True,
-                   timeout=60)
+    subprocess.run(
+        [sys.executable, "bench/report.py", "--render-only"], cwd=tmp_path, check=True, capture_output=True, timeout=60
+    )
     assert (tmp_path / "docs" / "results.md").read_text() == (ROOT / "docs" / "results.md").read_text()
     assert (tmp_path / "README.md").read_text() == (ROOT / "README.md").read_text()
     assert json.loads((tmp_path / "docs" / "results.json").read_text()) == COMMITTED  # rendering measures nothing
@@ -93,8 +103,10 @@ def test_sweeps_found_are_measured_the_others_kept_and_differences_follow(tmp_pa
     assert pretraining["date"] == "2026-12-31" and pretraining["compares"] == ["cv/human_cv", "cv/cv_select_unweighted"]
     # both sides kept: the stored difference (from unrounded figures) stays
     assert results["rows"]["helped/cv_synthetic/test_accuracy_mean"]["metrics"]["change"] == -1.83
-    assert "| Adding the synthetic animated domain (10-fold CV, mean) † | cv_select_unweighted | " \
-           "human_synthetic_cv_pretrained | -1.83 |" in "\n".join(what_helped.techniques_table(results))
+    assert (
+        "| Adding the synthetic animated domain (10-fold CV, mean) † | cv_select_unweighted | "
+        "human_synthetic_cv_pretrained | -1.83 |" in "\n".join(what_helped.techniques_table(results))
+    )
 
 
 def test_one_measure_for_every_version_a_shared_run_evaluated_once(tmp_path, monkeypatch):
@@ -106,8 +118,14 @@ def test_one_measure_for_every_version_a_shared_run_evaluated_once(tmp_path, mon
 
     def evaluate(args, out):
         calls.append(args)
-        return {"metrics": {"acc": 0.5 if "split=all" in args else 0.8, "f1": 0.7, "ece": 0.02,
-                            "precision/neutral": 0.1 if "split=all" in args else 0.4}}
+        return {
+            "metrics": {
+                "acc": 0.5 if "split=all" in args else 0.8,
+                "f1": 0.7,
+                "ece": 0.02,
+                "precision/neutral": 0.1 if "split=all" in args else 0.4,
+            }
+        }
 
     monkeypatch.setattr(candidates_measure, "evaluate", evaluate)
     monkeypatch.setattr(candidates_measure, "classify_ms", lambda weights: 0.9)
@@ -115,13 +133,22 @@ def test_one_measure_for_every_version_a_shared_run_evaluated_once(tmp_path, mon
     candidates_measure.measure_candidates(results, tmp_path, store.Stamp("m", "2026-12-31"))
 
     rows = results["rows"]
-    assert rows["v2/z"]["metrics"] == {"ferplus_accuracy": 80.0, "ferplus_macro_f1": 70.0, "ferplus_ece": 0.02,
-                                       "fer2013_accuracy": 80.0, "posed_accuracy": 80.0, "classify_ms": 0.9,
-                                       "int8_mb": 0.7}
+    assert rows["v2/z"]["metrics"] == {
+        "ferplus_accuracy": 80.0,
+        "ferplus_macro_f1": 70.0,
+        "ferplus_ece": 0.02,
+        "fer2013_accuracy": 80.0,
+        "posed_accuracy": 80.0,
+        "classify_ms": 0.9,
+        "int8_mb": 0.7,
+    }
     # the same run in v3's table: zero-shot, so every posed image too, and neutral precision there
     assert rows["v3/cnn_alone"]["metrics"]["posed_all_accuracy"] == 50.0
     assert rows["v3/cnn_alone"]["metrics"]["neutral_precision"] == 0.1
-    assert rows["v3/mf_v1"]["metrics"]["posed_all_accuracy"] is None and rows["v3/mf_v1"]["metrics"]["neutral_precision"] == 0.4
+    assert (
+        rows["v3/mf_v1"]["metrics"]["posed_all_accuracy"] is None
+        and rows["v3/mf_v1"]["metrics"]["neutral_precision"] == 0.4
+    )
     shared = [a for a in calls if a[-1] == "weights=logs/ferplus_only/final/model.int8.onnx"]
     assert len(shared) == len({tuple(a) for a in shared}) == 4  # ferplus, fer2013, posed, posed_all: once each
     assert rows["v3/mf_v2"]["kept"] and rows["v2/e"]["kept"] and not rows["v3/mf_v1"]["kept"]
@@ -136,8 +163,11 @@ def with_figures(**runs: dict) -> store.Results:
         if metrics is None:
             results["rows"].pop(row_id, None)
         else:
-            results["rows"][row_id] = {**results["rows"].get(row_id, {"command": "c", "machine": "m", "date": "d"}),
-                                       "kept": False, "metrics": metrics}
+            results["rows"][row_id] = {
+                **results["rows"].get(row_id, {"command": "c", "machine": "m", "date": "d"}),
+                "kept": False,
+                "metrics": metrics,
+            }
     return results
 
 
@@ -160,21 +190,40 @@ def test_v2_rule_posed_held_out_not_below_v1_then_best_ferplus():
 
 def test_v3_rule_weighs_ferplus_and_zero_shot_alike_and_v2_stays_unless_beaten():
     def run(ferplus, posed, zero_shot, ms=1.0, mb=0.7):
-        return {"ferplus_accuracy": ferplus, "posed_accuracy": posed, "posed_all_accuracy": zero_shot,
-                "classify_ms": ms, "int8_mb": mb}
+        return {
+            "ferplus_accuracy": ferplus,
+            "posed_accuracy": posed,
+            "posed_all_accuracy": zero_shot,
+            "classify_ms": ms,
+            "int8_mb": mb,
+        }
+
     v2, z_cnn = run(85.79, 91.38, None, mb=1.8), run(82.11, 46.55, 48.0, mb=1.8)
     mf, mf_alone = run(84.51, 93.97, None), run(84.60, 57.76, 59.47)
-    base = dict(v3__v2=v2, v3__cnn_alone=z_cnn, v3__mf_v1=mf, v3__mf_v1_alone=mf_alone, v3__mf_v2=None,
-                v3__cnn_taught=None, v3__ensemble=None)
+    base = dict(
+        v3__v2=v2,
+        v3__cnn_alone=z_cnn,
+        v3__mf_v1=mf,
+        v3__mf_v1_alone=mf_alone,
+        v3__mf_v2=None,
+        v3__cnn_taught=None,
+        v3__ensemble=None,
+    )
     results = with_figures(**base)
     scores = {s["candidate"]: s for s in candidates_table.candidate_scores(results)}
-    assert scores["v2"]["A+Z"] == pytest.approx(85.79 + 48.0) and scores["MobileFace V1"]["A+Z"] == pytest.approx(84.51 + 59.47)
+    assert scores["v2"]["A+Z"] == pytest.approx(85.79 + 48.0) and scores["MobileFace V1"]["A+Z"] == pytest.approx(
+        84.51 + 59.47
+    )
     assert scores["MobileFace V2"]["out"] == "no run on FER+ + posed folds"
     assert candidates_table.chosen_v3(results) == "MobileFace V1"  # lower FER+ Valid, far better zero-shot
     assert "| MobileFace V1 **(chosen)** | 84.51 | 93.97 | 59.47 | 143.98 | – |" in "\n".join(
-        candidates_table.v3_rule_table(results))
+        candidates_table.v3_rule_table(results)
+    )
     # a model that only fits FER+ better does not win
-    assert candidates_table.chosen_v3(with_figures(**{**base, "v3__cnn_alone": {**z_cnn, "posed_all_accuracy": 60.0}})) is None
+    assert (
+        candidates_table.chosen_v3(with_figures(**{**base, "v3__cnn_alone": {**z_cnn, "posed_all_accuracy": 60.0}}))
+        is None
+    )
     # the gates: posed held-out below v1's, too slow, too large
     for metric, value in (("posed_accuracy", 80.0), ("classify_ms", 2.5), ("int8_mb", 12.0)):
         assert candidates_table.chosen_v3(with_figures(**{**base, "v3__mf_v1": {**mf, metric: value}})) is None
@@ -197,5 +246,7 @@ def test_the_readme_gets_the_headline_and_the_v3_candidates_only():
     assert "### Latency" not in table and "| candidate | FER+ Valid ECE" not in table
 
     readme = writer.readme_text("# x\n<!-- results:start -->\nold\n<!-- results:end -->\ntail\n", results)
-    assert readme.startswith("# x\n<!-- results:start -->\n## Results\n") and readme.endswith("<!-- results:end -->\ntail\n")
+    assert readme.startswith("# x\n<!-- results:start -->\n## Results\n") and readme.endswith(
+        "<!-- results:end -->\ntail\n"
+    )
     assert "old\n" not in readme

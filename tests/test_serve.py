@@ -23,10 +23,10 @@ from fer.data.synthetic_faces import draw_face, sample_identity
 from fer.errors import BadValue, UserError
 from fer.inference.frames import Frame
 from fer.inference.outputs import records
+from fer.inference.profile import DEFAULT_METHOD
 from fer.labels import LABELS
 from fer.serve.app import create_app
 from fer.serve.options import ServeOptions, is_loopback, parse_options, usage
-from fer.inference.profile import DEFAULT_METHOD
 from fer.serve.service import STOP_WAIT_S, service_detector
 
 FACE = draw_face(sample_identity(0), 3, seed=0, size=200)
@@ -36,7 +36,7 @@ RECORD_KEYS = list(records(Frame("x", 0, 0.0, None), [])[0])  # output.jsonl's k
 def scene(x: int = 20) -> np.ndarray:
     """640x480 with one drawn face (Haar finds it) whose left edge is at `x`."""
     canvas = np.full((480, 640, 3), 80, np.uint8)
-    canvas[140:340, x:x + 200] = FACE
+    canvas[140:340, x : x + 200] = FACE
     return canvas
 
 
@@ -44,7 +44,7 @@ def two_faces(path):
     """A photo with two drawn faces, as tests/test_api.py draws it (not imported: that module loads torch)."""
     canvas = np.full((300, 520, 3), 190, np.uint8)
     for i in range(2):
-        canvas[50:250, 30 + i * 260:230 + i * 260] = draw_face(sample_identity(40 + i), 3 + i, seed=i, size=200)
+        canvas[50:250, 30 + i * 260 : 230 + i * 260] = draw_face(sample_identity(40 + i), 3 + i, seed=i, size=200)
     cv2.imwrite(str(path), canvas)
     return path
 
@@ -55,6 +55,7 @@ def jpeg(image: np.ndarray) -> bytes:
 
 def png_header_bomb(side: int) -> bytes:
     """A 1-bit grey PNG of side x side pixels, all black: a few tens of KB that decode to side² pixels."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -91,6 +92,7 @@ def faces_png(tmp_path_factory):
 
 # --- health, model, predict -------------------------------------------------------------------------
 
+
 def test_healthz_and_model(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     model = client.get("/v1/model").json()
@@ -125,7 +127,9 @@ def test_predict_raw_and_multipart_give_the_apis_records(client, faces_png):
     assert [f["source"] for f in form.json()["faces"]] == ["two faces.png"] * 2
     assert [f["box"] for f in form.json()["faces"]] == [f["box"] for f in answer["faces"]]
     octets = client.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "application/octet-stream"})
-    assert [f["label"] for f in octets.json()["faces"]] == [api_recognizer.predict(cv2.imdecode(np.frombuffer(jpeg(scene()), np.uint8), cv2.IMREAD_GRAYSCALE))[0]["label"]]
+    assert [f["label"] for f in octets.json()["faces"]] == [
+        api_recognizer.predict(cv2.imdecode(np.frombuffer(jpeg(scene()), np.uint8), cv2.IMREAD_GRAYSCALE))[0]["label"]
+    ]
 
 
 def test_no_face_is_an_empty_list(client):
@@ -135,15 +139,19 @@ def test_no_face_is_an_empty_list(client):
 
 
 def test_explain_occlusion_returns_a_png_per_face(client):
-    response = client.post("/v1/predict?explain=occlusion", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"})
+    response = client.post(
+        "/v1/predict?explain=occlusion", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"}
+    )
     (face,) = response.json()["faces"]
     overlay = cv2.imdecode(np.frombuffer(base64.b64decode(face["saliency_png"]), np.uint8), cv2.IMREAD_COLOR)
     assert overlay is not None and overlay.shape == (192, 384, 3)  # the face beside the face under its heatmap
-    assert error_of(client.post("/v1/predict?explain=gradcam", content=b"x", headers={"Content-Type": "image/png"}),
-                    422).startswith("explain='gradcam'")
+    assert error_of(
+        client.post("/v1/predict?explain=gradcam", content=b"x", headers={"Content-Type": "image/png"}), 422
+    ).startswith("explain='gradcam'")
 
 
 # --- errors -----------------------------------------------------------------------------------------
+
 
 def test_bad_bodies_and_types(client):
     def post(body: bytes, kind: str | None = "image/jpeg"):
@@ -153,13 +161,15 @@ def test_bad_bodies_and_types(client):
     assert "empty" in error_of(post(b""), 422)
     assert "not an image" in error_of(post(b"\xff"), 422)
     assert "not an image" in error_of(post(b"<html>hello</html>" * 20), 422)
-    assert "truncated JPEG" in error_of(post(good[:len(good) // 2]), 422)
+    assert "truncated JPEG" in error_of(post(good[: len(good) // 2]), 422)
     assert "text/plain" in error_of(post(b"hello", "text/plain"), 415)
     assert "application/json" in error_of(post(b"{}", "application/json"), 415)
     assert "no Content-Type" in error_of(post(good, None), 415)
     no_field = client.post("/v1/predict", files={"photo": ("a.jpg", good, "image/jpeg")})
     assert "no file field named image" in error_of(no_field, 422)
-    text_field = client.post("/v1/predict", data={"image": "not a file"}, files={"other": ("a.jpg", good, "image/jpeg")})
+    text_field = client.post(
+        "/v1/predict", data={"image": "not a file"}, files={"other": ("a.jpg", good, "image/jpeg")}
+    )
     error_of(text_field, 422)
 
 
@@ -178,8 +188,11 @@ def test_token():
         assert c.get("/v1/model").headers["www-authenticate"] == "Bearer"
         assert c.get("/v1/model", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         error_of(c.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"}), 401)
-        ok = c.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg",
-                                                                    "Authorization": "Bearer s3cret"})
+        ok = c.post(
+            "/v1/predict",
+            content=jpeg(scene()),
+            headers={"Content-Type": "image/jpeg", "Authorization": "Bearer s3cret"},
+        )
         assert ok.status_code == 200 and len(ok.json()["faces"]) == 1
         for query in ("", "?token=nope"):
             with c.websocket_connect("/v1/stream" + query) as ws, pytest.raises(WebSocketDisconnect) as closed:
@@ -224,10 +237,20 @@ def asgi_post(app, headers: dict, chunks: list[bytes], then_wait: bool = False) 
         elif message["type"] == "http.response.body":
             response.body += message.get("body", b"")
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/v1/predict", "raw_path": b"/v1/predict", "query_string": b"", "root_path": "",
-             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/predict",
+        "raw_path": b"/v1/predict",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
     anyio.run(app, scope, receive, send)
     return response
 
@@ -257,11 +280,17 @@ def test_body_limits(small):
 
 def test_pixel_limits_are_checked_before_decoding(small):
     _, c = small
-    over = c.post("/v1/predict", content=cv2.imencode(".png", np.zeros((101, 100), np.uint8))[1].tobytes(),
-                  headers={"Content-Type": "image/png"})
+    over = c.post(
+        "/v1/predict",
+        content=cv2.imencode(".png", np.zeros((101, 100), np.uint8))[1].tobytes(),
+        headers={"Content-Type": "image/png"},
+    )
     assert "100 x 101" in error_of(over, 413)  # width x height
-    under = c.post("/v1/predict", content=cv2.imencode(".png", np.zeros((100, 100), np.uint8))[1].tobytes(),
-                   headers={"Content-Type": "image/png"})
+    under = c.post(
+        "/v1/predict",
+        content=cv2.imencode(".png", np.zeros((100, 100), np.uint8))[1].tobytes(),
+        headers={"Content-Type": "image/png"},
+    )
     assert under.status_code == 200 and under.json()["faces"] == []
 
 
@@ -273,11 +302,15 @@ def test_decompression_bomb_is_refused_without_decoding(client):
     bomb = png_header_bomb(20_000)
     assert len(bomb) < 100_000
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assert "max_pixels" in error_of(client.post("/v1/predict", content=bomb, headers={"Content-Type": "image/png"}), 413)
+    assert "max_pixels" in error_of(
+        client.post("/v1/predict", content=bomb, headers={"Content-Type": "image/png"}), 413
+    )
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KB: far less than 400 MB
     # below Pillow's limit and above ours: our check names the size
     medium = png_header_bomb(8_000)
-    assert "8000 x 8000" in error_of(client.post("/v1/predict", content=medium, headers={"Content-Type": "image/png"}), 413)
+    assert "8000 x 8000" in error_of(
+        client.post("/v1/predict", content=medium, headers={"Content-Type": "image/png"}), 413
+    )
 
 
 class GateDetector:
@@ -297,8 +330,11 @@ def test_busy_workers_answer_503_with_retry_after():
     app = create_app(ServeOptions(workers=1, queue=0), detector_factory=lambda: gate)
     with TestClient(app) as c:
         first = []
-        sender = threading.Thread(target=lambda: first.append(
-            c.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"})))
+        sender = threading.Thread(
+            target=lambda: first.append(
+                c.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"})
+            )
+        )
         sender.start()
         try:
             assert gate.entered.wait(30)  # the only worker is busy
@@ -314,11 +350,21 @@ def test_busy_workers_answer_503_with_retry_after():
 
 # --- the page ---------------------------------------------------------------------------------------
 
+
 def test_page_and_its_files_with_a_content_security_policy(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    for element in ('id="video"', 'id="overlay"', 'id="label"', 'id="bars"', 'id="fps"', 'id="rtt"', 'id="status"',
-                    'type="file"', 'id="token"'):
+    for element in (
+        'id="video"',
+        'id="overlay"',
+        'id="label"',
+        'id="bars"',
+        'id="fps"',
+        'id="rtt"',
+        'id="status"',
+        'type="file"',
+        'id="token"',
+    ):
         assert element in page.text, element
     policy = page.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "ws://testserver" in policy and "frame-ancestors 'none'" in policy
@@ -330,6 +376,7 @@ def test_page_and_its_files_with_a_content_security_policy(client):
 
 
 # --- the stream -------------------------------------------------------------------------------------
+
 
 @pytest.mark.timeout(120)
 def test_stream_answers_frames_tracks_a_face_and_survives_a_bad_frame(client):
@@ -401,7 +448,9 @@ def test_stopping_the_service_joins_every_thread_it_started():
             for socket in (ws, left_open):
                 socket.send_bytes(jpeg(scene()))
                 assert socket.receive_json()["frame"] == 1
-            assert c.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"}).status_code == 200
+            assert (
+                c.post("/v1/predict", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"}).status_code == 200
+            )
             assert len(serve_threads() - before) >= 6  # 2 workers; 2 streams: each a thread, a detector, a follower
     assert sorted(t.name for t in serve_threads() - before) == []  # the other tests' services are still open
 
@@ -413,13 +462,25 @@ async def stop_while_a_connection_hangs(app, gate: GateDetector, release_after_s
     The threads of the service alive right after the stop, and how long the stop took."""
     before = serve_threads()
     lifespan_in, lifespan_out, socket_in, socket_out = (asyncio.Queue() for _ in range(4))
-    lifespan = asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"}}, lifespan_in.get,
-                                         lifespan_out.put))
+    lifespan = asyncio.ensure_future(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}}, lifespan_in.get, lifespan_out.put)
+    )
     await lifespan_in.put({"type": "lifespan.startup"})
     assert (await lifespan_out.get())["type"] == "lifespan.startup.complete"
-    scope = {"type": "websocket", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "ws",
-             "path": "/v1/stream", "raw_path": b"/v1/stream", "query_string": b"", "root_path": "", "headers": [],
-             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "subprotocols": []}
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": "/v1/stream",
+        "raw_path": b"/v1/stream",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+        "subprotocols": [],
+    }
     connection = asyncio.ensure_future(app(scope, socket_in.get, socket_out.put))
     await socket_in.put({"type": "websocket.connect"})
     assert (await socket_out.get())["type"] == "websocket.accept"
@@ -482,6 +543,7 @@ def test_stream_connections_are_bounded_and_other_sites_refused():
 
 # --- options ----------------------------------------------------------------------------------------
 
+
 def test_a_public_address_needs_a_token():
     for host in ("0.0.0.0", "192.168.1.5", "::", "example.org"):
         with pytest.raises(BadValue) as refused:
@@ -494,19 +556,22 @@ def test_a_public_address_needs_a_token():
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost"))
 
 
-@pytest.mark.parametrize("args, named", [
-    (["nope=1"], "unknown option 'nope'"),
-    (["port=abc"], "port=abc: expected a whole number"),
-    (["tta_flip=maybe"], "tta_flip=maybe: expected true or false"),
-    (["port"], "'port' is not key=value"),
-    (["workers=0"], "workers=0: must be at least 1"),
-    (["max_pixels=0"], "max_pixels=0: must be greater than 0"),
-    (["detector=cnn"], "detector=cnn: choose one of haar, yunet, none"),
-    (["ssl_certfile=cert.pem"], "both ssl_certfile"),
-    (["weights=/no/such/model.onnx"], "weights=/no/such/model.onnx: no such file"),
-    (["weights=ensembel"], "weights=ensembel: no such file (or name a shipped model: default, ensemble)"),
-    (["cors_origins=http://a.example"], "cors_origins=http://a.example: expected a list"),
-])
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["nope=1"], "unknown option 'nope'"),
+        (["port=abc"], "port=abc: expected a whole number"),
+        (["tta_flip=maybe"], "tta_flip=maybe: expected true or false"),
+        (["port"], "'port' is not key=value"),
+        (["workers=0"], "workers=0: must be at least 1"),
+        (["max_pixels=0"], "max_pixels=0: must be greater than 0"),
+        (["detector=cnn"], "detector=cnn: choose one of haar, yunet, none"),
+        (["ssl_certfile=cert.pem"], "both ssl_certfile"),
+        (["weights=/no/such/model.onnx"], "weights=/no/such/model.onnx: no such file"),
+        (["weights=ensembel"], "weights=ensembel: no such file (or name a shipped model: default, ensemble)"),
+        (["cors_origins=http://a.example"], "cors_origins=http://a.example: expected a list"),
+    ],
+)
 def test_option_errors_name_the_option(args, named):
     with pytest.raises(UserError) as err:
         parse_options(args, {})
@@ -515,11 +580,25 @@ def test_option_errors_name_the_option(args, named):
 
 def test_options_parse_and_help():
     options = parse_options(["port=9000", "workers=3", "cors_origins=[http://a.example:3000]", "weights=null"], {})
-    assert (options.port, options.workers, options.cors_origins, options.weights) == (9000, 3, ["http://a.example:3000"], None)
+    assert (options.port, options.workers, options.cors_origins, options.weights) == (
+        9000,
+        3,
+        ["http://a.example:3000"],
+        None,
+    )
     assert parse_options(["weights=ensemble"], {}).weights == "ensemble"  # a shipped model's name, not a file
     text = usage()
-    for name in ("host=127.0.0.1", "port=8000", "token=null", "workers=2", "queue=32", "max_pixels=40000000",
-                 "stream_max_fps=30.0", "cors_origins=[]", "ssl_keyfile=null"):
+    for name in (
+        "host=127.0.0.1",
+        "port=8000",
+        "token=null",
+        "workers=2",
+        "queue=32",
+        "max_pixels=40000000",
+        "stream_max_fps=30.0",
+        "cors_origins=[]",
+        "ssl_keyfile=null",
+    ):
         assert name in text, name
 
 
@@ -537,9 +616,19 @@ def test_the_token_never_reaches_the_access_log():
 
     from fer.serve.auth import RedactToken
 
-    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
-                               ("127.0.0.1:5000", "/v1/stream?token=s3cret&x=1"), None)
-    assert RedactToken().filter(record) and record.getMessage() == '127.0.0.1:5000 - "WebSocket /v1/stream?token=***&x=1" [accepted]'
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5000", "/v1/stream?token=s3cret&x=1"),
+        None,
+    )
+    assert (
+        RedactToken().filter(record)
+        and record.getMessage() == '127.0.0.1:5000 - "WebSocket /v1/stream?token=***&x=1" [accepted]'
+    )
 
 
 def test_multipart_uploads_stay_in_memory(client, monkeypatch):
@@ -558,6 +647,7 @@ def test_multipart_uploads_stay_in_memory(client, monkeypatch):
 
 
 # --- calibration profiles ----------------------------------------------------------------------------
+
 
 def calibration_files(seeds=range(2)) -> list[tuple[str, tuple[str, bytes, str]]]:
     """Multipart fields of drawn photos of one person, each named by its expression."""
@@ -593,13 +683,16 @@ def test_a_profile_from_labelled_photos_is_fitted_and_a_stream_applies_it(client
 
 
 def test_profile_requests_that_cannot_be_served_are_named(client):
-    assert "not expressions" in error_of(client.post("/v1/profile", files=[("grumpy", ("a.jpg", jpeg(scene()),
-                                                                                      "image/jpeg"))]), 422)
-    assert "multipart" in error_of(client.post("/v1/profile", content=jpeg(scene()),
-                                               headers={"Content-Type": "image/jpeg"}), 415)
+    assert "not expressions" in error_of(
+        client.post("/v1/profile", files=[("grumpy", ("a.jpg", jpeg(scene()), "image/jpeg"))]), 422
+    )
+    assert "multipart" in error_of(
+        client.post("/v1/profile", content=jpeg(scene()), headers={"Content-Type": "image/jpeg"}), 415
+    )
     blank = np.full((200, 200, 3), 120, np.uint8)
-    assert "no face was found" in error_of(client.post("/v1/profile", files=[("happy", ("a.jpg", jpeg(blank),
-                                                                                      "image/jpeg"))]), 422)
+    assert "no face was found" in error_of(
+        client.post("/v1/profile", files=[("happy", ("a.jpg", jpeg(blank), "image/jpeg"))]), 422
+    )
     assert "choose one of" in error_of(client.post("/v1/profile?method=magic", files=calibration_files([0])), 422)
 
 
@@ -629,6 +722,7 @@ def test_streams_can_build_each_faces_own_baseline():
 
 def test_each_stream_has_its_own_people_and_people_off_gives_none():
     """Stream messages name each face's person (p1, ...); a second connection's people are its own."""
+
     def persons(ws, frames: int = 10) -> list:
         """Each face's person over `frames` answers with a face (the live loop's first answers have none)."""
         found = []
@@ -643,6 +737,9 @@ def test_each_stream_has_its_own_people_and_people_off_gives_none():
     with client_for(workers=1, stream_detect_every=1, stream_max_fps=1000) as c:
         with c.websocket_connect("/v1/stream") as first, c.websocket_connect("/v1/stream") as second:
             assert set(persons(first)) == {"p1"} and set(persons(second)) == {"p1"}
-    with client_for(workers=1, stream_detect_every=1, stream_max_fps=1000, people="off") as c, c.websocket_connect("/v1/stream") as ws:
+    with (
+        client_for(workers=1, stream_detect_every=1, stream_max_fps=1000, people="off") as c,
+        c.websocket_connect("/v1/stream") as ws,
+    ):
         seen = persons(ws)
         assert seen and set(seen) == {None}

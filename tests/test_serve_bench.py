@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import run_script, needs_data
+from tests.conftest import needs_data, run_script
 
 
 @pytest.mark.slow
@@ -19,9 +19,13 @@ def test_quick_bench_prints_every_row():
     assert "the server found 1 face(s), happy" in out
     rows = [line for line in out.splitlines() if line.startswith("| /v1/") or line.startswith("| server RSS")]
     assert [re.match(r"\| ([^|]+?) \| ([^|]+?) \|", row).groups() for row in rows] == [
-        ("/v1/predict", "1 client"), ("/v1/predict", "4 clients"), ("/v1/predict", "16 clients"),
-        ("/v1/stream round trip", "1 tab at 30 fps, 1 s"), ("/v1/stream round trip", "8 tabs at 30 fps, 1 s"),
-        ("server RSS", "20 /v1/predict, 4 clients")], out
+        ("/v1/predict", "1 client"),
+        ("/v1/predict", "4 clients"),
+        ("/v1/predict", "16 clients"),
+        ("/v1/stream round trip", "1 tab at 30 fps, 1 s"),
+        ("/v1/stream round trip", "8 tabs at 30 fps, 1 s"),
+        ("server RSS", "20 /v1/predict, 4 clients"),
+    ], out
     for row in rows[:3]:
         assert re.search(r"\| \d+\.\d req/s \| \d+\.\d \| \d+\.\d \| \d+\.\d \|", row), row
         assert " 0 failed" in row, row

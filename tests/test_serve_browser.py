@@ -47,7 +47,7 @@ def face_frame(expression: str) -> np.ndarray:
     face = draw_face(sample_identity(IDENTITY), LABELS.index(expression), seed=0, size=FACE_SIDE)
     frame = np.full((480, 640, 3), 90, np.uint8)
     top, left = (480 - FACE_SIDE) // 2, (640 - FACE_SIDE) // 2
-    frame[top:top + FACE_SIDE, left:left + FACE_SIDE] = face
+    frame[top : top + FACE_SIDE, left : left + FACE_SIDE] = face
     return frame
 
 
@@ -73,11 +73,20 @@ def server(tmp_path_factory):
     """`python -m fer.serve` on a free loopback port, as a user starts it; terminated after the tests."""
     log = tmp_path_factory.mktemp("serve") / "server.log"
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONUNBUFFERED": "1",
+    }
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "fer.serve", f"port={port}", "host=127.0.0.1"],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fer.serve", f"port={port}", "host=127.0.0.1"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -112,9 +121,17 @@ def chromium(clip: Path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-fake-ui-for-media-stream",
-                     "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={clip}",
-                     "--window-size=1100,800", "--disable-extensions", "--no-first-run"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+        "--window-size=1100,800",
+        "--disable-extensions",
+        "--no-first-run",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # chromedriver given by path: Selenium Manager (which may download drivers) never runs
@@ -154,8 +171,12 @@ def test_page_streams_the_camera_and_reads_an_image(server, browser, tmp_path):
 
     # the camera's frames go over the WebSocket and come back with the face (the stream's live loop shows
     # a face once a full-frame scan has found it: the first frames have none)
-    wait_for(browser, "window.ferState && window.ferState.frames >= 10 && window.ferState.lastFaces.length > 0",
-             STREAM_TIMEOUT_S, "10 answered frames, the last with a face")
+    wait_for(
+        browser,
+        "window.ferState && window.ferState.frames >= 10 && window.ferState.lastFaces.length > 0",
+        STREAM_TIMEOUT_S,
+        "10 answered frames, the last with a face",
+    )
     state = browser.execute_script("return window.ferState")
     assert text(browser, "status") == "streaming"
     assert text(browser, "label") == "happy", state["lastFaces"]
@@ -166,15 +187,22 @@ def test_page_streams_the_camera_and_reads_an_image(server, browser, tmp_path):
     assert face["person"] == "p1", face  # the stream's first person
 
     # the person's strip of the last minute, with their current label
-    people = wait_for(browser, "Array.from(document.querySelectorAll('#people > .person')).map("
-                               "row => [row.dataset.person, row.dataset.label])", 10, "the person's strip")
+    people = wait_for(
+        browser,
+        "Array.from(document.querySelectorAll('#people > .person')).map("
+        "row => [row.dataset.person, row.dataset.label])",
+        10,
+        "the person's strip",
+    )
     assert people == [["p1", "happy"]], people
 
     # the seven bars: the model's labels, probabilities summing to 1, happy the longest
     with urllib.request.urlopen(url + "/v1/model", timeout=10) as response:
         labels = json.load(response)["labels"]
-    bars = {bar.get_attribute("data-label"): float(bar.get_attribute("data-p"))
-            for bar in browser.find_elements("css selector", "#bars > *")}
+    bars = {
+        bar.get_attribute("data-label"): float(bar.get_attribute("data-p"))
+        for bar in browser.find_elements("css selector", "#bars > *")
+    }
     assert list(bars) == labels and len(labels) == 7
     assert sum(bars.values()) == pytest.approx(1.0, abs=0.01), bars
     assert max(bars, key=bars.get) == "happy", bars
@@ -198,18 +226,28 @@ def test_page_streams_the_camera_and_reads_an_image(server, browser, tmp_path):
     still = wait_for(browser, "window.ferState.still", 30, "the image's answer")
     assert [f["label"] for f in still["faces"]] == ["surprise"], still
     assert (still["width"], still["height"]) == (640, 480)
-    items = wait_for(browser, "Array.from(document.querySelectorAll('#still-faces li')).map(li => li.textContent)",
-                     10, "the image's faces listed")
+    items = wait_for(
+        browser,
+        "Array.from(document.querySelectorAll('#still-faces li')).map(li => li.textContent)",
+        10,
+        "the image's faces listed",
+    )
     assert len(items) == 1 and items[0].startswith("surprise "), items  # one photo: no person id
     assert browser.execute_script("return document.getElementById('still').width") == 640
 
     # the live stream kept going (the video's answers own #label) and the page logged no error
     frames = browser.execute_script("return window.ferState.frames")
-    wait_for(browser, f"window.ferState.frames > {frames} && "
-                      "document.getElementById('label').textContent === 'happy'", 20,
-             "more answered frames, #label still the video's happy face, after the image")
-    errors = [entry["message"] for entry in browser.get_log("browser")
-              if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
+    wait_for(
+        browser,
+        f"window.ferState.frames > {frames} && document.getElementById('label').textContent === 'happy'",
+        20,
+        "more answered frames, #label still the video's happy face, after the image",
+    )
+    errors = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]
+    ]
     assert not errors, errors
 
 
@@ -225,8 +263,12 @@ def test_calibrate_to_me_walks_through_the_expressions_fits_applies_and_offers_t
         driver.get(url + "/?calibrate_ms=150")
         wait_for(driver, "window.ferState && window.ferState.frames >= 5", STREAM_TIMEOUT_S, "5 answered frames")
         driver.find_element("id", "calibrate").click()
-        wait_for(driver, "document.getElementById('calibrate-prompt').textContent.startsWith('Show: neutral')", 10,
-                 "the guide's first expression, neutral")
+        wait_for(
+            driver,
+            "document.getElementById('calibrate-prompt').textContent.startsWith('Show: neutral')",
+            10,
+            "the guide's first expression, neutral",
+        )
         description = wait_for(driver, "window.ferState.profile", 120, "the profile applied to the stream")
         assert description.startswith("method "), description
         calibration = driver.execute_script("return window.ferState.calibration")
@@ -244,10 +286,17 @@ def test_calibrate_to_me_walks_through_the_expressions_fits_applies_and_offers_t
         if os.environ.get("FER_CALIBRATION_SCREENSHOT"):
             shutil.copyfile(shot, os.environ["FER_CALIBRATION_SCREENSHOT"])
         driver.find_element("id", "profile-clear").click()
-        wait_for(driver, "window.ferState.profile === null && "
-                         "document.getElementById('profile-name').textContent === 'none'", 10, "the profile cleared")
-        errors = [entry["message"] for entry in driver.get_log("browser")
-                  if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
+        wait_for(
+            driver,
+            "window.ferState.profile === null && document.getElementById('profile-name').textContent === 'none'",
+            10,
+            "the profile cleared",
+        )
+        errors = [
+            entry["message"]
+            for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]
+        ]
         assert not errors, errors
     finally:
         driver.quit()

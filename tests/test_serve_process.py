@@ -20,8 +20,11 @@ from fer.data.synthetic_faces import draw_face, sample_identity
 from tests.conftest import ROOT
 
 START_TIMEOUT_S = 90
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-       "PYTHONUNBUFFERED": "1"}
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    "PYTHONUNBUFFERED": "1",
+}
 
 
 def face_jpeg() -> bytes:
@@ -41,8 +44,15 @@ class Server:
     """A started `fer serve` process; its port is read from uvicorn's "running on" line (port=0: any free port)."""
 
     def __init__(self, command: list[str]) -> None:
-        self.process = subprocess.Popen([*command, "port=0", "workers=1"], cwd=ROOT, env=ENV, text=True,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [*command, "port=0", "workers=1"],
+            cwd=ROOT,
+            env=ENV,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         self.lines: list[str] = []
         self.started = threading.Event()
         self.port: int | None = None
@@ -119,14 +129,18 @@ def test_help_lists_the_command_and_its_options():
     assert unknown.returncode == 2 and "unknown command 'train'" in unknown.stderr
 
 
-@pytest.mark.parametrize("args, says", [
-    (["host=0.0.0.0"], "host=0.0.0.0 lets other machines connect: set token="),
-    (["port=http"], "port=http: expected a whole number"),
-    (["colour=blue"], "unknown option 'colour'"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["host=0.0.0.0"], "host=0.0.0.0 lets other machines connect: set token="),
+        (["port=http"], "port=http: expected a whole number"),
+        (["colour=blue"], "unknown option 'colour'"),
+    ],
+)
 def test_a_wrong_start_is_one_line_and_exit_2(args, says):
     env_token = {k: v for k, v in ENV.items() if k != "FER_SERVE_TOKEN"}
-    result = subprocess.run([sys.executable, "-m", "fer.serve", *args], cwd=ROOT, env=env_token, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "fer.serve", *args], cwd=ROOT, env=env_token, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and says in result.stderr and "Traceback" not in result.stderr, result.stderr

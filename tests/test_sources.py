@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fer.data.scan import DataConfigError, scan_source
-from fer.data.sources import CKPlus, CKPlus48, FER2013, FERG, JAFFE, ImageFolder
+from fer.data.sources import FER2013, FERG, JAFFE, CKPlus, CKPlus48, ImageFolder
 from fer.faces.crop import CropPolicy
 from fer.faces.detect import HaarFaceDetector
 from fer.faces.image_io import read_grey

@@ -6,14 +6,18 @@ import pytest
 
 from fer.data.record import FaceRecord
 from fer.data.scan import scan_source
-from fer.data.sources import CKPlus48, FER2013, JAFFE
+from fer.data.sources import FER2013, JAFFE, CKPlus48
 from fer.data.splits import check_subject_independence, split_records
 from fer.faces.crop import CropPolicy
 from tests.conftest import DATA_DIR, needs_data
 
 
 def records(n_subjects=30, per_subject=5):
-    return [FaceRecord(f"f{s}_{i}", i % 7, "human", f"src/S{s}", "src") for s in range(n_subjects) for i in range(per_subject)]
+    return [
+        FaceRecord(f"f{s}_{i}", i % 7, "human", f"src/S{s}", "src")
+        for s in range(n_subjects)
+        for i in range(per_subject)
+    ]
 
 
 def subjects(recs):
@@ -52,7 +56,10 @@ def test_bad_fold_is_named():
 @needs_data("ckplus48", "jaffe")
 def test_real_human_data_has_no_subject_in_two_splits(tmp_path):
     everything = []
-    for source, name in ((CKPlus48(root=str(DATA_DIR / "ckplus48")), "ckplus48"), (JAFFE(root=str(DATA_DIR / "jaffe")), "jaffe")):
+    for source, name in (
+        (CKPlus48(root=str(DATA_DIR / "ckplus48")), "ckplus48"),
+        (JAFFE(root=str(DATA_DIR / "jaffe")), "jaffe"),
+    ):
         source.name = name
         everything.append(scan_source(source, CropPolicy(), tmp_path)[0])
     for fold in range(10):
@@ -83,4 +90,3 @@ def test_real_fer2013_keeps_the_official_test_split(tmp_path):
     assert len(splits["test"]) == 3589  # all of PublicTest, duplicates included, as published
     assert report.skipped["duplicate"] > 0  # FER2013's training copies are dropped
     assert 0.08 < len(splits["val"]) / (len(splits["train"]) + len(splits["val"])) < 0.12
-

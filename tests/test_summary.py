@@ -29,13 +29,31 @@ def probs(**given: float) -> dict:
 
 def face(frame: int, time_s: float, index: int, person, given: dict, source: str = "clip.mp4", box=None) -> dict:
     p = probs(**given)
-    return {"source": source, "frame": frame, "time_s": time_s, "face": index, "person": person,
-            "box": box or [10, 10, 40, 40], "label": max(p, key=p.get), "score": max(p.values()), "probs": p}
+    return {
+        "source": source,
+        "frame": frame,
+        "time_s": time_s,
+        "face": index,
+        "person": person,
+        "box": box or [10, 10, 40, 40],
+        "label": max(p, key=p.get),
+        "score": max(p.values()),
+        "probs": p,
+    }
 
 
 def no_face(frame: int, time_s: float, source: str = "clip.mp4") -> dict:
-    return {"source": source, "frame": frame, "time_s": time_s, "face": None, "person": None, "box": None,
-            "label": None, "score": None, "probs": None}
+    return {
+        "source": source,
+        "frame": frame,
+        "time_s": time_s,
+        "face": None,
+        "person": None,
+        "box": None,
+        "label": None,
+        "score": None,
+        "probs": None,
+    }
 
 
 def scripted_frames() -> list[list[dict]]:
@@ -107,8 +125,12 @@ def test_a_cut_counts_at_most_max_gap_s():
 
 
 def test_still_images_are_summarised_by_sightings():
-    rows = [face(0, 0.0, 0, "p1", HAPPY, source="a.png"), face(0, 0.0, 1, None, SAD, source="a.png"),
-            face(0, 0.0, 0, "p1", SAD, source="b.png"), no_face(0, 0.0, source="c.png")]
+    rows = [
+        face(0, 0.0, 0, "p1", HAPPY, source="a.png"),
+        face(0, 0.0, 1, None, SAD, source="a.png"),
+        face(0, 0.0, 0, "p1", SAD, source="b.png"),
+        no_face(0, 0.0, source="c.png"),
+    ]
     summary = summarise(rows)
     (row,) = summary.rows()
     assert row["seconds_visible"] == 0.0 and row["sightings"] == 2 and row["changes"] == 0
@@ -173,8 +195,16 @@ def two_hour_stream(summary: PeopleSummary, start_s: float, end_s: float, fps: f
             if name == "p3" and 1800 <= time_s % 3600 < 2400:
                 continue
             label = LABELS[(int(time_s // 40) + index) % len(LABELS)]
-            rows.append(face(frame, time_s, index, name, {label: 0.8, "neutral": 0.2} if label != "neutral"
-                             else {"neutral": 0.8, "sad": 0.2}, source="long.mp4"))
+            rows.append(
+                face(
+                    frame,
+                    time_s,
+                    index,
+                    name,
+                    {label: 0.8, "neutral": 0.2} if label != "neutral" else {"neutral": 0.8, "sad": 0.2},
+                    source="long.mp4",
+                )
+            )
         summary.add(rows)
 
 
@@ -218,8 +248,11 @@ def people_summary(count: int, length_s: float, fps: float = 5.0) -> PeopleSumma
     summary = PeopleSummary()
     for frame in range(int(length_s * fps)):
         time_s = frame / fps
-        rows = [face(frame, time_s, i, f"p{i + 1}", HAPPY if (time_s + i) % 4 < 2 else SAD, box=[i * 20, 20, 60, 60])
-                for i in range(count) if time_s >= i * length_s / (2 * count)]
+        rows = [
+            face(frame, time_s, i, f"p{i + 1}", HAPPY if (time_s + i) % 4 < 2 else SAD, box=[i * 20, 20, 60, 60])
+            for i in range(count)
+            if time_s >= i * length_s / (2 * count)
+        ]
         summary.add(rows or [no_face(frame, time_s)], image)
     return summary
 
@@ -242,7 +275,17 @@ def test_time_axis_ticks_read_as_seconds_minutes_hours():
     short, medium, long = TimeAxis(0, 10, 0, 1000), TimeAxis(0, 125, 0, 1000), TimeAxis(0, 7200, 0, 1000)
     assert [short.label(t) for t in short.ticks()] == ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
     assert [medium.label(t) for t in medium.ticks()][:4] == ["0:00", "0:15", "0:30", "0:45"]
-    assert [long.label(t) for t in long.ticks()] == ["0:00", "0:15", "0:30", "0:45", "1:00", "1:15", "1:30", "1:45", "2:00"]
+    assert [long.label(t) for t in long.ticks()] == [
+        "0:00",
+        "0:15",
+        "0:30",
+        "0:45",
+        "1:00",
+        "1:15",
+        "1:30",
+        "1:45",
+        "2:00",
+    ]
     assert [short.unit(), medium.unit(), long.unit()] == ["seconds", "m:ss", "h:mm"]
     assert len(TimeAxis(0, 2.5, 0, 1000).ticks()) == 6 and TimeAxis(0, 2.5, 0, 1000).label(0.5) == "0.5"
     assert (clock(754), clock(5400), clock(61.25, 1)) == ("12:34", "1:30:00", "1:01.2")
@@ -255,14 +298,18 @@ def test_report_is_one_self_contained_page(tmp_path):
     page = path.read_text()
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     sources = re.findall(r'(?:src|href)="([^"]*)"', page)
-    assert len(sources) == 1 + 3 and all(s.startswith("data:image/png;base64,") for s in sources)  # timeline + thumbnails
+    assert len(sources) == 1 + 3 and all(
+        s.startswith("data:image/png;base64,") for s in sources
+    )  # timeline + thumbnails
     assert "http" not in page and "url(" not in page and "<link" not in page and "<script" not in page
     for name in ("p1", "p2", "p3"):
         assert f"<h2>{name}</h2>" in page
     assert "Faces without a person: 1" in page
     timeline = base64.b64decode(sources[0].split(",", 1)[1])
-    assert cv2.imdecode(np.frombuffer(timeline, np.uint8), cv2.IMREAD_COLOR).shape[0] == cv2.imread(
-        str(write_timeline(summary, tmp_path / "t.png"))).shape[0]
+    assert (
+        cv2.imdecode(np.frombuffer(timeline, np.uint8), cv2.IMREAD_COLOR).shape[0]
+        == cv2.imread(str(write_timeline(summary, tmp_path / "t.png"))).shape[0]
+    )
     assert "<h2>&lt;b&gt;</h2>" in report_html(summarise([face(0, 0.0, 0, "<b>", HAPPY)]))  # names are escaped
 
 
@@ -297,8 +344,10 @@ def test_summary_files_check_their_names_before_the_run(tmp_path):
 
 
 def test_summaries_import_no_torch():
-    code = ("import sys, fer\nfer.summarise\nimport fer.inference.timeline\n"
-            "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules, sorted(sys.modules)")
+    code = (
+        "import sys, fer\nfer.summarise\nimport fer.inference.timeline\n"
+        "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules, sorted(sys.modules)"
+    )
     run_script(["-c", code], cwd=ROOT)
 
 
@@ -307,9 +356,18 @@ def test_infer_py_writes_the_summary_timeline_and_report(tmp_path):
 
     video = make_video(tmp_path / "clip.mp4")
     out = {name: tmp_path / name for name in ("faces.jsonl", "people.json", "timeline.png", "report.html")}
-    run_script(["infer.py", f"source={video}", "display=false", f"output.jsonl={out['faces.jsonl']}",
-                f"output.summary={out['people.json']}", f"output.timeline={out['timeline.png']}",
-                f"output.report={out['report.html']}", f"hydra.run.dir={tmp_path / 'run'}"])
+    run_script(
+        [
+            "infer.py",
+            f"source={video}",
+            "display=false",
+            f"output.jsonl={out['faces.jsonl']}",
+            f"output.summary={out['people.json']}",
+            f"output.timeline={out['timeline.png']}",
+            f"output.report={out['report.html']}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ]
+    )
     document = json.loads(out["people.json"].read_text())
     # Records name their person once the tracker assigns one (the `person` key); records without it are
     # counted as unassigned faces. Either way the face in the video must be in the summary.

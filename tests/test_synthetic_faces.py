@@ -1,4 +1,5 @@
 """Tests for the procedural cartoon-face generator (fer.data.synthetic_faces)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -117,8 +118,7 @@ def test_expressions_are_learnable_on_unseen_identities():
     classes blur together scores near 0.14."""
     x_train, y_train = _dataset(range(60), 700, seed_offset=0)
     x_test, y_test = _dataset(range(10_000, 10_030), 350, seed_offset=1_000_000)
-    pred = _softmax_regression(_gradient_histograms(x_train), y_train, _gradient_histograms(x_test),
-                               len(EXPRESSIONS))
+    pred = _softmax_regression(_gradient_histograms(x_train), y_train, _gradient_histograms(x_test), len(EXPRESSIONS))
     accuracy = float((pred == y_test).mean())
     per_class = [float((pred[y_test == c] == c).mean()) for c in range(len(EXPRESSIONS))]
     assert accuracy > 0.40, (accuracy, dict(zip(EXPRESSIONS, per_class)))

@@ -3,7 +3,6 @@
 import json
 import threading
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -53,7 +52,7 @@ class MovingFaceCamera:
         canvas = np.full((SIZE[1], SIZE[0], 3), 80, np.uint8)
         if self.served < self.leaves_at:
             x = face_x(self.served)
-            canvas[140:340, x:x + 200] = FACE
+            canvas[140:340, x : x + 200] = FACE
         self.served += 1
         return True, canvas
 
@@ -65,7 +64,7 @@ def face_offset() -> float:
     """Where Haar puts the drawn face's box centre, relative to the face image's left edge."""
     canvas = np.full((SIZE[1], SIZE[0]), 80, np.uint8)
     canvas[140:340, 100:300] = cv2.cvtColor(FACE, cv2.COLOR_BGR2GRAY)
-    (x, _, w, _), = HaarFaceDetector().detect(canvas)
+    ((x, _, w, _),) = HaarFaceDetector().detect(canvas)
     return x + w / 2 - 100
 
 
@@ -189,8 +188,9 @@ def test_video_files_stay_exact_unless_realtime(tmp_path, onnx_model):
     outputs = {}
     for name, extra in {"a": [], "b": [], "live": ["realtime=true"]}.items():
         out = tmp_path / f"{name}.jsonl"
-        cfg = compose_config("infer", [f"source={video}", f"weights={onnx_model}", f"output.jsonl={out}",
-                                       "display=false", *extra])
+        cfg = compose_config(
+            "infer", [f"source={video}", f"weights={onnx_model}", f"output.jsonl={out}", "display=false", *extra]
+        )
         assert run(cfg) == 0
         outputs[name] = out.read_text()
     assert outputs["a"] == outputs["b"]  # exact mode: the same records on every run
@@ -231,7 +231,7 @@ def three_faces() -> np.ndarray:
     grey = np.full((SIZE[1], SIZE[0]), 80, np.uint8)
     for i, x in enumerate((15, 225, 435)):
         face = draw_face(sample_identity(i), 3, seed=i, size=190)
-        grey[140:330, x:x + 190] = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+        grey[140:330, x : x + 190] = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
     return grey
 
 

@@ -58,9 +58,16 @@ def max_logged(run_dir: Path, key: str) -> float:
 def test_synthetic_default_is_learnable(tmp_path):
     # The embedded default must teach something: well above the 14% of chance on unseen identities.
     # (57% here with these settings; the full default reaches far higher, see the README.)
-    results = run_train([*FAST, "trainer.max_epochs=8", "model.arch.backbone_kwargs.widths=[16,32,64]",
-                         "data.sources.synthetic.num_identities=60",
-                         "data.sources.synthetic.images_per_identity=21"], tmp_path)
+    results = run_train(
+        [
+            *FAST,
+            "trainer.max_epochs=8",
+            "model.arch.backbone_kwargs.widths=[16,32,64]",
+            "data.sources.synthetic.num_identities=60",
+            "data.sources.synthetic.images_per_identity=21",
+        ],
+        tmp_path,
+    )
     assert results["test"]["test/acc"] > 0.4
 
 
@@ -78,12 +85,15 @@ def test_human_plus_synthetic_reports_per_domain_test_metrics(tmp_path):
     assert all(len(s) == 1 for s in splits_of.values())
 
 
-@pytest.mark.parametrize("logger, artefact", [
-    ("csv", "csv/*/metrics.csv"),
-    ("tensorboard", "tensorboard/**/events.out.tfevents.*"),
-    ("wandb", "wandb/offline-run-*"),
-    ("none", None),
-])
+@pytest.mark.parametrize(
+    "logger, artefact",
+    [
+        ("csv", "csv/*/metrics.csv"),
+        ("tensorboard", "tensorboard/**/events.out.tfevents.*"),
+        ("wandb", "wandb/offline-run-*"),
+        ("none", None),
+    ],
+)
 def test_loggers(tmp_path, logger, artefact):
     run_train([*FAST, f"logger={logger}", "trainer.max_epochs=1"], tmp_path)
     assert (tmp_path / "metrics.json").is_file()
@@ -116,17 +126,33 @@ def cli(tmp_path: Path, *extra: str, multirun: bool = False) -> list[str]:
 def test_resume_after_sigkill_repeats_the_uninterrupted_run(tmp_path, precision):
     # The loader workers users run (data.num_workers=2, persistent), and mixup + cutmix on: every
     # draw must repeat after a resume. Val and test metrics and the fitted temperature are compared.
-    args = [a for a in cli(tmp_path, "trainer.max_epochs=3", f"trainer.precision={precision}",
-                           "model.arch.backbone_kwargs.widths=[16,32,64]", "data.sources.synthetic.images_per_identity=21",
-                           "data.batch_size=16", "model.mixing.prob=0.5",
-                           "model.mixing.mixup_alpha=0.2", "model.mixing.cutmix_alpha=1.0") if "num_workers" not in a]
+    args = [
+        a
+        for a in cli(
+            tmp_path,
+            "trainer.max_epochs=3",
+            f"trainer.precision={precision}",
+            "model.arch.backbone_kwargs.widths=[16,32,64]",
+            "data.sources.synthetic.images_per_identity=21",
+            "data.batch_size=16",
+            "model.mixing.prob=0.5",
+            "model.mixing.mixup_alpha=0.2",
+            "model.mixing.cutmix_alpha=1.0",
+        )
+        if "num_workers" not in a
+    ]
     straight = tmp_path / "straight"
     run_script([*args, f"hydra.run.dir={straight}"])
 
     killed = tmp_path / "killed"
     env = {**os.environ, "FER_DATA_DIR": str(DATA_DIR)}
-    process = subprocess.Popen([sys.executable, *args, f"hydra.run.dir={killed}"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, *args, f"hydra.run.dir={killed}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     last = killed / "checkpoints" / "last.ckpt"
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:
@@ -183,8 +209,13 @@ def _loads(path: Path) -> bool:
 
 @pytest.mark.slow
 def test_multirun_goes_on_after_a_failing_job(tmp_path):
-    run_script([*cli(tmp_path, "trainer.max_epochs=1", multirun=True), "model.optimizer.name=adamw,no_such_optimizer",
-                         f"hydra.sweep.dir={tmp_path}"])
+    run_script(
+        [
+            *cli(tmp_path, "trainer.max_epochs=1", multirun=True),
+            "model.optimizer.name=adamw,no_such_optimizer",
+            f"hydra.sweep.dir={tmp_path}",
+        ]
+    )
     assert (tmp_path / "0" / "metrics.json").is_file()
     assert "no_such_optimizer" in (tmp_path / "1" / "failed.txt").read_text()
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -194,8 +225,13 @@ def test_multirun_goes_on_after_a_failing_job(tmp_path):
 
 @pytest.mark.slow
 def test_cross_validation_sweep_summarises_folds(tmp_path):
-    run_script([*cli(tmp_path, "trainer.max_epochs=1", "data.num_folds=3", multirun=True), "data.fold=0,1,2",
-                f"hydra.sweep.dir={tmp_path}"])
+    run_script(
+        [
+            *cli(tmp_path, "trainer.max_epochs=1", "data.num_folds=3", multirun=True),
+            "data.fold=0,1,2",
+            f"hydra.sweep.dir={tmp_path}",
+        ]
+    )
     summary = json.loads((tmp_path / "summary.json").read_text())
     (group,) = summary["groups"].values()
     assert group["runs"] == 3 and len(group["test/acc"]["values"]) == 3
@@ -204,16 +240,27 @@ def test_cross_validation_sweep_summarises_folds(tmp_path):
 
 @pytest.mark.slow
 def test_optuna_sweep_runs_trials(tmp_path):
-    run_script([*cli(tmp_path, "trainer.max_epochs=1", multirun=True), "hparams_search=optuna", "hydra.sweeper.n_trials=2",
-                "hydra.sweeper.sampler.n_startup_trials=1", f"hydra.sweep.dir={tmp_path}"])
+    run_script(
+        [
+            *cli(tmp_path, "trainer.max_epochs=1", multirun=True),
+            "hparams_search=optuna",
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.sampler.n_startup_trials=1",
+            f"hydra.sweep.dir={tmp_path}",
+        ]
+    )
     assert (tmp_path / "optimization_results.yaml").is_file()
     assert len(list(tmp_path.glob("*/metrics.json"))) == 2
 
 
 @pytest.mark.slow
 def test_ddp_on_cpu_with_two_processes(tmp_path):
-    run_script([*cli(tmp_path, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=1"),
-                f"hydra.run.dir={tmp_path}"])
+    run_script(
+        [
+            *cli(tmp_path, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=1"),
+            f"hydra.run.dir={tmp_path}",
+        ]
+    )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert "test/acc" in metrics["test"]
     assert metrics["precision"]["used"] == resolve_precision("auto", "cpu")[0]  # trainer.precision=auto
@@ -226,8 +273,10 @@ def test_design_card_mix_human_plus_ferg(tmp_path):
     for name in ("ckplus48", "jaffe"):
         if (DATA_DIR / name).is_dir():
             (data_dir / name).symlink_to(DATA_DIR / name)
-    results = run_train([*FAST_TRAINER, "data=human+ferg", f"paths.data_dir={data_dir}", "trainer.max_epochs=1",
-                         "data.num_folds=3"], tmp_path / "run")
+    results = run_train(
+        [*FAST_TRAINER, "data=human+ferg", f"paths.data_dir={data_dir}", "trainer.max_epochs=1", "data.num_folds=3"],
+        tmp_path / "run",
+    )
     with open(tmp_path / "run" / "split_manifest.csv") as handle:
         sources = {r["source"] for r in csv.DictReader(handle)}
     assert "ferg" in sources and "test/animated/acc" in results["test"]
@@ -235,9 +284,17 @@ def test_design_card_mix_human_plus_ferg(tmp_path):
 
 
 def test_human_plus_ferg_falls_back_to_synthetic_characters(tmp_path, caplog):
-    results = run_train([*FAST_TRAINER, "data=human+ferg", f"paths.data_dir={tmp_path / 'empty'}",
-                         "trainer.max_epochs=1", "data.sources.ferg.fallback.num_identities=20",
-                         "data.sources.ferg.fallback.images_per_identity=14"], tmp_path / "run")
+    results = run_train(
+        [
+            *FAST_TRAINER,
+            "data=human+ferg",
+            f"paths.data_dir={tmp_path / 'empty'}",
+            "trainer.max_epochs=1",
+            "data.sources.ferg.fallback.num_identities=20",
+            "data.sources.ferg.fallback.images_per_identity=14",
+        ],
+        tmp_path / "run",
+    )
     assert "using its fallback Synthetic" in caplog.text
     assert "test/animated/acc" in results["test"]
 

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from tests.conftest import ROOT, run_script
@@ -41,8 +39,9 @@ def test_camera_that_cannot_be_opened():
 
 def test_unreadable_weights(tmp_path, image):
     (tmp_path / "model.onnx").write_bytes(b"not a model")
-    line = one_line_error(run_script(["infer.py", f"source={image}", f"weights={tmp_path / 'model.onnx'}",
-                                      "display=false"], check=False))
+    line = one_line_error(
+        run_script(["infer.py", f"source={image}", f"weights={tmp_path / 'model.onnx'}", "display=false"], check=False)
+    )
     assert line.startswith("error: weights:") and "model.onnx" in line
 
 
@@ -52,8 +51,13 @@ def test_unknown_option_value(image):
 
 
 def test_full_traceback_on_request(tmp_path):
-    result = subprocess.run([sys.executable, "infer.py", f"source={tmp_path / 'nowhere'}", "display=false"],
-                            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "HYDRA_FULL_ERROR": "1"})
+    result = subprocess.run(
+        [sys.executable, "infer.py", f"source={tmp_path / 'nowhere'}", "display=false"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HYDRA_FULL_ERROR": "1"},
+    )
     assert result.returncode != 0 and "Traceback" in result.stderr and "MissingInput" in result.stderr
 
 
@@ -98,8 +102,15 @@ def run_on_a_terminal(args: list[str], timeout: float = 300) -> str:
     """Run an entry point with stdout and stderr on a pseudo-terminal, as in a user's shell; all it printed."""
     controller, terminal = pty.openpty()
     env = {**os.environ, "COLUMNS": "120", "TERM": "xterm"}
-    process = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=terminal, stderr=terminal,
-                               stdin=subprocess.DEVNULL, env=env, close_fds=True)
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=terminal,
+        stderr=terminal,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        close_fds=True,
+    )
     os.close(terminal)
     chunks = []
     while True:
@@ -140,7 +151,8 @@ def test_progress_false_and_piped_output_print_the_summary_only(folder):
     assert "4/4" not in quiet and "4 images, 8 face(s), 0 failed" in quiet
     piped = run_script(["infer.py", f"source={folder}", "display=false", "print_faces=false"])
     assert [line for line in piped.stdout.splitlines() if line.strip()] == [
-        line for line in piped.stdout.splitlines() if "4 images, 8 face(s), 0 failed" in line]
+        line for line in piped.stdout.splitlines() if "4 images, 8 face(s), 0 failed" in line
+    ]
     assert "4/4" not in piped.stderr
 
 
@@ -154,13 +166,20 @@ def test_video_progress_knows_its_length(tmp_path):
 
 
 def test_evaluate_on_a_terminal_shows_faces_done_out_of_the_total(tmp_path):
-    from tests.trees import make_fer2013_folders
     from tests.tiny_models import make_model_file
+    from tests.trees import make_fer2013_folders
 
     root = make_fer2013_folders(tmp_path / "data" / "fer2013", twins=True)
     weights = make_model_file(tmp_path / "m.pt")
-    args = ["-m", "fer.cli", "evaluate", f"hydra.run.dir={tmp_path / 'run'}", f"weights={weights}", "data=fer2013",
-            f"paths.data_dir={root.parent}"]
+    args = [
+        "-m",
+        "fer.cli",
+        "evaluate",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        f"weights={weights}",
+        "data=fer2013",
+        f"paths.data_dir={root.parent}",
+    ]
     shown = run_on_a_terminal(args)
     images = json.loads((tmp_path / "run" / "summary.json").read_text())["metrics"]["images"]
     assert f"{images}/{images}" in shown and "faces" in shown

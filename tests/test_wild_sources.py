@@ -27,8 +27,16 @@ from fer.faces.image_io import read_grey
 from fer.labels import LABELS
 from tests.conftest import ROOT, compose_config, run_script
 from tests.tiny_models import make_model_file
-from tests.trees import (drawn_face, make_affectnet_repack, make_affectnet_tree, make_expw_tree, make_ferplus_folders,
-                         make_kdef_tree, make_rafdb_tree, make_sfew_tree)
+from tests.trees import (
+    drawn_face,
+    make_affectnet_repack,
+    make_affectnet_tree,
+    make_expw_tree,
+    make_ferplus_folders,
+    make_kdef_tree,
+    make_rafdb_tree,
+    make_sfew_tree,
+)
 
 # data config name -> (adapter, tree builder)
 SETS = {
@@ -48,8 +56,9 @@ def scan(source, tmp_path, name):
 def label_mismatches(records, drawn: dict[str, str]) -> Counter:
     """(drawn expression, adapter's label) for every face whose label is not what was drawn in it; a face
     the tree never drew counts as drawn "nothing"."""
-    return Counter((drawn.get(r.key, "nothing"), LABELS[r.label]) for r in records
-                   if drawn.get(r.key) != LABELS[r.label])
+    return Counter(
+        (drawn.get(r.key, "nothing"), LABELS[r.label]) for r in records if drawn.get(r.key) != LABELS[r.label]
+    )
 
 
 def likeness(a: np.ndarray, b: np.ndarray) -> float:
@@ -82,8 +91,9 @@ def test_rafdb_original_photos_go_through_the_detector(tmp_path):
 
 def test_affectnet_crops_each_face_from_its_box_and_counts_the_rest(tmp_path):
     drawn = make_affectnet_tree(tmp_path / "affectnet")
-    records, report = scan(AffectNet(root=str(tmp_path / "affectnet"), label_map={"contempt": None}), tmp_path,
-                           "affectnet")
+    records, report = scan(
+        AffectNet(root=str(tmp_path / "affectnet"), label_map={"contempt": None}), tmp_path, "affectnet"
+    )
     assert report.found == 28 + 4 and report.used == 28
     assert report.skipped["dropped label"] == 1  # contempt
     assert report.skipped["unknown or not a face"] == 3  # none, uncertain, non-face
@@ -176,8 +186,9 @@ def test_a_copy_with_two_labels_swapped_is_caught(tmp_path, name, swap):
     assert found[(a, b)] == faces[a] and found[(b, a)] == faces[b]  # every face of the two, none of the others
 
 
-@pytest.mark.parametrize("module, name", [(rafdb_module, "rafdb"), (affectnet_module, "affectnet"),
-                                          (expw_module, "expw")])
+@pytest.mark.parametrize(
+    "module, name", [(rafdb_module, "rafdb"), (affectnet_module, "affectnet"), (expw_module, "expw")]
+)
 def test_an_adapter_with_two_codes_exchanged_is_caught(tmp_path, monkeypatch, module, name):
     """The fixtures write each set's numbers from its own documentation, so an adapter whose code table
     were wrong (another set's order, two entries exchanged) fails the same check."""
@@ -191,13 +202,16 @@ def test_an_adapter_with_two_codes_exchanged_is_caught(tmp_path, monkeypatch, mo
     assert set(label_mismatches(records, drawn)) == {("happy", "sad"), ("sad", "happy")}
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("rafdb", "EmoLabel/list_patition_label.txt"),
-    ("affectnet", "Manually_Annotated_Images"),
-    ("expw", "label/label.lst"),
-    ("sfew", "Train"),
-    ("kdef", "no sitting folder"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("rafdb", "EmoLabel/list_patition_label.txt"),
+        ("affectnet", "Manually_Annotated_Images"),
+        ("expw", "label/label.lst"),
+        ("sfew", "Train"),
+        ("kdef", "no sitting folder"),
+    ],
+)
 def test_a_wrong_layout_names_what_was_expected(tmp_path, name, expected):
     (tmp_path / "empty").mkdir()
     adapter, _ = SETS[name]
@@ -240,8 +254,9 @@ def test_option_values_fail_as_one_line_naming_the_option(tmp_path):
         (["data=kdef", "data.sources.kdef.angles=[S,UP]"], r"data.sources.kdef.angles=\['S', 'UP'\]: choose among"),
         (["data=rafdb", "data.sources.rafdb.images=cropped"], r"data.sources.rafdb.images='cropped': choose from"),
     ):
-        cfg = compose_config("audit", [f"paths.data_dir={tmp_path / 'data'}", f"paths.output_dir={tmp_path}",
-                                       *overrides])
+        cfg = compose_config(
+            "audit", [f"paths.data_dir={tmp_path / 'data'}", f"paths.output_dir={tmp_path}", *overrides]
+        )
         with pytest.raises(BadValue, match=message):  # the adapter's own error, not Hydra's wrapper
             instantiate_data(cfg.data)
 
@@ -251,8 +266,9 @@ def test_merged_configs_keep_each_official_split(tmp_path, config, other):
     _, build = SETS[other]
     build(tmp_path / other)
     make_ferplus_folders(tmp_path / "ferplus")
-    cfg = compose_config("audit", [f"data={config}", f"paths.data_dir={tmp_path}", f"paths.output_dir={tmp_path}",
-                                   "data.num_workers=0"])
+    cfg = compose_config(
+        "audit", [f"data={config}", f"paths.data_dir={tmp_path}", f"paths.output_dir={tmp_path}", "data.num_workers=0"]
+    )
     datamodule = prepared_data(cfg.data)
     assert set(datamodule.sources) == {other, "ferplus"}
     for split in ("train", "val", "test"):
@@ -268,10 +284,19 @@ def test_evaluate_runs_on_each_tree(tmp_path, name):
     _, build = SETS[name]
     drawn = build(tmp_path / name)
     weights = make_model_file(tmp_path / "m.pt")
-    cfg = compose_config("evaluate", [
-        f"weights={weights}", f"data={name}", f"data.sources.{name}.root={tmp_path / name}", "data.num_workers=0",
-        "data.num_folds=3", f"paths.output_dir={tmp_path / 'run'}", "progress=false", "threads=1",
-    ])
+    cfg = compose_config(
+        "evaluate",
+        [
+            f"weights={weights}",
+            f"data={name}",
+            f"data.sources.{name}.root={tmp_path / name}",
+            "data.num_workers=0",
+            "data.num_folds=3",
+            f"paths.output_dir={tmp_path / 'run'}",
+            "progress=false",
+            "threads=1",
+        ],
+    )
     (tmp_path / "run").mkdir()
     summary = evaluate(cfg)
     assert summary["split"] == "test" and summary["sources"] == [name]
@@ -287,8 +312,18 @@ def test_evaluate_runs_on_each_tree(tmp_path, name):
 def test_the_documented_evaluate_command_runs_on_a_rafdb_tree(tmp_path):
     drawn = make_rafdb_tree(tmp_path / "raf", train_per_class=2, test_per_class=1)
     weights = make_model_file(tmp_path / "m.pt")
-    run_script(["-m", "fer.cli", "evaluate", f"hydra.run.dir={tmp_path / 'run'}", f"weights={weights}", "data=rafdb",
-                f"data.sources.rafdb.root={tmp_path / 'raf'}", "data.num_workers=0"])
+    run_script(
+        [
+            "-m",
+            "fer.cli",
+            "evaluate",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            f"weights={weights}",
+            "data=rafdb",
+            f"data.sources.rafdb.root={tmp_path / 'raf'}",
+            "data.num_workers=0",
+        ]
+    )
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["split"] == "test" and summary["metrics"]["images"] == 7 == len(drawn) // 3
 
@@ -297,22 +332,37 @@ def test_the_documented_command_for_affectnet_repacks_maps_numbered_folders(tmp_
     """docs/data.md's `data=folder` command for the one-folder-per-number re-packs, with its label map as written."""
     label_map = re.search(r"data.sources.folder.label_map='(\{[^']*\})'", (ROOT / "docs" / "data.md").read_text())[1]
     drawn = make_affectnet_repack(tmp_path / "repack")
-    cfg = compose_config("audit", ["data=folder", f"data.sources.folder.root={tmp_path / 'repack' / 'train'}",
-                                   f"data.sources.folder.label_map={label_map}", "data.num_folds=3",
-                                   f"paths.output_dir={tmp_path}"])
+    cfg = compose_config(
+        "audit",
+        [
+            "data=folder",
+            f"data.sources.folder.root={tmp_path / 'repack' / 'train'}",
+            f"data.sources.folder.label_map={label_map}",
+            "data.num_folds=3",
+            f"paths.output_dir={tmp_path}",
+        ],
+    )
     datamodule = prepared_data(cfg.data)
     records = [r for part in datamodule.splits.values() for r in part]
     assert len(records) == len(drawn) == 14 and not label_mismatches(records, drawn)
     assert datamodule.reports[0].skipped["dropped label"] == 1  # folder 7, contempt
 
 
-@pytest.mark.parametrize("experiment, name, sampler", [("rafdb_mobileface", "rafdb", "none"),
-                                                       ("affectnet7", "affectnet", "balanced")])
+@pytest.mark.parametrize(
+    "experiment, name, sampler", [("rafdb_mobileface", "rafdb", "none"), ("affectnet7", "affectnet", "balanced")]
+)
 def test_gpu_recipes_read_their_set(tmp_path, experiment, name, sampler):
     _, build = SETS[name]
     build(tmp_path / name)
-    cfg = compose_config("train", [f"experiment={experiment}", f"data.sources.{name}.root={tmp_path / name}",
-                                   f"paths.output_dir={tmp_path}", "data.num_workers=0"])
+    cfg = compose_config(
+        "train",
+        [
+            f"experiment={experiment}",
+            f"data.sources.{name}.root={tmp_path / name}",
+            f"paths.output_dir={tmp_path}",
+            "data.num_workers=0",
+        ],
+    )
     assert cfg.trainer.accelerator == "gpu" and cfg.model.arch.backbone == "mobileface"
     assert cfg.data.sampler == sampler and list(cfg.data.sources) == [name]
     datamodule = prepared_data(cfg.data)
@@ -321,9 +371,18 @@ def test_gpu_recipes_read_their_set(tmp_path, experiment, name, sampler):
 
 def test_a_wrong_layout_is_one_line_from_the_command(tmp_path):
     (tmp_path / "unpacked").mkdir()
-    result = run_script(["-m", "fer.cli", "evaluate", f"hydra.run.dir={tmp_path / 'run'}",
-                         f"weights={make_model_file(tmp_path / 'm.pt')}", "data=rafdb",
-                         f"data.sources.rafdb.root={tmp_path / 'unpacked'}"], check=False)
+    result = run_script(
+        [
+            "-m",
+            "fer.cli",
+            "evaluate",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            f"weights={make_model_file(tmp_path / 'm.pt')}",
+            "data=rafdb",
+            f"data.sources.rafdb.root={tmp_path / 'unpacked'}",
+        ],
+        check=False,
+    )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert "data.sources.rafdb" in lines[0] and "unpacked/EmoLabel/list_patition_label.txt not found" in lines[0]

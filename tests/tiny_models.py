@@ -45,5 +45,3 @@ def preprocess(crops: list[np.ndarray], pre: Preprocessing) -> torch.Tensor:
     """The training eval pipeline, written with the training code itself."""
     resize = eval_transform(pre.image_size)
     return torch.stack([to_tensor(resize(image=c)["image"], pre.mean, pre.std, pre.channels) for c in crops])
-
-

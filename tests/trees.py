@@ -9,7 +9,16 @@ from fer.data.synthetic_faces import EXPRESSIONS, draw_face, sample_identity
 
 FERG_CHARACTERS = ("aia", "bonnie", "jules", "malcolm", "mery", "ray")
 FERG_EXPRESSIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")  # FERG's names
-CKPLUS_CODES = {"neutral": 0, "anger": 1, "contempt": 2, "disgust": 3, "fear": 4, "happy": 5, "sadness": 6, "surprise": 7}
+CKPLUS_CODES = {
+    "neutral": 0,
+    "anger": 1,
+    "contempt": 2,
+    "disgust": 3,
+    "fear": 4,
+    "happy": 5,
+    "sadness": 6,
+    "surprise": 7,
+}
 
 
 def make_ferg_tree(root: Path, per_expression: int = 2) -> Path:
@@ -45,7 +54,7 @@ def make_ckplus_tree(root: Path, face: np.ndarray, subjects=("S005", "S010", "S0
             for frame in range(1, 5):
                 # frames differ, as in a real sequence (identical bytes would be counted as duplicates)
                 canvas = np.full((490, 640), 40 + 20 * s + 5 * q + frame, np.uint8)
-                canvas[100:100 + face.shape[0], 200:200 + face.shape[1]] = face
+                canvas[100 : 100 + face.shape[0], 200 : 200 + face.shape[1]] = face
                 cv2.imwrite(str(folder / f"{subject}_{sequence}_{frame:08d}.png"), canvas)
             if q < 2:  # the third sequence stays unlabelled
                 label = labelled[(s * 2 + q) % len(labelled)]
@@ -75,6 +84,7 @@ def make_fer2013_folders(root: Path, per_label: int = 3, twins: bool = False) ->
     """The image-folder release (train/<label>/Training_n.jpg, test/<label>/PublicTest_n.jpg) of
     48 px generated faces. With `twins`, PublicTest_0 is a byte copy of a training image,
     PublicTest_1 a brighter, re-encoded copy of another, and PublicTest_2 a blank image."""
+
     def face(n: int, label: int) -> np.ndarray:
         return cv2.cvtColor(draw_face(sample_identity(n), label, seed=n, size=48), cv2.COLOR_BGR2GRAY)
 
@@ -110,8 +120,9 @@ FERPLUS_SPLITS = {"FER2013Train": "Training", "FER2013Valid": "PublicTest", "FER
 def _ferplus_faces() -> list[np.ndarray]:
     """One distinct 48 px grey face per vote case and split (distinct bytes: none is a duplicate)."""
     count = len(FERPLUS_VOTES) * len(FERPLUS_SPLITS)
-    return [cv2.cvtColor(draw_face(sample_identity(n), n % 7, seed=n, size=48), cv2.COLOR_BGR2GRAY)
-            for n in range(count)]
+    return [
+        cv2.cvtColor(draw_face(sample_identity(n), n % 7, seed=n, size=48), cv2.COLOR_BGR2GRAY) for n in range(count)
+    ]
 
 
 def make_ferplus_folders(root: Path, box_file: str | None = None) -> Path:
@@ -152,7 +163,18 @@ def make_ferplus_csv(root: Path) -> Path:
     return root
 
 
-FERPLUS_VOTE_NAMES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
+FERPLUS_VOTE_NAMES = (
+    "neutral",
+    "happiness",
+    "surprise",
+    "sadness",
+    "anger",
+    "disgust",
+    "fear",
+    "contempt",
+    "unknown",
+    "NF",
+)
 
 
 # ---- the in-the-wild benchmarks ----
@@ -166,9 +188,24 @@ RAFDB_CODES = {"surprise": 1, "fear": 2, "disgust": 3, "happy": 4, "sad": 5, "an
 AFFECTNET_CODES = {"neutral": 0, "happy": 1, "sad": 2, "surprise": 3, "fear": 4, "disgust": 5, "anger": 6}
 AFFECTNET_OTHER = {"contempt": 7, "none": 8, "uncertain": 9, "non-face": 10}
 EXPW_CODES = {"anger": 0, "disgust": 1, "fear": 2, "happy": 3, "sad": 4, "surprise": 5, "neutral": 6}
-SFEW_FOLDERS = {"anger": "Angry", "disgust": "Disgust", "fear": "Fear", "happy": "Happy", "neutral": "Neutral",
-                "sad": "Sad", "surprise": "Surprise"}
-KDEF_CODES = {"fear": "AF", "anger": "AN", "disgust": "DI", "happy": "HA", "neutral": "NE", "sad": "SA", "surprise": "SU"}
+SFEW_FOLDERS = {
+    "anger": "Angry",
+    "disgust": "Disgust",
+    "fear": "Fear",
+    "happy": "Happy",
+    "neutral": "Neutral",
+    "sad": "Sad",
+    "surprise": "Surprise",
+}
+KDEF_CODES = {
+    "fear": "AF",
+    "anger": "AN",
+    "disgust": "DI",
+    "happy": "HA",
+    "neutral": "NE",
+    "sad": "SA",
+    "surprise": "SU",
+}
 
 
 def swapped(table: dict, swap: tuple[str, str] | None) -> dict:
@@ -194,7 +231,7 @@ def background(shape: tuple[int, int], n: int) -> np.ndarray:
 def in_photo(face: np.ndarray, shape: tuple[int, int], at: tuple[int, int], n: int) -> np.ndarray:
     """`face` pasted at (x, y) into a photo of (height, width), as uncropped photos hold faces."""
     photo, (x, y) = background(shape, n), at
-    photo[y:y + face.shape[0], x:x + face.shape[1]] = face
+    photo[y : y + face.shape[0], x : x + face.shape[1]] = face
     return photo
 
 
@@ -202,8 +239,13 @@ def face_key(path: Path, box: tuple[int, int, int, int] | None = None) -> str:
     return str(path) if box is None else f"{path}#box={','.join(map(str, box))}"
 
 
-def make_rafdb_tree(root: Path, train_per_class: int = 3, test_per_class: int = 1, images: str = "aligned",
-                    swap: tuple[str, str] | None = None) -> dict[str, str]:
+def make_rafdb_tree(
+    root: Path,
+    train_per_class: int = 3,
+    test_per_class: int = 1,
+    images: str = "aligned",
+    swap: tuple[str, str] | None = None,
+) -> dict[str, str]:
     """EmoLabel/list_patition_label.txt and, for `images="aligned"`, Image/aligned/<name>_aligned.jpg
     (64 px faces) or, for "original", Image/original/<name>.jpg (96 px faces in 200 x 160 photos)."""
     codes = swapped(RAFDB_CODES, swap)
@@ -227,12 +269,14 @@ def make_rafdb_tree(root: Path, train_per_class: int = 3, test_per_class: int = 
     return drawn
 
 
-AFFECTNET_HEADER = ("subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,"
-                    "arousal")
+AFFECTNET_HEADER = (
+    "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal"
+)
 
 
-def make_affectnet_tree(root: Path, train_per_class: int = 3, test_per_class: int = 1,
-                        swap: tuple[str, str] | None = None) -> dict[str, str]:
+def make_affectnet_tree(
+    root: Path, train_per_class: int = 3, test_per_class: int = 1, swap: tuple[str, str] | None = None
+) -> dict[str, str]:
     """training.csv, validation.csv and Manually_Annotated_Images/<sub>/<hash>.jpg: each 56 px face in a
     96 x 120 photo at the CSV's box. training.csv also has one row of each of 7-10 (contempt, none,
     uncertain, non-face), drawn as neutral faces; they are not in the returned faces."""
@@ -288,7 +332,7 @@ def make_expw_tree(root: Path, photos_per_class: int = 2, swap: tuple[str, str] 
         for face_id, left in enumerate((12, 92)):
             expression = EXPRESSIONS[(n + face_id) % len(EXPRESSIONS)]
             top, size = 12, 64
-            photo[top:top + size, left:left + size] = drawn_face(2 * n + face_id, expression, size)
+            photo[top : top + size, left : left + size] = drawn_face(2 * n + face_id, expression, size)
             # image_name face_id top left right bottom confidence label
             lines.append(f"{path.name} {face_id} {top} {left} {left + size} {top + size} 42.5 {codes[expression]}")
             drawn[face_key(path, (left, top, size, size))] = expression
@@ -299,8 +343,9 @@ def make_expw_tree(root: Path, photos_per_class: int = 2, swap: tuple[str, str] 
     return drawn
 
 
-def make_sfew_tree(root: Path, train_per_class: int = 3, val_per_class: int = 1,
-                   swap: tuple[str, str] | None = None) -> dict[str, str]:
+def make_sfew_tree(
+    root: Path, train_per_class: int = 3, val_per_class: int = 1, swap: tuple[str, str] | None = None
+) -> dict[str, str]:
     """Train/<Class>/<movie>_<frame>.png and Val/<Class>/..., 64 px aligned faces."""
     folders = swapped(SFEW_FOLDERS, swap)
     drawn, n = {}, 0
@@ -316,8 +361,9 @@ def make_sfew_tree(root: Path, train_per_class: int = 3, val_per_class: int = 1,
     return drawn
 
 
-def make_kdef_tree(root: Path, people=("F01", "M02", "F03"), angles=("S", "HL"),
-                   swap: tuple[str, str] | None = None) -> dict[str, str]:
+def make_kdef_tree(
+    root: Path, people=("F01", "M02", "F03"), angles=("S", "HL"), swap: tuple[str, str] | None = None
+) -> dict[str, str]:
     """KDEF/<series><sex><nn>/<series><sex><nn><expression><angle>.JPG: every person in series A and B,
     every expression at every angle in `angles`, each a 96 px face in a 200 x 160 photo (the detector crops)."""
     codes = swapped(KDEF_CODES, swap)
@@ -336,6 +382,19 @@ def make_kdef_tree(root: Path, people=("F01", "M02", "F03"), angles=("S", "HL"),
     return drawn
 
 
-__all__ = ["EXPRESSIONS", "FERPLUS_VOTES", "make_affectnet_repack", "make_affectnet_tree", "make_ckplus_tree",
-           "make_expw_tree", "make_fer2013_csv", "make_fer2013_folders", "make_ferg_tree", "make_ferplus_csv",
-           "make_ferplus_folders", "make_kdef_tree", "make_rafdb_tree", "make_sfew_tree"]
+__all__ = [
+    "EXPRESSIONS",
+    "FERPLUS_VOTES",
+    "make_affectnet_repack",
+    "make_affectnet_tree",
+    "make_ckplus_tree",
+    "make_expw_tree",
+    "make_fer2013_csv",
+    "make_fer2013_folders",
+    "make_ferg_tree",
+    "make_ferplus_csv",
+    "make_ferplus_folders",
+    "make_kdef_tree",
+    "make_rafdb_tree",
+    "make_sfew_tree",
+]

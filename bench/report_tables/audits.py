@@ -17,25 +17,35 @@ def measure_audits(results: store.Results, work: Path, stamp: store.Stamp) -> No
             del results["rows"][row_id]  # the sources as they are now, in their order
         for source, r in report["sources"].items():
             across = r["across"]
-            store.record(results, f"audit/{data}/{source}", {
-                "test_images": r["images"]["test"],
-                "pixel_identical_twins": across["train/test"]["test_with_pixel_identical_train"]
-                + across["val/test"]["test_with_pixel_identical_val"],
-                "near_identical_twins": len(r["test_files_with_a_twin_in_train_or_val"]),
-                **{f"blank_{split}": r["within"][split]["blank"] for split in ("train", "val", "test")}},
-                f"python -m fer.audit data={data}", stamp)
+            store.record(
+                results,
+                f"audit/{data}/{source}",
+                {
+                    "test_images": r["images"]["test"],
+                    "pixel_identical_twins": across["train/test"]["test_with_pixel_identical_train"]
+                    + across["val/test"]["test_with_pixel_identical_val"],
+                    "near_identical_twins": len(r["test_files_with_a_twin_in_train_or_val"]),
+                    **{f"blank_{split}": r["within"][split]["blank"] for split in ("train", "val", "test")},
+                },
+                f"python -m fer.audit data={data}",
+                stamp,
+            )
 
 
 def audit_table(results: store.Results) -> list[str]:
-    lines = ["| data | source | test images | test with a pixel-identical twin in train/val | "
-             "test with a near-identical twin (pHash ≤ 4 bits) | blank images (train/val/test) | command |",
-             "|---|---|---:|---:|---:|---|---|"]
+    lines = [
+        "| data | source | test images | test with a pixel-identical twin in train/val | "
+        "test with a near-identical twin (pHash ≤ 4 bits) | blank images (train/val/test) | command |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
     for data in AUDITS:
         for row_id, row in results["rows"].items():
             if row_id.startswith(f"audit/{data}/"):
                 m = row["metrics"]
                 blanks = "/".join(str(m[f"blank_{split}"]) for split in ("train", "val", "test"))
-                lines.append(f"| {data}{kept_mark(row['kept'])} | {row_id.split('/')[2]} | {m['test_images']} | "
-                             f"{m['pixel_identical_twins']} | {m['near_identical_twins']} | {blanks} | "
-                             f"`{row['command']}` |")
+                lines.append(
+                    f"| {data}{kept_mark(row['kept'])} | {row_id.split('/')[2]} | {m['test_images']} | "
+                    f"{m['pixel_identical_twins']} | {m['near_identical_twins']} | {blanks} | "
+                    f"`{row['command']}` |"
+                )
     return lines

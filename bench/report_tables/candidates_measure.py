@@ -10,14 +10,23 @@ from .candidates import VERSIONS, Run
 from .commands import evaluate
 
 # what each evaluation runs (python -m fer.evaluate <args> weights=<run>/model.int8.onnx)
-EVALUATIONS = {"ferplus": ["data=ferplus"], "fer2013": ["data=fer2013"], "posed": ["data=human"],
-               "posed_all": ["data=human", "split=all"]}
+EVALUATIONS = {
+    "ferplus": ["data=ferplus"],
+    "fer2013": ["data=fer2013"],
+    "posed": ["data=human"],
+    "posed_all": ["data=human", "split=all"],
+}
 # a metric of the tables: (evaluation, key in its summary's metrics, scale); "unseen" is the posed faces the run
 # never trained on: every image for a run on FER+ alone, else fold 0
-FROM_EVALUATIONS = {"ferplus_accuracy": ("ferplus", "acc", 100), "ferplus_macro_f1": ("ferplus", "f1", 100),
-                    "ferplus_ece": ("ferplus", "ece", 1), "fer2013_accuracy": ("fer2013", "acc", 100),
-                    "posed_accuracy": ("posed", "acc", 100), "posed_all_accuracy": ("posed_all", "acc", 100),
-                    "neutral_precision": ("unseen", "precision/neutral", 1)}
+FROM_EVALUATIONS = {
+    "ferplus_accuracy": ("ferplus", "acc", 100),
+    "ferplus_macro_f1": ("ferplus", "f1", 100),
+    "ferplus_ece": ("ferplus", "ece", 1),
+    "fer2013_accuracy": ("fer2013", "acc", 100),
+    "posed_accuracy": ("posed", "acc", 100),
+    "posed_all_accuracy": ("posed_all", "acc", 100),
+    "neutral_precision": ("unseen", "precision/neutral", 1),
+}
 
 
 def measure_candidates(results: store.Results, work: Path, stamp: store.Stamp) -> None:

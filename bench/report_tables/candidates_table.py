@@ -2,8 +2,17 @@
 and v3 (docs/models.md) applied to those figures."""
 
 from . import store
-from .candidates import (CLASSIFY_MS_LIMIT, INT8_MB_LIMIT, POSED_FLOOR, TOO_SLOW_FOR_LIVE, V1_POSED_FLOOR, V2,
-                         V2_REFERENCES, V3_CANDIDATES, Version)
+from .candidates import (
+    CLASSIFY_MS_LIMIT,
+    INT8_MB_LIMIT,
+    POSED_FLOOR,
+    TOO_SLOW_FOR_LIVE,
+    V1_POSED_FLOOR,
+    V2,
+    V2_REFERENCES,
+    V3_CANDIDATES,
+    Version,
+)
 from .cells import CHOSEN, kept_mark, shown
 
 
@@ -11,13 +20,16 @@ def runs_table(version: Version, results: store.Results) -> list[str]:
     """One row a run: its figures in the version's columns and its command; "not run" where it has none."""
     chosen = chosen_v2(results) if version.marks_chosen else None
     headers = " | ".join(column.header for column in version.columns)
-    lines = [f"| {version.first_header} | {headers} | training command |",
-             "|---|" + "---:|" * len(version.columns) + "---|"]
+    lines = [
+        f"| {version.first_header} | {headers} | training command |",
+        "|---|" + "---:|" * len(version.columns) + "---|",
+    ]
     for run in version.runs:
         row = store.row(results, run.id)
         if row is None:
-            lines.append(f"| {run.label} | {' | '.join(['not run'] + [''] * (len(version.columns) - 1))} | "
-                         f"`{run.command}` |")
+            lines.append(
+                f"| {run.label} | {' | '.join(['not run'] + [''] * (len(version.columns) - 1))} | `{run.command}` |"
+            )
             continue
         values = " | ".join(shown(row["metrics"].get(c.metric), c.fmt) for c in version.columns)
         label = run.label + (CHOSEN if run.id == chosen else "") + kept_mark(row["kept"])
@@ -44,14 +56,25 @@ def candidate_scores(results: store.Results) -> list[dict]:
     zero-shot) of its FER+-alone sibling, and why it is out of the rule (gates or a run missing), if it is."""
     scores = []
     for candidate, shipping, sibling in V3_CANDIDATES:
-        ship = {m: store.figure(results, shipping, m)[0] for m in ("ferplus_accuracy", "posed_accuracy",
-                                                                   "classify_ms", "int8_mb")}
+        ship = {
+            m: store.figure(results, shipping, m)[0]
+            for m in ("ferplus_accuracy", "posed_accuracy", "classify_ms", "int8_mb")
+        }
         a, p = ship["ferplus_accuracy"], ship["posed_accuracy"]
         z = store.figure(results, sibling, "posed_all_accuracy")[0]
         out = _gate(a, p, z, ship["classify_ms"], ship["int8_mb"])
         slow = "" if out else TOO_SLOW_FOR_LIVE.get(candidate, "")
-        scores.append({"candidate": candidate, "A": a, "P": p, "Z": z, "A+Z": None if out else a + z,
-                       "out": out or slow, "default": not (out or slow)})
+        scores.append(
+            {
+                "candidate": candidate,
+                "A": a,
+                "P": p,
+                "Z": z,
+                "A+Z": None if out else a + z,
+                "out": out or slow,
+                "default": not (out or slow),
+            }
+        )
     return scores
 
 
@@ -84,8 +107,11 @@ def chosen_v3(results: store.Results) -> str | None:
 
 def v3_rule_table(results: store.Results) -> list[str]:
     chosen = chosen_v3(results) or "v2"
-    lines = ["| candidate | A: FER+ Valid % | P: posed held-out % | Z: zero-shot posed, all images % | A + Z | "
-             "out of the rule |", "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "| candidate | A: FER+ Valid % | P: posed held-out % | Z: zero-shot posed, all images % | A + Z | "
+        "out of the rule |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for s in candidate_scores(results):
         cells = " | ".join(shown(s[k]) for k in ("A", "P", "Z", "A+Z"))
         label = s["candidate"] + (CHOSEN if s["candidate"] == chosen else "")

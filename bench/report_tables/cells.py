@@ -1,8 +1,10 @@
 """Table cells: numbers as the report prints them, and the marks it puts on rows."""
 
 KEPT = " †"
-KEPT_NOTE = ("† kept from the previous report: the runs or weights behind this row are not in this checkout "
-             "(logs/ is not in git); its command regenerates it.")
+KEPT_NOTE = (
+    "† kept from the previous report: the runs or weights behind this row are not in this checkout "
+    "(logs/ is not in git); its command regenerates it."
+)
 KEPT_SECTION = "Kept from the previous report: this section was not rerun here (its command regenerates it)."
 CHOSEN = " **(chosen)**"
 

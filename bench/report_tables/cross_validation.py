@@ -18,10 +18,16 @@ SELECTION_SWEEP = "python train.py -m experiment=human_cv_pretrained 'data.fold=
 SELECTIONS = [
     # (settings, task name, overrides of the experiment as it now stands)
     ("10 epochs, class-weighted loss", "cv_select_base", "model.class_weighted_loss=true"),
-    ("10 epochs, class-weighted loss, mixup 0.2 / cutmix 1.0 on half the batches", "cv_select_mix10",
-     "model.class_weighted_loss=true model.mixing.mixup_alpha=0.2 model.mixing.cutmix_alpha=1.0 model.mixing.prob=0.5"),
-    ("10 epochs, class-weighted loss, no label smoothing", "cv_select_nols",
-     "model.class_weighted_loss=true model.label_smoothing=0.0"),
+    (
+        "10 epochs, class-weighted loss, mixup 0.2 / cutmix 1.0 on half the batches",
+        "cv_select_mix10",
+        "model.class_weighted_loss=true model.mixing.mixup_alpha=0.2 model.mixing.cutmix_alpha=1.0 model.mixing.prob=0.5",
+    ),
+    (
+        "10 epochs, class-weighted loss, no label smoothing",
+        "cv_select_nols",
+        "model.class_weighted_loss=true model.label_smoothing=0.0",
+    ),
     ("10 epochs, unweighted loss", "cv_select_unweighted", ""),
 ]
 # the experiment as it stands, for a checkout where no candidate has all its folds
@@ -32,8 +38,11 @@ CROSS_VALIDATIONS = [
     # the pre-trained row is the fine-tuning candidate chosen on validation (SELECTIONS), whose settings
     # conf/experiment/human_cv_pretrained.yaml encodes
     ("Human only, FER2013 pre-trained", None, None),
-    ("Human + synthetic animated, FER2013 pre-trained", "human_synthetic_cv_pretrained",
-     "python train.py -m experiment=human_synthetic_cv_pretrained 'data.fold=range(10)'"),
+    (
+        "Human + synthetic animated, FER2013 pre-trained",
+        "human_synthetic_cv_pretrained",
+        "python train.py -m experiment=human_synthetic_cv_pretrained 'data.fold=range(10)'",
+    ),
 ]
 
 
@@ -43,8 +52,11 @@ def selection_command(task: str, overrides: str) -> str:
 
 def sweeps() -> list[tuple[str, str]]:
     """(task, command) of every sweep a table may show."""
-    return [(task, command) for _, task, command in CROSS_VALIDATIONS if task] + [DEFAULT_CHOICE] + \
-        [(task, selection_command(task, overrides)) for _, task, overrides in SELECTIONS]
+    return (
+        [(task, command) for _, task, command in CROSS_VALIDATIONS if task]
+        + [DEFAULT_CHOICE]
+        + [(task, selection_command(task, overrides)) for _, task, overrides in SELECTIONS]
+    )
 
 
 def measure_cross_validation(results: store.Results, stamp: store.Stamp) -> None:
@@ -57,10 +69,21 @@ def measure_cross_validation(results: store.Results, stamp: store.Stamp) -> None
         acc = [100 * human_test_acc(f) for f in folds]
         f1 = [100 * f.get("test/human/f1", f["test/f1"]) for f in folds]
         val = statistics.mean(100 * f["val/acc"] for f in folds) if len(folds) == 10 else None
-        store.record(results, f"cv/{task}", {
-            "folds": len(folds), "test_accuracy_mean": statistics.mean(acc), "test_accuracy_std": _stdev(acc),
-            "test_macro_f1_mean": statistics.mean(f1), "test_macro_f1_std": _stdev(f1), "test_accuracy_per_fold": acc,
-            "validation_accuracy_mean": val}, command, stamp)
+        store.record(
+            results,
+            f"cv/{task}",
+            {
+                "folds": len(folds),
+                "test_accuracy_mean": statistics.mean(acc),
+                "test_accuracy_std": _stdev(acc),
+                "test_macro_f1_mean": statistics.mean(f1),
+                "test_macro_f1_std": _stdev(f1),
+                "test_accuracy_per_fold": acc,
+                "validation_accuracy_mean": val,
+            },
+            command,
+            stamp,
+        )
 
 
 def _stdev(values: list[float]) -> float | None:
@@ -72,7 +95,7 @@ def fold_results(task: str) -> dict[int, dict]:
     return _fold_results(checkout.ROOT / "logs" / task / "multiruns")
 
 
-@functools.lru_cache(maxsize=None)  # read each sweep once
+@functools.cache  # read each sweep once
 def _fold_results(multiruns: Path) -> dict[int, dict]:
     folds = {}
     for metrics in sorted(multiruns.glob("*/*/metrics.json"), key=lambda p: p.stat().st_mtime):
@@ -91,8 +114,11 @@ def human_test_acc(fold: dict) -> float:
 
 def chosen_selection(results: store.Results) -> tuple[str, str]:
     """(task, command) of the candidate with the best mean validation accuracy over all ten folds."""
-    complete = [(m, task, overrides) for _, task, overrides in SELECTIONS
-                if (m := store.figure(results, f"cv/{task}", "validation_accuracy_mean")[0]) is not None]
+    complete = [
+        (m, task, overrides)
+        for _, task, overrides in SELECTIONS
+        if (m := store.figure(results, f"cv/{task}", "validation_accuracy_mean")[0]) is not None
+    ]
     if not complete:
         return DEFAULT_CHOICE
     _, task, overrides = max(complete)
@@ -106,8 +132,11 @@ def cross_validations(results: store.Results) -> list[tuple[str, str, str]]:
 
 
 def cv_table(results: store.Results) -> list[str]:
-    lines = ["| protocol (10 subject-independent folds of CK+48 + JAFFE) | folds run | human test accuracy % (mean ± std) | "
-             "macro-F1 % | per-fold accuracy % | command |", "|---|---:|---:|---:|---|---|"]
+    lines = [
+        "| protocol (10 subject-independent folds of CK+48 + JAFFE) | folds run | human test accuracy % (mean ± std) | "
+        "macro-F1 % | per-fold accuracy % | command |",
+        "|---|---:|---:|---:|---|---|",
+    ]
     for what, task, command in cross_validations(results):
         row = store.row(results, f"cv/{task}")
         if row is None:
@@ -115,16 +144,21 @@ def cv_table(results: store.Results) -> list[str]:
             continue
         m = row["metrics"]
         per_fold = ", ".join(f"{a:.1f}" for a in m.get("test_accuracy_per_fold", [])) or "–"
-        lines.append(f"| {what}{kept_mark(row['kept'])} | {m['folds']} | "
-                     f"{mean_std(m['test_accuracy_mean'], m['test_accuracy_std'])} | "
-                     f"{mean_std(m.get('test_macro_f1_mean'), m.get('test_macro_f1_std'))} | {per_fold} | "
-                     f"`{row['command']}` |")
+        lines.append(
+            f"| {what}{kept_mark(row['kept'])} | {m['folds']} | "
+            f"{mean_std(m['test_accuracy_mean'], m['test_accuracy_std'])} | "
+            f"{mean_std(m.get('test_macro_f1_mean'), m.get('test_macro_f1_std'))} | {per_fold} | "
+            f"`{row['command']}` |"
+        )
     return lines
 
 
 def selection_table(results: store.Results) -> list[str]:
-    lines = ["| fine-tuning settings (FER2013 pre-trained, 10 folds) | validation accuracy % (mean, last epoch) | "
-             "test accuracy % (mean ± std) | command |", "|---|---:|---:|---|"]
+    lines = [
+        "| fine-tuning settings (FER2013 pre-trained, 10 folds) | validation accuracy % (mean, last epoch) | "
+        "test accuracy % (mean ± std) | command |",
+        "|---|---:|---:|---|",
+    ]
     chosen, _ = chosen_selection(results)
     for what, task, overrides in SELECTIONS:
         row = store.row(results, f"cv/{task}")
@@ -135,6 +169,8 @@ def selection_table(results: store.Results) -> list[str]:
             continue
         m = row["metrics"]
         mark = (CHOSEN if task == chosen else "") + kept_mark(row["kept"])
-        lines.append(f"| {what}{mark} | {val:.1f} | {mean_std(m['test_accuracy_mean'], m['test_accuracy_std'])} | "
-                     f"`{row['command']}` |")
+        lines.append(
+            f"| {what}{mark} | {val:.1f} | {mean_std(m['test_accuracy_mean'], m['test_accuracy_std'])} | "
+            f"`{row['command']}` |"
+        )
     return lines

@@ -32,5 +32,5 @@ def _draw_faces(path: Path) -> None:
     for i, label in enumerate(EXAMPLE_LABELS):  # a 2 x 2 grid: room for each face's bars
         face = draw_face(sample_identity(100 + i), LABELS.index(label), seed=7 + i, size=200)
         y, x = 30 + (i // 2) * 270, 20 + (i % 2) * 380
-        canvas[y:y + 200, x:x + 200] = face
+        canvas[y : y + 200, x : x + 200] = face
     cv2.imwrite(str(path), canvas)

@@ -22,16 +22,19 @@ from pathlib import Path
 
 from . import checkout
 
-ABOUT = ("Every figure of docs/results.md and the README's results block, by row: the command that produced "
-         "it, the machine and the date. Written by `python bench/report.py`; rendered by it "
-         "(`--render-only` renders without measuring). Units: accuracy, F1 and changes in %, ECE and "
-         "neutral precision as fractions, ms, MB.")
+ABOUT = (
+    "Every figure of docs/results.md and the README's results block, by row: the command that produced "
+    "it, the machine and the date. Written by `python bench/report.py`; rendered by it "
+    "(`--render-only` renders without measuring). Units: accuracy, F1 and changes in %, ECE and "
+    "neutral precision as fractions, ms, MB."
+)
 Results = dict  # {"about": str, "rows": {row id: row}}
 
 
 @dataclass(frozen=True)
 class Stamp:
     """Where and when the rows measured now are measured."""
+
     machine: str
     date: str
 
@@ -41,8 +44,14 @@ def this_machine() -> str:
     model = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                      if line.startswith("model name")), model)
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            model,
+        )
     return f"{os.cpu_count()}-core {model}"
 
 
@@ -63,8 +72,16 @@ def save(results: Results, path: Path | None = None) -> None:
     (path or checkout.data_file()).write_text(dumps(results))
 
 
-def record(results: Results, row_id: str, metrics: dict, command: str, stamp: Stamp, settings: dict | None = None,
-           kept: bool = False, **fields) -> None:
+def record(
+    results: Results,
+    row_id: str,
+    metrics: dict,
+    command: str,
+    stamp: Stamp,
+    settings: dict | None = None,
+    kept: bool = False,
+    **fields,
+) -> None:
     """Store a row (replacing what it held): measured now, or computed from kept rows (`kept`)."""
     row = {"command": command, "machine": stamp.machine, "date": stamp.date, "kept": kept, **fields}
     results["rows"][row_id] = {**row, **({"settings": settings} if settings else {}), "metrics": metrics}

@@ -18,11 +18,19 @@ from fer.errors import BadValue
 from fer.utils.commands import key_values, needs_train_extra, run_command
 
 WHAT = ("identity", "trunks")
-OPTIONS = {"source": None, "what": "identity", "out": None, "faces": "../shared/data", "margin": None,
-           "float_out": None}
-USAGE = ("usage: fer import-weights source=<folder of MobileFace_Identification_V1/V2 files> [what=identity|trunks] "
-         "[out=<int8 file; default: the shipped identity network>] [faces=<folder holding jaffe/ and ckplus48/>] "
-         "[margin=<crop margin>] [float_out=<also the float32 file>]")
+OPTIONS = {
+    "source": None,
+    "what": "identity",
+    "out": None,
+    "faces": "../shared/data",
+    "margin": None,
+    "float_out": None,
+}
+USAGE = (
+    "usage: fer import-weights source=<folder of MobileFace_Identification_V1/V2 files> [what=identity|trunks] "
+    "[out=<int8 file; default: the shipped identity network>] [faces=<folder holding jaffe/ and ckplus48/>] "
+    "[margin=<crop margin>] [float_out=<also the float32 file>]"
+)
 
 
 def import_weights(argv: list[str]) -> str:
@@ -39,8 +47,13 @@ def import_weights(argv: list[str]) -> str:
         from fer.inference.identity import CROP_MARGIN, shipped_identity_model
 
         margin = float(options["margin"]) if options["margin"] else CROP_MARGIN
-        out = import_identity(options["source"], options["out"] or shipped_identity_model(), Path(options["faces"]),
-                              margin, options["float_out"])
+        out = import_identity(
+            options["source"],
+            options["out"] or shipped_identity_model(),
+            Path(options["faces"]),
+            margin,
+            options["float_out"],
+        )
     except (FileNotFoundError, ValueError) as err:  # a folder without the files, a bad margin: one line
         raise BadValue(str(err)) from err
     return written(out)

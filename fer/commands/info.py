@@ -12,11 +12,15 @@ from fer.utils.commands import config_dir, key_values, run_command
 
 USAGE = "usage: fer info (no options): CPU flags and training precision, library versions, the shipped model"
 # (what is shown, the distributions that provide it, first installed wins)
-LIBRARIES = (("torch", ("torch",)), ("torchvision", ("torchvision",)), ("lightning", ("lightning",)),
-             ("onnxruntime", ("onnxruntime", "onnxruntime-gpu")),
-             ("opencv", ("opencv-python-headless", "opencv-python", "opencv-contrib-python-headless",
-                         "opencv-contrib-python")),
-             ("numpy", ("numpy",)), ("hydra-core", ("hydra-core",)))
+LIBRARIES = (
+    ("torch", ("torch",)),
+    ("torchvision", ("torchvision",)),
+    ("lightning", ("lightning",)),
+    ("onnxruntime", ("onnxruntime", "onnxruntime-gpu")),
+    ("opencv", ("opencv-python-headless", "opencv-python", "opencv-contrib-python-headless", "opencv-contrib-python")),
+    ("numpy", ("numpy",)),
+    ("hydra-core", ("hydra-core",)),
+)
 
 
 def version_of(distributions: tuple[str, ...]) -> str | None:
@@ -47,10 +51,12 @@ def model_lines() -> list[str]:
 
     path = default_weights()
     model = load_classifier(path, threads=1)
-    return [f"shipped model: {path.name} ({DEFAULT_MODEL_VERSION}), {path.stat().st_size / 1e6:.2f} MB, {path}",
-            f"  sha256 {file_sha256(path)}",
-            f"  labels {', '.join(model.labels)}; image {model.image_size} x {model.image_size}, {model.channels} "
-            f"channel{'s' if model.channels > 1 else ''}, mean {model.mean:g}, std {model.std:g}"]
+    return [
+        f"shipped model: {path.name} ({DEFAULT_MODEL_VERSION}), {path.stat().st_size / 1e6:.2f} MB, {path}",
+        f"  sha256 {file_sha256(path)}",
+        f"  labels {', '.join(model.labels)}; image {model.image_size} x {model.image_size}, {model.channels} "
+        f"channel{'s' if model.channels > 1 else ''}, mean {model.mean:g}, std {model.std:g}",
+    ]
 
 
 def info(argv: list[str]) -> str:
@@ -59,10 +65,17 @@ def info(argv: list[str]) -> str:
 
     versions = [f"{shown} {version_of(names) or 'not installed'}" for shown, names in LIBRARIES]
     installed = version_of(("openfer", "fer")) or "(not installed)"
-    return "\n".join([f"fer {installed} on Python {platform.python_version()}, {platform.system()} "
-                      f"{platform.machine()} ({sys.executable})",
-                      machine_line(), gpu_line(), "libraries: " + ", ".join(versions), *model_lines(),
-                      f"configs: {config_dir()}"])
+    return "\n".join(
+        [
+            f"fer {installed} on Python {platform.python_version()}, {platform.system()} "
+            f"{platform.machine()} ({sys.executable})",
+            machine_line(),
+            gpu_line(),
+            "libraries: " + ", ".join(versions),
+            *model_lines(),
+            f"configs: {config_dir()}",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,8 +7,10 @@ import sys
 
 from fer.utils.commands import PACKAGE_DIR, checkout
 
-USAGE = ("usage: fer report [--skip-latency]: regenerates docs/results.md and the README's results headline "
-         "(bench/report.py; needs a checkout of the repository)")
+USAGE = (
+    "usage: fer report [--skip-latency]: regenerates docs/results.md and the README's results headline "
+    "(bench/report.py; needs a checkout of the repository)"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,8 +21,11 @@ def main(argv: list[str] | None = None) -> int:
         if any(arg in ("-h", "--help") for arg in argv):
             print(USAGE)
             return 0
-        print(f"error: fer report: bench/report.py is not next to this installed package ({PACKAGE_DIR}); run it "
-              "from a checkout of the repository (pip install -e <checkout>)", file=sys.stderr)
+        print(
+            f"error: fer report: bench/report.py is not next to this installed package ({PACKAGE_DIR}); run it "
+            "from a checkout of the repository (pip install -e <checkout>)",
+            file=sys.stderr,
+        )
         return 2
     saved = sys.argv
     sys.argv = [str(script), *argv]  # as `python bench/report.py` has them: its arguments, bench/ on the path

@@ -96,8 +96,12 @@ class FERDataModule(L.LightningDataModule):
             source.name = key
             if not source.available():
                 if source.fallback is not None:
-                    log.warning("data.sources.%s: %s not found; using its fallback %s", key, source.root,
-                                type(source.fallback).__name__)
+                    log.warning(
+                        "data.sources.%s: %s not found; using its fallback %s",
+                        key,
+                        source.root,
+                        type(source.fallback).__name__,
+                    )
                     source.fallback.name = key
                     source = source.fallback
                 elif source.optional:
@@ -131,7 +135,8 @@ class FERDataModule(L.LightningDataModule):
         if self._faces is None:
             self._faces = {
                 name: face_array(source, records, self.image_size, self.cache_dir, self.crop.key())
-                for (name, source), (records, _) in zip(self.sources.items(), self._scan_all()) if records
+                for (name, source), (records, _) in zip(self.sources.items(), self._scan_all())
+                if records
             }
         return self._faces
 
@@ -156,8 +161,10 @@ class FERDataModule(L.LightningDataModule):
         check_subject_independence(splits)
         if self.randomize_train_labels:
             splits["train"] = permuted_labels(splits["train"], self.seed)
-            log.warning("data.randomize_train_labels=true: training labels are permuted among the training images "
-                        "(a sanity check: the model can learn nothing about expressions); val and test keep theirs")
+            log.warning(
+                "data.randomize_train_labels=true: training labels are permuted among the training images "
+                "(a sanity check: the model can learn nothing about expressions); val and test keep theirs"
+            )
         self.splits = splits
         if self.trainer is None or self.trainer.is_global_zero:
             print_source_table(self.reports, splits)
@@ -167,8 +174,10 @@ class FERDataModule(L.LightningDataModule):
         if self.output_dir is None:
             return
         write_manifest(self.splits, self.output_dir / "split_manifest.csv")
-        summary = {"sources": [r.as_dict() for r in self.reports],
-                   "splits": {name: len(records) for name, records in self.splits.items()}}
+        summary = {
+            "sources": [r.as_dict() for r in self.reports],
+            "splits": {name: len(records) for name, records in self.splits.items()},
+        }
         (self.output_dir / "data_report.json").write_text(json.dumps(summary, indent=2))
 
     def class_weights(self) -> torch.Tensor:
@@ -190,8 +199,12 @@ class FERDataModule(L.LightningDataModule):
 
     def _loader(self, dataset, sampler=None) -> DataLoader:
         return DataLoader(
-            dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available(),
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
             drop_last=False,
         )
 
@@ -199,8 +212,11 @@ class FERDataModule(L.LightningDataModule):
         records = self.splits["train"]
         trainer = self.trainer
         self._sampler = EpochSeededSampler(
-            len(records), self.seed, balancing_weights(records, self.sampler),
-            num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,
+            len(records),
+            self.seed,
+            balancing_weights(records, self.sampler),
+            num_replicas=trainer.world_size if trainer else 1,
+            rank=trainer.global_rank if trainer else 0,
             epoch=self._resume_epoch,
         )
         return self._loader(self._dataset("train", train_transform(self.image_size, self.augment)), self._sampler)

@@ -19,8 +19,15 @@ def target_vector(record: FaceRecord) -> torch.Tensor:
 
 
 class FaceDataset(Dataset):
-    def __init__(self, records: list[FaceRecord], sources: dict[str, Source | FaceArray], transform, mean: float,
-                 std: float, channels: int) -> None:
+    def __init__(
+        self,
+        records: list[FaceRecord],
+        sources: dict[str, Source | FaceArray],
+        transform,
+        mean: float,
+        std: float,
+        channels: int,
+    ) -> None:
         self.records = records
         self.sources = sources  # per source name, what loads a record's pixels: a Source or its FaceArray
         self.transform = transform

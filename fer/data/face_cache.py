@@ -47,8 +47,9 @@ class FaceArray:
         return {**self.__dict__, "_array": None}  # never pickle the pixels into a worker
 
 
-def face_array(source: Source, records: list[FaceRecord], size: int, cache_dir: Path,
-               crop_key: str | None = None) -> FaceArray:
+def face_array(
+    source: Source, records: list[FaceRecord], size: int, cache_dir: Path, crop_key: str | None = None
+) -> FaceArray:
     """The cached array of these records of `source` at `size` x `size`, built on first use."""
     key = _key(source, records, size, crop_key)
     path = Path(cache_dir) / "faces" / f"{source.name}-{size}px-{key}.npy"
@@ -62,8 +63,14 @@ def _key(source: Source, records: list[FaceRecord], size: int, crop_key: str | N
     # file digests, plus the box where one file holds several faces (the key's suffix); generated faces: their seed
     content = [(r.digest or r.path) + r.key.removeprefix(r.path) for r in records]
     cropped = source.needs_crop or any(r.box is not None for r in records)  # the crop policy shapes these faces
-    spec = {"format": FORMAT, "source": type(source).__name__, "settings": source.pixel_settings(),
-            "crop": crop_key if cropped else None, "size": size, "content": content}
+    spec = {
+        "format": FORMAT,
+        "source": type(source).__name__,
+        "settings": source.pixel_settings(),
+        "crop": crop_key if cropped else None,
+        "size": size,
+        "content": content,
+    }
     return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -77,7 +84,7 @@ def _build(source: Source, records: list[FaceRecord], size: int, path: Path) -> 
         grey = source.load(records[row])
         if grey.shape != (size, size):
             grey = cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA)
-        array[row] = grey
+        array[row] = grey  # noqa: F821 (the enclosing function's memmap; ruff misreads the later `del array`)
 
     # OpenCV decodes without the GIL, so two threads use both cores of a small machine.
     with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:

@@ -22,4 +22,6 @@ def print_source_table(reports: list[SourceReport], splits: dict[str, list[FaceR
     console.print(table)
     for report in reports:
         for reason, names in report.examples.items():
-            console.print(f"  {report.source}: {report.skipped[reason]} skipped as {reason}, e.g. {', '.join(names[:3])}")
+            console.print(
+                f"  {report.source}: {report.skipped[reason]} skipped as {reason}, e.g. {', '.join(names[:3])}"
+            )

@@ -23,8 +23,15 @@ from fer.data.record import FaceRecord
 
 
 class EpochSeededSampler(DistributedSampler):
-    def __init__(self, num_items: int, seed: int, weights: np.ndarray | None = None, num_replicas: int = 1,
-                 rank: int = 0, epoch: int = 0) -> None:
+    def __init__(
+        self,
+        num_items: int,
+        seed: int,
+        weights: np.ndarray | None = None,
+        num_replicas: int = 1,
+        rank: int = 0,
+        epoch: int = 0,
+    ) -> None:
         # not DistributedSampler.__init__: it needs a dataset and an initialised process group
         self.num_items, self.seed, self.epoch = num_items, seed, epoch
         self.num_replicas, self.rank = num_replicas, rank
@@ -48,7 +55,7 @@ class EpochSeededSampler(DistributedSampler):
         sample_seeds = rng.integers(0, 2**31 - 1, size=self.num_items)
         items = list(zip(order.tolist(), sample_seeds.tolist()))
         items += items[: self.num_samples * self.num_replicas - len(items)]  # equal shares on every rank
-        mine = items[self.rank::self.num_replicas]
+        mine = items[self.rank :: self.num_replicas]
         for position, item in enumerate(mine):
             if position == len(mine) - 1:
                 self.epochs_done = epoch + 1

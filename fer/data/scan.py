@@ -42,8 +42,13 @@ class SourceReport:
             self.examples[reason].append(what)
 
     def as_dict(self) -> dict:
-        return {"source": self.source, "found": self.found, "used": self.used,
-                "skipped": {r: self.skipped.get(r, 0) for r in SKIP_REASONS}, "examples": self.examples}
+        return {
+            "source": self.source,
+            "found": self.found,
+            "used": self.used,
+            "skipped": {r: self.skipped.get(r, 0) for r in SKIP_REASONS},
+            "examples": self.examples,
+        }
 
 
 def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list[FaceRecord], SourceReport]:
@@ -84,11 +89,20 @@ def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list
         if image_file is False:
             report.skip("no face", listed.path.name)
             continue
-        records.append(FaceRecord(
-            path=str(listed.path), label=label, domain=source.domain, subject=source.subject_id(listed.subject),
-            source=source.name, split=listed.split, image=image_file, digest=digest, target=listed.target,
-            box=listed.box,
-        ))
+        records.append(
+            FaceRecord(
+                path=str(listed.path),
+                label=label,
+                domain=source.domain,
+                subject=source.subject_id(listed.subject),
+                source=source.name,
+                split=listed.split,
+                image=image_file,
+                digest=digest,
+                target=listed.target,
+                box=listed.box,
+            )
+        )
     report.used = len(records)
     return records, report
 

@@ -5,6 +5,7 @@ the drawing code only looks at AU strengths; so the classes differ exactly where
 real expressions differ (brows, lids, nose, mouth) and nowhere else.  All output
 is a pure function of integer seeds: no files, no global random state.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,21 +18,37 @@ EXPRESSIONS = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise"
 # AU recipe per expression at full intensity, as (AU number, weight) pairs.
 # 41 stands for drooping upper lids (AU41/43 "lid droop").
 _AU_RECIPES = (
-    ((4, 1.0), (7, 0.9), (23, 1.0)),                                 # anger
-    ((9, 1.0), (10, 1.0), (4, 0.45), (7, 0.5)),                      # disgust
+    ((4, 1.0), (7, 0.9), (23, 1.0)),  # anger
+    ((9, 1.0), (10, 1.0), (4, 0.45), (7, 0.5)),  # disgust
     ((1, 1.0), (2, 0.8), (4, 0.7), (5, 1.0), (20, 1.0), (25, 1.0)),  # fear
-    ((6, 1.0), (12, 1.0)),                                           # happy
-    (),                                                              # neutral
-    ((1, 1.0), (4, 0.3), (15, 1.0), (41, 0.7)),                      # sad
-    ((1, 1.0), (2, 1.0), (5, 1.0), (26, 1.0)),                       # surprise
+    ((6, 1.0), (12, 1.0)),  # happy
+    (),  # neutral
+    ((1, 1.0), (4, 0.3), (15, 1.0), (41, 0.7)),  # sad
+    ((1, 1.0), (2, 1.0), (5, 1.0), (26, 1.0)),  # surprise
 )
 _ALL_AUS = (1, 2, 4, 5, 6, 7, 9, 10, 12, 15, 20, 23, 25, 26, 41)
 
 # BGR palettes: human skin tones plus a few cartoon ones, as in animated datasets.
-_SKIN = ((200, 215, 240), (165, 190, 228), (135, 165, 210), (105, 140, 190),
-         (80, 110, 160), (55, 80, 120), (170, 215, 175), (225, 195, 165))
-_HAIR = ((30, 30, 35), (30, 50, 80), (40, 80, 130), (90, 180, 215),
-         (40, 70, 175), (175, 175, 175), (130, 60, 120), (140, 90, 40))
+_SKIN = (
+    (200, 215, 240),
+    (165, 190, 228),
+    (135, 165, 210),
+    (105, 140, 190),
+    (80, 110, 160),
+    (55, 80, 120),
+    (170, 215, 175),
+    (225, 195, 165),
+)
+_HAIR = (
+    (30, 30, 35),
+    (30, 50, 80),
+    (40, 80, 130),
+    (90, 180, 215),
+    (40, 70, 175),
+    (175, 175, 175),
+    (130, 60, 120),
+    (140, 90, 40),
+)
 _IRIS = ((60, 40, 20), (120, 80, 30), (40, 90, 60), (140, 110, 60), (20, 20, 20))
 HAIR_STYLES = ("bald", "short", "long", "bangs")
 _WHITE, _MOUTH, _TONGUE = (240, 240, 240), (45, 35, 90), (110, 110, 210)
@@ -56,20 +73,20 @@ class Identity:
 
     skin: tuple[int, int, int]
     hair: tuple[int, int, int]
-    hair_style: int          # index into HAIR_STYLES
+    hair_style: int  # index into HAIR_STYLES
     iris: tuple[int, int, int]
     shirt: tuple[int, int, int]
-    head_aspect: float       # head half-width / half-height
-    jaw: float               # how much the lower face narrows towards the chin
+    head_aspect: float  # head half-width / half-height
+    jaw: float  # how much the lower face narrows towards the chin
     eye_y: float
-    eye_spacing: float       # eye centre distance from the midline
+    eye_spacing: float  # eye centre distance from the midline
     eye_size: float
-    brow_gap: float          # brow height above the top of the eye
+    brow_gap: float  # brow height above the top of the eye
     brow_thickness: float
     nose_size: float
-    nose_style: int          # 0 button, 1 side line, 2 nostrils
+    nose_style: int  # 0 button, 1 side line, 2 nostrils
     mouth_y: float
-    mouth_width: float       # half-width of the relaxed mouth
+    mouth_width: float  # half-width of the relaxed mouth
     ears: bool
     glasses: bool
     blush: bool
@@ -89,12 +106,19 @@ def sample_identity(seed: int) -> Identity:
         hair_style=int(rng.integers(len(HAIR_STYLES))),
         iris=_jitter(rng, _IRIS[rng.integers(len(_IRIS))], 15),
         shirt=tuple(int(c) for c in rng.integers(30, 230, 3)),
-        head_aspect=u(0.74, 0.9), jaw=u(0.0, 0.3),
-        eye_y=u(-0.04, 0.06), eye_spacing=u(0.29, 0.37), eye_size=u(0.11, 0.15),
-        brow_gap=u(0.07, 0.13), brow_thickness=u(0.045, 0.075),
-        nose_size=u(0.05, 0.085), nose_style=int(rng.integers(3)),
-        mouth_y=u(0.44, 0.54), mouth_width=u(0.17, 0.24),
-        ears=bool(rng.random() < 0.7), glasses=bool(rng.random() < 0.15),
+        head_aspect=u(0.74, 0.9),
+        jaw=u(0.0, 0.3),
+        eye_y=u(-0.04, 0.06),
+        eye_spacing=u(0.29, 0.37),
+        eye_size=u(0.11, 0.15),
+        brow_gap=u(0.07, 0.13),
+        brow_thickness=u(0.045, 0.075),
+        nose_size=u(0.05, 0.085),
+        nose_style=int(rng.integers(3)),
+        mouth_y=u(0.44, 0.54),
+        mouth_width=u(0.17, 0.24),
+        ears=bool(rng.random() < 0.7),
+        glasses=bool(rng.random() < 0.15),
         blush=bool(rng.random() < 0.4),
     )
 
@@ -179,8 +203,9 @@ def _draw_head(cv: _Canvas, idn: Identity, yaw: float):
         cv.fill(np.vstack([arc, _curve(x, hairline)]), idn.hair)
     if idn.blush:
         for side in (-1, 1):
-            cv.ellipse((side * (idn.eye_spacing + 0.04), idn.eye_y + 0.3), (0.09, 0.05),
-                       _mix(idn.skin, (120, 120, 235), 0.3))
+            cv.ellipse(
+                (side * (idn.eye_spacing + 0.04), idn.eye_y + 0.3), (0.09, 0.05), _mix(idn.skin, (120, 120, 235), 0.3)
+            )
 
 
 def _draw_eye(cv: _Canvas, idn: Identity, au: dict, cx: float, side: int, width: float, gaze):
@@ -219,8 +244,7 @@ def _draw_brow(cv: _Canvas, idn: Identity, au: dict, cx: float, side: int):
     and towards the nose; a quadratic curve through both ends forms the brow."""
     es = idn.eye_size
     base = idn.eye_y - es - idn.brow_gap
-    inner = np.array([cx - side * (0.8 * es + 0.06 * au[4]),
-                      base - 0.13 * au[1] - 0.05 * au[2] + 0.14 * au[4]])
+    inner = np.array([cx - side * (0.8 * es + 0.06 * au[4]), base - 0.13 * au[1] - 0.05 * au[2] + 0.14 * au[4]])
     outer = np.array([cx + side * 1.35 * es, base - 0.02 * au[1] - 0.13 * au[2]])
     arch = 0.035 + 0.05 * au[2] - 0.04 * au[4] - 0.02 * au[1]
     ctrl = (inner + outer) / 2 - (0, 2 * arch)
@@ -243,8 +267,7 @@ def _draw_nose(cv: _Canvas, idn: Identity, au: dict, nx: float):
         cv.ellipse((nx, ny), (ns * 1.1, ns * 0.75), dark)
         cv.ellipse((nx - 0.3 * ns, ny - 0.3 * ns), (ns * 0.25, ns * 0.18), _shade(idn.skin, 1.12))
     elif idn.nose_style == 1:
-        cv.line([(nx + 0.2 * ns, ny - 2.2 * ns), (nx + 0.7 * ns, ny), (nx - 0.4 * ns, ny + 0.15 * ns)],
-                line, 0.018)
+        cv.line([(nx + 0.2 * ns, ny - 2.2 * ns), (nx + 0.7 * ns, ny), (nx - 0.4 * ns, ny + 0.15 * ns)], line, 0.018)
     else:
         for side in (-1, 1):
             cv.ellipse((nx + side * 0.45 * ns, ny), (0.2 * ns, 0.14 * ns), line)
@@ -323,8 +346,10 @@ def face_regions(identity: Identity, seed: int, size: int = 128) -> dict[str, np
     es, mouth = identity.eye_size, 1.5 * identity.mouth_width
     brow_y = identity.eye_y - es - identity.brow_gap
     half = identity.eye_spacing + 1.5 * es
-    boxes = {"brows": (yaw - half, brow_y - 0.22, yaw + half, brow_y + 0.12),
-             "mouth": (yaw - mouth, identity.mouth_y - 0.2, yaw + mouth, identity.mouth_y + 0.35)}
+    boxes = {
+        "brows": (yaw - half, brow_y - 0.22, yaw + half, brow_y + 0.12),
+        "mouth": (yaw - mouth, identity.mouth_y - 0.2, yaw + mouth, identity.mouth_y + 0.35),
+    }
     masks = {}
     for name, (x0, y0, x1, y1) in boxes.items():
         canvas = _Canvas(np.zeros((size, size), np.uint8), origin, scale, angle)
@@ -372,8 +397,9 @@ def draw_face(identity: Identity, expression: int, seed: int, size: int = 128) -
     # Lighting: a smooth gain field across the face, global offset, sensor noise, blur.
     # Kept in uint8 on purpose: float copies of the image are large enough for malloc
     # to hand them back to the OS each call, and the page faults cost more than drawing.
-    gain = cv2.resize(np.round(light * 128).astype(np.uint8), (size, size),
-                      interpolation=cv2.INTER_LINEAR)  # 128 = unit gain
+    gain = cv2.resize(
+        np.round(light * 128).astype(np.uint8), (size, size), interpolation=cv2.INTER_LINEAR
+    )  # 128 = unit gain
     out = cv2.multiply(img, gain, scale=1 / 128)
     raw = np.frombuffer(rng.bytes(2 * size * size), np.uint8).reshape(2, size, size)
     raw = raw.astype(np.int16)

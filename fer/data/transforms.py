@@ -33,19 +33,29 @@ class Augment:
 
 def train_transform(size: int, augment: Augment | dict | None) -> A.Compose:
     a = Augment(**augment) if isinstance(augment, dict) else augment or Augment()
-    return A.Compose([
-        A.Resize(size, size, interpolation=cv2.INTER_AREA),
-        A.HorizontalFlip(p=a.hflip),
-        A.Affine(
-            translate_percent=(-a.shift, a.shift), scale=(1 - a.scale, 1 + a.scale), rotate=(-a.rotate, a.rotate),
-            border_mode=cv2.BORDER_REPLICATE, p=a.affine_p,
-        ),
-        A.RandomBrightnessContrast(a.brightness, a.contrast, p=a.brightness_contrast_p),
-        A.GaussianBlur(blur_limit=(3, 3), p=a.blur_p),
-        A.GaussNoise(std_range=(0.02, 0.06), p=a.noise_p),
-        A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(0.15, 0.3), hole_width_range=(0.15, 0.3),
-                        fill="random_uniform", p=a.erase_p),
-    ])
+    return A.Compose(
+        [
+            A.Resize(size, size, interpolation=cv2.INTER_AREA),
+            A.HorizontalFlip(p=a.hflip),
+            A.Affine(
+                translate_percent=(-a.shift, a.shift),
+                scale=(1 - a.scale, 1 + a.scale),
+                rotate=(-a.rotate, a.rotate),
+                border_mode=cv2.BORDER_REPLICATE,
+                p=a.affine_p,
+            ),
+            A.RandomBrightnessContrast(a.brightness, a.contrast, p=a.brightness_contrast_p),
+            A.GaussianBlur(blur_limit=(3, 3), p=a.blur_p),
+            A.GaussNoise(std_range=(0.02, 0.06), p=a.noise_p),
+            A.CoarseDropout(
+                num_holes_range=(1, 1),
+                hole_height_range=(0.15, 0.3),
+                hole_width_range=(0.15, 0.3),
+                fill="random_uniform",
+                p=a.erase_p,
+            ),
+        ]
+    )
 
 
 def to_tensor(grey: np.ndarray, mean: float, std: float, channels: int) -> torch.Tensor:

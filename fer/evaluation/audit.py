@@ -55,8 +55,8 @@ class Fingerprints:
             return np.full(len(self.phash), 64)
         out = np.empty(len(self.phash), dtype=np.int64)
         for start in range(0, len(self.phash), chunk):
-            block = self.phash[start:start + chunk, None] ^ other.phash[None, :]
-            out[start:start + chunk] = np.bitwise_count(block).min(axis=1)
+            block = self.phash[start : start + chunk, None] ^ other.phash[None, :]
+            out[start : start + chunk] = np.bitwise_count(block).min(axis=1)
         return out
 
 
@@ -126,4 +126,3 @@ def run(cfg: DictConfig) -> None:
     out = Path(cfg.paths.output_dir) / "audit.json"
     out.write_text(json.dumps({"near_bits": cfg.near_bits, "labels": list(LABELS), "sources": report}, indent=2))
     print(f"\nwrote {out}")
-

@@ -36,14 +36,15 @@ log = logging.getLogger(__name__)
 ALL_SPLITS = "all"
 
 
-def predict_records(predictor: Predictor, records: list[FaceRecord], sources: dict, batch: int = 256,
-                    progress: bool = False) -> np.ndarray:
+def predict_records(
+    predictor: Predictor, records: list[FaceRecord], sources: dict, batch: int = 256, progress: bool = False
+) -> np.ndarray:
     """(N, 7) probabilities for N >= 1 face records, read as training reads them, classified by the predictor;
     `progress` draws a bar (faces done / total) where stderr is a terminal."""
     out = []
     with RunProgress("faces", len(records), enabled=progress, description="evaluate") as bar:
         for start in range(0, len(records), batch):
-            crops = [sources[r.source].load(r) for r in records[start:start + batch]]
+            crops = [sources[r.source].load(r) for r in records[start : start + batch]]
             out.append(predictor.classify_crops(crops))
             bar.advance(faces=len(crops), count=len(crops))
     return np.concatenate(out)
@@ -77,31 +78,60 @@ def evaluate(cfg: DictConfig) -> dict:
     datamodule = prepared_data(cfg.data)  # the faces as they are: the predictor sizes them as the weights file says
     if cfg.split is None:  # the test part where the data has one; FER+ copies without FER2013Test have only val
         cfg.split = "test" if datamodule.splits["test"] else "val"
-        log.info("split=%s (%s)", cfg.split, "the data's test part" if cfg.split == "test" else "the data has no test part")
+        log.info(
+            "split=%s (%s)", cfg.split, "the data's test part" if cfg.split == "test" else "the data has no test part"
+        )
     if cfg.split != ALL_SPLITS and cfg.split not in datamodule.splits:
         raise ValueError(f"split={cfg.split!r}: choose train, val, test or all")
     # all: every image of the data config, e.g. a model never trained on these sources (zero-shot)
-    records = ([r for part in datamodule.splits.values() for r in part] if cfg.split == ALL_SPLITS
-               else datamodule.splits[cfg.split])
+    records = (
+        [r for part in datamodule.splits.values() for r in part]
+        if cfg.split == ALL_SPLITS
+        else datamodule.splits[cfg.split]
+    )
     if not records:
-        raise ValueError(f"split={cfg.split}: the data config {list(cfg.data.sources.keys())} gives no {cfg.split} "
-                         "images; choose another split")
-    profile = profile_for_model(cfg.get("profile"), weights.name, file_sha256(weights), classifier.embedding_size,
-                                cfg.get("profile_force", False)) if cfg.get("profile") else None
-    probs = predict_records(Predictor(classifier, tta_flip=tta_flip, profile=profile), records, datamodule.sources,
-                            cfg.batch_size, progress=cfg.get("progress", True))
+        raise ValueError(
+            f"split={cfg.split}: the data config {list(cfg.data.sources.keys())} gives no {cfg.split} "
+            "images; choose another split"
+        )
+    profile = (
+        profile_for_model(
+            cfg.get("profile"),
+            weights.name,
+            file_sha256(weights),
+            classifier.embedding_size,
+            cfg.get("profile_force", False),
+        )
+        if cfg.get("profile")
+        else None
+    )
+    probs = predict_records(
+        Predictor(classifier, tta_flip=tta_flip, profile=profile),
+        records,
+        datamodule.sources,
+        cfg.batch_size,
+        progress=cfg.get("progress", True),
+    )
     out_dir = Path(cfg.paths.output_dir)
-    summary = {"weights": str(weights), "runtime": classifier.runtime, "temperature": classifier.temperature,
-               "sources": sorted(datamodule.sources), "split": cfg.split, "seed": cfg.seed,
-               "tta_flip": tta_flip, "profile": None if profile is None else profile.describe()}
+    summary = {
+        "weights": str(weights),
+        "runtime": classifier.runtime,
+        "temperature": classifier.temperature,
+        "sources": sorted(datamodule.sources),
+        "split": cfg.split,
+        "seed": cfg.seed,
+        "tta_flip": tta_flip,
+        "profile": None if profile is None else profile.describe(),
+    }
     summary["metrics"], confusions = score(probs, records, classifier.temperature)
     for group, matrix in confusions.items():
         save_confusion_image(matrix, out_dir / f"confusion_{cfg.split}_{group}.png", title=f"{cfg.split} {group}")
     if cfg.split == "test" and cfg.dedup:
         twinned = contaminated_test_files(audit(datamodule, cfg.near_bits))
         keep = [i for i, r in enumerate(records) if r.key not in twinned]
-        summary["metrics_without_train_twins"], _ = score(probs[keep], [records[i] for i in keep],
-                                                          classifier.temperature)
+        summary["metrics_without_train_twins"], _ = score(
+            probs[keep], [records[i] for i in keep], classifier.temperature
+        )
         summary["test_images_with_train_twins"] = len(records) - len(keep)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -109,8 +139,10 @@ def evaluate(cfg: DictConfig) -> dict:
 
 def print_summary(summary: dict) -> None:
     def line(name: str, m: dict) -> str:
-        return (f"{name}: {m['images']} images  accuracy {100 * m['acc']:.2f} %  macro-F1 {100 * m['f1']:.2f} %  "
-                f"ECE {m['ece']:.4f} (uncalibrated {m['ece_uncalibrated']:.4f})")
+        return (
+            f"{name}: {m['images']} images  accuracy {100 * m['acc']:.2f} %  macro-F1 {100 * m['f1']:.2f} %  "
+            f"ECE {m['ece']:.4f} (uncalibrated {m['ece_uncalibrated']:.4f})"
+        )
 
     print(f"{summary['weights']} ({summary['runtime']}) on {'+'.join(summary['sources'])} {summary['split']}")
     print(line("all", summary["metrics"]))
@@ -119,8 +151,12 @@ def print_summary(summary: dict) -> None:
             m = summary["metrics"]
             print(f"  {domain}: accuracy {100 * m[f'{domain}/acc']:.2f} %  macro-F1 {100 * m[f'{domain}/f1']:.2f} %")
     if "metrics_without_train_twins" in summary:
-        print(line(f"without the {summary['test_images_with_train_twins']} test images with a twin in train/val",
-                   summary["metrics_without_train_twins"]))
+        print(
+            line(
+                f"without the {summary['test_images_with_train_twins']} test images with a twin in train/val",
+                summary["metrics_without_train_twins"],
+            )
+        )
 
 
 def run(cfg: DictConfig) -> None:
@@ -132,4 +168,3 @@ def run(cfg: DictConfig) -> None:
         report_and_exit(err, code=1, prefix="fer evaluate")
     print_summary(summary)
     print(f"wrote {Path(cfg.paths.output_dir) / 'summary.json'}")
-

@@ -17,14 +17,16 @@ ALL = "all"
 
 
 def _collection() -> MetricCollection:
-    return MetricCollection({
-        "acc": MulticlassAccuracy(NUM_CLASSES, average="micro"),
-        # Classes absent from both targets and predictions (CK+48 has no neutral) are left out of
-        # the macro average by torchmetrics, so they do not drag it down.
-        "f1": MulticlassF1Score(NUM_CLASSES, average="macro"),
-        "recall": MulticlassRecall(NUM_CLASSES, average=None),
-        "confusion": MulticlassConfusionMatrix(NUM_CLASSES),
-    })
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(NUM_CLASSES, average="micro"),
+            # Classes absent from both targets and predictions (CK+48 has no neutral) are left out of
+            # the macro average by torchmetrics, so they do not drag it down.
+            "f1": MulticlassF1Score(NUM_CLASSES, average="macro"),
+            "recall": MulticlassRecall(NUM_CLASSES, average=None),
+            "confusion": MulticlassConfusionMatrix(NUM_CLASSES),
+        }
+    )
 
 
 class FERMetrics(nn.Module):

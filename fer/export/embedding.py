@@ -49,8 +49,9 @@ def head_inputs(graph: onnx.GraphProto) -> list[str]:
         elif node.op_type in FOLLOW:
             frontier += [name for name in node.input if name and name not in initializers]
         else:
-            raise ValueError(f"{node.op_type} node {node.name!r} between the head and the logits: not a graph "
-                             "this package exported")
+            raise ValueError(
+                f"{node.op_type} node {node.name!r} between the head and the logits: not a graph this package exported"
+            )
     if not found:
         raise ValueError("no linear layer found before the logits")
     return sorted(found)  # members' prefixes (m0_, m1_) sort in member order
@@ -67,8 +68,15 @@ def add_embedding_output(model: onnx.ModelProto) -> onnx.ModelProto:
         node = producer.get(tensor)
         part = f"{EMBEDDING}_{i}"
         if node is not None and node.op_type == "DequantizeLinear":  # a reader of its own: same fusions as before
-            graph.node.append(helper.make_node("DequantizeLinear", list(node.input), [part], name=f"{part}_dequantize",
-                                               **{a.name: helper.get_attribute_value(a) for a in node.attribute}))
+            graph.node.append(
+                helper.make_node(
+                    "DequantizeLinear",
+                    list(node.input),
+                    [part],
+                    name=f"{part}_dequantize",
+                    **{a.name: helper.get_attribute_value(a) for a in node.attribute},
+                )
+            )
         else:
             graph.node.append(helper.make_node("Identity", [tensor], [part], name=f"{part}_identity"))
         parts.append(part)

@@ -45,21 +45,30 @@ def merge_ensemble(members: list[str | Path], out: str | Path) -> Path:
         value_info += graph.value_info
         scaled = f"{prefix}probs"
         inits.append(numpy_helper.from_array(np.array(float(meta.get("temperature", 1.0)), np.float32), f"{prefix}t"))
-        nodes += [helper.make_node("Div", [member_output, f"{prefix}t"], [f"{prefix}scaled"]),
-                  helper.make_node("Softmax", [f"{prefix}scaled"], [scaled], axis=1)]
+        nodes += [
+            helper.make_node("Div", [member_output, f"{prefix}t"], [f"{prefix}scaled"]),
+            helper.make_node("Softmax", [f"{prefix}scaled"], [scaled], axis=1),
+        ]
         probs.append(scaled)
-    nodes += [helper.make_node("Mean", probs, ["mean_probs"]),
-              helper.make_node("Log", ["mean_probs"], [OUTPUT])]
-    batch = helper.make_tensor_value_info(INPUT, TensorProto.FLOAT,
-                                          ["batch", lead["channels"], lead["image_size"], lead["image_size"]])
+    nodes += [helper.make_node("Mean", probs, ["mean_probs"]), helper.make_node("Log", ["mean_probs"], [OUTPUT])]
+    batch = helper.make_tensor_value_info(
+        INPUT, TensorProto.FLOAT, ["batch", lead["channels"], lead["image_size"], lead["image_size"]]
+    )
     logits = helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", len(lead["labels"])])
-    graph = helper.make_graph(nodes, "fer_ensemble", [batch], [logits], inits,
-                              value_info=value_info)
+    graph = helper.make_graph(nodes, "fer_ensemble", [batch], [logits], inits, value_info=value_info)
     merged = helper.make_model(graph, opset_imports=list(models[0].opset_import), ir_version=models[0].ir_version)
-    meta = {"format": ONNX_META_FORMAT, **{k: lead[k] for k in ("labels", "image_size", "channels", "mean", "std")
-                                          if k in lead}}
-    meta.update({"arch": {"ensemble": [m.get("arch", {}) for m in metas]}, "outputs": "log mean probabilities",
-                 "temperature": 1.0, "members": [{**m, "file": Path(p).name} for m, p in zip(metas, members)]})
+    meta = {
+        "format": ONNX_META_FORMAT,
+        **{k: lead[k] for k in ("labels", "image_size", "channels", "mean", "std") if k in lead},
+    }
+    meta.update(
+        {
+            "arch": {"ensemble": [m.get("arch", {}) for m in metas]},
+            "outputs": "log mean probabilities",
+            "temperature": 1.0,
+            "members": [{**m, "file": Path(p).name} for m, p in zip(metas, members)],
+        }
+    )
     onnx.helper.set_model_props(merged, {ONNX_META_KEY: json.dumps(meta)})
     add_embedding_output(merged)  # the members' hidden layers side by side
     onnx.checker.check_model(merged)
@@ -73,16 +82,28 @@ def _adapt_input(prefix: str, lead: dict, meta: dict, member_input: str, inits: 
     # x_lead = (p - m_lead) / s_lead  ->  x_member = (p - m) / s = x_lead * (s_lead / s) + (m_lead - m) / s
     scale = np.float32(lead["std"] / meta["std"])
     shift = np.float32((lead["mean"] - meta["mean"]) / meta["std"])
-    inits += [numpy_helper.from_array(np.array(scale), f"{prefix}in_scale"),
-              numpy_helper.from_array(np.array(shift), f"{prefix}in_shift")]
-    nodes = [helper.make_node("Mul", [INPUT, f"{prefix}in_scale"], [f"{prefix}in_scaled"]),
-             helper.make_node("Add", [f"{prefix}in_scaled", f"{prefix}in_shift"], [f"{prefix}in_norm"])]
+    inits += [
+        numpy_helper.from_array(np.array(scale), f"{prefix}in_scale"),
+        numpy_helper.from_array(np.array(shift), f"{prefix}in_shift"),
+    ]
+    nodes = [
+        helper.make_node("Mul", [INPUT, f"{prefix}in_scale"], [f"{prefix}in_scaled"]),
+        helper.make_node("Add", [f"{prefix}in_scaled", f"{prefix}in_shift"], [f"{prefix}in_norm"]),
+    ]
     current = f"{prefix}in_norm"
     if meta["image_size"] != lead["image_size"]:
         side = meta["image_size"]
         inits.append(numpy_helper.from_array(np.array([side, side], np.int64), f"{prefix}in_side"))
-        nodes.append(helper.make_node("Resize", [current, "", "", f"{prefix}in_side"], [f"{prefix}in_resized"],
-                                      mode="linear", antialias=1, axes=[2, 3]))
+        nodes.append(
+            helper.make_node(
+                "Resize",
+                [current, "", "", f"{prefix}in_side"],
+                [f"{prefix}in_resized"],
+                mode="linear",
+                antialias=1,
+                axes=[2, 3],
+            )
+        )
         current = f"{prefix}in_resized"
     nodes.append(helper.make_node("Identity", [current], [member_input]))
     return nodes

@@ -16,9 +16,15 @@ import torch
 from torch import nn
 
 from fer.export.embedding import EMBEDDING, LAYER, add_embedding_output
-
-from fer.models.model_file import (ONNX_META_FORMAT, ONNX_META_KEY, TORCHSCRIPT_META_FILE, TORCHSCRIPT_META_FORMAT,
-                                   Preprocessing, load_model_file, quiet_jit_deprecation)
+from fer.models.model_file import (
+    ONNX_META_FORMAT,
+    ONNX_META_KEY,
+    TORCHSCRIPT_META_FILE,
+    TORCHSCRIPT_META_FORMAT,
+    Preprocessing,
+    load_model_file,
+    quiet_jit_deprecation,
+)
 
 ONNX_OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "image", "logits"
@@ -26,8 +32,14 @@ INPUT_NAME, OUTPUT_NAME = "image", "logits"
 
 def export_metadata(pre: Preprocessing, meta: dict, format_name: str) -> dict:
     return {
-        "format": format_name, "labels": list(meta["labels"]), "image_size": pre.image_size,
-        "channels": pre.channels, "mean": pre.mean, "std": pre.std, "arch": meta["arch"], "outputs": OUTPUT_NAME,
+        "format": format_name,
+        "labels": list(meta["labels"]),
+        "image_size": pre.image_size,
+        "channels": pre.channels,
+        "mean": pre.mean,
+        "std": pre.std,
+        "arch": meta["arch"],
+        "outputs": OUTPUT_NAME,
         # divide the logits by this before the softmax (fitted on validation data; 1.0 when not fitted)
         "temperature": float(meta.get("temperature", 1.0)),
     }
@@ -54,8 +66,9 @@ def export_torchscript(model_file_or_ckpt: str | Path, out: str | Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     metadata = export_metadata(pre, meta, TORCHSCRIPT_META_FORMAT)
-    metadata.update(outputs=[OUTPUT_NAME, EMBEDDING],
-                    embedding={"output": EMBEDDING, "size": model.embedding_size, "layer": LAYER})
+    metadata.update(
+        outputs=[OUTPUT_NAME, EMBEDDING], embedding={"output": EMBEDDING, "size": model.embedding_size, "layer": LAYER}
+    )
     with quiet_jit_deprecation(), torch.no_grad():
         traced = torch.jit.trace(WithEmbedding(model).eval(), _example_input(pre))
         # Freezing inlines the weights as constants and folds eval-mode batch norm into the convolutions.
@@ -71,8 +84,14 @@ def export_onnx(model_file_or_ckpt: str | Path, out: str | Path, embedding: bool
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     program = torch.onnx.export(
-        model, (_example_input(pre),), None, dynamo=True, verbose=False, opset_version=ONNX_OPSET,
-        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+        model,
+        (_example_input(pre),),
+        None,
+        dynamo=True,
+        verbose=False,
+        opset_version=ONNX_OPSET,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
         dynamic_shapes=({0: torch.export.Dim("batch")},),  # per positional input: dimension 0 is the batch
     )
     program.model.metadata_props[ONNX_META_KEY] = json.dumps(export_metadata(pre, meta, ONNX_META_FORMAT))

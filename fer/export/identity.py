@@ -37,8 +37,19 @@ import numpy as np
 from fer.faces.crop import crop_square
 from fer.faces.detect import HaarFaceDetector
 from fer.faces.image_io import IMAGE_SUFFIXES, read_grey
-from fer.inference.identity import (CROP_MARGIN, FORMAT, IMAGE_SIZE, INPUT_NAME, MEAN, META_KEY, OUTPUT_NAME, STD,
-                                    prepare_crop, shipped_identity_model, unit_rows)
+from fer.inference.identity import (
+    CROP_MARGIN,
+    FORMAT,
+    IMAGE_SIZE,
+    INPUT_NAME,
+    MEAN,
+    META_KEY,
+    OUTPUT_NAME,
+    STD,
+    prepare_crop,
+    shipped_identity_model,
+    unit_rows,
+)
 from fer.inference.profile import file_sha256
 
 STEM = "MobileFace_Identification_V1"  # the general network, not a copy tuned on expressions
@@ -61,8 +72,10 @@ def checkpoint(folder: str | Path) -> tuple[Path, Path]:
     files = folder / f"{STEM}-symbol.json", folder / f"{STEM}-0000.params"
     for file in files:
         if not file.is_file():
-            raise FileNotFoundError(f"no {file.name} in {folder}: pass the folder holding the publisher's "
-                                    f"{STEM} files (e.g. ../shared/weights/mobileface)")
+            raise FileNotFoundError(
+                f"no {file.name} in {folder}: pass the folder holding the publisher's "
+                f"{STEM} files (e.g. ../shared/weights/mobileface)"
+            )
     return files
 
 
@@ -79,9 +92,17 @@ def export_float(net, out: Path, input_name: str = INPUT_NAME) -> Path:
     import torch
 
     example = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE)  # batch 2: a size-1 dimension would be specialised
-    program = torch.onnx.export(net, (example,), None, dynamo=True, verbose=False, opset_version=ONNX_OPSET,
-                                input_names=[input_name], output_names=[OUTPUT_NAME],
-                                dynamic_shapes=({0: torch.export.Dim("batch")},))
+    program = torch.onnx.export(
+        net,
+        (example,),
+        None,
+        dynamo=True,
+        verbose=False,
+        opset_version=ONNX_OPSET,
+        input_names=[input_name],
+        output_names=[OUTPUT_NAME],
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+    )
     program.save(out, external_data=False)
     return out
 
@@ -125,8 +146,9 @@ def embed_file(path: Path, batch: np.ndarray, threads: int = 2) -> np.ndarray:
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return np.concatenate([unit_rows(session.run([OUTPUT_NAME], {name: batch[i:i + 64]})[0])
-                           for i in range(0, len(batch), 64)])
+    return np.concatenate(
+        [unit_rows(session.run([OUTPUT_NAME], {name: batch[i : i + 64]})[0]) for i in range(0, len(batch), 64)]
+    )
 
 
 # ------------------------------------------------------------------------------------------ the faces
@@ -194,8 +216,10 @@ def identity_sets(data_dir: str | Path, margin: float = CROP_MARGIN) -> dict[str
     data_dir = Path(data_dir)
     missing = [name for name in ("jaffe", "ckplus48") if not (data_dir / name).is_dir()]
     if missing:
-        raise FileNotFoundError(f"no {' or '.join(missing)} folder in {data_dir}: pass --faces <the folder holding "
-                                "jaffe/ and ckplus48/> (e.g. ../shared/data)")
+        raise FileNotFoundError(
+            f"no {' or '.join(missing)} folder in {data_dir}: pass --faces <the folder holding "
+            "jaffe/ and ckplus48/> (e.g. ../shared/data)"
+        )
     return {"jaffe": jaffe_faces(data_dir, margin), "ckplus48": ckplus_faces(data_dir, margin)}
 
 
@@ -233,10 +257,18 @@ def verification(embeddings: np.ndarray, ids: list, fars=FARS) -> dict:
     curve = {}
     for far in fars:
         threshold = threshold_at(impostor, far)
-        curve[f"{far:g}"] = {"threshold": threshold, "tar": float(np.mean(genuine > threshold)),
-                             "false_accepts": int(np.sum(impostor > threshold))}
-    return {"genuine_pairs": len(genuine), "impostor_pairs": len(impostor),
-            "genuine_mean": float(genuine.mean()), "impostor_mean": float(impostor.mean()), "curve": curve}
+        curve[f"{far:g}"] = {
+            "threshold": threshold,
+            "tar": float(np.mean(genuine > threshold)),
+            "false_accepts": int(np.sum(impostor > threshold)),
+        }
+    return {
+        "genuine_pairs": len(genuine),
+        "impostor_pairs": len(impostor),
+        "genuine_mean": float(genuine.mean()),
+        "impostor_mean": float(impostor.mean()),
+        "curve": curve,
+    }
 
 
 def rank1(embeddings: np.ndarray, ids: list) -> dict:
@@ -255,16 +287,30 @@ def rank1(embeddings: np.ndarray, ids: list) -> dict:
 def metadata(folder: Path, margin: float, threshold: float, precision: str, faces: str) -> dict:
     symbol, params = checkpoint(folder)
     return {
-        "format": FORMAT, "network": f"{STEM} (the publisher's whole network)", "input": INPUT_NAME,
-        "output": OUTPUT_NAME, "image_size": IMAGE_SIZE, "channels": 1, "mean": MEAN, "std": STD,
-        "embedding_size": EMBEDDING_SIZE, "crop_margin": margin, "threshold": threshold,
+        "format": FORMAT,
+        "network": f"{STEM} (the publisher's whole network)",
+        "input": INPUT_NAME,
+        "output": OUTPUT_NAME,
+        "image_size": IMAGE_SIZE,
+        "channels": 1,
+        "mean": MEAN,
+        "std": STD,
+        "embedding_size": EMBEDDING_SIZE,
+        "crop_margin": margin,
+        "threshold": threshold,
         "threshold_far": THRESHOLD_FAR,
         "threshold_pairs": f"all pairs of {faces} (JAFFE Haar faces, CK+48 one crop per sequence), "
-                           "this file's embeddings",
-        "precision": precision, "faces": faces,
-        "publisher": PUBLISHER, "licence": LICENCE,
-        "source": {"params": params.name, "params_sha256": file_sha256(params),
-                   "symbol": symbol.name, "symbol_sha256": file_sha256(symbol)},
+        "this file's embeddings",
+        "precision": precision,
+        "faces": faces,
+        "publisher": PUBLISHER,
+        "licence": LICENCE,
+        "source": {
+            "params": params.name,
+            "params_sha256": file_sha256(params),
+            "symbol": symbol.name,
+            "symbol_sha256": file_sha256(symbol),
+        },
         "date": datetime.date.today().isoformat(),
     }
 
@@ -282,8 +328,13 @@ def finish(path: Path, folder: Path, sets: dict[str, FaceSet], margin: float, pr
     return threshold
 
 
-def import_identity(folder: str | Path, out: str | Path, data_dir: str | Path = DEFAULT_DATA,
-                    margin: float = CROP_MARGIN, float_out: str | Path | None = None) -> Path:
+def import_identity(
+    folder: str | Path,
+    out: str | Path,
+    data_dir: str | Path = DEFAULT_DATA,
+    margin: float = CROP_MARGIN,
+    float_out: str | Path | None = None,
+) -> Path:
     """Build, quantise and write the identity file (and the float one where `float_out` names it)."""
     from fer.export.export import INPUT_NAME as EXPORT_INPUT
     from fer.export.quantize import quantize_onnx
@@ -304,10 +355,12 @@ def import_identity(folder: str | Path, out: str | Path, data_dir: str | Path = 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer.export.identity", description=__doc__.splitlines()[0])
     parser.add_argument("folder", help=f"folder holding {STEM}-symbol.json and -0000.params")
-    parser.add_argument("--out", default=str(shipped_identity_model()),
-                        help="int8 file to write (default: the shipped one)")
-    parser.add_argument("--faces", default=str(DEFAULT_DATA),
-                        help="folder holding jaffe/ and ckplus48/ (default ../shared/data)")
+    parser.add_argument(
+        "--out", default=str(shipped_identity_model()), help="int8 file to write (default: the shipped one)"
+    )
+    parser.add_argument(
+        "--faces", default=str(DEFAULT_DATA), help="folder holding jaffe/ and ckplus48/ (default ../shared/data)"
+    )
     parser.add_argument("--margin", type=float, default=CROP_MARGIN, help=f"crop margin (default {CROP_MARGIN})")
     parser.add_argument("--float-out", default=None, help="also write the float32 file here (for comparisons)")
     args = parser.parse_args(argv)

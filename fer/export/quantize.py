@@ -38,7 +38,7 @@ def quantize_onnx(fp32: str | Path, out: str | Path, faces: np.ndarray, batch: i
 
     class Batches(CalibrationDataReader):
         def __init__(self) -> None:
-            self.batches = iter({INPUT_NAME: faces[i:i + batch]} for i in range(0, len(faces), batch))
+            self.batches = iter({INPUT_NAME: faces[i : i + batch]} for i in range(0, len(faces), batch))
 
         def get_next(self):
             return next(self.batches, None)
@@ -48,8 +48,16 @@ def quantize_onnx(fp32: str | Path, out: str | Path, faces: np.ndarray, batch: i
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(fp32), str(prepared))  # shape inference and graph clean-up first, as advised
-        quantize_static(str(prepared), str(out), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=True)
+        quantize_static(
+            str(prepared),
+            str(out),
+            Batches(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            reduce_range=True,
+        )
     _copy_metadata(Path(fp32), out)
     return out
 
@@ -109,8 +117,9 @@ def faces_from_loader(loader, limit: int = CALIBRATION_FACES) -> np.ndarray:
     return np.concatenate(taken)[:limit] if taken else np.zeros((0,), np.float32)
 
 
-def faces_from_folder(folder: str | Path, image_size: int, mean: float, std: float, channels: int,
-                      limit: int = CALIBRATION_FACES) -> np.ndarray:
+def faces_from_folder(
+    folder: str | Path, image_size: int, mean: float, std: float, channels: int, limit: int = CALIBRATION_FACES
+) -> np.ndarray:
     """Preprocessed faces from a folder of face crops (recursive), for `fer export` (format=onnx_int8, to_float=)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -186,8 +195,9 @@ def _dequantised_initializers(graph) -> dict[str, np.ndarray]:
             continue
         scale, zero = tensors[node.input[1]], tensors[node.input[2]] if len(node.input) > 2 else 0
         shape = (-1,) + (1,) * (quantised.ndim - 1)  # per output channel (axis 0)
-        real = (quantised.astype(np.float64) - np.reshape(zero, shape if np.ndim(zero) else ())) \
-            * np.reshape(scale, shape if np.ndim(scale) else ())
+        real = (quantised.astype(np.float64) - np.reshape(zero, shape if np.ndim(zero) else ())) * np.reshape(
+            scale, shape if np.ndim(scale) else ()
+        )
         values[node.input[0].removesuffix("_quantized")] = real.astype(np.float32)
     return values
 
@@ -215,7 +225,7 @@ def _fit_batchnorms(model, faces, batch: int = 256) -> None:
     model.eval()
     with torch.no_grad():
         for start in range(0, len(faces), batch):
-            model(faces[start:start + batch])
+            model(faces[start : start + batch])
     for hook in hooks:
         hook.remove()
     with torch.no_grad():

@@ -38,12 +38,21 @@ def export_onnx_int8(model_file_or_ckpt: str | Path, out: str | Path, calibratio
 INT8_SUFFIX = ".int8.onnx"
 FORMATS = (*EXPORTERS, INT8, "both")
 SOURCES = ("ckpt", "ensemble", "to_float")  # what is exported: exactly one of them
-OPTIONS = {"ckpt": None, "format": None, "out": None, "calibration": None, "ensemble": None, "to_float": None,
-           "limit": "2048"}
-USAGE = ("usage: fer export ckpt=<model.pt or .ckpt> format=torchscript|onnx|onnx_int8|both "
-         "[out=<file; a folder for format=both>] [calibration=<folder of face crops; for onnx_int8>] | "
-         "fer export ensemble=<a.onnx>,<b.onnx>[,...] out=<file.onnx> | "
-         "fer export to_float=<int8.onnx> out=<model.pt> calibration=<folder of face crops> [limit=2048]")
+OPTIONS = {
+    "ckpt": None,
+    "format": None,
+    "out": None,
+    "calibration": None,
+    "ensemble": None,
+    "to_float": None,
+    "limit": "2048",
+}
+USAGE = (
+    "usage: fer export ckpt=<model.pt or .ckpt> format=torchscript|onnx|onnx_int8|both "
+    "[out=<file; a folder for format=both>] [calibration=<folder of face crops; for onnx_int8>] | "
+    "fer export ensemble=<a.onnx>,<b.onnx>[,...] out=<file.onnx> | "
+    "fer export to_float=<int8.onnx> out=<model.pt> calibration=<folder of face crops> [limit=2048]"
+)
 
 
 def parse_args(argv: list[str]) -> dict[str, str | None]:
@@ -51,8 +60,11 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
     args = key_values(argv, OPTIONS, USAGE)
     given = [key for key in SOURCES if args[key]]
     if len(given) != 1:
-        raise BadValue(f"{' and '.join(f'{k}=' for k in given)}: name only one of them\n{USAGE}" if given else
-                       f"name what to export: ckpt=, ensemble= or to_float=\n{USAGE}")
+        raise BadValue(
+            f"{' and '.join(f'{k}=' for k in given)}: name only one of them\n{USAGE}"
+            if given
+            else f"name what to export: ckpt=, ensemble= or to_float=\n{USAGE}"
+        )
     source = given[0]
     if source == "ckpt":
         if not args["format"]:
@@ -63,8 +75,10 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
             raise BadValue("format=onnx_int8 needs calibration=<folder of face crops like the ones it will see>")
         return args
     if args["format"]:
-        raise BadValue(f"format= is for ckpt=; {source}= writes one {'ONNX' if source == 'ensemble' else 'model'} "
-                       "file, named by out=")
+        raise BadValue(
+            f"format= is for ckpt=; {source}= writes one {'ONNX' if source == 'ensemble' else 'model'} "
+            "file, named by out="
+        )
     if not args["out"]:
         raise BadValue(f"{source}= needs out=<the file to write>\n{USAGE}")
     if source == "ensemble" and len([m for m in args["ensemble"].split(",") if m]) < 2:

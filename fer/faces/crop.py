@@ -32,7 +32,6 @@ class CropPolicy:
         return HaarFaceDetector(self.scale_factor, self.min_neighbors, self.min_size)
 
 
-
 def crop_square(grey: np.ndarray, box: Box, margin: float, size: int) -> np.ndarray:
     """A square crop centred on the box, grown by `margin` of its side on each side, resized.
 

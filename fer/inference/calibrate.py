@@ -14,8 +14,17 @@ import numpy as np
 from fer.errors import BadValue, CannotOpen
 from fer.faces.image_io import UnreadableImage, to_grey_uint8
 from fer.inference.frames import as_frame, input_name
-from fer.inference.profile import (DEFAULT_METHOD, REFERENCE, Profile, fit_profile, fit_reference_profile,
-                                   fit_summary, load_references, log_softmax, references_path)
+from fer.inference.profile import (
+    DEFAULT_METHOD,
+    REFERENCE,
+    Profile,
+    fit_profile,
+    fit_reference_profile,
+    fit_summary,
+    load_references,
+    log_softmax,
+    references_path,
+)
 from fer.labels import LABELS, label_index
 
 log = logging.getLogger(__name__)
@@ -27,8 +36,9 @@ _said_bias_only: set[str] = set()
 GUIDE_ORDER = ("neutral", "happy", "surprise", "sad", "anger", "disgust", "fear")
 
 
-def guided_capture(recognizer, frames, countdown_s: float = 3.0, seconds: float = 2.0, keep: int = 5,
-                   show=None, say=print) -> dict[str, list[np.ndarray]]:
+def guided_capture(
+    recognizer, frames, countdown_s: float = 3.0, seconds: float = 2.0, keep: int = 5, show=None, say=print
+) -> dict[str, list[np.ndarray]]:
     """A person's photos of the seven expressions from a camera's frames (an iterator of `Frame`): each
     expression is named with a countdown, then `seconds` of frames are read and the `keep` steadiest with a
     face are kept (the face box moved least since the frame before: no blur, no expression on its way).
@@ -76,14 +86,17 @@ def reference_profile(recognizer, embeddings: np.ndarray, labels: np.ndarray) ->
     classifier = recognizer.classifier
     references = load_references(classifier.path, recognizer.model_sha256, "neutral")
     if references is None:
-        raise BadValue(f"calibration from neutral faces needs {references_path(classifier.path).name} beside "
-                       f"{classifier.path.name} (python bench/calibration.py --weights <model> --write-references); "
-                       "or add photos of other expressions")
+        raise BadValue(
+            f"calibration from neutral faces needs {references_path(classifier.path).name} beside "
+            f"{classifier.path.name} (python bench/calibration.py --weights <model> --write-references); "
+            "or add photos of other expressions"
+        )
     neutral = labels == NEUTRAL
     if not neutral.any():
         raise BadValue("method=reference needs photos of the neutral expression (the person's reference)")
-    return fit_reference_profile(embeddings[neutral], references, recognizer.model_sha256, classifier.path.name,
-                                 labels=labels[neutral])
+    return fit_reference_profile(
+        embeddings[neutral], references, recognizer.model_sha256, classifier.path.name, labels=labels[neutral]
+    )
 
 
 def calibrate(recognizer, images: dict, method: str | None = None, rgb: bool = False, **params) -> Profile:
@@ -111,15 +124,20 @@ def calibrate(recognizer, images: dict, method: str | None = None, rgb: bool = F
     for line in skipped:
         log.warning("calibration: skipped %s", line)
     if not crops:
-        raise BadValue(f"calibration: no face was found in any of the {len(skipped)} image(s); use photos where "
-                       "the face is clearly visible (or detector=none for face crops)")
+        raise BadValue(
+            f"calibration: no face was found in any of the {len(skipped)} image(s); use photos where "
+            "the face is clearly visible (or detector=none for face crops)"
+        )
     labels = np.array(labels)
     # neutral faces alone: the person's reference against the differences other people's expressions make
     method = method or (REFERENCE if set(labels.tolist()) == {NEUTRAL} else DEFAULT_METHOD)
     if not classifier.embedding_size and method != "bias":
         if classifier.path.name not in _said_bias_only:
-            log.warning("%s has no embedding output: calibration uses method=bias (the output-level method); "
-                        "re-export the model with fer export for the others", classifier.path.name)
+            log.warning(
+                "%s has no embedding output: calibration uses method=bias (the output-level method); "
+                "re-export the model with fer export for the others",
+                classifier.path.name,
+            )
             _said_bias_only.add(classifier.path.name)
         method = "bias"
     batch = np.stack([predictor.preprocess(crop) for crop in crops])
@@ -128,10 +146,15 @@ def calibrate(recognizer, images: dict, method: str | None = None, rgb: bool = F
     if method == REFERENCE:
         profile = reference_profile(recognizer, embeddings, labels)
     else:
-        profile = fit_profile(log_probs, embeddings, labels, recognizer.model_sha256, method=method,
-                              model_file=classifier.path.name, **params)
+        profile = fit_profile(
+            log_probs,
+            embeddings,
+            labels,
+            recognizer.model_sha256,
+            method=method,
+            model_file=classifier.path.name,
+            **params,
+        )
     profile.skipped = skipped
     profile.fit = fit_summary(profile, log_probs, embeddings, labels)
     return profile
-
-

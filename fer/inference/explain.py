@@ -57,8 +57,9 @@ def saliency(predictor: Predictor, face: np.ndarray, target: int, method: str = 
     raise BadValue(f"explain={method!r}: choose one of {', '.join(METHODS)}")
 
 
-def occlusion_map(probabilities, face: np.ndarray, target: int, window: int | None = None,
-                  stride: int | None = None, batch: int = 64) -> np.ndarray:
+def occlusion_map(
+    probabilities, face: np.ndarray, target: int, window: int | None = None, stride: int | None = None, batch: int = 64
+) -> np.ndarray:
     """`probabilities`: N x C x H x W float32 -> N x 7 (any runtime). Windows of about a sixth of the face.
 
     Each window (over every channel) is set to 0 in normalised pixels, the dataset's mean grey: "no
@@ -76,14 +77,14 @@ def occlusion_map(probabilities, face: np.ndarray, target: int, window: int | No
     total = np.zeros((height, width), np.float32)
     count = np.zeros((height, width), np.float32)
     for first in range(0, len(places), batch):
-        chunk = places[first:first + batch]
+        chunk = places[first : first + batch]
         hidden = np.repeat(face[None], len(chunk), axis=0)
         for i, (y, x) in enumerate(chunk):
-            hidden[i, :, y:y + window, x:x + window] = 0.0
+            hidden[i, :, y : y + window, x : x + window] = 0.0
         falls = before - np.asarray(probabilities(hidden), dtype=np.float32)[:, target]
         for (y, x), fall in zip(chunk, falls):
-            total[y:y + window, x:x + window] += fall
-            count[y:y + window, x:x + window] += 1
+            total[y : y + window, x : x + window] += fall
+            count[y : y + window, x : x + window] += 1
     return np.clip(channels * total / count, 0, None)
 
 
@@ -105,7 +106,8 @@ def gradcam_map(model, face: np.ndarray, target: int) -> np.ndarray:
     model.eval()
     with torch.enable_grad():
         cam = LayerGradCam(model, convolutions[-1]).attribute(
-            torch.from_numpy(np.array(face[None], dtype=np.float32)), target=int(target), relu_attributions=True)
+            torch.from_numpy(np.array(face[None], dtype=np.float32)), target=int(target), relu_attributions=True
+        )
     heat = LayerAttribution.interpolate(cam.detach(), face.shape[-2:], interpolate_mode="bilinear")
     return _unit(heat[0, 0].numpy())
 
@@ -120,8 +122,10 @@ def _torch_model(predictor: Predictor):
     """The eager network behind the predictor, which Grad-CAM needs; a one-line error for other runtimes."""
     classifier = predictor.classifier
     if classifier.runtime != "torch":
-        raise BadValue(f"explain=gradcam needs torch weights (weights=<model.pt or .ckpt>); "
-                       f"{classifier.path.name} runs on {classifier.runtime}: use explain=occlusion")
+        raise BadValue(
+            f"explain=gradcam needs torch weights (weights=<model.pt or .ckpt>); "
+            f"{classifier.path.name} runs on {classifier.runtime}: use explain=occlusion"
+        )
     return classifier.model
 
 

@@ -74,8 +74,10 @@ def open_frames(spec: str, capture_factory: CaptureFactory = cv2.VideoCapture, r
         return FrameSource(frames, "video", count if count > 0 else None)
     if spec.startswith(STREAM_PREFIXES):
         return FrameSource(camera_frames(_open_capture(capture_factory, spec, f"stream {spec}"), spec), "camera", None)
-    raise MissingInput(f"source={spec}: no such file or folder (use webcam, webcam:N, an image, a folder, "
-                       "a video file or a stream URL)")
+    raise MissingInput(
+        f"source={spec}: no such file or folder (use webcam, webcam:N, an image, a folder, "
+        "a video file or a stream URL)"
+    )
 
 
 def _camera_index(spec: str) -> int:
@@ -91,8 +93,11 @@ def _folder(path: Path) -> FrameSource:
     images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
     if not images:
         videos = [p.name for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
-        hint = (f"; it holds video files ({', '.join(videos[:3])}): pass one as source=<file>" if videos
-                else f" ({len(files)} file(s), none with an image suffix: {', '.join(sorted(IMAGE_SUFFIXES))})")
+        hint = (
+            f"; it holds video files ({', '.join(videos[:3])}): pass one as source=<file>"
+            if videos
+            else f" ({len(files)} file(s), none with an image suffix: {', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
         raise MissingInput(f"source={path}: the folder holds no image{hint}")
     if len(images) < len(files):
         others = len(files) - len(images)

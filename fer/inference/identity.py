@@ -82,8 +82,9 @@ class IdentityEncoder:
         return f"IdentityEncoder({self.path.name}, {self.size}-D, threshold={self.threshold:.3f})"
 
 
-def prepare_crop(crop: np.ndarray, size: int = IMAGE_SIZE, mean: float = MEAN, std: float = STD,
-                 channels: int = 1) -> np.ndarray:
+def prepare_crop(
+    crop: np.ndarray, size: int = IMAGE_SIZE, mean: float = MEAN, std: float = STD, channels: int = 1
+) -> np.ndarray:
     """A face crop as the network takes it: grey, size x size, normalised (channels x size x size float32)."""
     crop = to_grey_uint8(np.asarray(crop), "face crop")
     if crop.shape != (size, size):
@@ -107,8 +108,9 @@ def _open(path: Path, threads: int):
     import onnxruntime as ort
 
     if not path.is_file():
-        raise MissingInput(f"identity model: no such file: {path}; reinstall the package or rebuild it with "
-                           f"{REGENERATE}")
+        raise MissingInput(
+            f"identity model: no such file: {path}; reinstall the package or rebuild it with {REGENERATE}"
+        )
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -117,10 +119,14 @@ def _open(path: Path, threads: int):
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises its own exception types for unreadable models
-        raise BadValue(f"identity model: {path} is not a readable ONNX model ({' '.join(str(err).split())[:200]}); "
-                       f"rebuild it with {REGENERATE}") from err
+        raise BadValue(
+            f"identity model: {path} is not a readable ONNX model ({' '.join(str(err).split())[:200]}); "
+            f"rebuild it with {REGENERATE}"
+        ) from err
     props = session.get_modelmeta().custom_metadata_map
     if META_KEY not in props:
-        raise BadValue(f"identity model: {path} has no '{META_KEY}' metadata (not an identity model of this "
-                       f"package); rebuild it with {REGENERATE}")
+        raise BadValue(
+            f"identity model: {path} has no '{META_KEY}' metadata (not an identity model of this "
+            f"package); rebuild it with {REGENERATE}"
+        )
     return session, json.loads(props[META_KEY])

@@ -33,9 +33,17 @@ QUIT_KEYS = (ord("q"), 27)  # q, Esc
 def window_available() -> bool:
     """Whether cv2.imshow can open a window: not with opencv-python-headless (the pinned build), nor on
     Linux without a display (a Qt build would abort the process there rather than raise)."""
-    gui = next((line.split(":", 1)[1].strip() for line in cv2.getBuildInformation().splitlines()
-                if line.strip().startswith("GUI:")), "NONE")
-    no_screen = sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    gui = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in cv2.getBuildInformation().splitlines()
+            if line.strip().startswith("GUI:")
+        ),
+        "NONE",
+    )
+    no_screen = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
     return gui != "NONE" and not no_screen
 
 
@@ -43,9 +51,11 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
     tidy_console(verbose=bool(cfg.get("verbose")))
     display = cfg.display and window_available()
     if cfg.display and not display:
-        log.warning("display=true, but this OpenCV has no window support (opencv-python-headless) or there is "
-                    "no screen: nothing is shown. Image results are printed; for video and cameras pass "
-                    "output.video=<file.mp4> or output.jsonl=<file>, or install opencv-python for a window.")
+        log.warning(
+            "display=true, but this OpenCV has no window support (opencv-python-headless) or there is "
+            "no screen: nothing is shown. Image results are printed; for video and cameras pass "
+            "output.video=<file.mp4> or output.jsonl=<file>, or install opencv-python for a window."
+        )
     detector = hydra.utils.instantiate(cfg.detector) if cfg.get("detector") else None
     recognizer = Recognizer.from_options(RecognizerOptions.from_config(cfg, detector=detector))
     if recognizer.classifier.runtime != "onnxruntime":  # torch weights (torch is loaded by now); ONNX took `threads`
@@ -54,7 +64,9 @@ def run(cfg: DictConfig, capture_factory=cv2.VideoCapture) -> int:
         torch.set_num_threads(cfg.threads)
     explain = resolve_method(cfg.get("explain", False), recognizer.predictor)
     if explain and not cfg.output.get("dir"):
-        raise BadValue(f"explain={cfg.explain}: heatmaps are written beside the annotated images: pass output.dir=<folder>")
+        raise BadValue(
+            f"explain={cfg.explain}: heatmaps are written beside the annotated images: pass output.dir=<folder>"
+        )
     frames = open_frames(cfg.source, capture_factory, realtime=recognizer.realtime is True)
     if explain and frames.kind != "images":
         log.warning("explain=%s: saliency is made for still images; %s frames are not explained", explain, frames.kind)
@@ -101,8 +113,12 @@ def in_run_folder(output: DictConfig) -> DictConfig:
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return output
     folder = Path(HydraConfig.get().runtime.output_dir)
-    return OmegaConf.create({key: str(folder / value) if isinstance(value, str) and not Path(value).is_absolute()
-                             else value for key, value in output.items()})
+    return OmegaConf.create(
+        {
+            key: str(folder / value) if isinstance(value, str) and not Path(value).is_absolute() else value
+            for key, value in output.items()
+        }
+    )
 
 
 def _open_writers(output: DictConfig) -> dict[str, list]:
@@ -127,7 +143,9 @@ def _show_and_save(frame: Frame, faces, stats, writers, display: bool) -> bool:
     """Draw if anyone looks; True when the user asked to quit."""
     if not (display or writers["images"]):
         return False
-    annotated = draw(frame.image, faces, stats, in_place=True)  # the frame's records are written: nothing reads it after
+    annotated = draw(
+        frame.image, faces, stats, in_place=True
+    )  # the frame's records are written: nothing reads it after
     for writer in writers["images"]:
         writer.write(frame, annotated)
     if display:

@@ -21,9 +21,15 @@ def records(frame: Frame, faces: list[FacePrediction]) -> list[dict]:
     if not faces:
         return [{**base, "face": None, "person": None, "box": None, "label": None, "score": None, "probs": None}]
     return [
-        {**base, "face": i, "person": f.person, "box": list(map(int, f.box)) if f.box is not None else None,
-         "label": f.label,
-         "score": round(f.score, 6), "probs": {label: round(float(p), 6) for label, p in zip(LABELS, f.probs)}}
+        {
+            **base,
+            "face": i,
+            "person": f.person,
+            "box": list(map(int, f.box)) if f.box is not None else None,
+            "label": f.label,
+            "score": round(f.score, 6),
+            "probs": {label: round(float(p), 6) for label, p in zip(LABELS, f.probs)},
+        }
         for i, f in enumerate(faces)
     ]
 
@@ -64,8 +70,9 @@ class CsvWriter:
         for r in rows:
             box = r["box"] or [None] * 4
             probs = [r["probs"][label] for label in LABELS] if r["probs"] else [None] * len(LABELS)
-            self._writer.writerow([r["source"], r["frame"], r["time_s"], r["face"], r.get("person"), *box, r["label"],
-                                   r["score"], *probs])
+            self._writer.writerow(
+                [r["source"], r["frame"], r["time_s"], r["face"], r.get("person"), *box, r["label"], r["score"], *probs]
+            )
         self._file.flush()
 
     def close(self) -> None:

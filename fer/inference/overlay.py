@@ -14,8 +14,9 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 BAR_WIDTH, BAR_HEIGHT, BAR_PITCH = 120, 12, 14  # pixels; 2 black rows between bars
 
 
-def draw(image: np.ndarray, faces: list[FacePrediction], stats: dict[str, float] | None = None,
-         in_place: bool = False) -> np.ndarray:
+def draw(
+    image: np.ndarray, faces: list[FacePrediction], stats: dict[str, float] | None = None, in_place: bool = False
+) -> np.ndarray:
     """The annotated frame: a copy, or `image` itself with `in_place` (a BGR frame nobody reads after
     drawing, as in infer.py: copying a 1080p frame costs ~1 ms)."""
     if image.ndim == 2 or image.shape[2] == 1:
@@ -31,7 +32,9 @@ def draw(image: np.ndarray, faces: list[FacePrediction], stats: dict[str, float]
         x, y, w, h = face.box
         cv2.rectangle(canvas, (x, y), (x + w, y + h), GREEN, 2)
         _text(canvas, f"{face.label} {face.score:.2f}", x, max(14, y - 6), 0.55)
-        _bars(canvas, face.probs, x + w + 6 if x + w + BAR_WIDTH + 10 < canvas.shape[1] else max(0, x - BAR_WIDTH - 10), y)
+        _bars(
+            canvas, face.probs, x + w + 6 if x + w + BAR_WIDTH + 10 < canvas.shape[1] else max(0, x - BAR_WIDTH - 10), y
+        )
     if stats:
         line = "  ".join(f"{k} {v:.1f}" for k, v in stats.items())
         _text(canvas, line, 6, canvas.shape[0] - 8, 0.45)
@@ -48,7 +51,7 @@ def _bar_charts() -> tuple[np.ndarray, np.ndarray]:
         chart = np.zeros((len(LABELS) * BAR_PITCH, BAR_WIDTH, 3), np.uint8)
         for i, label in enumerate(LABELS):
             top = i * BAR_PITCH
-            chart[top:top + BAR_HEIGHT] = fill
+            chart[top : top + BAR_HEIGHT] = fill
             cv2.putText(chart, label[:8], (2, top + 9), FONT, 0.33, WHITE, 1, cv2.LINE_AA)
         charts.append(chart)
     return charts[0], charts[1]
@@ -63,7 +66,7 @@ def _bars(canvas: np.ndarray, probs: np.ndarray, x: int, y: int) -> None:
     x0, y0 = max(x, 0), max(y, 0)  # the chart clipped to the frame
     x1, y1 = min(x + BAR_WIDTH, canvas.shape[1]), min(y + len(chart), canvas.shape[0])
     if x0 < x1 and y0 < y1:
-        canvas[y0:y1, x0:x1] = chart[y0 - y:y1 - y, x0 - x:x1 - x]
+        canvas[y0:y1, x0:x1] = chart[y0 - y : y1 - y, x0 - x : x1 - x]
 
 
 def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float) -> None:

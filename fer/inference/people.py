@@ -56,7 +56,7 @@ class Identity:
     """One tracked face's person (None until first checked) and the state that says when to check it again."""
 
     person: str | None = None
-    checked: int = -(10 ** 9)  # the frame of its last check
+    checked: int = -(10**9)  # the frame of its last check
     overlapping: bool = False  # its box overlapped another face's at its last frame
     # the person this face's own look created, and when: if a look soon after (within MINT_DOUBT frames) finds
     # it is someone already known, that person was created by mistake (a poor first view) and is merged into
@@ -100,9 +100,16 @@ class Person:
 class People:
     """Everyone seen in one source (and everyone enrolled), and the rule that gives each face its person."""
 
-    def __init__(self, encoder, known: list[Person] | None = None, recheck_every: int = 30,
-                 max_exemplars: int = 8, threshold: float | None = None,
-                 profiles: dict[str, Profile] | None = None, new_ids: bool = True) -> None:
+    def __init__(
+        self,
+        encoder,
+        known: list[Person] | None = None,
+        recheck_every: int = 30,
+        max_exemplars: int = 8,
+        threshold: float | None = None,
+        profiles: dict[str, Profile] | None = None,
+        new_ids: bool = True,
+    ) -> None:
         self.encoder = encoder
         self.threshold = encoder.threshold if threshold is None else threshold
         self.recheck_every, self.max_exemplars = recheck_every, max_exemplars
@@ -112,7 +119,7 @@ class People:
         self._next = 1
         self.embedded = 0  # identity embeddings computed so far (what re-identification costs)
         self._thumbnail: np.ndarray | None = None  # the last frame, shrunk: what a cut is told by
-        self._cut_at = -(10 ** 9)  # the frame of the last cut
+        self._cut_at = -(10**9)  # the frame of the last cut
         self._differences: deque[float] = deque(maxlen=30)  # the last frames' usual change
 
     def profiles(self, identities: list[Identity]) -> list[Profile | None] | None:
@@ -121,8 +128,15 @@ class People:
             return None
         return [self._profiles.get(identity.person) for identity in identities]
 
-    def identify(self, grey: np.ndarray, frame: int, boxes: list[Box], identities: list[Identity],
-                 found: list[int] | None = None, once: bool = False) -> None:
+    def identify(
+        self,
+        grey: np.ndarray,
+        frame: int,
+        boxes: list[Box],
+        identities: list[Identity],
+        found: list[int] | None = None,
+        once: bool = False,
+    ) -> None:
         """Set each face's `person` (boxes and identities in the same order: one face each). `found`: the frame
         each box was last found by a detection (held and followed boxes are older than the frame); None: all
         found in this frame. `once`: these faces are looked at only now (a photo), so none waits for a
@@ -132,18 +146,28 @@ class People:
             for identity in identities:
                 identity.minted, identity.stale = None, True
         found = [frame] * len(boxes) if found is None else found
-        overlapping = [any(iou(box, other) > 0 for j, other in enumerate(boxes) if j != i)
-                       for i, box in enumerate(boxes)]
-        due = [i for i, identity in enumerate(identities) if self._due(i, identity, frame, boxes, identities,
-                                                                         overlapping[i], found[i])]
+        overlapping = [
+            any(iou(box, other) > 0 for j, other in enumerate(boxes) if j != i) for i, box in enumerate(boxes)
+        ]
+        due = [
+            i
+            for i, identity in enumerate(identities)
+            if self._due(i, identity, frame, boxes, identities, overlapping[i], found[i])
+        ]
         for identity, overlaps in zip(identities, overlapping):
             identity.overlapping = overlaps
         if due:
             embeddings = self.encoder.embed_boxes(grey, [boxes[i] for i in due])
             self.embedded += len(due)
             held = {identities[i].person for i in range(len(identities)) if i not in due} - {None}
-            self._assign([identities[i] for i in due], np.asarray(embeddings, np.float32), held,
-                         hidden=[overlapping[i] for i in due], frame=frame, once=once)
+            self._assign(
+                [identities[i] for i in due],
+                np.asarray(embeddings, np.float32),
+                held,
+                hidden=[overlapping[i] for i in due],
+                frame=frame,
+                once=once,
+            )
             for i in due:
                 identities[i].checked, identities[i].stale = frame, False
 
@@ -157,8 +181,16 @@ class People:
         self._differences.append(difference)
         return difference > max(CUT_MIN, CUT_RATIO * usual)
 
-    def _due(self, i: int, identity: Identity, frame: int, boxes: list[Box], identities: list[Identity],
-             overlapping_now: bool, found: int) -> bool:
+    def _due(
+        self,
+        i: int,
+        identity: Identity,
+        frame: int,
+        boxes: list[Box],
+        identities: list[Identity],
+        overlapping_now: bool,
+        found: int,
+    ) -> bool:
         if identity.person is None:  # new; a new face half hidden by another, or unsure, is looked at every few frames
             return (not overlapping_now and not identity.unsure) or frame - identity.checked >= HIDDEN_WAIT
         if identity.checked < self._cut_at:  # a cut since its last look: look once a detection has found its box
@@ -167,20 +199,31 @@ class People:
             return False
         if identity.overlapping:  # just came apart from another face
             return True
-        new_nearby = any(other.person is None and _near(boxes[i], boxes[j])
-                         for j, other in enumerate(identities) if j != i)
+        new_nearby = any(
+            other.person is None and _near(boxes[i], boxes[j]) for j, other in enumerate(identities) if j != i
+        )
         return new_nearby or frame - identity.checked >= self.recheck_every
 
-    def _assign(self, identities: list[Identity], embeddings: np.ndarray, held: set[str], hidden: list[bool],
-                frame: int, once: bool = False) -> None:
+    def _assign(
+        self,
+        identities: list[Identity],
+        embeddings: np.ndarray,
+        held: set[str],
+        hidden: list[bool],
+        frame: int,
+        once: bool = False,
+    ) -> None:
         """Best matches first: each face takes the person it is most like (at least the threshold; its own
         id gets KEEP_BONUS), no person twice; a face left over keeps its id if free, else is someone new (a
         new face half hidden by another (`hidden`) is nobody yet: it waits for a clear view; so does a face
         somewhat like someone out of view, for up to UNSURE_LOOKS looks)."""
         candidates = [p for p in self.people.values() if p.id not in held]
-        scores = np.array([[p.similarity(e) + (KEEP_BONUS if p.id == identity.person else 0.0)
-                            for p in candidates] for identity, e in zip(identities, embeddings)]).reshape(
-            len(identities), len(candidates))
+        scores = np.array(
+            [
+                [p.similarity(e) + (KEEP_BONUS if p.id == identity.person else 0.0) for p in candidates]
+                for identity, e in zip(identities, embeddings)
+            ]
+        ).reshape(len(identities), len(candidates))
         taken: set[str] = set(held)
         settled: dict[int, str] = {}
         for flat in np.argsort(-scores, axis=None):
@@ -199,8 +242,9 @@ class People:
                 # its own id is free, but it looks more like someone out of view: a tracker's swap, perhaps
                 doubtful = free and self._more_like_another(embedding, previous, taken)
                 keep = free and (not doubtful or identity.unsure >= UNSURE_LOOKS)
-                unsure = (not once and not keep and identity.unsure < UNSURE_LOOKS
-                          and self._like_someone(embedding, taken))
+                unsure = (
+                    not once and not keep and identity.unsure < UNSURE_LOOKS and self._like_someone(embedding, taken)
+                )
                 identity.unsure = identity.unsure + 1 if unsure else 0
                 identity.doubted = previous if unsure else None
                 may_mint = self.new_ids and not unsure and not (hidden[face] and identity.person is None)
@@ -220,8 +264,9 @@ class People:
 
     def _more_like_another(self, embedding: np.ndarray, own: str, taken: set[str]) -> bool:
         """Somewhat like (LIKE_SOMEONE) a person out of view, and more (by KEEP_BONUS) than like `own`."""
-        rival = max((p.similarity(embedding) for p in self.people.values() if p.id not in taken and p.id != own),
-                    default=-1.0)
+        rival = max(
+            (p.similarity(embedding) for p in self.people.values() if p.id not in taken and p.id != own), default=-1.0
+        )
         return rival >= LIKE_SOMEONE and rival > self.people[own].similarity(embedding) + KEEP_BONUS
 
     def _like_someone(self, embedding: np.ndarray, taken: set[str]) -> bool:

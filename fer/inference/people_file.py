@@ -45,8 +45,9 @@ class PeopleFile:
     def load(cls, path: str | os.PathLike) -> "PeopleFile":
         path = Path(path)
         if not path.is_file():
-            raise MissingInput(f"people: no such file: {path}; enrol someone with fer enroll name=<name> "
-                               f"source=<photos> people={path}")
+            raise MissingInput(
+                f"people: no such file: {path}; enrol someone with fer enroll name=<name> source=<photos> people={path}"
+            )
         try:
             data = json.loads(path.read_text())
             if data.get("format") != FORMAT:
@@ -57,8 +58,9 @@ class PeopleFile:
                     raise ValueError(f"{name} has no embeddings of one size")
             return cls(data["identity_sha256"], people)
         except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError) as err:
-            raise BadValue(f"people: {path} is not a readable people file ({err}); enrol the people again "
-                           "with fer enroll") from None
+            raise BadValue(
+                f"people: {path} is not a readable people file ({err}); enrol the people again with fer enroll"
+            ) from None
 
     def save(self, path: str | os.PathLike) -> Path:
         """Written whole or not at all (a temporary file renamed over the target)."""
@@ -71,23 +73,30 @@ class PeopleFile:
         if name in self.people and not replace:
             raise BadValue(f"name={name}: already enrolled; forget={name} first, or replace=true to enrol again")
         chosen = spread_out(np.asarray(embeddings, np.float32), ENROLLED_EMBEDDINGS)
-        self.people[name] = Enrolled(np.round(chosen, 6).tolist(), int(len(embeddings)), utc_now(),
-                                     None if profile is None else asdict(profile))
+        self.people[name] = Enrolled(
+            np.round(chosen, 6).tolist(), int(len(embeddings)), utc_now(), None if profile is None else asdict(profile)
+        )
 
     def forget(self, name: str) -> None:
         if name not in self.people:
-            raise BadValue(f"forget={name}: nobody of that name is enrolled (enrolled: "
-                           f"{', '.join(sorted(self.people)) or 'nobody'})")
+            raise BadValue(
+                f"forget={name}: nobody of that name is enrolled (enrolled: "
+                f"{', '.join(sorted(self.people)) or 'nobody'})"
+            )
         del self.people[name]
 
     def check_identity(self, identity_sha256: str, path: str | os.PathLike) -> None:
         if self.identity_sha256 != identity_sha256:
-            raise BadValue(f"people: {path} was enrolled with another identity network (sha256 "
-                           f"{self.identity_sha256[:12]}, this one {identity_sha256[:12]}); enrol the people again")
+            raise BadValue(
+                f"people: {path} was enrolled with another identity network (sha256 "
+                f"{self.identity_sha256[:12]}, this one {identity_sha256[:12]}); enrol the people again"
+            )
 
     def persons(self) -> list[Person]:
-        return [Person(name, [np.asarray(e, np.float32) for e in person.embeddings], named=True)
-                for name, person in self.people.items()]
+        return [
+            Person(name, [np.asarray(e, np.float32) for e in person.embeddings], named=True)
+            for name, person in self.people.items()
+        ]
 
     def profiles(self) -> dict[str, Profile]:
         return {name: Profile(**person.profile) for name, person in self.people.items() if person.profile}
@@ -104,4 +113,3 @@ def spread_out(embeddings: np.ndarray, count: int) -> np.ndarray:
         nearest[chosen] = np.inf
         chosen.append(int(np.argmin(nearest)))
     return embeddings[chosen]
-

@@ -45,8 +45,15 @@ class FacePrediction:
 
 
 class Predictor:
-    def __init__(self, classifier: Classifier, detector: FaceDetector | None = None, faces: str = "all",
-                 crop_margin: float = 0.0, tta_flip: bool = False, profile: Profile | None = None) -> None:
+    def __init__(
+        self,
+        classifier: Classifier,
+        detector: FaceDetector | None = None,
+        faces: str = "all",
+        crop_margin: float = 0.0,
+        tta_flip: bool = False,
+        profile: Profile | None = None,
+    ) -> None:
         if faces not in FACES:
             raise BadValue(f"faces={faces!r}: choose one of {', '.join(FACES)}")
         if tuple(classifier.labels) != LABELS:
@@ -80,9 +87,14 @@ class Predictor:
         self.stage_ms["detect"] = (time.perf_counter() - start) * 1000
         return boxes[:1] if self.faces == "largest" else boxes
 
-    def classify_boxes(self, grey: np.ndarray, boxes: list[Box], mirrored: list[bool] | None = None,
-                       references: list[RunningReference] | None = None,
-                       profiles: list[Profile | None] | None = None) -> list[FacePrediction]:
+    def classify_boxes(
+        self,
+        grey: np.ndarray,
+        boxes: list[Box],
+        mirrored: list[bool] | None = None,
+        references: list[RunningReference] | None = None,
+        profiles: list[Profile | None] | None = None,
+    ) -> list[FacePrediction]:
         """Classify given face boxes of a grey frame (live video reuses boxes between detections);
         `mirrored`: see `classify_crops`; `references`: each face's running reference (baseline=auto);
         `profiles`: each face's own profile (an enrolled person's), None for the predictor's `profile`."""
@@ -93,9 +105,13 @@ class Predictor:
         """The crops `classify_crops` takes: square, at training's intermediate side."""
         return [crop_square(grey, box, self.crop_margin, CROP_SIDE) for box in boxes]
 
-    def classify_crops(self, crops: list[np.ndarray], mirrored: list[bool] | None = None,
-                       references: list[RunningReference] | None = None,
-                       profiles: list[Profile | None] | None = None) -> np.ndarray:
+    def classify_crops(
+        self,
+        crops: list[np.ndarray],
+        mirrored: list[bool] | None = None,
+        references: list[RunningReference] | None = None,
+        profiles: list[Profile | None] | None = None,
+    ) -> np.ndarray:
         """Grey uint8 face crops -> (N, 7) probabilities, in one batched call to the classifier.
 
         `mirrored` (one flag per crop) classifies each crop in one pass, as it is or as its mirror image,
@@ -112,9 +128,13 @@ class Predictor:
         self.stage_ms["classify"] = (time.perf_counter() - middle) * 1000
         return probs
 
-    def probabilities(self, batch: np.ndarray, mirrored: list[bool] | None = None,
-                      references: list[RunningReference] | None = None,
-                      profiles: list[Profile | None] | None = None) -> np.ndarray:
+    def probabilities(
+        self,
+        batch: np.ndarray,
+        mirrored: list[bool] | None = None,
+        references: list[RunningReference] | None = None,
+        profiles: list[Profile | None] | None = None,
+    ) -> np.ndarray:
         """Preprocessed faces (N x C x H x W) -> (N, 7), mirror-averaged when tta_flip is on; with
         `mirrored` (one flag per face), one pass of each face as it is or as its mirror image. With a
         profile (each face's own in `profiles`, else the predictor's), its calibration is applied to the
@@ -133,8 +153,9 @@ class Predictor:
             log_probs = log_softmax(log_probs + baseline_term(embeddings, references, self.baseline))
         return np.exp(log_probs).astype(np.float32)
 
-    def outputs(self, batch: np.ndarray, mirrored: list[bool] | None = None, embedding: bool = True
-                ) -> tuple[np.ndarray, np.ndarray | None]:
+    def outputs(
+        self, batch: np.ndarray, mirrored: list[bool] | None = None, embedding: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """(logits, embeddings or None) of preprocessed faces, each mirror-averaged or single-pass as in
         `probabilities` (calibration fits on what inference will read)."""
         if mirrored is not None:

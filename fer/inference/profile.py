@@ -47,8 +47,12 @@ DEFAULT_METHOD = "linear"
 MAX_SHIFT = 4.0  # nats: e^-4 = 1/55, so a profile can lower an expression's odds 55-fold at most, never to 0
 # each method's strength: the strongest of bench/calibration.py's grid that passes the gates of the rule in
 # docs/calibration.md ("How strong"), measured on 2026-12-07
-DEFAULTS = {"bias": {"shrinkage": 0.3}, "prototypes": {"alpha": 6.0}, "centred_prototypes": {"alpha": 3.0},
-            "linear": {"shrinkage": 0.5}}
+DEFAULTS = {
+    "bias": {"shrinkage": 0.3},
+    "prototypes": {"alpha": 6.0},
+    "centred_prototypes": {"alpha": 3.0},
+    "linear": {"shrinkage": 0.5},
+}
 
 
 @dataclass
@@ -81,8 +85,10 @@ class Profile:
         if self.method == "bias":
             return np.tile(np.asarray(self.bias, np.float64), (n, 1))
         if embeddings is None:
-            raise BadValue(f"profile: method {self.method} reads the model's embedding output, and the model "
-                           "gives none; fit a profile with method=bias for this model file")
+            raise BadValue(
+                f"profile: method {self.method} reads the model's embedding output, and the model "
+                "gives none; fit a profile with method=bias for this model file"
+            )
         e, fitted = np.asarray(embeddings, np.float64), self.fitted
         if self.method == REFERENCE:
             term = reference_term(e, fitted["mean"], fitted["prototypes"], self.params)
@@ -95,8 +101,11 @@ class Profile:
     @cached_property
     def fitted(self) -> dict[str, np.ndarray]:
         """What was fitted, as arrays, made once: `shift` runs for every classified face of a video."""
-        arrays = {name: np.asarray(getattr(self, name), np.float64) for name in ("mean", "weights", "bias")
-                  if getattr(self, name) is not None}
+        arrays = {
+            name: np.asarray(getattr(self, name), np.float64)
+            for name in ("mean", "weights", "bias")
+            if getattr(self, name) is not None
+        }
         if self.prototypes is not None:
             present = [i for i, row in enumerate(self.prototypes) if row is not None]
             arrays["present"] = np.array(present, int)
@@ -136,7 +145,9 @@ class Profile:
             profile = cls(**data)
             profile.check()
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as err:
-            raise BadValue(f"profile: {path} is not a readable profile ({err}); fit it again with fer calibrate") from None
+            raise BadValue(
+                f"profile: {path} is not a readable profile ({err}); fit it again with fer calibrate"
+            ) from None
         return profile
 
     def check(self) -> None:
@@ -144,11 +155,17 @@ class Profile:
             raise ValueError(f"unknown method {self.method!r}")
         if list(self.labels) != list(LABELS) or len(self.counts) != len(LABELS):
             raise ValueError(f"labels {self.labels} differ from {list(LABELS)}")
-        needed = {"bias": ("bias",), "linear": ("bias", "weights", "mean"), "prototypes": ("prototypes",),
-                  "centred_prototypes": ("prototypes", "mean"), REFERENCE: ("prototypes", "mean")}[self.method]
+        needed = {
+            "bias": ("bias",),
+            "linear": ("bias", "weights", "mean"),
+            "prototypes": ("prototypes",),
+            "centred_prototypes": ("prototypes", "mean"),
+            REFERENCE: ("prototypes", "mean"),
+        }[self.method]
         missing = [name for name in needed if getattr(self, name) is None]
-        if self.method == REFERENCE and ("alpha" not in self.params or (
-                self.params.get("reference") == "neutral" and "scale" not in self.params)):
+        if self.method == REFERENCE and (
+            "alpha" not in self.params or (self.params.get("reference") == "neutral" and "scale" not in self.params)
+        ):
             missing.append("params.alpha and params.scale (a reference profile of an earlier version)")
         if missing:
             raise ValueError(f"method {self.method} without {', '.join(missing)}")
@@ -156,13 +173,20 @@ class Profile:
     def check_model(self, model_sha256: str, model_name: str, force: bool = False) -> None:
         """The profile was fitted for this model file; `force` accepts another (its figures then mean little)."""
         if self.model_sha256 != model_sha256 and not force:
-            raise BadValue(f"profile: fitted for model file {self.model_file or '?'} (sha256 {self.model_sha256[:12]}), "
-                           f"not for {model_name} (sha256 {model_sha256[:12]}); calibrate again with this model "
-                           "(or pass profile_force=true)")
+            raise BadValue(
+                f"profile: fitted for model file {self.model_file or '?'} (sha256 {self.model_sha256[:12]}), "
+                f"not for {model_name} (sha256 {model_sha256[:12]}); calibrate again with this model "
+                "(or pass profile_force=true)"
+            )
 
 
-def profile_for_model(profile: "str | os.PathLike | Profile | None", model_name: str, model_sha256: str,
-                      embedding_size: int, force: bool = False) -> "Profile | None":
+def profile_for_model(
+    profile: "str | os.PathLike | Profile | None",
+    model_name: str,
+    model_sha256: str,
+    embedding_size: int,
+    force: bool = False,
+) -> "Profile | None":
     """A profile (or its file) checked against the model file it will be applied to (its name and sha256):
     fitted for it (`force` accepts another), and, for the embedding methods, a model with an embedding output."""
     if profile is None:
@@ -171,25 +195,39 @@ def profile_for_model(profile: "str | os.PathLike | Profile | None", model_name:
         profile = Profile.load(profile)
     profile.check_model(model_sha256, model_name, force)
     if profile.needs_embedding and not embedding_size:
-        raise BadValue(f"profile: method {profile.method} reads the embedding output, which {model_name} lacks; "
-                       "re-export the model (python -m fer.export) or fit the profile with method=bias")
+        raise BadValue(
+            f"profile: method {profile.method} reads the embedding output, which {model_name} lacks; "
+            "re-export the model (python -m fer.export) or fit the profile with method=bias"
+        )
     if profile.needs_embedding and profile.embedding_size != embedding_size:  # even with force: it cannot apply
-        raise BadValue(f"profile: its embeddings have {profile.embedding_size} numbers, {model_name}'s "
-                       f"{embedding_size}: it was fitted for another model; calibrate again with this one")
+        raise BadValue(
+            f"profile: its embeddings have {profile.embedding_size} numbers, {model_name}'s "
+            f"{embedding_size}: it was fitted for another model; calibrate again with this one"
+        )
     return profile
 
 
 def fit_summary(profile: Profile, log_probs: np.ndarray, embeddings: np.ndarray | None, labels: np.ndarray) -> dict:
     after = profile.adjust(log_probs, embeddings)
-    shown = {LABELS[c]: [round(float(np.exp(log_probs[labels == c, c]).mean()), 4),
-                         round(float(np.exp(after[labels == c, c]).mean()), 4)]
-             for c in range(len(LABELS)) if (labels == c).any()}
-    return {"faces": int(len(labels)), "accuracy_before": round(float((log_probs.argmax(1) == labels).mean()), 4),
-            "accuracy_after": round(float((after.argmax(1) == labels).mean()), 4), "shown_probability": shown}
+    shown = {
+        LABELS[c]: [
+            round(float(np.exp(log_probs[labels == c, c]).mean()), 4),
+            round(float(np.exp(after[labels == c, c]).mean()), 4),
+        ]
+        for c in range(len(LABELS))
+        if (labels == c).any()
+    }
+    return {
+        "faces": int(len(labels)),
+        "accuracy_before": round(float((log_probs.argmax(1) == labels).mean()), 4),
+        "accuracy_after": round(float((after.argmax(1) == labels).mean()), 4),
+        "shown_probability": shown,
+    }
 
 
-def prototype_term(e: np.ndarray, present: np.ndarray, prototypes: np.ndarray, mean: np.ndarray | None,
-                   alpha: float) -> np.ndarray:
+def prototype_term(
+    e: np.ndarray, present: np.ndarray, prototypes: np.ndarray, mean: np.ndarray | None, alpha: float
+) -> np.ndarray:
     """alpha x cosine similarity to the prototypes of the expressions in `present` (one row each), centred over
     them; 0 for the others."""
     centred = unit(e - mean) if mean is not None else unit(e)
@@ -285,13 +323,20 @@ def references_path(model_path: str | os.PathLike) -> Path:
     return model_path.with_name(f"{model_path.stem}.references.json")
 
 
-def save_references(references: list[References], model_path: str | os.PathLike, out: str | os.PathLike | None = None
-                    ) -> Path:
+def save_references(
+    references: list[References], model_path: str | os.PathLike, out: str | os.PathLike | None = None
+) -> Path:
     out = Path(out) if out else references_path(model_path)
-    out.write_text(json.dumps({"format": REFERENCES_FORMAT, "model_file": Path(model_path).name,
-                               "model_sha256": file_sha256(model_path),
-                               "kinds": {r.kind: {**asdict(r), "prototypes": np.round(r.prototypes, 5).tolist()}
-                                         for r in references}}))
+    out.write_text(
+        json.dumps(
+            {
+                "format": REFERENCES_FORMAT,
+                "model_file": Path(model_path).name,
+                "model_sha256": file_sha256(model_path),
+                "kinds": {r.kind: {**asdict(r), "prototypes": np.round(r.prototypes, 5).tolist()} for r in references},
+            }
+        )
+    )
     return out
 
 
@@ -308,8 +353,9 @@ def load_references(model_path: str | os.PathLike, model_sha256: str, kind: str)
     return None if found is None else References(**found)
 
 
-def subject_references(embeddings: np.ndarray, labels: np.ndarray, subjects: np.ndarray, kind: str,
-                       first_only: bool = False) -> dict[str, np.ndarray]:
+def subject_references(
+    embeddings: np.ndarray, labels: np.ndarray, subjects: np.ndarray, kind: str, first_only: bool = False
+) -> dict[str, np.ndarray]:
     """Each subject's reference embedding: the mean of their neutral faces (kind neutral; subjects without
     one are left out; `first_only`: their first neutral face alone) or of all their faces (kind mean)."""
     references = {}
@@ -328,8 +374,15 @@ REFERENCE_ALPHAS = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
 REFERENCE_MAX_CLASS_LOSS = 5.0
 
 
-def learn_references(log_probs: np.ndarray, embeddings: np.ndarray, labels: np.ndarray, subjects: np.ndarray,
-                     kind: str, model_sha256: str = "", alphas=REFERENCE_ALPHAS) -> References:
+def learn_references(
+    log_probs: np.ndarray,
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    subjects: np.ndarray,
+    kind: str,
+    model_sha256: str = "",
+    alphas=REFERENCE_ALPHAS,
+) -> References:
     """References from labelled faces of many people (subject ids known): the mean direction of each face's
     difference from its subject's reference, per expression. `alpha` is the strength of `alphas` that reads
     these faces best while no expression's recall falls by more than REFERENCE_MAX_CLASS_LOSS points; for kind
@@ -362,8 +415,13 @@ def learn_references(log_probs: np.ndarray, embeddings: np.ndarray, labels: np.n
     return References(kind, prototypes.tolist(), best_alpha, len(refs), model_sha256, scale)
 
 
-def fit_reference_profile(embeddings: np.ndarray, references: References, model_sha256: str, model_file: str = "",
-                          labels: np.ndarray | None = None) -> Profile:
+def fit_reference_profile(
+    embeddings: np.ndarray,
+    references: References,
+    model_sha256: str,
+    model_file: str = "",
+    labels: np.ndarray | None = None,
+) -> Profile:
     """A profile from a person's reference faces alone: their neutral faces (references.kind neutral) or any
     faces of theirs, unlabelled (kind mean)."""
     e = np.asarray(embeddings, np.float64)
@@ -372,16 +430,30 @@ def fit_reference_profile(embeddings: np.ndarray, references: References, model_
     counts = np.bincount(labels, minlength=len(LABELS)) if labels is not None else np.zeros(len(LABELS), int)
     if references.kind == "neutral" and labels is None:
         counts[NEUTRAL] = len(e)
-    return Profile(method=REFERENCE, model_sha256=model_sha256, model_file=model_file, counts=counts.tolist(),
-                   params={"reference": references.kind, **references.params,
-                           "learnt_from_subjects": references.subjects},
-                   mean=e.mean(axis=0).tolist(), prototypes=references.prototypes, created=utc_now())
+    return Profile(
+        method=REFERENCE,
+        model_sha256=model_sha256,
+        model_file=model_file,
+        counts=counts.tolist(),
+        params={"reference": references.kind, **references.params, "learnt_from_subjects": references.subjects},
+        mean=e.mean(axis=0).tolist(),
+        prototypes=references.prototypes,
+        created=utc_now(),
+    )
 
 
 # --- fitting --------------------------------------------------------------------------------------------
 
-def fit_profile(log_probs: np.ndarray, embeddings: np.ndarray | None, labels: np.ndarray, model_sha256: str,
-                method: str = DEFAULT_METHOD, model_file: str = "", **params) -> Profile:
+
+def fit_profile(
+    log_probs: np.ndarray,
+    embeddings: np.ndarray | None,
+    labels: np.ndarray,
+    model_sha256: str,
+    method: str = DEFAULT_METHOD,
+    model_file: str = "",
+    **params,
+) -> Profile:
     """A profile from calibration faces: their base log-probabilities (N, 7), embeddings (N, D) or None,
     and labels (N,) as indices into LABELS."""
     if method not in METHODS:
@@ -390,15 +462,25 @@ def fit_profile(log_probs: np.ndarray, embeddings: np.ndarray | None, labels: np
     if len(labels) == 0:
         raise BadValue("calibration needs at least one labelled face; none was given")
     if method not in OUTPUT_ONLY and embeddings is None:
-        raise BadValue(f"method={method} needs the model's embedding output; this model file has none "
-                       "(re-export it with python -m fer.export, or use method=bias)")
+        raise BadValue(
+            f"method={method} needs the model's embedding output; this model file has none "
+            "(re-export it with python -m fer.export, or use method=bias)"
+        )
     counts = np.bincount(labels, minlength=len(LABELS))
     if method in ("prototypes", "centred_prototypes", "linear") and (counts > 0).sum() < 2:
-        raise BadValue(f"method={method} needs faces of two or more expressions (got only "
-                       f"{LABELS[int(np.argmax(counts))]}); add faces of other expressions or use method=bias")
+        raise BadValue(
+            f"method={method} needs faces of two or more expressions (got only "
+            f"{LABELS[int(np.argmax(counts))]}); add faces of other expressions or use method=bias"
+        )
     params = {**DEFAULTS[method], **params}
-    profile = Profile(method=method, model_sha256=model_sha256, params=params, counts=counts.tolist(),
-                      model_file=model_file, created=utc_now())
+    profile = Profile(
+        method=method,
+        model_sha256=model_sha256,
+        params=params,
+        counts=counts.tolist(),
+        model_file=model_file,
+        created=utc_now(),
+    )
     z = np.asarray(log_probs, np.float64)
     if method == "bias":
         profile.bias = fit_shift(z, np.zeros((len(z), 0)), labels, counts, params["shrinkage"])[1].tolist()
@@ -412,8 +494,9 @@ def fit_profile(log_probs: np.ndarray, embeddings: np.ndarray | None, labels: np
         e = np.asarray(embeddings, np.float64)
         mean = e.mean(axis=0) if method == "centred_prototypes" else None
         centred = unit(e - mean) if mean is not None else unit(e)
-        profile.prototypes = [unit(centred[labels == c].mean(axis=0)).tolist() if counts[c] else None
-                              for c in range(len(LABELS))]
+        profile.prototypes = [
+            unit(centred[labels == c].mean(axis=0)).tolist() if counts[c] else None for c in range(len(LABELS))
+        ]
         profile.mean = None if mean is None else mean.tolist()
     return profile
 
@@ -425,8 +508,9 @@ def fit_profile(log_probs: np.ndarray, embeddings: np.ndarray | None, labels: np
 FULL_STRENGTH_FACES = 3 * len(LABELS)
 
 
-def fit_shift(z: np.ndarray, x: np.ndarray, labels: np.ndarray, counts: np.ndarray, shrinkage: float,
-              steps: int = 150) -> tuple[np.ndarray, np.ndarray]:
+def fit_shift(
+    z: np.ndarray, x: np.ndarray, labels: np.ndarray, counts: np.ndarray, shrinkage: float, steps: int = 150
+) -> tuple[np.ndarray, np.ndarray]:
     """W (7, D) and b (7,) minimising the mean cross-entropy of softmax(z + x W^T + b) plus
     shrinkage / min(N, FULL_STRENGTH_FACES) x (|W|^2 + |b|^2), by projected gradient descent with a fixed step (small and convex).
     Expressions without examples keep W and b at 0; the others' are centred (`centred`)."""
@@ -434,7 +518,7 @@ def fit_shift(z: np.ndarray, x: np.ndarray, labels: np.ndarray, counts: np.ndarr
     present = (counts > 0).astype(np.float64)
     target = np.eye(classes)[labels]
     weights, bias = np.zeros((classes, x.shape[1])), np.zeros(classes)
-    step = 1.0 / (1.0 + (x ** 2).sum(axis=1).mean())  # below 2 / the loss's curvature bound
+    step = 1.0 / (1.0 + (x**2).sum(axis=1).mean())  # below 2 / the loss's curvature bound
     penalty = shrinkage / min(n, FULL_STRENGTH_FACES)
     for _ in range(steps):
         error = np.exp(log_softmax(z + x @ weights.T + bias)) - target  # (n, 7)

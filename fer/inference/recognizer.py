@@ -9,23 +9,20 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import cv2
-import numpy as np
 
 from fer.errors import BadValue
 from fer.faces.detect import FaceDetector, detector_named
 from fer.faces.image_io import UnreadableImage, to_grey_uint8
 from fer.inference.calibrate import calibrate
 from fer.inference.frames import CaptureFactory, Frame, FrameSource, as_frame, input_name, open_frames
-from fer.inference.outputs import records
 from fer.inference.options import BASELINES, PEOPLE_MODES, RecognizerOptions, settings_doc
+from fer.inference.outputs import records
 from fer.inference.people import Identity, People
 from fer.inference.people_file import PeopleFile
 from fer.inference.predictor import FacePrediction, Predictor
-from fer.inference.profile import (Profile, References, file_sha256, load_references, profile_for_model,
-                                   references_path)
+from fer.inference.profile import Profile, References, file_sha256, load_references, profile_for_model, references_path
 from fer.inference.runtime import load_classifier, weights_path
 from fer.inference.video import ExactLoop, LiveLoop, check_live_options
 
@@ -45,15 +42,24 @@ class Recognizer:
     run); see `fer.inference.video`.
     """
 
-    def __init__(self, weights: str | os.PathLike | None = DEFAULTS.weights,
-                 detector: str | FaceDetector | None = DEFAULTS.detector, faces: str = DEFAULTS.faces,
-                 tta_flip: bool = DEFAULTS.tta_flip, threads: int = DEFAULTS.threads,
-                 detect_every: int = DEFAULTS.detect_every, smoothing: float = DEFAULTS.smoothing,
-                 realtime: bool | str | None = DEFAULTS.realtime, max_unconfirmed: int = DEFAULTS.max_unconfirmed,
-                 local_search: bool = DEFAULTS.local_search, classify_per_frame: int = DEFAULTS.classify_per_frame,
-                 profile: "str | os.PathLike | Profile | None" = DEFAULTS.profile,
-                 profile_force: bool = DEFAULTS.profile_force, baseline: str = DEFAULTS.baseline,
-                 people: str = DEFAULTS.people) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike | None = DEFAULTS.weights,
+        detector: str | FaceDetector | None = DEFAULTS.detector,
+        faces: str = DEFAULTS.faces,
+        tta_flip: bool = DEFAULTS.tta_flip,
+        threads: int = DEFAULTS.threads,
+        detect_every: int = DEFAULTS.detect_every,
+        smoothing: float = DEFAULTS.smoothing,
+        realtime: bool | str | None = DEFAULTS.realtime,
+        max_unconfirmed: int = DEFAULTS.max_unconfirmed,
+        local_search: bool = DEFAULTS.local_search,
+        classify_per_frame: int = DEFAULTS.classify_per_frame,
+        profile: "str | os.PathLike | Profile | None" = DEFAULTS.profile,
+        profile_force: bool = DEFAULTS.profile_force,
+        baseline: str = DEFAULTS.baseline,
+        people: str = DEFAULTS.people,
+    ) -> None:
         self.classifier = load_classifier(weights_path(weights), threads=threads)
         self.detector = make_detector(detector)
         self.predictor = Predictor(self.classifier, self.detector, faces=faces, tta_flip=tta_flip)
@@ -102,9 +108,12 @@ class Recognizer:
             return None
         enrolled = PeopleFile.load(self.people)
         enrolled.check_identity(file_sha256(self.identity_encoder.path), self.people)
-        self._enrolled_profiles = {name: profile_for_model(profile, self.classifier.path.name, self.model_sha256,
-                                                           self.classifier.embedding_size)
-                                   for name, profile in enrolled.profiles().items()}
+        self._enrolled_profiles = {
+            name: profile_for_model(
+                profile, self.classifier.path.name, self.model_sha256, self.classifier.embedding_size
+            )
+            for name, profile in enrolled.profiles().items()
+        }
         return enrolled
 
     @property
@@ -120,8 +129,9 @@ class Recognizer:
 
     def use_profile(self, profile: "str | os.PathLike | Profile | None", force: bool = False) -> None:
         """Apply a profile (a `Profile` or its file) to every face from now on; None: none."""
-        self.predictor.profile = profile_for_model(profile, self.classifier.path.name, self.model_sha256,
-                                                   self.classifier.embedding_size, force)
+        self.predictor.profile = profile_for_model(
+            profile, self.classifier.path.name, self.model_sha256, self.classifier.embedding_size, force
+        )
 
     def calibrate(self, images_by_label: dict, method: str | None = None, rgb: bool = False, **params) -> Profile:
         """A profile fitted on labelled images of one person (or camera): {label: [images]}, any image input
@@ -141,8 +151,7 @@ class Recognizer:
         if self.enrolled is None or self.detector is None or self.people == "off":
             return face_records(frame, self.predictor.predict(frame.image))
         # one photo on its own: enrolled people are named (and read with their profile), others stay None
-        people = People(self.identity_encoder, self.enrolled.persons(), profiles=self._enrolled_profiles,
-                        new_ids=False)
+        people = People(self.identity_encoder, self.enrolled.persons(), profiles=self._enrolled_profiles, new_ids=False)
         return face_records(frame, self._frame_faces(frame, None, people)[0])
 
     def predict_many(self, images: Iterable, rgb: bool = False, batch_size: int = 64) -> list[list[dict]]:
@@ -173,33 +182,42 @@ class Recognizer:
         self._classify_pending(pending, results)
         failed = sum(1 for faces in results if faces and "error" in faces[0])
         if failed:
-            log.warning("predict_many: %d of %d input(s) could not be read (records with 'error')", failed, len(results))
+            log.warning(
+                "predict_many: %d of %d input(s) could not be read (records with 'error')", failed, len(results)
+            )
         return results
 
     def _classify_pending(self, pending: list, results: list) -> None:
         probs = self.predictor.classify_crops([crop for *_, crops in pending for crop in crops])
         start = 0
         for index, frame, boxes, crops in pending:
-            faces = [FacePrediction(None if box is None else tuple(box), p)
-                     for box, p in zip(boxes, probs[start:start + len(crops)])]
+            faces = [
+                FacePrediction(None if box is None else tuple(box), p)
+                for box, p in zip(boxes, probs[start : start + len(crops)])
+            ]
             results[index] = face_records(frame, faces)
             start += len(crops)
 
-    def stream(self, source: str | os.PathLike | int, capture_factory: CaptureFactory = cv2.VideoCapture
-               ) -> Iterator[list[dict]]:
+    def stream(
+        self, source: str | os.PathLike | int, capture_factory: CaptureFactory = cv2.VideoCapture
+    ) -> Iterator[list[dict]]:
         """Face records frame by frame for a video file, camera ("webcam", "webcam:N" or an index), stream
         URL, image or folder; video frames get the live loop's held boxes and smoothing."""
         for frame, faces, _ in self.frames(source, capture_factory):
             yield [error_record(frame)] if frame.image is None else face_records(frame, faces)
 
-    def frames(self, source, capture_factory: CaptureFactory = cv2.VideoCapture
-               ) -> Iterator[tuple[Frame, list[FacePrediction], dict]]:
+    def frames(
+        self, source, capture_factory: CaptureFactory = cv2.VideoCapture
+    ) -> Iterator[tuple[Frame, list[FacePrediction], dict]]:
         """(frame, faces, stage timings) for every frame of a source (a spec as for `stream`, or an
         opened `FrameSource`): the loop behind `stream` and infer.py.
         A frame that could not be read comes with `frame.image` None, `frame.error` set and no faces."""
         if not isinstance(source, FrameSource):
-            source = open_frames(f"webcam:{source}" if isinstance(source, int) else str(source), capture_factory,
-                                 realtime=self.realtime is True)
+            source = open_frames(
+                f"webcam:{source}" if isinstance(source, int) else str(source),
+                capture_factory,
+                realtime=self.realtime is True,
+            )
         people = self.new_people()
         live = self.live_loop(source.kind, people)
         try:
@@ -220,12 +238,20 @@ class Recognizer:
         if self.detector is None:
             return None
         if kind == "camera" and self.realtime is not False or kind == "video" and self.realtime:
-            return LiveLoop(self.predictor, self.detect_every, self.smoothing, self.max_unconfirmed,
-                            self.local_search, self.classify_per_frame, people=people)
+            return LiveLoop(
+                self.predictor,
+                self.detect_every,
+                self.smoothing,
+                self.max_unconfirmed,
+                self.local_search,
+                self.classify_per_frame,
+                people=people,
+            )
         return ExactLoop(self.predictor, self.detect_every, self.smoothing, people=people)
 
-    def _frame_faces(self, frame: Frame, live: ExactLoop | LiveLoop | None, people: People | None = None
-                     ) -> tuple[list[FacePrediction], dict]:
+    def _frame_faces(
+        self, frame: Frame, live: ExactLoop | LiveLoop | None, people: People | None = None
+    ) -> tuple[list[FacePrediction], dict]:
         start = time.perf_counter()
         self.predictor.stage_ms.clear()
         grey = to_grey_uint8(frame.image, frame.source)
@@ -269,9 +295,11 @@ def baseline_references(baseline: str, classifier, model_sha256: str) -> Referen
         return None
     references = load_references(classifier.path, model_sha256, "mean") if classifier.embedding_size else None
     if references is None:
-        raise BadValue(f"baseline=auto needs {classifier.path.name}'s embedding output and "
-                       f"{references_path(classifier.path).name} beside it (python bench/calibration.py --weights "
-                       "<model> --write-references)")
+        raise BadValue(
+            f"baseline=auto needs {classifier.path.name}'s embedding output and "
+            f"{references_path(classifier.path).name} beside it (python bench/calibration.py --weights "
+            "<model> --write-references)"
+        )
     return references
 
 

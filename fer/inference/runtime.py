@@ -76,11 +76,15 @@ class Classifier:
     def _check(self, batch: np.ndarray) -> None:
         expected = (self.channels, self.image_size, self.image_size)
         if batch.ndim != 4 or tuple(batch.shape[1:]) != expected:
-            raise ValueError(f"{self.path.name} expects a batch N x {' x '.join(map(str, expected))}, got {batch.shape}")
+            raise ValueError(
+                f"{self.path.name} expects a batch N x {' x '.join(map(str, expected))}, got {batch.shape}"
+            )
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self.path.name}, runtime={self.runtime}, {self.channels}x{self.image_size}"
-                f"x{self.image_size}, {len(self.labels)} labels)")
+        return (
+            f"{type(self).__name__}({self.path.name}, runtime={self.runtime}, {self.channels}x{self.image_size}"
+            f"x{self.image_size}, {len(self.labels)} labels)"
+        )
 
 
 class TorchClassifier(Classifier):
@@ -88,8 +92,17 @@ class TorchClassifier(Classifier):
 
     def __init__(self, path: Path) -> None:
         self.model, pre, meta = load_model_file(path)  # imports torch
-        super().__init__({**meta, "image_size": pre.image_size, "channels": pre.channels, "mean": pre.mean,
-                          "std": pre.std, "embedding": {"size": self.model.embedding_size}}, path)
+        super().__init__(
+            {
+                **meta,
+                "image_size": pre.image_size,
+                "channels": pre.channels,
+                "mean": pre.mean,
+                "std": pre.std,
+                "embedding": {"size": self.model.embedding_size},
+            },
+            path,
+        )
 
     def _forward(self, batch: np.ndarray, embedding: bool) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
@@ -109,8 +122,9 @@ class TorchScriptClassifier(Classifier):
         with quiet_jit_deprecation():
             self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         if not extra[TORCHSCRIPT_META_FILE]:
-            raise BadValue(f"weights: {path} is a TorchScript archive without {TORCHSCRIPT_META_FILE}; "
-                             "export it with fer export")
+            raise BadValue(
+                f"weights: {path} is a TorchScript archive without {TORCHSCRIPT_META_FILE}; export it with fer export"
+            )
         super().__init__(json.loads(extra[TORCHSCRIPT_META_FILE]), path)
 
     def _forward(self, batch: np.ndarray, embedding: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -141,8 +155,9 @@ class OnnxClassifier(Classifier):
             raise BadValue(f"weights: {path} is not a readable ONNX model ({err}); expected {ACCEPTED}") from err
         props = self.session.get_modelmeta().custom_metadata_map
         if ONNX_META_KEY not in props:
-            raise BadValue(f"weights: {path} is an ONNX model without '{ONNX_META_KEY}' metadata; "
-                             "export it with fer export")
+            raise BadValue(
+                f"weights: {path} is an ONNX model without '{ONNX_META_KEY}' metadata; export it with fer export"
+            )
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [output.name for output in self.session.get_outputs()]
         super().__init__(json.loads(props[ONNX_META_KEY]), path)
@@ -200,8 +215,9 @@ def load_classifier(path: str | Path, threads: int = 2) -> Classifier:
     try:
         return TorchClassifier(path)
     except ValueError as err:
-        raise BadValue(f"weights: {path} is not a weights file this package can load; expected {ACCEPTED} "
-                         f"({err})") from err
+        raise BadValue(
+            f"weights: {path} is not a weights file this package can load; expected {ACCEPTED} ({err})"
+        ) from err
 
 
 def _is_torchscript(path: Path) -> bool:

@@ -45,8 +45,17 @@ MAX_BINS = 1024  # timeline bins per person: a 2 h video then has 12.8 s bins, a
 BASE_BIN_S = 0.1  # the finest bin: a few frames of a 25 fps video
 THUMB_PX = 96
 UNASSIGNED = "(unassigned)"
-COLUMNS = ["person", "first_seen_s", "last_seen_s", "seconds_visible", "sightings", "dominant", "changes",
-           *(f"share_{label}" for label in LABELS), *(f"mean_{label}" for label in LABELS)]
+COLUMNS = [
+    "person",
+    "first_seen_s",
+    "last_seen_s",
+    "seconds_visible",
+    "sightings",
+    "dominant",
+    "changes",
+    *(f"share_{label}" for label in LABELS),
+    *(f"mean_{label}" for label in LABELS),
+]
 
 
 class TimeBins:
@@ -169,11 +178,17 @@ class Person:
 
     def row(self) -> dict:
         shares, means = self.shares(), self.means()
-        return {"person": self.name, "first_seen_s": self.first_seen_s, "last_seen_s": self.last_seen_s,
-                "seconds_visible": self.seconds, "sightings": self.sightings,
-                "dominant": LABELS[int(np.argmax(shares))], "changes": self.changes.changes,
-                **{f"share_{label}": float(s) for label, s in zip(LABELS, shares)},
-                **{f"mean_{label}": float(m) for label, m in zip(LABELS, means)}}
+        return {
+            "person": self.name,
+            "first_seen_s": self.first_seen_s,
+            "last_seen_s": self.last_seen_s,
+            "seconds_visible": self.seconds,
+            "sightings": self.sightings,
+            "dominant": LABELS[int(np.argmax(shares))],
+            "changes": self.changes.changes,
+            **{f"share_{label}": float(s) for label, s in zip(LABELS, shares)},
+            **{f"mean_{label}": float(m) for label, m in zip(LABELS, means)},
+        }
 
     def keep_thumbnail(self, image: np.ndarray, box) -> None:
         x, y, w, h = (int(v) for v in box)
@@ -318,10 +333,16 @@ class PeopleSummary:
 
     def _json_document(self) -> dict:
         settled = self.settled()
-        return {"source": settled.first_source, "sources": settled.sources, "frames": settled.frames,
-                "start_s": settled.start_s, "end_s": settled.end_s,
-                "settings": {"max_gap_s": self.max_gap_s, "min_hold_s": self.min_hold_s},
-                "people": [_rounded(row) for row in settled.rows()], "unassigned": _rounded(settled.unassigned)}
+        return {
+            "source": settled.first_source,
+            "sources": settled.sources,
+            "frames": settled.frames,
+            "start_s": settled.start_s,
+            "end_s": settled.end_s,
+            "settings": {"max_gap_s": self.max_gap_s, "min_hold_s": self.min_hold_s},
+            "people": [_rounded(row) for row in settled.rows()],
+            "unassigned": _rounded(settled.unassigned),
+        }
 
     def _csv_text(self) -> str:
         settled = self.settled()
@@ -330,8 +351,13 @@ class PeopleSummary:
         writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        writer.writerow({"person": UNASSIGNED, "sightings": settled.unassigned_faces,
-                         "seconds_visible": round(settled.unassigned_seconds, 4)})
+        writer.writerow(
+            {
+                "person": UNASSIGNED,
+                "sightings": settled.unassigned_faces,
+                "seconds_visible": round(settled.unassigned_seconds, 4),
+            }
+        )
         return buffer.getvalue()
 
 
@@ -362,7 +388,9 @@ def merge_summaries(folder: str | Path) -> list[dict]:
     video (`source`) and its run folder (`run`) in front. Files that are not summaries are not read."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise MissingInput(f"source={folder}: no such folder (a multirun's sweep folder, e.g. logs/infer/multiruns/<date>)")
+        raise MissingInput(
+            f"source={folder}: no such folder (a multirun's sweep folder, e.g. logs/infer/multiruns/<date>)"
+        )
     table = []
     for path in sorted(folder.rglob("*.json")):
         if ".submitit" in path.parts:
@@ -376,7 +404,9 @@ def merge_summaries(folder: str | Path) -> list[dict]:
         run = str(path.parent.relative_to(folder))
         table += [{"source": document["source"], "run": run, **row} for row in document["people"]]
     if not table:
-        raise BadValue(f"source={folder}: no per-person summary under it (run infer.py with output.summary=summary.json)")
+        raise BadValue(
+            f"source={folder}: no per-person summary under it (run infer.py with output.summary=summary.json)"
+        )
     return table
 
 

@@ -72,8 +72,14 @@ def timeline_image(summary: PeopleSummary) -> np.ndarray:
         _text(image, "No person was seen.", (PANEL + 16, HEADER + LANE // 2 + 5), 0.6, GREY)
     axis.draw(image, lanes_bottom)
     if summary.unassigned_faces:
-        _text(image, f"Faces without a person (not in the lanes): {summary.unassigned_faces}, "
-                     f"{summary.unassigned_seconds:.1f} face-seconds", (12, image.shape[0] - 10), 0.45, GREY)
+        _text(
+            image,
+            f"Faces without a person (not in the lanes): {summary.unassigned_faces}, "
+            f"{summary.unassigned_seconds:.1f} face-seconds",
+            (12, image.shape[0] - 10),
+            0.45,
+            GREY,
+        )
     return image
 
 
@@ -152,13 +158,18 @@ def _draw_header(image: np.ndarray, summary: PeopleSummary, start: float, end: f
         cv2.rectangle(image, (x, 44), (x + 16, 60), COLOURS[label], -1)
         _text(image, label, (x + 22, 57), 0.48, INK)
         x += 30 + cv2.getTextSize(label, FONT, 0.48, 1)[0][0] + 14
-    _text(image, "band: top expression (paler: seen for part of that time); lines: the seven probabilities (0 to 1)",
-          (12, 82), 0.42, GREY)
+    _text(
+        image,
+        "band: top expression (paler: seen for part of that time); lines: the seven probabilities (0 to 1)",
+        (12, 82),
+        0.42,
+        GREY,
+    )
 
 
 def _draw_lane(image: np.ndarray, person: Person, axis: TimeAxis, top: int, shaded: bool) -> None:
     if shaded:
-        image[top:top + LANE, :] = np.minimum(image[top:top + LANE, :], 248)
+        image[top : top + LANE, :] = np.minimum(image[top : top + LANE, :], 248)
     cv2.line(image, (0, top), (WIDTH, top), PALE, 1)
     _draw_person_panel(image, person, top)
     spans, label_seconds, prob_seconds = _pixel_groups(person, axis)
@@ -190,13 +201,15 @@ def _draw_curves(image, axis: TimeAxis, spans, label_seconds, prob_seconds, top:
             points = np.stack([centres[run], ys[run]], axis=1)
             if len(points) == 1:  # one stretch alone: a short tick, so that it shows
                 points = np.array([[points[0, 0] - 1, points[0, 1]], [points[0, 0] + 1, points[0, 1]]])
-            cv2.polylines(image, [np.round(points * 4).astype(np.int32)], False, COLOURS[label], 1, cv2.LINE_AA, shift=2)
+            cv2.polylines(
+                image, [np.round(points * 4).astype(np.int32)], False, COLOURS[label], 1, cv2.LINE_AA, shift=2
+            )
 
 
 def _draw_person_panel(image: np.ndarray, person: Person, top: int) -> None:
     x, y = 12, top + (LANE - THUMB) // 2
     if person.thumbnail is not None:
-        image[y:y + THUMB, x:x + THUMB] = cv2.resize(person.thumbnail, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
+        image[y : y + THUMB, x : x + THUMB] = cv2.resize(person.thumbnail, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
     else:
         cv2.rectangle(image, (x, y), (x + THUMB - 1, y + THUMB - 1), PALE, -1)
     cv2.rectangle(image, (x, y), (x + THUMB - 1, y + THUMB - 1), (200, 200, 200), 1)
@@ -288,7 +301,8 @@ def report_html(summary: PeopleSummary) -> str:
     source = html.escape(Path(summary.first_source).name) if summary.first_source else "no frames"
     people = summary.ordered_people()
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         f"<title>People in {source}</title><style>{STYLE}</style></head><body>",
         f"<h1>People in {source}</h1>",
         f'<p class="meta">{len(people)} {"person" if len(people) == 1 else "people"}, {duration(end - start)} long, '
@@ -308,31 +322,50 @@ def report_html(summary: PeopleSummary) -> str:
 def _person_html(person: Person) -> str:
     row = person.row()
     name = html.escape(row["person"])
-    picture = (f'<img alt="{name}" src="{_png_uri(person.thumbnail)}">' if person.thumbnail is not None
-               else '<div class="blank"></div>')
+    picture = (
+        f'<img alt="{name}" src="{_png_uri(person.thumbnail)}">'
+        if person.thumbnail is not None
+        else '<div class="blank"></div>'
+    )
     dominant = row["dominant"]
-    facts = [("first seen", clock(row["first_seen_s"], 1)), ("last seen", clock(row["last_seen_s"], 1)),
-             ("seen for", duration(row["seconds_visible"])),
-             ("mostly", f'<span class="swatch" style="background:{_css(dominant)}"></span>{dominant} '
-                        f"{row[f'share_{dominant}']:.0%}"),
-             ("changes", str(row["changes"]))]
-    bar = "".join(f'<div title="{label} {row[f"share_{label}"]:.1%}" style="width:{100 * row[f"share_{label}"]:.3f}%;'
-                  f'background:{_css(label)}"></div>' for label in LABELS if row[f"share_{label}"] > 0)
-    header = "".join(f'<th><span class="swatch" style="background:{_css(label)}"></span>{label}</th>' for label in LABELS)
+    facts = [
+        ("first seen", clock(row["first_seen_s"], 1)),
+        ("last seen", clock(row["last_seen_s"], 1)),
+        ("seen for", duration(row["seconds_visible"])),
+        (
+            "mostly",
+            f'<span class="swatch" style="background:{_css(dominant)}"></span>{dominant} '
+            f"{row[f'share_{dominant}']:.0%}",
+        ),
+        ("changes", str(row["changes"])),
+    ]
+    bar = "".join(
+        f'<div title="{label} {row[f"share_{label}"]:.1%}" style="width:{100 * row[f"share_{label}"]:.3f}%;'
+        f'background:{_css(label)}"></div>'
+        for label in LABELS
+        if row[f"share_{label}"] > 0
+    )
+    header = "".join(
+        f'<th><span class="swatch" style="background:{_css(label)}"></span>{label}</th>' for label in LABELS
+    )
     shares = "".join(f"<td>{row[f'share_{label}']:.1%}</td>" for label in LABELS)
     means = "".join(f"<td>{row[f'mean_{label}']:.3f}</td>" for label in LABELS)
-    return (f'<div class="person">{picture}<div class="body"><h2>{name}</h2><div class="facts">'
-            + "".join(f"<span>{k} <b>{v}</b></span>" for k, v in facts)
-            + f'</div><div class="bar">{bar}</div><table class="shares"><tr><th></th>{header}</tr>'
-              f"<tr><td>share of time on top</td>{shares}</tr><tr><td>mean probability</td>{means}</tr>"
-              "</table></div></div>")
+    return (
+        f'<div class="person">{picture}<div class="body"><h2>{name}</h2><div class="facts">'
+        + "".join(f"<span>{k} <b>{v}</b></span>" for k, v in facts)
+        + f'</div><div class="bar">{bar}</div><table class="shares"><tr><th></th>{header}</tr>'
+        f"<tr><td>share of time on top</td>{shares}</tr><tr><td>mean probability</td>{means}</tr>"
+        "</table></div></div>"
+    )
 
 
 def _unassigned_html(summary: PeopleSummary) -> str:
     if not summary.unassigned_faces:
         return ""
-    return (f'<p class="muted">Faces without a person: {summary.unassigned_faces} '
-            f"({summary.unassigned_seconds:.1f} face-seconds), not counted for anyone above.</p>")
+    return (
+        f'<p class="muted">Faces without a person: {summary.unassigned_faces} '
+        f"({summary.unassigned_seconds:.1f} face-seconds), not counted for anyone above.</p>"
+    )
 
 
 def _more_sources(summary: PeopleSummary) -> str:
@@ -362,8 +395,11 @@ class SummaryFiles:
     wrong suffix is said at once, not after an hour of video."""
 
     def __init__(self, summary: str | None = None, timeline: str | None = None, report: str | None = None) -> None:
-        self.paths = {key: Path(value) for key, value in
-                      (("summary", summary), ("timeline", timeline), ("report", report)) if value}
+        self.paths = {
+            key: Path(value)
+            for key, value in (("summary", summary), ("timeline", timeline), ("report", report))
+            if value
+        }
         for key, path in self.paths.items():
             if path.suffix.lower() not in SUFFIXES[key]:
                 raise BadValue(f"output.{key}={path}: name a {' or '.join(SUFFIXES[key])} file")
@@ -375,8 +411,11 @@ class SummaryFiles:
     def close(self) -> None:
         """Write every file asked for; one that fails is logged and the others are still written."""
         settled = self.people.settled()
-        writers = {"summary": settled.write, "timeline": lambda p: write_timeline(settled, p),
-                   "report": lambda p: write_report(settled, p)}
+        writers = {
+            "summary": settled.write,
+            "timeline": lambda p: write_timeline(settled, p),
+            "report": lambda p: write_report(settled, p),
+        }
         failed = None
         for key, path in self.paths.items():
             try:

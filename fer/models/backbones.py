@@ -30,11 +30,13 @@ class PretrainedWeightsUnavailable(RuntimeError):
 def register_backbone(name: str, loads_weights: bool = False):
     """`loads_weights`: the factory takes `weights=<path>` and loads it itself, instead of the state_dict
     loader below (for weights in another format, such as MobileFace's MXNet files)."""
+
     def decorator(factory: BackboneFactory) -> BackboneFactory:
         _REGISTRY[name] = factory
         if loads_weights:
             _LOADS_OWN_WEIGHTS.add(name)
         return factory
+
     return decorator
 
 
@@ -42,7 +44,9 @@ def list_backbones() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create_backbone(name: str, pretrained: bool = False, weights: str | None = None, in_chans: int = 1, **kwargs) -> nn.Module:
+def create_backbone(
+    name: str, pretrained: bool = False, weights: str | None = None, in_chans: int = 1, **kwargs
+) -> nn.Module:
     """A feature extractor with attribute `num_features`.
 
     `pretrained=True` downloads the publisher's weights; `weights=<file>` loads a local state_dict
@@ -52,7 +56,7 @@ def create_backbone(name: str, pretrained: bool = False, weights: str | None = N
     if name in _LOADS_OWN_WEIGHTS:
         return _REGISTRY[name](pretrained, in_chans, weights=weights, **kwargs)
     if name.startswith(TIMM_PREFIX):
-        model = _timm_backbone(name[len(TIMM_PREFIX):], pretrained and not weights, in_chans, **kwargs)
+        model = _timm_backbone(name[len(TIMM_PREFIX) :], pretrained and not weights, in_chans, **kwargs)
     elif name in _REGISTRY:
         model = _REGISTRY[name](pretrained and not weights, in_chans, **kwargs)
     else:
@@ -78,7 +82,8 @@ def _mobileface(pretrained: bool, in_chans: int, weights: str | None = None, **k
         raise PretrainedWeightsUnavailable(
             "mobileface has no download: pass model.weights=<path to the MobileFace folder> (e.g. "
             "model.weights=../shared/weights/mobileface, or your own copy of becauseofAI/MobileFace's "
-            "MobileFace_Identification folder), or use model.pretrained=false")
+            "MobileFace_Identification folder), or use model.pretrained=false"
+        )
     return mobileface_backbone(in_chans, weights=weights, **kwargs)
 
 
@@ -92,6 +97,7 @@ def _torchvision(arch: str, head_attr: str, feature_width: Callable[[nn.Module],
         if in_chans != 3:
             _adapt_first_conv(model, in_chans)
         return model
+
     return factory
 
 
@@ -100,7 +106,9 @@ for _arch in ("resnet18", "resnet34", "resnet50"):
 for _arch in ("mobilenet_v3_small", "mobilenet_v3_large"):
     # The pooled features sit before the classifier's first Linear layer.
     register_backbone(_arch)(_torchvision(_arch, "classifier", lambda m: m.classifier[0].in_features))
-register_backbone("efficientnet_b0")(_torchvision("efficientnet_b0", "classifier", lambda m: m.classifier[1].in_features))
+register_backbone("efficientnet_b0")(
+    _torchvision("efficientnet_b0", "classifier", lambda m: m.classifier[1].in_features)
+)
 
 
 def _timm_backbone(name: str, pretrained: bool, in_chans: int, **kwargs) -> nn.Module:
@@ -133,8 +141,16 @@ def _adapt_first_conv(model: nn.Module, in_chans: int) -> None:
     for parent in model.modules():
         for child_name, conv in parent.named_children():
             if isinstance(conv, nn.Conv2d) and conv.in_channels == 3:
-                new = nn.Conv2d(in_chans, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                                conv.dilation, conv.groups, conv.bias is not None)
+                new = nn.Conv2d(
+                    in_chans,
+                    conv.out_channels,
+                    conv.kernel_size,
+                    conv.stride,
+                    conv.padding,
+                    conv.dilation,
+                    conv.groups,
+                    conv.bias is not None,
+                )
                 with torch.no_grad():
                     summed = conv.weight.sum(dim=1, keepdim=True)
                     new.weight.copy_(summed.repeat(1, in_chans, 1, 1) / in_chans if in_chans > 1 else summed)

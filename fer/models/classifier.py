@@ -10,8 +10,14 @@ from fer.models.backbones import create_backbone
 
 
 class MLPHead(nn.Module):
-    def __init__(self, in_features: int, hidden: list[int] | tuple[int, ...] = (256,), dropout: float = 0.3,
-                 norm: str | None = "batchnorm", num_classes: int = NUM_CLASSES) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        hidden: list[int] | tuple[int, ...] = (256,),
+        dropout: float = 0.3,
+        norm: str | None = "batchnorm",
+        num_classes: int = NUM_CLASSES,
+    ) -> None:
         super().__init__()
         layers, width = [], in_features
         for out in hidden:

@@ -24,8 +24,13 @@ class CompactCNN(nn.Module):
     and a raised lip corner look alike locally, and global average pooling would mix them up.
     """
 
-    def __init__(self, in_chans: int = 1, widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.1,
-                 pooled_side: int = 3):
+    def __init__(
+        self,
+        in_chans: int = 1,
+        widths: tuple[int, ...] = (32, 64, 128, 256),
+        dropout: float = 0.1,
+        pooled_side: int = 3,
+    ):
         super().__init__()
         stages, channels = [], in_chans
         for width in widths:

@@ -23,16 +23,17 @@ import torch
 from torch import nn
 
 from fer.models.mobileface_trunks import TRUNKS
-from fer.models.mxnet_graph import (MXNetFormatError, build_module, graph_spec, load_params, read_params,
-                                    read_symbol)
+from fer.models.mxnet_graph import MXNetFormatError, build_module, graph_spec, load_params, read_params, read_symbol
 
 STEMS = {"v1": "MobileFace_Identification_V1", "v2": "MobileFace_Identification_V2"}
 NATIVE_INPUT = {"v1": (1, 100, 100), "v2": (3, 112, 112)}
 # V1's graph has no input scaling; its publisher scales by the caller, as (x - 127.5) / 127.5
 CALLER_SCALING = {"v1": [["sub", 127.5], ["div", 127.5]]}
 PARAMS_SUFFIX, SYMBOL_SUFFIX = "-0000.params", "-symbol.json"
-HOW_TO_POINT = ("point model.weights at the MobileFace_Identification_V1 or _V2 checkpoint stem "
-                "(e.g. ../shared/weights/mobileface/MobileFace_Identification_V1) or at the folder holding them")
+HOW_TO_POINT = (
+    "point model.weights at the MobileFace_Identification_V1 or _V2 checkpoint stem "
+    "(e.g. ../shared/weights/mobileface/MobileFace_Identification_V1) or at the folder holding them"
+)
 
 
 class MobileFace(nn.Module):
@@ -54,13 +55,15 @@ class MobileFace(nn.Module):
 
 def trunk_spec(variant: str) -> dict:
     if variant not in TRUNKS:
-        raise ValueError(f"mobileface variant {variant!r}: choose one of {', '.join(sorted(TRUNKS))} "
-                         "(model.variant=v1|v2)")
+        raise ValueError(
+            f"mobileface variant {variant!r}: choose one of {', '.join(sorted(TRUNKS))} (model.variant=v1|v2)"
+        )
     return TRUNKS[variant]
 
 
-def mobileface_backbone(in_chans: int, weights: str | None = None, variant: str = "v1",
-                        pooled_side: int = 1) -> MobileFace:
+def mobileface_backbone(
+    in_chans: int, weights: str | None = None, variant: str = "v1", pooled_side: int = 1
+) -> MobileFace:
     """A MobileFace trunk, from the publisher's MXNet files where `weights` names them (`pretrained=true`
     without them is refused by the backbone registry, fer.models.backbones: there is no download)."""
     model = MobileFace(variant, in_chans, pooled_side)
@@ -82,8 +85,10 @@ def checkpoint_files(weights: str | Path, variant: str) -> tuple[Path, Path]:
         stem = path
     other = next((v for v, s in STEMS.items() if s == stem.name and v != variant), None)
     if other:
-        raise ValueError(f"model.weights: {weights} is MobileFace {other.upper()} but the variant is {variant}: "
-                         f"set model.variant={other}")
+        raise ValueError(
+            f"model.weights: {weights} is MobileFace {other.upper()} but the variant is {variant}: "
+            f"set model.variant={other}"
+        )
     params = path if path.name.endswith(".params") and not path.is_dir() else stem.with_name(stem.name + PARAMS_SUFFIX)
     return stem.with_name(stem.name + SYMBOL_SUFFIX), params
 
@@ -92,13 +97,15 @@ def load_mobileface_weights(model: MobileFace, weights: str | Path) -> None:
     """Load the publisher's MXNet weights into the trunk; every trunk tensor must be there with its shape."""
     symbol_file, params_file = checkpoint_files(weights, model.variant)
     if not params_file.is_file():
-        raise FileNotFoundError(f"model.weights: no MobileFace weights at {params_file} "
-                                f"(from model.weights={weights}); {HOW_TO_POINT}")
+        raise FileNotFoundError(
+            f"model.weights: no MobileFace weights at {params_file} (from model.weights={weights}); {HOW_TO_POINT}"
+        )
     if symbol_file.is_file():  # the graph beside the weights must be this variant's
         found = graph_trunk_spec(read_symbol(symbol_file), model.variant, str(symbol_file))
         if found["layers"] != trunk_spec(model.variant)["layers"]:
-            raise MXNetFormatError(f"model.weights: {symbol_file} is not the graph of MobileFace {model.variant}; "
-                                   + HOW_TO_POINT)
+            raise MXNetFormatError(
+                f"model.weights: {symbol_file} is not the graph of MobileFace {model.variant}; " + HOW_TO_POINT
+            )
     try:
         load_params(model.trunk, trunk_spec(model.variant), read_params(params_file), str(params_file))
     except MXNetFormatError as err:
@@ -119,12 +126,18 @@ def trunk_output(symbol: dict) -> str:
 
 def graph_trunk_spec(symbol: dict, variant: str, source: str = "") -> dict:
     """The trunk of a MobileFace graph (input scaling left out) with its native input and normalisation."""
-    spec = graph_spec(symbol, NATIVE_INPUT[variant], output=trunk_output(symbol), drop_input_scaling=True,
-                      source=source)
+    spec = graph_spec(
+        symbol, NATIVE_INPUT[variant], output=trunk_output(symbol), drop_input_scaling=True, source=source
+    )
     scaling = spec["input_scaling"] or CALLER_SCALING[variant]
     mean, std = normalisation(scaling)
-    spec["native"] = {"image_size": NATIVE_INPUT[variant][1], "channels": NATIVE_INPUT[variant][0],
-                      "mean": mean, "std": std, "scaling": scaling}
+    spec["native"] = {
+        "image_size": NATIVE_INPUT[variant][1],
+        "channels": NATIVE_INPUT[variant][0],
+        "mean": mean,
+        "std": std,
+        "scaling": scaling,
+    }
     return spec
 
 
@@ -153,18 +166,26 @@ def generate_trunks(folder: str | Path) -> dict:
     for variant, stem in STEMS.items():
         symbol_file = folder / f"{stem}{SYMBOL_SUFFIX}"
         spec = graph_trunk_spec(read_symbol(symbol_file), variant, str(symbol_file))
-        trunks[variant] = {"source": symbol_file.name, "sha256": hashlib.sha256(symbol_file.read_bytes()).hexdigest(),
-                           **spec}
+        trunks[variant] = {
+            "source": symbol_file.name,
+            "sha256": hashlib.sha256(symbol_file.read_bytes()).hexdigest(),
+            **spec,
+        }
     return trunks
 
 
 def render_trunks(trunks: dict) -> str:
-    lines = ['"""The MobileFace trunks (structure only, no weights), one layer per line: [op, name, attrs, inputs].',
-             "",
-             "Generated from the publisher's -symbol.json files by `python -m fer.models.mobileface <folder>`;",
-             "do not edit (tests/test_mobileface.py checks it against the files when they are present).",
-             "Format: fer/models/mxnet_graph.py (graph_spec).",
-             '"""', "", "# fmt: off", "TRUNKS = {"]
+    lines = [
+        '"""The MobileFace trunks (structure only, no weights), one layer per line: [op, name, attrs, inputs].',
+        "",
+        "Generated from the publisher's -symbol.json files by `python -m fer.models.mobileface <folder>`;",
+        "do not edit (tests/test_mobileface.py checks it against the files when they are present).",
+        "Format: fer/models/mxnet_graph.py (graph_spec).",
+        '"""',
+        "",
+        "# fmt: off",
+        "TRUNKS = {",
+    ]
     for variant, spec in trunks.items():
         lines.append(f"    {variant!r}: {{")
         for key, value in spec.items():
@@ -182,8 +203,10 @@ TRUNKS_FILE = Path(__file__).with_name("mobileface_trunks.py")
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m fer.models.mobileface <folder holding MobileFace_Identification_V1/V2-symbol.json>",
-              file=sys.stderr)
+        print(
+            "usage: python -m fer.models.mobileface <folder holding MobileFace_Identification_V1/V2-symbol.json>",
+            file=sys.stderr,
+        )
         return 2
     print(f"wrote {write_trunks(argv[0])}")
     return 0

@@ -48,6 +48,7 @@ def read_onnx_file(path: str | Path, what: str = "ONNX file"):
         raise ValueError(f"{path}: no {ONNX_META_KEY} metadata; not an {what} exported by this package")
     return model, json.loads(props[ONNX_META_KEY])
 
+
 # torch 2.14 marks every torch.jit entry point deprecated with messages like
 # "`torch.jit.trace` is deprecated. Please switch to `torch.compile` or `torch.export`."
 # Only those are silenced; any other FutureWarning still reaches the user.
@@ -75,9 +76,15 @@ def save_model_file(path: str | Path, model: FERClassifier, pre: Preprocessing, 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
-        "format": FORMAT, "arch": model.arch.as_dict(), "labels": list(LABELS),
-        "image_size": pre.image_size, "channels": pre.channels, "mean": pre.mean, "std": pre.std,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **(extra or {}),
+        "format": FORMAT,
+        "arch": model.arch.as_dict(),
+        "labels": list(LABELS),
+        "image_size": pre.image_size,
+        "channels": pre.channels,
+        "mean": pre.mean,
+        "std": pre.std,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **(extra or {}),
     }
     torch.save(payload, path)
     return path
@@ -133,8 +140,10 @@ def warm_start(model: FERClassifier, state: dict, path: str | Path) -> int:
     fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     backbone = [k for k in own if k.startswith("backbone.")]
     if any(k not in fitting for k in backbone):
-        raise ValueError(f"model.weights: {path} holds no tensors that fit {model.arch.backbone} "
-                         "(its backbone is a different architecture or size)")
+        raise ValueError(
+            f"model.weights: {path} holds no tensors that fit {model.arch.backbone} "
+            "(its backbone is a different architecture or size)"
+        )
     model.load_state_dict(fitting, strict=False)
     return len(fitting)
 
@@ -145,7 +154,16 @@ def _metadata(payload, path: Path) -> dict:
     if isinstance(payload, dict) and "hyper_parameters" in payload and "state_dict" in payload:
         hp = payload["hyper_parameters"]
         prefix = "net."
-        state = {k[len(prefix):]: v for k, v in payload["state_dict"].items() if k.startswith(prefix)}
-        return {"arch": hp["arch"], "labels": hp.get("labels", list(LABELS)), "image_size": hp["image_size"],
-                "channels": hp["arch"]["in_chans"], "mean": hp["mean"], "std": hp["std"], "state_dict": state}
-    raise ValueError(f"weights: {path} is neither a fer model file ({FORMAT}) nor a training checkpoint of this package")
+        state = {k[len(prefix) :]: v for k, v in payload["state_dict"].items() if k.startswith(prefix)}
+        return {
+            "arch": hp["arch"],
+            "labels": hp.get("labels", list(LABELS)),
+            "image_size": hp["image_size"],
+            "channels": hp["arch"]["in_chans"],
+            "mean": hp["mean"],
+            "std": hp["std"],
+            "state_dict": state,
+        }
+    raise ValueError(
+        f"weights: {path} is neither a fer model file ({FORMAT}) nor a training checkpoint of this package"
+    )

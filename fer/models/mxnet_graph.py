@@ -19,8 +19,8 @@ feeding a minimum at 6 is ReLU6), the scalar arithmetic `_plus/_minus/_rminus/_m
 elemwise_add, Flatten, FullyConnected (`no_bias`, `flatten`) and L2Normalization (`mode`, `eps`).
 """
 
-import keyword
 import json
+import keyword
 import math
 import operator
 import re
@@ -54,10 +54,25 @@ PARAMS = {
     "batchnorm": {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_var"},
     "fc": {"weight": "weight", "bias": "bias"},
 }
-SCALAR_OPS = {"_plus_scalar": "add", "_minus_scalar": "sub", "_rminus_scalar": "rsub", "_mul_scalar": "mul",
-              "_div_scalar": "div", "_rdiv_scalar": "rdiv"}
-SUPPORTED = ("Convolution", "BatchNorm", "_maximum_scalar", "_minimum_scalar", *SCALAR_OPS, "elemwise_add",
-             "Flatten", "FullyConnected", "L2Normalization")
+SCALAR_OPS = {
+    "_plus_scalar": "add",
+    "_minus_scalar": "sub",
+    "_rminus_scalar": "rsub",
+    "_mul_scalar": "mul",
+    "_div_scalar": "div",
+    "_rdiv_scalar": "rdiv",
+}
+SUPPORTED = (
+    "Convolution",
+    "BatchNorm",
+    "_maximum_scalar",
+    "_minimum_scalar",
+    *SCALAR_OPS,
+    "elemwise_add",
+    "Flatten",
+    "FullyConnected",
+    "L2Normalization",
+)
 
 
 class MXNetFormatError(ValueError):
@@ -73,9 +88,11 @@ class _Reader:
 
     def take(self, size: int) -> bytes:
         if size < 0 or self.pos + size > len(self.data):
-            raise MXNetFormatError(f"{self.source}: truncated or not an MXNet params file "
-                                   f"(wanted {size} bytes at offset {self.pos} of {len(self.data)})")
-        chunk = self.data[self.pos:self.pos + size]
+            raise MXNetFormatError(
+                f"{self.source}: truncated or not an MXNet params file "
+                f"(wanted {size} bytes at offset {self.pos} of {len(self.data)})"
+            )
+        chunk = self.data[self.pos : self.pos + size]
         self.pos += size
         return chunk
 
@@ -199,8 +216,13 @@ def _bool(text) -> bool:
     return str(text).strip().lower() in ("true", "1")
 
 
-def graph_spec(symbol: dict, input_shape: tuple[int, int, int], output: str | None = None,
-               drop_input_scaling: bool = False, source: str = "") -> dict:
+def graph_spec(
+    symbol: dict,
+    input_shape: tuple[int, int, int],
+    output: str | None = None,
+    drop_input_scaling: bool = False,
+    source: str = "",
+) -> dict:
     """The layer list of `symbol` (a parsed -symbol.json) for an input of `input_shape` (C, H, W).
 
     `output`: the name of the node whose result is the network's output (default: the graph's head);
@@ -253,21 +275,33 @@ def graph_spec(symbol: dict, input_shape: tuple[int, int, int], output: str | No
             kernel = _ints(attrs["kernel"])
             if len(kernel) != 2 or attrs.get("layout", "NCHW") not in ("NCHW", "None"):
                 raise MXNetFormatError(f"{where}{name}: only 2-D NCHW convolutions are supported")
-            spec = {"out": int(attrs["num_filter"]), "kernel": kernel, "stride": _ints(attrs.get("stride", "(1, 1)")),
-                    "pad": _ints(attrs.get("pad", "(0, 0)")), "dilate": _ints(attrs.get("dilate", "(1, 1)")),
-                    "groups": int(attrs.get("num_group", 1)), "bias": not _bool(attrs.get("no_bias", False))}
+            spec = {
+                "out": int(attrs["num_filter"]),
+                "kernel": kernel,
+                "stride": _ints(attrs.get("stride", "(1, 1)")),
+                "pad": _ints(attrs.get("pad", "(0, 0)")),
+                "dilate": _ints(attrs.get("dilate", "(1, 1)")),
+                "groups": int(attrs.get("num_group", 1)),
+                "bias": not _bool(attrs.get("no_bias", False)),
+            }
             if shape[0] % spec["groups"] or spec["out"] % spec["groups"]:
-                raise MXNetFormatError(f"{where}{name}: {shape[0]} input channels do not split into "
-                                       f"{spec['groups']} groups")
-            size = [(s + 2 * p - d * (k - 1) - 1) // st + 1 for s, p, d, k, st in
-                    zip(shape[1:], spec["pad"], spec["dilate"], kernel, spec["stride"])]
+                raise MXNetFormatError(
+                    f"{where}{name}: {shape[0]} input channels do not split into {spec['groups']} groups"
+                )
+            size = [
+                (s + 2 * p - d * (k - 1) - 1) // st + 1
+                for s, p, d, k, st in zip(shape[1:], spec["pad"], spec["dilate"], kernel, spec["stride"])
+            ]
             layer, shape = ["conv", name, spec], (spec["out"], *size)
         elif op == "BatchNorm":
             if int(attrs.get("axis", 1)) != 1:
                 raise MXNetFormatError(f"{where}{name}: only BatchNorm over axis 1 is supported")
             # use_global_stats and momentum only change training; eval mode uses the moving statistics
-            layer = ["batchnorm", name, {"eps": float(attrs.get("eps", 1e-3)),
-                                         "fix_gamma": _bool(attrs.get("fix_gamma", True))}]
+            layer = [
+                "batchnorm",
+                name,
+                {"eps": float(attrs.get("eps", 1e-3)), "fix_gamma": _bool(attrs.get("fix_gamma", True))},
+            ]
         elif op in ("_maximum_scalar", "_minimum_scalar"):
             bound = float(attrs["scalar"])
             clip = {"min": bound} if op == "_maximum_scalar" else {"max": bound}
@@ -275,8 +309,11 @@ def graph_spec(symbol: dict, input_shape: tuple[int, int, int], output: str | No
             other = "_minimum_scalar" if op == "_maximum_scalar" else "_maximum_scalar"
             if index != head and len(after) == 1 and nodes[after[0]]["op"] == other:  # max then min: one clip
                 second = nodes[after[0]]
-                clip |= {"min": float(_attrs(second)["scalar"])} if other == "_maximum_scalar" \
+                clip |= (
+                    {"min": float(_attrs(second)["scalar"])}
+                    if other == "_maximum_scalar"
                     else {"max": float(_attrs(second)["scalar"])}
+                )
                 fused.add(after[0])
                 layer_of[after[0]] = len(layers)
             if clip.get("min") is not None and clip.get("max") is not None and clip["min"] > clip["max"]:
@@ -294,8 +331,12 @@ def graph_spec(symbol: dict, input_shape: tuple[int, int, int], output: str | No
             flatten = _bool(attrs.get("flatten", True))
             if not flatten and len(shape) != 1:
                 raise MXNetFormatError(f"{where}{name}: FullyConnected with flatten=False needs a flat input")
-            spec = {"in": math.prod(shape), "out": int(attrs["num_hidden"]),
-                    "bias": not _bool(attrs.get("no_bias", False)), "flatten": flatten}
+            spec = {
+                "in": math.prod(shape),
+                "out": int(attrs["num_hidden"]),
+                "bias": not _bool(attrs.get("no_bias", False)),
+                "flatten": flatten,
+            }
             layer, shape = ["fc", name, spec], (spec["out"],)
         elif op == "L2Normalization":
             mode = attrs.get("mode", "instance")
@@ -310,13 +351,22 @@ def graph_spec(symbol: dict, input_shape: tuple[int, int, int], output: str | No
         layer_of[index] = len(layers)
         layers.append([layer[0], layer[1], _compact(layer[0], layer[2]), inputs])
         shapes.append(shape)
-    raw_users = [nodes[i]["name"] for i in sorted(needed) if nodes[i]["op"] != "null" and layer_of.get(i) != 0
-                 and variables[0] in data_inputs(nodes[i])]
+    raw_users = [
+        nodes[i]["name"]
+        for i in sorted(needed)
+        if nodes[i]["op"] != "null" and layer_of.get(i) != 0 and variables[0] in data_inputs(nodes[i])
+    ]
     if scaling and raw_users:
-        raise MXNetFormatError(f"{where}the input is also used unscaled (by {raw_users[0]}): "
-                               "its scaling cannot be left out")
-    return {"format": SPEC_FORMAT, "input": list(shapes[0]), "input_scaling": scaling,
-            "output_shape": list(shapes[-1]), "layers": layers}
+        raise MXNetFormatError(
+            f"{where}the input is also used unscaled (by {raw_users[0]}): its scaling cannot be left out"
+        )
+    return {
+        "format": SPEC_FORMAT,
+        "input": list(shapes[0]),
+        "input_scaling": scaling,
+        "output_shape": list(shapes[-1]),
+        "layers": layers,
+    }
 
 
 PARAMS_OF = {"Convolution": "conv", "BatchNorm": "batchnorm", "FullyConnected": "fc"}
@@ -397,8 +447,10 @@ def build_module(spec: dict, in_chans: int | None = None) -> fx.GraphModule:
         elif op in ("conv", "batchnorm", "fc", "l2norm"):
             if op == "conv":
                 if c % a["groups"]:
-                    raise ValueError(f"{name}: {c} input channels do not split into {a['groups']} groups "
-                                     "(a grouped convolution on the input cannot take other channel counts)")
+                    raise ValueError(
+                        f"{name}: {c} input channels do not split into {a['groups']} groups "
+                        "(a grouped convolution on the input cannot take other channel counts)"
+                    )
                 module = nn.Conv2d(c, a["out"], a["kernel"], a["stride"], a["pad"], a["dilate"], a["groups"], a["bias"])
                 c = a["out"]
             elif op == "batchnorm":
@@ -417,8 +469,9 @@ def build_module(spec: dict, in_chans: int | None = None) -> fx.GraphModule:
             if (a["min"], a["max"]) == (0.0, 6.0):
                 value = graph.create_node("call_function", F.relu6, (x,), name=node_name)
             else:
-                value = graph.create_node("call_function", torch.clamp, (x,), {"min": a["min"], "max": a["max"]},
-                                          name=node_name)
+                value = graph.create_node(
+                    "call_function", torch.clamp, (x,), {"min": a["min"], "max": a["max"]}, name=node_name
+                )
         elif op == "scalar":
             fn, v = a["fn"], a["value"]
             target, call_args = (_SCALAR_FN[fn[1:]], (v, x)) if fn.startswith("r") else (_SCALAR_FN[fn], (x, v))
@@ -476,17 +529,27 @@ def load_params(module: nn.Module, spec: dict, params: dict[str, np.ndarray], so
                     missing.append(mx_name)
                     continue
                 value = torch.from_numpy(np.asarray(params[mx_name], dtype=np.float32))
-                if index in first and torch_name == "weight" and value.ndim == 4 and value.shape != target.shape \
-                        and value.shape[0] == target.shape[0] and value.shape[2:] == target.shape[2:]:
+                if (
+                    index in first
+                    and torch_name == "weight"
+                    and value.ndim == 4
+                    and value.shape != target.shape
+                    and value.shape[0] == target.shape[0]
+                    and value.shape[2:] == target.shape[2:]
+                ):
                     value = adapt_input_channels(value, target.shape[1])
                 if value.shape != target.shape:
-                    raise MXNetFormatError(f"{source}: {mx_name} has shape {tuple(value.shape)}, the network needs "
-                                           f"{tuple(target.shape)} (weights of another network?)")
+                    raise MXNetFormatError(
+                        f"{source}: {mx_name} has shape {tuple(value.shape)}, the network needs "
+                        f"{tuple(target.shape)} (weights of another network?)"
+                    )
                 target.copy_(value)
                 used.add(mx_name)
     if missing:
-        raise MXNetFormatError(f"{source}: {len(missing)} tensors of the network are not in the file, e.g. "
-                               f"{', '.join(missing[:3])} (weights of another network?)")
+        raise MXNetFormatError(
+            f"{source}: {len(missing)} tensors of the network are not in the file, e.g. "
+            f"{', '.join(missing[:3])} (weights of another network?)"
+        )
     return sorted(set(params) - used)
 
 
@@ -496,8 +559,9 @@ def adapt_input_channels(weight: torch.Tensor, channels: int) -> torch.Tensor:
     return weight.sum(dim=1, keepdim=True).repeat(1, channels, 1, 1) / channels
 
 
-def load_checkpoint(symbol_path: str | Path, params_path: str | Path, input_shape: tuple[int, int, int],
-                    output: str | None = None) -> tuple[fx.GraphModule, dict]:
+def load_checkpoint(
+    symbol_path: str | Path, params_path: str | Path, input_shape: tuple[int, int, int], output: str | None = None
+) -> tuple[fx.GraphModule, dict]:
     """The whole graph of an MXNet checkpoint (or up to `output`) as an eval-mode torch network, and its spec."""
     spec = graph_spec(read_symbol(symbol_path), input_shape, output, source=str(symbol_path))
     net = build_module(spec)

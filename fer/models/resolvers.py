@@ -1,7 +1,7 @@
 """OmegaConf resolvers that conf/ uses; registered on import (torch-free, so train.py --help stays fast).
 
-    ${mobileface:<variant>,<key>}   the native input of MobileFace v1 | v2: image_size, mean or std
-                                    (conf/model/mobileface.yaml: model.variant=v2 brings its size and scaling)
+${mobileface:<variant>,<key>}   the native input of MobileFace v1 | v2: image_size, mean or std
+                                (conf/model/mobileface.yaml: model.variant=v2 brings its size and scaling)
 """
 
 from omegaconf import OmegaConf

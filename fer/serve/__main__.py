@@ -39,8 +39,10 @@ def build(options: ServeOptions):
     # the workers and the streams' live loops are the parallelism: one OpenCV thread each, rather than
     # every detection spreading over every core at once
     cv2.setNumThreads(1)
-    logging.basicConfig(level=options.log_level.upper() if options.log_level != "trace" else "DEBUG",
-                        format="%(levelname)s: %(name)s: %(message)s")
+    logging.basicConfig(
+        level=options.log_level.upper() if options.log_level != "trace" else "DEBUG",
+        format="%(levelname)s: %(name)s: %(message)s",
+    )
     return create_app(options)
 
 
@@ -53,15 +55,25 @@ def serve(app, options: ServeOptions) -> int:
     host = f"[{options.host}]" if ":" in options.host else options.host
     described = app.state.service.describe()
     where = f"open {scheme}://{host}:{options.port}/" if options.port else "the address follows"
-    print(f"fer serve: model {described['version']} ({described['runtime']}), detector={options.detector}, "
-          f"{options.workers} worker(s), token {'required' if options.token else 'off'}; {where}", flush=True)
+    print(
+        f"fer serve: model {described['version']} ({described['runtime']}), detector={options.detector}, "
+        f"{options.workers} worker(s), token {'required' if options.token else 'off'}; {where}",
+        flush=True,
+    )
     # uvicorn stops gracefully on SIGTERM and SIGINT, then raises the signal again for the handler in place
     # before it started: a stop asked for is a clean exit (0), not a death by signal or a traceback
     signal.signal(signal.SIGTERM, _stop)
-    config = uvicorn.Config(app, host=options.host, port=options.port, log_level=options.log_level,
-                            ssl_certfile=options.ssl_certfile, ssl_keyfile=options.ssl_keyfile,
-                            ws_max_size=options.max_body_bytes + 1024, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-                            server_header=False)
+    config = uvicorn.Config(
+        app,
+        host=options.host,
+        port=options.port,
+        log_level=options.log_level,
+        ssl_certfile=options.ssl_certfile,
+        ssl_keyfile=options.ssl_keyfile,
+        ws_max_size=options.max_body_bytes + 1024,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        server_header=False,
+    )
     for name in ("uvicorn.access", "uvicorn.error"):  # configured by Config: the token never reaches the log
         logging.getLogger(name).addFilter(RedactToken())
     server = uvicorn.Server(config)

@@ -59,13 +59,19 @@ def create_app(options: ServeOptions | None = None, detector_factory: DetectorFa
         service.close()
 
     app = Starlette(
-        routes=[Route("/", page), Route("/healthz", healthz), Route("/v1/model", model),
-                Route("/v1/predict", predict, methods=["POST"]), Route("/v1/profile", profile, methods=["POST"]),
-                WebSocketRoute("/v1/stream", stream_endpoint),
-                Mount("/static", StaticFiles(directory=STATIC), name="static")],
+        routes=[
+            Route("/", page),
+            Route("/healthz", healthz),
+            Route("/v1/model", model),
+            Route("/v1/predict", predict, methods=["POST"]),
+            Route("/v1/profile", profile, methods=["POST"]),
+            WebSocketRoute("/v1/stream", stream_endpoint),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
         middleware=middleware(options),
         exception_handlers={ServeError: serve_error, HTTPException: http_error, Exception: internal_error},
-        lifespan=lifespan)
+        lifespan=lifespan,
+    )
     app.state.service = service
     app.state.stream_slots = StreamSlots(options.max_streams)
     return app
@@ -74,8 +80,15 @@ def create_app(options: ServeOptions | None = None, detector_factory: DetectorFa
 def middleware(options: ServeOptions) -> list[Middleware]:
     stack = [Middleware(SecurityHeaders)]
     if options.cors_origins:  # off unless asked: other sites' pages may not call the API
-        stack.append(Middleware(CORSMiddleware, allow_origins=options.cors_origins, allow_methods=["GET", "POST"],
-                                allow_headers=["Authorization", "Content-Type"], max_age=600))
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=options.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        )
     return stack
 
 
@@ -116,17 +129,24 @@ async def profile(request: Request) -> JSONResponse:
     check_bearer(request, options.token)
     method = request.query_params.get("method") or None
     if method is not None and method not in (*METHODS, REFERENCE):
-        raise ServeError(422, f"method={method[:40]!r}: choose one of {', '.join((*METHODS, REFERENCE))}, or leave "
-                              "it out")
+        raise ServeError(
+            422, f"method={method[:40]!r}: choose one of {', '.join((*METHODS, REFERENCE))}, or leave it out"
+        )
     if not body_is_multipart(request.headers):
-        raise ServeError(415, "send the photos as multipart/form-data, one file field per photo named by its "
-                              "expression (-F happy=@h1.jpg -F neutral=@n1.jpg)")
+        raise ServeError(
+            415,
+            "send the photos as multipart/form-data, one file field per photo named by its "
+            "expression (-F happy=@h1.jpg -F neutral=@n1.jpg)",
+        )
     body = await read_body(request, options.max_body_bytes, options.read_timeout_s)
     images = await multipart_files(request.headers, body, MAX_CALIBRATION_FILES)
     unknown = sorted(name for name in images if label_index(name) is None)
     if unknown:
-        raise ServeError(422, f"field(s) {', '.join(unknown)[:200]} are not expressions: name each photo's field "
-                              f"by its expression ({', '.join(LABELS)})")
+        raise ServeError(
+            422,
+            f"field(s) {', '.join(unknown)[:200]} are not expressions: name each photo's field "
+            f"by its expression ({', '.join(LABELS)})",
+        )
     return JSONResponse(await service.calibrate(images, method))
 
 
@@ -135,8 +155,9 @@ def explain_method(request: Request) -> str | None:
     if explain is None or explain in ("", "false", "none"):
         return None
     if explain not in EXPLAIN:
-        raise ServeError(422, f"explain={explain[:40]!r} is not a method this service runs: use explain=occlusion "
-                              "or leave it out")
+        raise ServeError(
+            422, f"explain={explain[:40]!r} is not a method this service runs: use explain=occlusion or leave it out"
+        )
     return explain
 
 
@@ -147,14 +168,18 @@ def body_is_multipart(headers: Headers) -> bool:
     if kind.startswith("image/") or kind in RAW_TYPES:
         return False
     said = f"Content-Type {kind!r}" if kind else "no Content-Type"
-    raise ServeError(415, f"{said}: send the image as the body with Content-Type image/jpeg, image/png (any "
-                          "image/*) or application/octet-stream, or as multipart/form-data with a file field "
-                          "named image")
+    raise ServeError(
+        415,
+        f"{said}: send the image as the body with Content-Type image/jpeg, image/png (any "
+        "image/*) or application/octet-stream, or as multipart/form-data with a file field "
+        "named image",
+    )
 
 
 async def multipart_form(headers: Headers, body: bytes, max_files: int, expected: str) -> list[tuple[str, str, bytes]]:
     """The file fields of a multipart body already read (and limited), in order: (field name, file name, bytes).
     Files stay in memory (the body already is): nothing is written to disk. `expected` ends a parse error."""
+
     async def chunks():
         yield body
 
@@ -165,8 +190,11 @@ async def multipart_form(headers: Headers, body: bytes, max_files: int, expected
     except MultiPartException as err:
         raise ServeError(400, f"the multipart body could not be parsed ({err.message}): {expected}") from None
     try:
-        return [(name, value.filename or "", await value.read()) for name, value in form.multi_items()
-                if isinstance(value, UploadFile)]
+        return [
+            (name, value.filename or "", await value.read())
+            for name, value in form.multi_items()
+            if isinstance(value, UploadFile)
+        ]
     finally:
         await form.close()
 
@@ -187,8 +215,11 @@ async def multipart_image(headers: Headers, body: bytes) -> tuple[bytes, str]:
     image = next(((filename, data) for name, filename, data in files if name == "image"), None)
     if image is None:
         found = ", ".join(sorted({name for name, _, _ in files})) or "none"
-        raise ServeError(422, f"the multipart body has no file field named image (file fields: {found[:200]}): "
-                              "send the image as -F image=@photo.jpg")
+        raise ServeError(
+            422,
+            f"the multipart body has no file field named image (file fields: {found[:200]}): "
+            "send the image as -F image=@photo.jpg",
+        )
     return image[1], source_label(image[0])
 
 
@@ -203,8 +234,10 @@ async def serve_error(request: Request, err: ServeError) -> JSONResponse:
 async def http_error(request: Request, err: HTTPException) -> JSONResponse:
     """The router's own errors (404, 405), worded like the rest."""
     where = f"{request.method} {request.url.path[:200]}"
-    messages = {404: f"nothing at {where}: the endpoints are {ENDPOINTS}",
-                405: f"{where} is not allowed: use {(err.headers or {}).get('Allow', 'another method')}"}
+    messages = {
+        404: f"nothing at {where}: the endpoints are {ENDPOINTS}",
+        405: f"{where} is not allowed: use {(err.headers or {}).get('Allow', 'another method')}",
+    }
     return error_response(err.status_code, messages.get(err.status_code, f"{where}: {err.detail}"), err.headers)
 
 
@@ -230,8 +263,12 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [(b"content-security-policy", policy.encode()), (b"x-content-type-options", b"nosniff"),
-                            (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
+                headers += [
+                    (b"content-security-policy", policy.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -241,7 +278,11 @@ class SecurityHeaders:
 def content_security_policy(host: str) -> str:
     # 'self' covers same-origin WebSockets in current browsers; the explicit ws/wss origin covers the others.
     # The Host header is the client's: used only when it is a plain host[:port]
-    sockets = f" ws://{host} wss://{host}" if re.fullmatch(r"[A-Za-z0-9.\-]+(:\d+)?|\[[0-9A-Fa-f:.]+\](:\d+)?", host) else ""
-    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-            f"media-src 'self' blob:; connect-src 'self'{sockets}; object-src 'none'; base-uri 'none'; "
-            "form-action 'self'; frame-ancestors 'none'")
+    sockets = (
+        f" ws://{host} wss://{host}" if re.fullmatch(r"[A-Za-z0-9.\-]+(:\d+)?|\[[0-9A-Fa-f:.]+\](:\d+)?", host) else ""
+    )
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+        f"media-src 'self' blob:; connect-src 'self'{sockets}; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )

@@ -35,8 +35,11 @@ def check_bearer(connection: HTTPConnection, token: str | None) -> None:
     if token_matches(bearer(connection), token):
         return
     said = "no token was sent" if bearer(connection) is None else "the token is wrong"
-    raise ServeError(401, f"{said}: send the header 'Authorization: Bearer <token>' with the token the server "
-                          "was started with", {"WWW-Authenticate": "Bearer"})
+    raise ServeError(
+        401,
+        f"{said}: send the header 'Authorization: Bearer <token>' with the token the server was started with",
+        {"WWW-Authenticate": "Bearer"},
+    )
 
 
 def origin_allowed(headers: Headers, cors_origins: list[str]) -> bool:

@@ -44,8 +44,10 @@ async def read_body(request: Request, max_bytes: int, timeout_s: float) -> bytes
                     raise too_large(size, max_bytes, so_far=True)
                 chunks.append(chunk)
     except TimeoutError:
-        raise ServeError(408, f"the request body did not arrive within {timeout_s:g} s ({size} bytes came); "
-                              "send the whole image at once") from None
+        raise ServeError(
+            408,
+            f"the request body did not arrive within {timeout_s:g} s ({size} bytes came); send the whole image at once",
+        ) from None
     except ClientDisconnect:
         raise ServeError(400, "the client closed the connection before the body was complete") from None
     return b"".join(chunks)
@@ -67,16 +69,20 @@ def image_size(data: bytes, max_pixels: int) -> tuple[int, int]:
     except Image.DecompressionBombError:  # Pillow's own limit, reached before ours when max_pixels is set high
         raise pixels_error("its header states more pixels than Pillow opens", max_pixels) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ServeError(422, f"the body is not an image this service reads ({type(err).__name__}): send a JPEG, "
-                              "PNG, BMP, TIFF, GIF, WebP or PGM/PPM file") from None
+        raise ServeError(
+            422,
+            f"the body is not an image this service reads ({type(err).__name__}): send a JPEG, "
+            "PNG, BMP, TIFF, GIF, WebP or PGM/PPM file",
+        ) from None
     if width * height > max_pixels:
         raise pixels_error(f"it is {width} x {height} = {width * height} pixels", max_pixels)
     return width, height
 
 
 def pixels_error(what: str, max_pixels: int) -> ServeError:
-    return ServeError(413, f"image too large: {what}; the limit is {max_pixels} pixels (max_pixels): "
-                           "send a smaller image")
+    return ServeError(
+        413, f"image too large: {what}; the limit is {max_pixels} pixels (max_pixels): send a smaller image"
+    )
 
 
 class WorkerPool:
@@ -98,9 +104,12 @@ class WorkerPool:
         """(job's result, milliseconds it waited for a worker)."""
         with self._lock:
             if self._pending >= self.capacity:
-                raise ServeError(503, f"the server is busy ({self.workers} worker(s) working and "
-                                      f"{self.capacity - self.workers} request(s) waiting): try again in a second",
-                                 {"Retry-After": str(RETRY_AFTER_S)})
+                raise ServeError(
+                    503,
+                    f"the server is busy ({self.workers} worker(s) working and "
+                    f"{self.capacity - self.workers} request(s) waiting): try again in a second",
+                    {"Retry-After": str(RETRY_AFTER_S)},
+                )
             self._pending += 1
         submitted = time.perf_counter()
         future = self._executor.submit(self._work, job, submitted)

@@ -51,30 +51,43 @@ class ServeOptions:
     host: str = _option("127.0.0.1", "loopback only; any other address needs a token")
     port: int = _option(8000, "0: any free port")
     weights: Optional[str] = _recognizer_option("weights")
-    profile: Optional[str] = _recognizer_option("profile", "a calibration profile (fer calibrate) for every request "
-                                                           "and stream; a stream may set its own")
+    profile: Optional[str] = _recognizer_option(
+        "profile", "a calibration profile (fer calibrate) for every request and stream; a stream may set its own"
+    )
     profile_force: bool = _recognizer_option("profile_force")
-    baseline: str = _recognizer_option("baseline", "streams: auto builds each tracked face's own reference from its "
-                                                   "frames, no labels (docs/calibration.md); off: not")
-    people: str = _recognizer_option("people", "auto: each stream's faces get person ids of its own (p1, p2, ...); "
-                                               "a people file (fer enroll) also names enrolled people and applies "
-                                               "their profiles; off")
+    baseline: str = _recognizer_option(
+        "baseline",
+        "streams: auto builds each tracked face's own reference from its "
+        "frames, no labels (docs/calibration.md); off: not",
+    )
+    people: str = _recognizer_option(
+        "people",
+        "auto: each stream's faces get person ids of its own (p1, p2, ...); "
+        "a people file (fer enroll) also names enrolled people and applies "
+        "their profiles; off",
+    )
     detector: str = _recognizer_option("detector", " | ".join(DETECTORS) + " (every image is already a face crop)")
-    min_face: float = _option(0.15, "haar: smallest face, a fraction of the frame's shorter side "
-                                    f"(infer.py: {HaarFaceDetector.min_size})")
-    scale_step: float = _option(1.2, f"haar: step between the face sizes it tries (infer.py: "
-                                     f"{HaarFaceDetector.scale_factor}); larger is faster")
-    tta_flip: bool = _recognizer_option("tta_flip", "average each face with its mirror image (streams: on "
-                                                    "alternate frames)")
+    min_face: float = _option(
+        0.15, f"haar: smallest face, a fraction of the frame's shorter side (infer.py: {HaarFaceDetector.min_size})"
+    )
+    scale_step: float = _option(
+        1.2, f"haar: step between the face sizes it tries (infer.py: {HaarFaceDetector.scale_factor}); larger is faster"
+    )
+    tta_flip: bool = _recognizer_option(
+        "tta_flip", "average each face with its mirror image (streams: on alternate frames)"
+    )
     token: Optional[str] = _option(None, f"bearer token clients must send; null: ${TOKEN_ENV} if set")
     workers: int = _option(2, "threads that run the model, each with its own detector and classifier")
     queue: int = _option(32, "requests that may wait for a worker; more get 503 with Retry-After: 1")
     max_body_mb: float = _option(10.0, "largest upload or stream frame, in MB")
     max_pixels: int = _option(40_000_000, "largest image (width x height), read from its header before decoding")
     stream_max_fps: float = _option(30.0, "frames a second a stream connection may send; more are dropped")
-    stream_detect_every: int = _recognizer_option("detect_every", "a stream's full-frame face scan every N frames; "
-                                                                   "window searches follow each face in between "
-                                                                   f"(infer.py: {RecognizerOptions.detect_every})")
+    stream_detect_every: int = _recognizer_option(
+        "detect_every",
+        "a stream's full-frame face scan every N frames; "
+        "window searches follow each face in between "
+        f"(infer.py: {RecognizerOptions.detect_every})",
+    )
     max_streams: int = _option(16, "open stream connections; more are closed with code 1013 (try again later)")
     read_timeout_s: float = _option(10.0, "seconds a client has to send a request's body (then 408)")
     cors_origins: list[str] = _option([], "web origins (https://app.example) whose pages may call the API; [] = none")
@@ -89,12 +102,28 @@ class ServeOptions:
     def recognizer_options(self) -> RecognizerOptions:
         """A worker's recognizer: these options where serve takes them, the recognizer's defaults elsewhere (the
         service applies the profile and a stream's baseline itself: one check, shared by every worker)."""
-        return RecognizerOptions(weights=self.weights, detector=self.detector, tta_flip=self.tta_flip,
-                                 threads=SERVE_DEFAULTS["threads"], detect_every=self.stream_detect_every,
-                                 people=self.people)
+        return RecognizerOptions(
+            weights=self.weights,
+            detector=self.detector,
+            tta_flip=self.tta_flip,
+            threads=SERVE_DEFAULTS["threads"],
+            detect_every=self.stream_detect_every,
+            people=self.people,
+        )
 
 
-TEXT = {"host", "weights", "profile", "baseline", "people", "detector", "token", "ssl_certfile", "ssl_keyfile", "log_level"}
+TEXT = {
+    "host",
+    "weights",
+    "profile",
+    "baseline",
+    "people",
+    "detector",
+    "token",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "log_level",
+}
 NULLABLE = {"weights", "profile", "token", "ssl_certfile", "ssl_keyfile"}
 
 
@@ -143,8 +172,9 @@ def check_options(options: ServeOptions) -> None:
     if not 0 < options.min_face <= 1:
         raise BadValue(f"fer serve: min_face={options.min_face}: a fraction of the frame's shorter side, in (0, 1]")
     if not options.scale_step > 1:
-        raise BadValue(f"fer serve: scale_step={options.scale_step}: must be greater than 1 (1.1 finds more sizes, "
-                       "1.3 is faster)")
+        raise BadValue(
+            f"fer serve: scale_step={options.scale_step}: must be greater than 1 (1.1 finds more sizes, 1.3 is faster)"
+        )
     if bool(options.ssl_certfile) != bool(options.ssl_keyfile):
         raise BadValue("fer serve: TLS needs both ssl_certfile=<cert.pem> and ssl_keyfile=<key.pem>, or neither")
     for name in ("ssl_certfile", "ssl_keyfile"):
@@ -156,9 +186,11 @@ def check_options(options: ServeOptions) -> None:
     if options.profile and not Path(options.profile).expanduser().is_file():
         raise MissingInput(f"fer serve: profile={options.profile}: no such file; make one with fer calibrate")
     if not options.token and not is_loopback(options.host):
-        raise BadValue(f"fer serve: host={options.host} lets other machines connect: set token=<secret> (or the "
-                       f"{TOKEN_ENV} environment variable) so that only clients that know it are served, or "
-                       "keep the default host=127.0.0.1")
+        raise BadValue(
+            f"fer serve: host={options.host} lets other machines connect: set token=<secret> (or the "
+            f"{TOKEN_ENV} environment variable) so that only clients that know it are served, or "
+            "keep the default host=127.0.0.1"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -185,12 +217,16 @@ def _type_name(key: str) -> str:
 def usage() -> str:
     """`fer serve --help`: every option with its default and what it does (from the fields' help)."""
     defaults = ServeOptions()
-    lines = ["usage: fer serve [key=value ...]   (also: python -m fer.serve [key=value ...])", "",
-             "The expression recognizer as an HTTP service: a web page with the webcam at /, POST /v1/predict",
-             "for images, WebSocket /v1/stream for video frames (docs/serve.md).", "", "options (default):"]
+    lines = [
+        "usage: fer serve [key=value ...]   (also: python -m fer.serve [key=value ...])",
+        "",
+        "The expression recognizer as an HTTP service: a web page with the webcam at /, POST /v1/predict",
+        "for images, WebSocket /v1/stream for video frames (docs/serve.md).",
+        "",
+        "options (default):",
+    ]
     for f in fields(ServeOptions):
         value = getattr(defaults, f.name)
         shown = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
         lines.append(f"  {f.name}={shown}".ljust(30) + f" {f.metadata.get('help', '')}".rstrip())
     return "\n".join(lines)
-

@@ -19,11 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer.errors import BadValue
 from fer.faces.detect import FaceDetector, HaarFaceDetector
 from fer.faces.image_io import UnreadableImage
 from fer.inference.explain import explain_face
 from fer.inference.frames import Frame, decode_still
-from fer.errors import BadValue
 from fer.inference.predictor import Predictor
 from fer.inference.profile import Profile, profile_for_model
 from fer.inference.recognizer import Recognizer, baseline_references, face_records, make_detector
@@ -49,8 +49,10 @@ class Service:
         self.make_detector = detector_factory or (lambda: service_detector(options))
         weights = weights_path(options.weights)
         # one ONNX Runtime thread each (fer.serve.options.SERVE_DEFAULTS): parallelism comes from the workers
-        self.recognizers = [Recognizer.from_options(options.recognizer_options(), weights=weights,
-                                                    detector=self.make_detector()) for _ in range(options.workers)]
+        self.recognizers = [
+            Recognizer.from_options(options.recognizer_options(), weights=weights, detector=self.make_detector())
+            for _ in range(options.workers)
+        ]
         # the service's profile: every request's and every stream's until a stream sets its own (checked now)
         self.profile = self._checked_profile(options.profile, options.profile_force)
         for recognizer in self.recognizers:
@@ -66,13 +68,24 @@ class Service:
     def describe(self) -> dict:
         """/v1/model: what a client needs to read the answers (the weights by file name, never by path)."""
         classifier = self.recognizers[0].classifier
-        return {"labels": list(classifier.labels), "version": weights_version(self.weights),
-                "weights": self.weights.name, "runtime": classifier.runtime, "input_size": classifier.image_size,
-                "channels": classifier.channels, "temperature": classifier.temperature,
-                "detector": self.options.detector, "tta_flip": self.options.tta_flip,
-                "profile": None if self.profile is None else self.profile.describe(), "baseline": self.options.baseline,
-                "limits": {"max_body_mb": self.options.max_body_mb, "max_pixels": self.options.max_pixels,
-                           "stream_max_fps": self.options.stream_max_fps}}
+        return {
+            "labels": list(classifier.labels),
+            "version": weights_version(self.weights),
+            "weights": self.weights.name,
+            "runtime": classifier.runtime,
+            "input_size": classifier.image_size,
+            "channels": classifier.channels,
+            "temperature": classifier.temperature,
+            "detector": self.options.detector,
+            "tta_flip": self.options.tta_flip,
+            "profile": None if self.profile is None else self.profile.describe(),
+            "baseline": self.options.baseline,
+            "limits": {
+                "max_body_mb": self.options.max_body_mb,
+                "max_pixels": self.options.max_pixels,
+                "stream_max_fps": self.options.stream_max_fps,
+            },
+        }
 
     async def predict(self, data: bytes, source: str, explain: str | None) -> dict:
         """/v1/predict's answer, less the total time (its caller adds it)."""
@@ -80,9 +93,14 @@ class Service:
             raise ServeError(422, "the body is empty: send the image's bytes (or a multipart field named image)")
         image_size(data, self.options.max_pixels)  # the header only; before any decoding or queueing
         (faces, width, height, decode_ms, predict_ms), queue_ms = await self.pool.run(
-            lambda recognizer: self._predict(recognizer, data, source, explain))
-        return {"faces": faces, "width": width, "height": height,
-                "timing_ms": {"queue": round(queue_ms, 2), "decode": round(decode_ms, 2), "predict": round(predict_ms, 2)}}
+            lambda recognizer: self._predict(recognizer, data, source, explain)
+        )
+        return {
+            "faces": faces,
+            "width": width,
+            "height": height,
+            "timing_ms": {"queue": round(queue_ms, 2), "decode": round(decode_ms, 2), "predict": round(predict_ms, 2)},
+        }
 
     def _predict(self, recognizer: Recognizer, data: bytes, source: str, explain: str | None) -> tuple:
         start = time.perf_counter()
@@ -98,7 +116,7 @@ class Service:
 
     async def calibrate(self, images: dict[str, list[bytes]], method: str | None) -> dict:
         """POST /v1/profile: a profile fitted on labelled images ({label: [image bytes]}), as JSON; not kept."""
-        for label, blobs in images.items():
+        for blobs in images.values():
             for data in blobs:
                 image_size(data, self.options.max_pixels)  # headers only, before any decoding
         try:
@@ -120,8 +138,9 @@ class Service:
 
     def _checked_profile(self, profile: "str | Profile | None", force: bool = False) -> Profile | None:
         base = self.recognizers[0]  # its model file's sha256 is read once, not for every stream's message
-        return profile_for_model(profile, base.classifier.path.name, base.model_sha256,
-                                 base.classifier.embedding_size, force)
+        return profile_for_model(
+            profile, base.classifier.path.name, base.model_sha256, base.classifier.embedding_size, force
+        )
 
     def open_live(self) -> "LiveStream":
         """A stream connection's own loop on a thread of its own, which the service owns: its stop waits for
@@ -138,8 +157,9 @@ class Service:
         return live
 
     def _stream_predictor(self) -> Predictor:
-        predictor = Predictor(self.recognizers[0].classifier, self.make_detector(), tta_flip=self.options.tta_flip,
-                              profile=self.profile)
+        predictor = Predictor(
+            self.recognizers[0].classifier, self.make_detector(), tta_flip=self.options.tta_flip, profile=self.profile
+        )
         predictor.baseline = self.baseline
         return predictor
 
@@ -238,8 +258,9 @@ class LiveStream:
 
     _count = itertools.count()
 
-    def __init__(self, make_predictor: Callable[[], Predictor], base: Recognizer, max_pixels: int,
-                 detect_every: int) -> None:
+    def __init__(
+        self, make_predictor: Callable[[], Predictor], base: Recognizer, max_pixels: int, detect_every: int
+    ) -> None:
         self.max_pixels, self.started = max_pixels, time.perf_counter()
         self.predictor: Predictor | None = None
         self.loop: LiveLoop | None = None
@@ -251,8 +272,15 @@ class LiveStream:
         self.predictor = predictor = make_predictor()
         if predictor.detector is not None:
             # a stream's people are its own (ids from p1), never another connection's
-            self.loop = LiveLoop(predictor, detect_every, base.smoothing, base.max_unconfirmed,
-                                 base.local_search, base.classify_per_frame, people=base.new_people())
+            self.loop = LiveLoop(
+                predictor,
+                detect_every,
+                base.smoothing,
+                base.max_unconfirmed,
+                base.local_search,
+                base.classify_per_frame,
+                people=base.new_people(),
+            )
 
     def set_profile(self, profile: Profile | None) -> Future:
         """This stream's profile from its next frame on (None: the service's), set on the stream's thread."""
@@ -278,8 +306,13 @@ class LiveStream:
             faces = self.loop.step(image)
             self.loop.hand_off()  # the answer is made: the loop's scan and searches may start
         frame = Frame("stream", index, time.perf_counter() - self.started, image, video=True)
-        return {"type": "frame", "frame": index, "faces": face_records(frame, faces),
-                "width": image.shape[1], "height": image.shape[0]}
+        return {
+            "type": "frame",
+            "frame": index,
+            "faces": face_records(frame, faces),
+            "width": image.shape[1],
+            "height": image.shape[0],
+        }
 
     def close(self) -> None:
         """After the frame under way, if any: the loop's threads are joined, then this stream's thread ends."""

@@ -114,8 +114,13 @@ class StreamSession:
                 self.dropped += 1
                 continue
             if len(data) > self.max_bytes:
-                await self._send({"type": "error", "frame": self.received,
-                                  "error": f"frame of {len(data)} bytes: the limit is {self.max_bytes} bytes (max_body_mb)"})
+                await self._send(
+                    {
+                        "type": "error",
+                        "frame": self.received,
+                        "error": f"frame of {len(data)} bytes: the limit is {self.max_bytes} bytes (max_body_mb)",
+                    }
+                )
                 continue
             if self.waiting is not None:  # replaced before its turn: newest wins
                 self.dropped += 1
@@ -131,8 +136,14 @@ class StreamSession:
         except ValueError:
             message = None
         if not isinstance(message, dict) or message.get("type") != "profile":
-            await self._send({"type": "error", "frame": None, "error": "send frames as binary messages (JPEG or PNG "
-                              "bytes); text messages are {\"type\": \"profile\", \"profile\": {...} or null}"})
+            await self._send(
+                {
+                    "type": "error",
+                    "frame": None,
+                    "error": "send frames as binary messages (JPEG or PNG "
+                    'bytes); text messages are {"type": "profile", "profile": {...} or null}',
+                }
+            )
             return
         try:
             profile = self.service.profile_for_stream(message.get("profile"))

@@ -137,7 +137,9 @@ class FERLitModule(L.LightningModule):
         folder = Path(self.trainer.default_root_dir) / "confusion_matrices"
         for group, matrix in confusions.items():
             name = f"{stage}_{group}_epoch{self.current_epoch:03d}"
-            path = save_confusion_image(matrix, folder / f"{name}.png", title=f"{stage} {group} (epoch {self.current_epoch})")
+            path = save_confusion_image(
+                matrix, folder / f"{name}.png", title=f"{stage} {group} (epoch {self.current_epoch})"
+            )
             (folder / f"{name}.json").write_text(json.dumps(matrix.tolist()))
             _log_image(self.loggers, f"{stage}/confusion_{group}", path, self.global_step)
 
@@ -146,8 +148,10 @@ class FERLitModule(L.LightningModule):
         while the new head learns (the scheduler scales both alike, warm-up included)."""
         if backbone_lr_scale == 1.0:
             return [{"params": list(self.net.parameters())}]
-        return [{"params": list(self.net.backbone.parameters()), "lr": lr * backbone_lr_scale},
-                {"params": list(self.net.head.parameters())}]
+        return [
+            {"params": list(self.net.backbone.parameters()), "lr": lr * backbone_lr_scale},
+            {"params": list(self.net.head.parameters())},
+        ]
 
     def configure_optimizers(self):
         spec = dict(self.hparams.optimizer or {"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4})

@@ -73,10 +73,13 @@ def resolve_precision(requested, accelerator: str | None) -> tuple[str, str]:
         return BF16, f"the CPU reports {flag} (native bf16 matrix units)"
     machine = platform.machine() or "this"
     if "avx512_bf16" in flags:
-        return FP32, (f"the {machine} CPU has avx512_bf16 but no amx_bf16: bf16 autocast trains slower than "
-                      "float32 there (141 vs 197 images/s, compact CNN)")
-    return FP32, (f"the {machine} CPU reports none of {', '.join(BF16_CPU_FLAGS)}: bf16 would be emulated "
-                  "and slower than float32")
+        return FP32, (
+            f"the {machine} CPU has avx512_bf16 but no amx_bf16: bf16 autocast trains slower than "
+            "float32 there (141 vs 197 images/s, compact CNN)"
+        )
+    return FP32, (
+        f"the {machine} CPU reports none of {', '.join(BF16_CPU_FLAGS)}: bf16 would be emulated and slower than float32"
+    )
 
 
 def cpu_model() -> str:
@@ -94,8 +97,9 @@ def machine_line() -> str:
     present = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in ("avx2", "avx512_bf16", "amx_bf16"))
     precision, why = resolve_precision(AUTO, "cpu")
     simulated = f" (flags from {FLAGS_ENV})" if FLAGS_ENV in os.environ else ""
-    return (f"CPU: {cpu_model()}, {os.cpu_count()} cores; {present}{simulated}; "
-            f"precision auto on CPU: {precision} ({why})")
+    return (
+        f"CPU: {cpu_model()}, {os.cpu_count()} cores; {present}{simulated}; precision auto on CPU: {precision} ({why})"
+    )
 
 
 if __name__ == "__main__":  # python fer/training/precision.py: needs no installed package (CI prints it first)

@@ -25,10 +25,19 @@ class EpochLine(L.Callback):
         self._start = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        figures = [f"{key} {float(trainer.callback_metrics[key]):.4f}" for key in EPOCH_FIGURES
-                   if key in trainer.callback_metrics]
-        log.info("epoch %d/%d  %s  (%.1f s)", trainer.current_epoch + 1, trainer.max_epochs, "  ".join(figures),
-                 time.perf_counter() - self._start, extra={"console": self.to_console})
+        figures = [
+            f"{key} {float(trainer.callback_metrics[key]):.4f}"
+            for key in EPOCH_FIGURES
+            if key in trainer.callback_metrics
+        ]
+        log.info(
+            "epoch %d/%d  %s  (%.1f s)",
+            trainer.current_epoch + 1,
+            trainer.max_epochs,
+            "  ".join(figures),
+            time.perf_counter() - self._start,
+            extra={"console": self.to_console},
+        )
 
 
 def format_summary(results: dict, output_dir: Path, seconds: float, wandb_dir: str | None) -> str:
@@ -40,12 +49,18 @@ def format_summary(results: dict, output_dir: Path, seconds: float, wandb_dir: s
     calibration = results.get("calibration")
     precision = results["precision"]["used"]
     if calibration:
-        lines.append(f"  precision {precision}; temperature {calibration['temperature']:.3f} fitted on val"
-                     + _ece(calibration))
+        lines.append(
+            f"  precision {precision}; temperature {calibration['temperature']:.3f} fitted on val" + _ece(calibration)
+        )
     else:
         lines.append(f"  precision {precision}")
     last = output_dir / "checkpoints" / "last.ckpt"
-    files = [results.get("best_checkpoint"), last if last.is_file() else None, *(results.get("exports") or {}).values(), output_dir / "metrics.json"]
+    files = [
+        results.get("best_checkpoint"),
+        last if last.is_file() else None,
+        *(results.get("exports") or {}).values(),
+        output_dir / "metrics.json",
+    ]
     lines.append(f"  wrote {', '.join(_shown(path, output_dir) for path in files if path)}")
     if wandb_dir:
         lines.append(f"  wandb: offline run, upload with `wandb sync {_shown(wandb_dir)}`")

@@ -16,12 +16,12 @@ from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
+import fer.models.resolvers  # noqa: F401  (conf/input/mobileface.yaml's ${mobileface:...}, which the data reads first)
 from fer.data.datamodule import instantiate_data
 from fer.errors import BadValue
 from fer.evaluation.calibration import calibration_report
 from fer.export.export import EXPORTERS, export_onnx
 from fer.export.quantize import INT8, faces_from_loader, quantize_onnx
-import fer.models.resolvers  # noqa: F401  (conf/input/mobileface.yaml's ${mobileface:...}, which the data reads first)
 from fer.models.model_file import load_model_file, save_model_file
 from fer.training.precision import resolve_precision
 from fer.training.run_summary import EpochLine, format_summary
@@ -58,9 +58,13 @@ def train(cfg: DictConfig) -> dict:
     precision, why = resolve_precision(cfg.trainer.get("precision"), cfg.trainer.get("accelerator"))
     log.info("precision: %s (%s)", precision, why)
     trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision,
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        precision=precision,
         enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
-        enable_model_summary=any(isinstance(c, ModelSummary) for c in callbacks))
+        enable_model_summary=any(isinstance(c, ModelSummary) for c in callbacks),
+    )
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
@@ -102,15 +106,19 @@ def _check_input(model, datamodule) -> None:
     recorded = (hparams.image_size, hparams.arch.get("in_chans", 1), hparams.mean, hparams.std)
     fed = (datamodule.image_size, datamodule.channels, datamodule.mean, datamodule.std)
     if recorded != fed:
-        raise BadValue(f"the model's input (image_size, channels, mean, std) {recorded} is not the data's {fed}: "
-                       "set it once for both as input.image_size=, input.channels=, input.mean=, input.std=")
+        raise BadValue(
+            f"the model's input (image_size, channels, mean, std) {recorded} is not the data's {fed}: "
+            "set it once for both as input.image_size=, input.channels=, input.mean=, input.std="
+        )
 
 
 def _describe(model, model_cfg: DictConfig) -> str:
     parameters = sum(p.numel() for p in model.parameters())
     channels = "grey" if model_cfg.arch.get("in_chans", 1) == 1 else f"{model_cfg.arch.in_chans} channels"
-    return (f"{model_cfg.arch.backbone} backbone + MLP head, {parameters / 1e6:.2f} M parameters, "
-            f"{model_cfg.image_size} px {channels}")
+    return (
+        f"{model_cfg.arch.backbone} backbone + MLP head, {parameters / 1e6:.2f} M parameters, "
+        f"{model_cfg.image_size} px {channels}"
+    )
 
 
 def _wandb_offline_dir(loggers) -> str | None:
@@ -144,8 +152,9 @@ def _logits(model, loader) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(outputs), np.concatenate(targets)
 
 
-def _export(checkpoint: str, output_dir: Path, formats: list[str], extra: dict | None = None,
-            datamodule=None) -> dict[str, str]:
+def _export(
+    checkpoint: str, output_dir: Path, formats: list[str], extra: dict | None = None, datamodule=None
+) -> dict[str, str]:
     """The best checkpoint as a standalone model file (state_dict + metadata such as the fitted
     temperature, no optimiser state), plus the deployable formats asked for (TorchScript, ONNX,
     int8 ONNX calibrated on the validation faces)."""

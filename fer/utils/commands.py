@@ -64,8 +64,10 @@ def config_dir() -> Path:
     for folder in (spec.submodule_search_locations or []) if spec else []:
         if (Path(folder) / "train.yaml").is_file():
             return Path(folder)
-    raise MissingInput(f"the configs are not installed: neither {PACKAGE_DIR.parent / 'conf'} nor the "
-                       f"{CONF_PACKAGE} package holds train.yaml; reinstall the package (pip install fer)")
+    raise MissingInput(
+        f"the configs are not installed: neither {PACKAGE_DIR.parent / 'conf'} nor the "
+        f"{CONF_PACKAGE} package holds train.yaml; reinstall the package (pip install fer)"
+    )
 
 
 def hydra_command(task: Callable, config_name: str, argv: list[str] | None) -> int:
@@ -94,7 +96,11 @@ def hydra_command(task: Callable, config_name: str, argv: list[str] | None) -> i
 def needs_train_extra(command: str) -> None:
     """A one-line error (exit 2) where torch, which `command` runs on, is not installed."""
     if importlib.util.find_spec("torch") is None:
-        report_and_exit(MissingInput("torch is not installed (the light install runs infer, serve, calibrate, "
-                                     "enroll, summarise and info); pip install 'openfer[train]'"), code=2,
-                        prefix=f"fer {command}")
-
+        report_and_exit(
+            MissingInput(
+                "torch is not installed (the light install runs infer, serve, calibrate, "
+                "enroll, summarise and info); pip install 'openfer[train]'"
+            ),
+            code=2,
+            prefix=f"fer {command}",
+        )

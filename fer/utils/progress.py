@@ -16,8 +16,9 @@ UNITS = {"images": "images", "video": "frames", "camera": "frames", "faces": "fa
 class RunProgress:
     """Counts inputs, faces and failures; draws a bar while it runs (where one is wanted)."""
 
-    def __init__(self, kind: str, total: int | None, enabled: bool = True, description: str = "",
-                 console: Console | None = None) -> None:
+    def __init__(
+        self, kind: str, total: int | None, enabled: bool = True, description: str = "", console: Console | None = None
+    ) -> None:
         self.unit = UNITS.get(kind, "items")
         self.inputs = self.faces = self.failures = 0
         self._start = time.perf_counter()
@@ -48,16 +49,29 @@ class RunProgress:
 
     def summary(self) -> str:
         elapsed = self.elapsed_s
-        return (f"{self.inputs} {self.unit}, {self.faces} face(s), {self.failures} failed, "
-                f"{self.faces / max(elapsed, 1e-9):.1f} faces/s ({elapsed:.1f} s)")
+        return (
+            f"{self.inputs} {self.unit}, {self.faces} face(s), {self.failures} failed, "
+            f"{self.faces / max(elapsed, 1e-9):.1f} faces/s ({elapsed:.1f} s)"
+        )
 
 
 def _bar(console: Console, total: int | None, unit: str) -> Progress:
     if total is None:  # a camera or stream: no end to show, the rate matters
-        columns = [TextColumn("{task.description}"), TextColumn("{task.completed} " + unit),
-                   TextColumn("{task.fields[rate]:.1f} fps"), TextColumn("{task.fields[faces]} faces"),
-                   TimeElapsedColumn()]
+        columns = [
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed} " + unit),
+            TextColumn("{task.fields[rate]:.1f} fps"),
+            TextColumn("{task.fields[faces]} faces"),
+            TimeElapsedColumn(),
+        ]
     else:
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
-                   TextColumn("{task.fields[faces]} faces"), TimeElapsedColumn(), TimeRemainingColumn()]
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(unit),
+            TextColumn("{task.fields[faces]} faces"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        ]
     return Progress(*columns, console=console, transient=False)

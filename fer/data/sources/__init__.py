@@ -15,5 +15,20 @@ from fer.data.sources.rafdb import RAFDB
 from fer.data.sources.sfew import SFEW
 from fer.data.sources.synthetic import Synthetic
 
-__all__ = ["AffectNet", "CKPlus", "CKPlus48", "ExpW", "FER2013", "FERG", "FERPlus", "ImageFolder", "JAFFE", "KDEF",
-           "ListedFile", "RAFDB", "SFEW", "Source", "Synthetic"]
+__all__ = [
+    "AffectNet",
+    "CKPlus",
+    "CKPlus48",
+    "ExpW",
+    "FER2013",
+    "FERG",
+    "FERPlus",
+    "ImageFolder",
+    "JAFFE",
+    "KDEF",
+    "ListedFile",
+    "RAFDB",
+    "SFEW",
+    "Source",
+    "Synthetic",
+]

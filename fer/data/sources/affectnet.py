@@ -52,8 +52,9 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict]]:
         reader = csv.DictReader(handle)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
         if missing:
-            raise BadValue(f"{path}: no column {', '.join(missing)} in its header; expected AffectNet's "
-                           f"{', '.join(COLUMNS)}, ...")
+            raise BadValue(
+                f"{path}: no column {', '.join(missing)} in its header; expected AffectNet's {', '.join(COLUMNS)}, ..."
+            )
         for row in reader:
             yield reader.line_num, row
 

@@ -17,6 +17,7 @@ from fer.errors import MissingInput
 from fer.faces.detect import Box
 from fer.faces.image_io import IMAGE_SUFFIXES, files_under, read_grey
 
+
 @dataclass(frozen=True)
 class ListedFile:
     path: Path

@@ -39,8 +39,9 @@ def listed_face(images: Path, line: str, where: str) -> ListedFile:
         top, left, right, bottom = (int(float(v)) for v in fields[2:6])
         code = int(fields[7])
     except ValueError:
-        raise BadValue(f"{where}: {line.strip()!r} is not `image_name face_id top left right bottom confidence "
-                       "label`") from None
+        raise BadValue(
+            f"{where}: {line.strip()!r} is not `image_name face_id top left right bottom confidence label`"
+        ) from None
     # an empty or inverted box gives w or h <= 0, which the crop step counts as "no face"
     box = (left, top, right - left, bottom - top)
     return ListedFile(images / fields[0], label_name=CODES.get(code, f"code {code}"), box=box)

@@ -11,6 +11,7 @@ from fer.data.sources.base import ListedFile, Source, image_files, label_folders
 
 class FERG(Source):
     labels_from_folders = True
+
     def __init__(self, *args, domain: str = ANIMATED, **kwargs) -> None:
         super().__init__(*args, domain=domain, **kwargs)
 

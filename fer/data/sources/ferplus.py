@@ -76,7 +76,9 @@ def vote_column(label: str) -> str:
     """The FER+ vote column that counts for one of our labels (`disgust` -> `disgust`, `happy` -> `happiness`)."""
     index = label_index(label)
     if index is None:
-        raise ValueError(f"data.sources.ferplus.contempt={label!r} is not a label; use one of {', '.join(LABELS)} or null")
+        raise ValueError(
+            f"data.sources.ferplus.contempt={label!r} is not a label; use one of {', '.join(LABELS)} or null"
+        )
     return next(name for name, i in LABEL_OF_VOTE.items() if i == index)
 
 
@@ -92,8 +94,15 @@ def parse_box(text: str, path: Path) -> tuple[int, int, int, int]:
 
 
 class FERPlus(Source):
-    def __init__(self, *args, label_mode: str = "probability", contempt: str | None = None,
-                 csv_file: str = "fer2013new.csv", pixels_csv: str = "fer2013.csv", **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        label_mode: str = "probability",
+        contempt: str | None = None,
+        csv_file: str = "fer2013new.csv",
+        pixels_csv: str = "fer2013.csv",
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         if label_mode not in LABEL_MODES:
             raise ValueError(f"data.sources.ferplus.label_mode={label_mode!r}: choose from {', '.join(LABEL_MODES)}")
@@ -114,7 +123,9 @@ class FERPlus(Source):
         if self._has_folders(self.root):
             self._folders = self.root
         else:
-            self._folders = extract_csv(self.root / self.csv_file, self.root / self.pixels_csv, cache_dir / "ferplus_csv")
+            self._folders = extract_csv(
+                self.root / self.csv_file, self.root / self.pixels_csv, cache_dir / "ferplus_csv"
+            )
 
     def list_files(self) -> Iterator[ListedFile]:
         for folder, split in FOLDERS.items():
@@ -151,8 +162,10 @@ def extract_csv(votes_csv: Path, pixels_csv: Path, cache_root: Path) -> Path:
     """Write fer2013new.csv's faces in the folder form, pixels from the row-aligned fer2013.csv."""
     for path in (votes_csv, pixels_csv):
         if not path.is_file():
-            raise FileNotFoundError(f"data.sources.ferplus: {path.name} not found in {path.parent}; the CSV form "
-                                    f"needs fer2013new.csv beside the original fer2013.csv")
+            raise FileNotFoundError(
+                f"data.sources.ferplus: {path.name} not found in {path.parent}; the CSV form "
+                f"needs fer2013new.csv beside the original fer2013.csv"
+            )
     digest = hashlib.sha1(votes_csv.read_bytes() + pixels_csv.read_bytes()).hexdigest()[:16]
     out = cache_root / digest
     if (out / ".complete").exists():
@@ -163,11 +176,15 @@ def extract_csv(votes_csv: Path, pixels_csv: Path, cache_root: Path) -> Path:
     for row_number, row, pixels in csv_faces(pixels_csv):
         usage = row["Usage"]
         if row_number >= len(vote_rows):
-            raise ValueError(f"{votes_csv}: {len(vote_rows)} rows, fewer than {pixels_csv.name}; they must be row-aligned")
+            raise ValueError(
+                f"{votes_csv}: {len(vote_rows)} rows, fewer than {pixels_csv.name}; they must be row-aligned"
+            )
         votes = vote_rows[row_number]
         if votes["Usage"] != usage:
-            raise ValueError(f"{votes_csv}: row {row_number + 2} is {votes['Usage']}, {pixels_csv.name} says {usage}: "
-                             "the two files must be row-aligned")
+            raise ValueError(
+                f"{votes_csv}: row {row_number + 2} is {votes['Usage']}, {pixels_csv.name} says {usage}: "
+                "the two files must be row-aligned"
+            )
         name = (votes.get("Image name") or "").strip() or f"fer{row_number:07d}.png"
         folder = USAGE[usage]
         (out / folder).mkdir(parents=True, exist_ok=True)

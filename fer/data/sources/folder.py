@@ -12,6 +12,7 @@ from fer.data.sources.base import ListedFile, Source, image_files, label_folders
 
 class ImageFolder(Source):
     labels_from_folders = True
+
     def __init__(self, *args, subject_pattern: str | None = None, needs_crop: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.subject_pattern = re.compile(subject_pattern) if subject_pattern else None

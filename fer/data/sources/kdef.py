@@ -30,8 +30,10 @@ class KDEF(Source):
         self.angles = {a.upper() for a in angles}
         unknown = sorted(self.angles - set(ANGLES))
         if unknown or not self.angles:
-            raise BadValue(f"data.sources.kdef.angles={list(angles)}: choose among {', '.join(ANGLES)} "
-                           "(S: straight; FL/FR: full left/right; HL/HR: half left/right)")
+            raise BadValue(
+                f"data.sources.kdef.angles={list(angles)}: choose among {', '.join(ANGLES)} "
+                "(S: straight; FL/FR: full left/right; HL/HR: half left/right)"
+            )
 
     @property
     def db_root(self):
@@ -42,8 +44,10 @@ class KDEF(Source):
     def list_files(self) -> Iterator[ListedFile]:
         sittings = label_folders(self.db_root)
         if not sittings:
-            raise MissingInput(f"data.sources.kdef: no sitting folder in {self.db_root}; expected KDEF's "
-                               "<sitting>/<code>.JPG layout (KDEF/AF01/AF01ANS.JPG)")
+            raise MissingInput(
+                f"data.sources.kdef: no sitting folder in {self.db_root}; expected KDEF's "
+                "<sitting>/<code>.JPG layout (KDEF/AF01/AF01ANS.JPG)"
+            )
         for sitting in sittings:
             for path in image_files(sitting):
                 listed = self._listed(path)

@@ -19,8 +19,10 @@ class SFEW(Source):
 
     def list_files(self) -> Iterator[ListedFile]:
         # both parts checked before any file is listed, so a missing Val/ fails at once
-        parts = {self.expect(self.root / name, "SFEW's Train/<Class>/ and Val/<Class>/ folders"): split
-                 for name, split in FOLDERS.items()}
+        parts = {
+            self.expect(self.root / name, "SFEW's Train/<Class>/ and Val/<Class>/ folders"): split
+            for name, split in FOLDERS.items()
+        }
         for folder, split in parts.items():
             for class_dir in label_folders(folder):
                 for path in image_files(class_dir):

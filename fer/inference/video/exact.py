@@ -27,8 +27,14 @@ class HeldFace:
 class ExactLoop:
     """The exact loop: detect on the frame itself every `detect_every` frames, hold boxes in between."""
 
-    def __init__(self, predictor: Predictor, detect_every: int = 1, smoothing: float = 0.0, min_iou: float = 0.3,
-                 people: People | None = None):
+    def __init__(
+        self,
+        predictor: Predictor,
+        detect_every: int = 1,
+        smoothing: float = 0.0,
+        min_iou: float = 0.3,
+        people: People | None = None,
+    ):
         check_live_options(detect_every, smoothing)
         self.predictor, self.detect_every, self.smoothing, self.min_iou = predictor, detect_every, smoothing, min_iou
         self.people = people
@@ -61,8 +67,9 @@ class ExactLoop:
     def _follow(self, boxes: list[Box]) -> list[HeldFace]:
         """Each new box takes over what the held face it overlaps most carried (each face's once, most overlap
         first); a box that overlaps none enough is a new face."""
-        pairs = sorted(((iou(old.box, box), i, j) for i, box in enumerate(boxes)
-                        for j, old in enumerate(self._held)), reverse=True)
+        pairs = sorted(
+            ((iou(old.box, box), i, j) for i, box in enumerate(boxes) for j, old in enumerate(self._held)), reverse=True
+        )
         kept: list[HeldFace | None] = [None] * len(boxes)
         used: set[int] = set()
         for overlap, i, j in pairs:

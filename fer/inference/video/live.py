@@ -41,9 +41,18 @@ class LiveLoop:
     goes to the background detector. The first frames have no face until the first scan returns.
     """
 
-    def __init__(self, predictor: Predictor, detect_every: int = 3, smoothing: float = 0.0,
-                 max_unconfirmed: int = 10, local_search: bool = True, classify_per_frame: int = 2,
-                 min_iou: float = 0.3, searches_per_frame: int = 2, people: People | None = None):
+    def __init__(
+        self,
+        predictor: Predictor,
+        detect_every: int = 3,
+        smoothing: float = 0.0,
+        max_unconfirmed: int = 10,
+        local_search: bool = True,
+        classify_per_frame: int = 2,
+        min_iou: float = 0.3,
+        searches_per_frame: int = 2,
+        people: People | None = None,
+    ):
         check_live_options(detect_every, smoothing, max_unconfirmed, classify_per_frame)
         self.people = people
         if predictor.detector is None:
@@ -81,8 +90,13 @@ class LiveLoop:
         self._prune()
         tracks = self.tracks[:1] if self.predictor.faces == "largest" else self.tracks
         if self.people is not None:
-            self.people.identify(grey, self._frame, [t.box for t in tracks], [t.identity for t in tracks],
-                                 found=[t.confirmed for t in tracks])
+            self.people.identify(
+                grey,
+                self._frame,
+                [t.box for t in tracks],
+                [t.identity for t in tracks],
+                found=[t.confirmed for t in tracks],
+            )
         due = self._due(tracks)
         # test-time flip in video: a face and its mirror image on alternate classifications, which the
         # smoothing averages (one pass a face instead of two; the time saved: docs/inference.md). Without smoothing
@@ -91,8 +105,9 @@ class LiveLoop:
         mirrored = [t.mirror_next for t in due] if alternate else None
         references = [t.reference for t in due] if self.predictor.baseline is not None else None
         profiles = self.people.profiles([t.identity for t in due]) if self.people is not None else None
-        for track, face in zip(due, self.predictor.classify_boxes(grey, [t.box for t in due], mirrored, references,
-                                                                  profiles)):
+        for track, face in zip(
+            due, self.predictor.classify_boxes(grey, [t.box for t in due], mirrored, references, profiles)
+        ):
             track.probs, track.classified = smooth(track.probs, face.probs, self.smoothing), self._frame
             track.mirror_next = alternate and not track.mirror_next
         return [FacePrediction(tuple(t.box), t.probs, t.identity.shown) for t in tracks]
@@ -120,7 +135,7 @@ class LiveLoop:
             return tracks
         new = [t for t in tracks if t.probs is None]
         seen = sorted((t for t in tracks if t.probs is not None), key=lambda t: t.classified)
-        return new + seen[:max(0, self.classify_per_frame - len(new))]
+        return new + seen[: max(0, self.classify_per_frame - len(new))]
 
     def close(self) -> None:
         if self._closed:
@@ -174,7 +189,7 @@ class LiveLoop:
         """Hand the follower this frame's searches for the faces seen longest ago, at most
         `searches_per_frame` a job: with many faces each is searched every few frames, and each search's
         result stays fresh."""
-        oldest = sorted(self.tracks, key=lambda t: t.confirmed)[:self.searches_per_frame]
+        oldest = sorted(self.tracks, key=lambda t: t.confirmed)[: self.searches_per_frame]
         if oldest:
             self.follower.submit(self._frame, (grey, [(track, track.box) for track in oldest]))
 

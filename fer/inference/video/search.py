@@ -31,9 +31,12 @@ class LocalSearch:
     def __post_init__(self) -> None:
         fill = 1 / (1 + 2 * self.window)  # the face's share of the window's side
         # a window holds one face, so fewer neighbours than a full scan keep it found while it moves
-        self.detector = HaarFaceDetector(min_neighbors=2, min_size=fill / self.max_size_change,
-                                         max_size=min(1.0, fill * self.max_size_change),
-                                         max_side=int(round(self.face_px / fill)))
+        self.detector = HaarFaceDetector(
+            min_neighbors=2,
+            min_size=fill / self.max_size_change,
+            max_size=min(1.0, fill * self.max_size_change),
+            max_side=int(round(self.face_px / fill)),
+        )
 
     def find(self, grey: np.ndarray, box: Box) -> Box | None:
         x, y, w, h = box
@@ -47,8 +50,10 @@ class LocalSearch:
         window = grey[y0:y1, x0:x1]
         if scale < 1:
             window = cv2.resize(window, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        candidates = [(x0 + bx / scale, y0 + by / scale, bw / scale, bh / scale)
-                      for bx, by, bw, bh in self.detector.detect(window)]
+        candidates = [
+            (x0 + bx / scale, y0 + by / scale, bw / scale, bh / scale)
+            for bx, by, bw, bh in self.detector.detect(window)
+        ]
         candidates = [c for c in candidates if 1 / self.max_size_change <= c[2] / w <= self.max_size_change]
         if not candidates:
             return None

@@ -3,7 +3,8 @@ searches) and the process-wide guard that keeps OpenCV to one thread while any l
 
 import os
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cv2
 
@@ -78,7 +79,10 @@ def _lower_this_threads_priority(niceness: int = 10) -> None:
     to the scan when both want the same core."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
-    except (AttributeError, OSError):  # no per-thread priority here (macOS, Windows): the scan runs at the same priority
+    except (
+        AttributeError,
+        OSError,
+    ):  # no per-thread priority here (macOS, Windows): the scan runs at the same priority
         pass
 
 
