@@ -577,17 +577,24 @@ def score(truth: list[list[Truth]], faces: dict, cuts: list[int], fps: int = FPS
     events = reidentification(truth, given, cuts, fps)
     ids = {p for f in faces.values() for p, _ in f if p is not None}
     return {
+        **motmetrics_row(row),
+        "people": int(row.num_unique_objects),
+        "ids": len(ids),
+        "comebacks": events,
+        "newcomers": newcomers(truth, given),
+        "_acc": acc,
+    }
+
+
+def motmetrics_row(row) -> dict:
+    """The figures of one row of motmetrics' summary."""
+    return {
         "idf1": float(row.idf1),
         "switches": int(row.num_switches),
         "fragmentations": int(row.num_fragmentations),
         "mota": float(row.mota),
         "recall": float(row.recall),
         "precision": float(row.precision),
-        "people": int(row.num_unique_objects),
-        "ids": len(ids),
-        "comebacks": events,
-        "newcomers": newcomers(truth, given),
-        "_acc": acc,
     }
 
 
@@ -601,12 +608,7 @@ def overall(rows: list[dict]) -> dict:
     row = table.loc["OVERALL"]
     events = [e for r in rows for e in r["comebacks"]]
     return {
-        "idf1": float(row.idf1),
-        "switches": int(row.num_switches),
-        "fragmentations": int(row.num_fragmentations),
-        "mota": float(row.mota),
-        "recall": float(row.recall),
-        "precision": float(row.precision),
+        **motmetrics_row(row),
         "people": sum(r["people"] for r in rows),
         "ids": sum(r["ids"] for r in rows),
         "comebacks": events,
