@@ -31,3 +31,33 @@ def test_report_shows_scaling_lowers_ece_on_held_out_data():
     report = calibration_report(sampled(3.0, seed=1), sampled(3.0, seed=2))
     assert report["test/ece_scaled"] < report["test/ece_raw"]
     assert report["test/nll_scaled"] < report["test/nll_raw"]
+
+
+def test_training_fits_the_temperature_on_the_mirror_averaged_logits_inference_reads(tmp_path):
+    # inference averages each face's logits with its mirror image's by default, then divides by the temperature
+    torch = pytest.importorskip("torch")
+    from fer.evaluation.calibration import fit_temperature
+    from fer.models.model_file import Preprocessing, load_model_file
+    from fer.training.train import calibrate
+    from tests.tiny_models import make_model_file, preprocess, synthetic_crops
+
+    pre = Preprocessing(48, 1, 0.5, 0.5)
+    path = make_model_file(tmp_path / "model.pt", pre)
+    images = preprocess(synthetic_crops(96, offset=500), pre)
+    model, _, _ = load_model_file(path)
+    with torch.inference_mode():  # labels the model half agrees with, so that a temperature fits
+        single = model(images)
+        labels = torch.where(torch.arange(96) % 2 == 0, single.argmax(1), torch.arange(96) % 7)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=32)
+
+    class Data:  # the two things calibrate reads of a datamodule
+        splits = {"test": []}
+
+        def val_dataloader(self):
+            return loader
+
+    with torch.inference_mode():
+        mirrored = ((single + model(images.flip(-1))) / 2).numpy()
+    fitted = calibrate(str(path), Data())["temperature"]
+    assert fitted == pytest.approx(fit_temperature(mirrored, labels.numpy()), rel=1e-4)
+    assert fitted != pytest.approx(fit_temperature(single.numpy(), labels.numpy()), rel=1e-3)

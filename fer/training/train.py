@@ -22,6 +22,7 @@ from fer.errors import BadValue
 from fer.evaluation.calibration import calibration_report
 from fer.export.export import EXPORTERS, export_onnx
 from fer.export.quantize import INT8, faces_from_loader, quantize_onnx
+from fer.inference.options import RecognizerOptions
 from fer.models.model_file import load_model_file, save_model_file
 from fer.training.precision import resolve_precision
 from fer.training.run_summary import EpochLine, format_summary
@@ -136,18 +137,24 @@ def _best_checkpoint(trainer: L.Trainer) -> str:
 
 
 def calibrate(checkpoint: str, datamodule) -> dict:
-    """Temperature fitted on the validation logits of the best model, with ECE before and after."""
+    """Temperature fitted on the validation logits of the best model, with ECE before and after. The logits
+    are the ones inference divides by it: each face averaged with its mirror image, as infer.py, the API and
+    fer serve read faces by default (RecognizerOptions.tta_flip)."""
     model, _, _ = load_model_file(checkpoint)
-    val = _logits(model, datamodule.val_dataloader())
-    test = _logits(model, datamodule.test_dataloader()) if datamodule.splits["test"] else None
+    mirror = RecognizerOptions().tta_flip
+    val = _logits(model, datamodule.val_dataloader(), mirror)
+    test = _logits(model, datamodule.test_dataloader(), mirror) if datamodule.splits["test"] else None
     return calibration_report(val, test)
 
 
-def _logits(model, loader) -> tuple[np.ndarray, np.ndarray]:
+def _logits(model, loader, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
     outputs, targets = [], []
     with torch.inference_mode():
         for images, labels, *_ in loader:
-            outputs.append(model(images).numpy())
+            logits = model(images)
+            if mirror:
+                logits = (logits + model(images.flip(-1))) / 2
+            outputs.append(logits.numpy())
             targets.append(labels.numpy())
     return np.concatenate(outputs), np.concatenate(targets)
 
