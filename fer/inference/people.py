@@ -47,8 +47,9 @@ MINT_DOUBT = 60  # frames (2 s at 30 fps: two regular checks)
 # LIKE_SOMEONE) may be that person showing an expression none of their kept views shows: rather than becoming
 # someone new at once, it waits with no id and is looked at again every HIDDEN_WAIT frames, up to UNSURE_LOOKS
 # looks, for a view that settles it (measured on bench/people.py's videos: a returning person's face scored
-# 0.42-0.65 on one expression and 0.69-0.97 on the next; other people's faces scored below 0.5 against them)
-LIKE_SOMEONE, UNSURE_LOOKS = 0.4, 4
+# 0.34-0.65 on its first view, half uncovered or on an expression, and 0.69-0.97 a few frames later). Waiting
+# costs a stranger no more than a few frames without an id: each look still needs the threshold to match
+LIKE_SOMEONE, UNSURE_LOOKS = 0.3, 4
 
 
 @dataclass
@@ -159,7 +160,10 @@ class People:
         if due:
             embeddings = self.encoder.embed_boxes(grey, [boxes[i] for i in due])
             self.embedded += len(due)
-            held = {identities[i].person for i in range(len(identities)) if i not in due} - {None}
+            # faces not looked at now hold their people, except those a cut has made doubtful: their person
+            # may be one of the faces looked at now, and they get one again at their own look
+            held = {identities[i].person for i in range(len(identities)) if i not in due and not identities[i].stale}
+            held -= {None}
             self._assign(
                 [identities[i] for i in due],
                 np.asarray(embeddings, np.float32),
