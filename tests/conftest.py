@@ -13,6 +13,17 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
 DATA_DIR = Path(os.environ.get("FER_DATA_DIR", ROOT.parent / "shared" / "data"))
 
+# The quick tier (`python -m pytest -m "not slow"`, under 3 minutes on 2 cores) leaves out, besides the tests marked
+# slow, every test that uses the README's default training run (about 4 minutes, once a session).
+SLOW_FIXTURES = {"default_run"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 # Settings that make a real training run take seconds: a narrow CNN, 2 epochs, no worker processes.
 FAST_TRAINER = [
     "logger=csv",

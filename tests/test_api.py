@@ -57,6 +57,7 @@ def recognizer():
     return fer.Recognizer()
 
 
+@pytest.mark.slow
 def test_readme_and_docs_snippets_run_as_written(tmp_path):
     assert len(readme_api_snippets()) >= 1 and len(python_snippets((ROOT / "docs" / "api.md").read_text())) >= 2
     snippets = readme_api_snippets() + docs_snippets()

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tests.conftest import DATA_DIR, needs_data, run_script
 from tests.trees import make_fer2013_folders
 
@@ -22,6 +24,7 @@ def run_audit(data_dir, out_dir, *extra) -> dict:
     return json.loads((out_dir / "audit.json").read_text())["sources"]["fer2013"]
 
 
+@pytest.mark.slow
 def test_audit_finds_pixel_and_near_identical_test_images_and_blanks(tmp_path):
     root = make_fer2013_folders(tmp_path / "data" / "fer2013", twins=True)
     report = run_audit(root.parent, tmp_path / "run")
@@ -37,6 +40,7 @@ def test_audit_finds_pixel_and_near_identical_test_images_and_blanks(tmp_path):
     assert report["within"]["test"]["blank"] == 1
 
 
+@pytest.mark.slow
 def test_audit_of_clean_splits_finds_nothing(tmp_path):
     root = make_fer2013_folders(tmp_path / "data" / "fer2013")
     report = run_audit(root.parent, tmp_path / "run")
@@ -44,6 +48,7 @@ def test_audit_of_clean_splits_finds_nothing(tmp_path):
     assert all(v == 0 for counts in report["across"].values() for v in counts.values())
 
 
+@pytest.mark.slow
 @needs_data("fer2013")
 def test_real_fer2013_public_test_has_training_twins(tmp_path):
     """The data README warns of duplicates across FER2013's splits: the audit must see them."""

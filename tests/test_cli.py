@@ -72,6 +72,7 @@ def test_an_unknown_command_is_one_line_and_exit_code_2():
     ]
 
 
+@pytest.mark.slow
 def test_every_command_answers_help():
     """`fer <command> --help` for each command, in one process (each as the script runs it: cli.main)."""
     code = (
@@ -142,6 +143,7 @@ def test_train_finds_its_configs_from_any_folder(tmp_path):
     assert f"root_dir: {ROOT}" in result.stdout  # runs and data are the checkout's, wherever it starts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["evaluate", "audit"])
 def test_the_old_names_say_the_new_one_and_run_it(tmp_path, command):
     new = fer(command, "--help", cwd=tmp_path)
@@ -152,12 +154,14 @@ def test_the_old_names_say_the_new_one_and_run_it(tmp_path, command):
     )
 
 
+@pytest.mark.slow
 def test_the_old_quantize_name_points_to_fer_export(tmp_path):
     old = run_script(["-m", "fer.quantize", "to-float", "--help"], cwd=tmp_path)
     assert "fer export to_float=" in old.stderr and len(old.stderr.strip().splitlines()) == 1
     assert "BatchNorm statistics" in old.stdout
 
 
+@pytest.mark.slow
 def test_export_merges_an_ensemble(tmp_path):
     from fer.inference.runtime import load_classifier
 

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from fer.utils.console import ConsoleFilter
 from tests.conftest import FAST, run_script
 
@@ -49,6 +51,7 @@ def test_default_training_run_prints_each_line_once_and_ends_with_the_summary(de
     assert "GPU available" in log_file and "onnx_ir" in log_file
 
 
+@pytest.mark.slow
 def test_verbose_brings_the_libraries_messages_back(tmp_path):
     result = run_script(["train.py", *FAST, "trainer.max_epochs=1", "verbose=true", f"hydra.run.dir={tmp_path}"])
     assert "GPU available" in result.stdout + result.stderr

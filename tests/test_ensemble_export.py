@@ -26,6 +26,7 @@ def member(folder, name: str, pre: Preprocessing, temperature: float, seed_offse
     return export_onnx(file, folder / f"{name}.onnx")
 
 
+@pytest.mark.slow
 def test_same_side_members_give_exactly_their_mean_probabilities(tmp_path):
     members = [
         member(tmp_path, "a", Preprocessing(48, 1, 0.5, 0.5), 0.7),
@@ -44,6 +45,7 @@ def test_same_side_members_give_exactly_their_mean_probabilities(tmp_path):
     assert [m["temperature"] for m in meta["members"]] == [0.7, 1.6] and meta["format"] == "fer-onnx/1"
 
 
+@pytest.mark.slow
 def test_a_smaller_member_gets_the_face_resized_to_its_own_side(tmp_path):
     members = [
         member(tmp_path, "big", Preprocessing(64, 1, 0.5, 0.5), 1.0),
@@ -61,6 +63,7 @@ def test_a_smaller_member_gets_the_face_resized_to_its_own_side(tmp_path):
     assert error < disagreement / 3, (error, disagreement)
 
 
+@pytest.mark.slow
 def test_members_that_cannot_be_merged_are_named(tmp_path, capsys):
     grey = member(tmp_path, "grey", Preprocessing(48, 1, 0.5, 0.5), 1.0)
     colour = member(tmp_path, "colour", Preprocessing(48, 3, 0.5, 0.5), 1.0)

@@ -18,6 +18,7 @@ def run_evaluate(out_dir, *args) -> dict:
     return json.loads((out_dir / "summary.json").read_text())
 
 
+@pytest.mark.slow
 def test_evaluate_matches_the_training_pipeline_and_drops_train_twins(tmp_path):
     root = make_fer2013_folders(tmp_path / "data" / "fer2013", twins=True)
     model, pre, _ = load_model_file(make_model_file(tmp_path / "m.pt"))
@@ -45,6 +46,7 @@ def test_evaluate_matches_the_training_pipeline_and_drops_train_twins(tmp_path):
         assert (got != got) if expected is None else got == pytest.approx(expected, abs=1e-6), label
 
 
+@pytest.mark.slow
 def test_split_all_evaluates_every_image_of_the_data(tmp_path):
     """split=all: a model never trained on a source is scored on all of it (zero-shot)."""
     root = make_fer2013_folders(tmp_path / "data" / "fer2013")
@@ -57,6 +59,7 @@ def test_split_all_evaluates_every_image_of_the_data(tmp_path):
     assert counts["all"] == counts["train"] + counts["val"] + counts["test"] and counts["val"] > 0
 
 
+@pytest.mark.slow
 def test_evaluate_reproduces_the_test_accuracy_training_reported(tmp_path):
     # both flip (training's model.tta_flip, evaluate's default tta_flip): the mirror pass must match too
     run_train([*FAST, "export_formats=[onnx]", "model.tta_flip=true"], tmp_path / "train")
@@ -70,6 +73,7 @@ def test_evaluate_reproduces_the_test_accuracy_training_reported(tmp_path):
     assert summary["metrics"]["animated/acc"] == pytest.approx(trained["test/animated/acc"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_evaluate_names_a_missing_weights_file(tmp_path):
     result = run_script(
         ["-m", "fer.cli", "evaluate", f"hydra.run.dir={tmp_path}", f"weights={tmp_path / 'nope.onnx'}"], check=False
@@ -84,6 +88,7 @@ def test_evaluate_names_a_missing_weights_file(tmp_path):
         ("shipped/ferplus", "ferplus", 3370),  # FER+ has no test part here: val
     ],
 )
+@pytest.mark.slow
 def test_shipped_model_reproduces_the_published_figures(tmp_path, row, data, images):
     """The README's figures (docs/results.json, which bench/report.py writes and renders) are what a user gets."""
     if not (DATA_DIR / data).is_dir():

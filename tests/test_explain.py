@@ -81,6 +81,7 @@ def test_occlusion_saliency_follows_the_action_units(drawn_face_model):
     assert not failed, failed
 
 
+@pytest.mark.slow
 def test_the_claims_fail_for_a_network_that_never_learnt_expressions(tmp_path):
     """The same claims on the same architecture, untrained (the model randomisation test of saliency
     sanity checks): they must fail, or they would prove nothing about the trained one."""

@@ -139,6 +139,7 @@ def test_torchscript_is_recognised_by_content_not_name(exported, tmp_path):
     assert load_classifier(renamed).runtime == "torchscript"
 
 
+@pytest.mark.slow
 def test_cli_exports_both_formats_with_their_metadata(tmp_path):
     # Not the defaults (3 channels, 40 px, other normalisation), so nothing can be hard-coded.
     pre = Preprocessing(40, 3, 0.45, 0.25)
@@ -237,6 +238,7 @@ def int8_export(folder, faces: int):
     return model_file, calibration
 
 
+@pytest.mark.slow
 def test_int8_onnx_keeps_metadata_and_agrees_with_float(tmp_path):
     """Static int8 quantisation through the CLI, calibrated on a folder of faces of the kind it
     then sees: same labels and preprocessing, probabilities close to float32, mostly the same label.

@@ -193,6 +193,7 @@ def test_camera_that_cannot_be_opened_is_named(onnx_model):
         run(cfg, capture_factory=Closed)
 
 
+@pytest.mark.slow
 def test_missing_and_wrong_weights_are_named(tmp_path):
     image = tmp_path / "a.png"
     cv2.imwrite(str(image), np.zeros((10, 10), np.uint8))

@@ -4,6 +4,8 @@ weights are torch ones (or for explain=gradcam), and then lazily."""
 
 import json
 
+import pytest
+
 from tests.conftest import ROOT, run_script
 from tests.test_api import two_faces
 from tests.tiny_models import make_model_file
@@ -80,6 +82,7 @@ def test_fer_serve_with_the_shipped_model_imports_no_training_library(tmp_path):
     assert loaded_heavy(code) == []
 
 
+@pytest.mark.slow
 def test_torch_weights_do_load_torch(tmp_path):
     """The counter-check: a fer model file (.pt) runs on torch, loaded on demand, and the check sees it."""
     image = two_faces(tmp_path / "faces.png")

@@ -378,6 +378,7 @@ def jaffe_faces():
     return {size: np.stack(crops).astype(np.float32) for size, crops in faces.items()}, np.array(subjects)
 
 
+@pytest.mark.slow
 @needs_weights
 @pytest.mark.parametrize("variant", ["v1", "v2"])
 def test_embeddings_recognise_jaffe_people(jaffe_faces, variant):

@@ -238,6 +238,7 @@ def test_fer_calibrate_bad_folders_are_one_line_errors_and_nothing_is_written(tm
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_evaluate_takes_a_profile(crops_recognizer, tmp_path):
     """fer evaluate applies a profile as infer.py does (on the embedded synthetic faces: no data needed)."""
     profile = crops_recognizer.calibrate(drawn(range(2)), method="bias").save(tmp_path / "p.json")

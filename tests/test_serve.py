@@ -511,6 +511,7 @@ def test_a_stop_while_a_frame_is_in_flight_joins_the_streams_thread():
     assert 0.4 < took < STOP_WAIT_S  # it waited for the frame, and no longer than it needed
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_stop_waits_for_a_stuck_stream_no_longer_than_its_bound():
     gate = GateDetector()

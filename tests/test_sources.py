@@ -93,6 +93,7 @@ def test_unknown_label_folder_names_labels_and_option(tmp_path):
     assert [LABELS[r.label] for r in records] == ["happy"]
 
 
+@pytest.mark.slow
 @needs_data("jaffe")
 def test_jaffe_real(tmp_path):
     records, report = scan(JAFFE(root=str(DATA_DIR / "jaffe")), tmp_path, "jaffe")

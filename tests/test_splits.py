@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from fer.data.record import FaceRecord
+from fer.data.sample import FaceSample
 from fer.data.scan import scan_source
 from fer.data.sources import FER2013, JAFFE, CKPlus48
 from fer.data.splits import check_subject_independence, split_records
@@ -14,7 +14,7 @@ from tests.conftest import DATA_DIR, needs_data
 
 def records(n_subjects=30, per_subject=5):
     return [
-        FaceRecord(f"f{s}_{i}", i % 7, "human", f"src/S{s}", "src")
+        FaceSample(f"f{s}_{i}", i % 7, "human", f"src/S{s}", "src")
         for s in range(n_subjects)
         for i in range(per_subject)
     ]
@@ -53,6 +53,7 @@ def test_bad_fold_is_named():
         split_records(records(), num_folds=10, fold=10, seed=0)
 
 
+@pytest.mark.slow
 @needs_data("ckplus48", "jaffe")
 def test_real_human_data_has_no_subject_in_two_splits(tmp_path):
     everything = []

@@ -208,6 +208,7 @@ def two_hour_stream(summary: PeopleSummary, start_s: float, end_s: float, fps: f
         summary.add(rows)
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_over_two_hours():
     summary = PeopleSummary()
     tracemalloc.start()

@@ -68,6 +68,7 @@ def face_offset() -> float:
     return x + w / 2 - 100
 
 
+@pytest.mark.slow
 def test_camera_runs_live_faces_follow_the_motion_and_a_face_that_leaves_is_dropped(tmp_path, onnx_model):
     out = tmp_path / "cam.jsonl"
     cfg = compose_config("infer", ["source=webcam", f"weights={onnx_model}", f"output.jsonl={out}", "display=false"])

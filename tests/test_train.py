@@ -23,6 +23,7 @@ from tests.conftest import DATA_DIR, FAST, FAST_TRAINER, ROOT, compose_train, ne
 from tests.trees import make_ferg_tree
 
 
+@pytest.mark.slow
 def test_default_run_writes_checkpoints_metrics_and_model(tmp_path):
     results = run_train([*FAST, "export_formats=[torchscript,onnx,onnx_int8]"], tmp_path)
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
@@ -55,6 +56,7 @@ def max_logged(run_dir: Path, key: str) -> float:
         return max(float(r[key]) for r in csv.DictReader(handle) if r.get(key))
 
 
+@pytest.mark.slow
 def test_synthetic_default_is_learnable(tmp_path):
     # The embedded default must teach something: well above the 14% of chance on unseen identities.
     # (57% here with these settings; the full default reaches far higher, see the README.)
@@ -71,6 +73,7 @@ def test_synthetic_default_is_learnable(tmp_path):
     assert results["test"]["test/acc"] > 0.4
 
 
+@pytest.mark.slow
 @needs_data("ckplus48", "jaffe")
 def test_human_plus_synthetic_reports_per_domain_test_metrics(tmp_path):
     results = run_train([*FAST, "data=human+synthetic", "trainer.max_epochs=1"], tmp_path)
@@ -266,6 +269,7 @@ def test_ddp_on_cpu_with_two_processes(tmp_path):
     assert metrics["precision"]["used"] == resolve_precision("auto", "cpu")[0]  # trainer.precision=auto
 
 
+@pytest.mark.slow
 def test_design_card_mix_human_plus_ferg(tmp_path):
     """`data=human+ferg` merges whatever human sets exist with FERG characters in their layout."""
     data_dir = tmp_path / "data"

@@ -165,6 +165,7 @@ def test_video_progress_knows_its_length(tmp_path):
     assert "10 frames," in shown
 
 
+@pytest.mark.slow
 def test_evaluate_on_a_terminal_shows_faces_done_out_of_the_total(tmp_path):
     from tests.tiny_models import make_model_file
     from tests.trees import make_fer2013_folders

@@ -309,6 +309,7 @@ def test_evaluate_runs_on_each_tree(tmp_path, name):
         assert 0 < summary["metrics"]["images"] < len(drawn)
 
 
+@pytest.mark.slow
 def test_the_documented_evaluate_command_runs_on_a_rafdb_tree(tmp_path):
     drawn = make_rafdb_tree(tmp_path / "raf", train_per_class=2, test_per_class=1)
     weights = make_model_file(tmp_path / "m.pt")
@@ -369,6 +370,7 @@ def test_gpu_recipes_read_their_set(tmp_path, experiment, name, sampler):
     assert datamodule.image_size == 100 and len(datamodule.splits["test"]) == 7
 
 
+@pytest.mark.slow
 def test_a_wrong_layout_is_one_line_from_the_command(tmp_path):
     (tmp_path / "unpacked").mkdir()
     result = run_script(

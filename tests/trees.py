@@ -180,7 +180,7 @@ FERPLUS_VOTE_NAMES = (
 # ---- the in-the-wild benchmarks ----
 # Each builder writes drawn faces in the publisher's layout with the publisher's own label numbers or
 # names (written out here from each set's documentation, not imported from the adapters), and returns
-# what it drew: {face key: expression}, the key being FaceRecord.key (the file; plus its box where one
+# what it drew: {face key: expression}, the key being FaceSample.key (the file; plus its box where one
 # photo holds several faces). `swap=(a, b)` writes a's faces with b's label and b's with a's, as a
 # mislabelled copy would.
 

@@ -20,8 +20,8 @@ from torch.utils.data import DataLoader
 
 from fer.data.dataset import FaceDataset
 from fer.data.face_cache import FaceArray, face_array
-from fer.data.record import FaceRecord
 from fer.data.report import print_source_table
+from fer.data.sample import FaceSample
 from fer.data.samplers import EpochSeededSampler, balancing_weights
 from fer.data.scan import DataConfigError, SourceReport, scan_source
 from fer.data.sources.base import Source
@@ -35,7 +35,7 @@ from fer.labels import LABELS, NUM_CLASSES
 log = logging.getLogger(__name__)
 
 
-def permuted_labels(records: list[FaceRecord], seed: int) -> list[FaceRecord]:
+def permuted_labels(records: list[FaceSample], seed: int) -> list[FaceSample]:
     """The records with their labels (and soft targets) shuffled among them: the data randomisation test of
     saliency sanity checks (Adebayo et al., 2018). The label counts stay those of the data."""
     order = np.random.default_rng([seed, 0x5A11]).permutation(len(records))
@@ -83,8 +83,8 @@ class FERDataModule(L.LightningDataModule):
         self._faces: dict[str, FaceArray] | None = None
         self._sampler: EpochSeededSampler | None = None
         self._resume_epoch = 0
-        self.splits: dict[str, list[FaceRecord]] | None = None
-        self._scanned: list[tuple[list[FaceRecord], SourceReport]] | None = None
+        self.splits: dict[str, list[FaceSample]] | None = None
+        self._scanned: list[tuple[list[FaceSample], SourceReport]] | None = None
         self.reports: list[SourceReport] = []
 
     @staticmethod
@@ -140,7 +140,7 @@ class FERDataModule(L.LightningDataModule):
             }
         return self._faces
 
-    def _scan_all(self) -> list[tuple[list[FaceRecord], SourceReport]]:
+    def _scan_all(self) -> list[tuple[list[FaceSample], SourceReport]]:
         if self._scanned is None:
             self._scanned = [scan_source(source, self.crop, self.cache_dir) for source in self.sources.values()]
         return self._scanned

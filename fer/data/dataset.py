@@ -6,13 +6,13 @@ import torch
 from torch.utils.data import Dataset
 
 from fer.data.face_cache import FaceArray
-from fer.data.record import DOMAINS, FaceRecord
+from fer.data.sample import DOMAINS, FaceSample
 from fer.data.sources.base import Source
 from fer.data.transforms import to_tensor
 from fer.labels import NUM_CLASSES
 
 
-def target_vector(record: FaceRecord) -> torch.Tensor:
+def target_vector(record: FaceSample) -> torch.Tensor:
     if record.target is not None:
         return torch.tensor(record.target, dtype=torch.float32)
     return torch.nn.functional.one_hot(torch.tensor(record.label), NUM_CLASSES).float()
@@ -21,7 +21,7 @@ def target_vector(record: FaceRecord) -> torch.Tensor:
 class FaceDataset(Dataset):
     def __init__(
         self,
-        records: list[FaceRecord],
+        records: list[FaceSample],
         sources: dict[str, Source | FaceArray],
         transform,
         mean: float,

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.data.record import FaceRecord
+from fer.data.sample import FaceSample
 from fer.data.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class FaceArray:
         self.path, self.rows = path, rows
         self._array: np.ndarray | None = None
 
-    def load(self, record: FaceRecord) -> np.ndarray:
+    def load(self, record: FaceSample) -> np.ndarray:
         if self._array is None:  # opened in the process that reads (each loader worker maps it itself)
             self._array = np.load(self.path, mmap_mode="r")
         return np.array(self._array[self.rows[record.key]])
@@ -48,7 +48,7 @@ class FaceArray:
 
 
 def face_array(
-    source: Source, records: list[FaceRecord], size: int, cache_dir: Path, crop_key: str | None = None
+    source: Source, records: list[FaceSample], size: int, cache_dir: Path, crop_key: str | None = None
 ) -> FaceArray:
     """The cached array of these records of `source` at `size` x `size`, built on first use."""
     key = _key(source, records, size, crop_key)
@@ -59,7 +59,7 @@ def face_array(
     return FaceArray(path, rows)
 
 
-def _key(source: Source, records: list[FaceRecord], size: int, crop_key: str | None) -> str:
+def _key(source: Source, records: list[FaceSample], size: int, crop_key: str | None) -> str:
     # file digests, plus the box where one file holds several faces (the key's suffix); generated faces: their seed
     content = [(r.digest or r.path) + r.key.removeprefix(r.path) for r in records]
     cropped = source.needs_crop or any(r.box is not None for r in records)  # the crop policy shapes these faces
@@ -74,7 +74,7 @@ def _key(source: Source, records: list[FaceRecord], size: int, crop_key: str | N
     return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _build(source: Source, records: list[FaceRecord], size: int, path: Path) -> None:
+def _build(source: Source, records: list[FaceSample], size: int, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     log.info("caching %d decoded %dpx faces of %s in %s (once)", len(records), size, source.name, path)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")

@@ -5,11 +5,11 @@ from collections import Counter
 from rich.console import Console
 from rich.table import Table
 
-from fer.data.record import FaceRecord
+from fer.data.sample import FaceSample
 from fer.data.scan import SKIP_REASONS, SourceReport
 
 
-def print_source_table(reports: list[SourceReport], splits: dict[str, list[FaceRecord]]) -> None:
+def print_source_table(reports: list[SourceReport], splits: dict[str, list[FaceSample]]) -> None:
     per_split = {name: Counter(r.source for r in records) for name, records in splits.items()}
     table = Table(title="Data sources")
     for column in ["source", "found", "used", *SKIP_REASONS, *splits]:

@@ -19,7 +19,7 @@ from collections import Counter
 import numpy as np
 from torch.utils.data import DistributedSampler
 
-from fer.data.record import FaceRecord
+from fer.data.sample import FaceSample
 
 
 class EpochSeededSampler(DistributedSampler):
@@ -62,7 +62,7 @@ class EpochSeededSampler(DistributedSampler):
             yield item
 
 
-def balancing_weights(records: list[FaceRecord], mode: str) -> np.ndarray | None:
+def balancing_weights(records: list[FaceSample], mode: str) -> np.ndarray | None:
     """Per-record weights: `balanced` evens out labels, `domain_balanced` evens out domains and
     labels within each domain (so a small human set is not drowned by a large animated one)."""
     if mode == "none":

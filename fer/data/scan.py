@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 
-from fer.data.record import FaceRecord
+from fer.data.sample import FaceSample
 from fer.data.sources.base import Source
 from fer.faces.crop import CropPolicy, crop_square
 from fer.faces.detect import Box
@@ -51,7 +51,7 @@ class SourceReport:
         }
 
 
-def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list[FaceRecord], SourceReport]:
+def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list[FaceSample], SourceReport]:
     report = SourceReport(source.name)
     if getattr(source, "generated", False):
         records = source.records()
@@ -90,7 +90,7 @@ def scan_source(source: Source, crop: CropPolicy, cache_dir: Path) -> tuple[list
             report.skip("no face", listed.path.name)
             continue
         records.append(
-            FaceRecord(
+            FaceSample(
                 path=str(listed.path),
                 label=label,
                 domain=source.domain,

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.data.record import FaceRecord
+from fer.data.sample import FaceSample
 from fer.labels import LABELS
 
 SPLITS = ("train", "val", "test")
 
 
 def split_records(
-    records: list[FaceRecord], num_folds: int, fold: int, seed: int, val_fraction: float = 0.1
-) -> dict[str, list[FaceRecord]]:
+    records: list[FaceSample], num_folds: int, fold: int, seed: int, val_fraction: float = 0.1
+) -> dict[str, list[FaceSample]]:
     """Split one source's records. Records that carry an official split keep it."""
     if not records:
         return {name: [] for name in SPLITS}
@@ -47,7 +47,7 @@ def _official(records, seed, val_fraction):
     return out
 
 
-def _group_folds(records: list[FaceRecord], num_folds: int, seed: int) -> list[int]:
+def _group_folds(records: list[FaceSample], num_folds: int, seed: int) -> list[int]:
     """Fold index per record; subjects never straddle folds and folds get similar image counts."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, record in enumerate(records):
@@ -67,7 +67,7 @@ def _group_folds(records: list[FaceRecord], num_folds: int, seed: int) -> list[i
     return assignment
 
 
-def check_subject_independence(splits: dict[str, list[FaceRecord]]) -> None:
+def check_subject_independence(splits: dict[str, list[FaceSample]]) -> None:
     """Raise if any known subject appears in more than one split (the leakage the 2018 study had)."""
     where: dict[str, set[str]] = defaultdict(set)
     for name, records in splits.items():
@@ -79,7 +79,7 @@ def check_subject_independence(splits: dict[str, list[FaceRecord]]) -> None:
         raise AssertionError(f"subjects in more than one split: {leaked[:10]} ({len(leaked)} in all)")
 
 
-def write_manifest(splits: dict[str, list[FaceRecord]], path: Path) -> None:
+def write_manifest(splits: dict[str, list[FaceSample]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from omegaconf import DictConfig
 
-from fer.data.record import FaceRecord
+from fer.data.sample import FaceSample
 from fer.labels import LABELS
 from fer.utils.console import tidy_console
 
@@ -39,7 +39,7 @@ def perceptual_hash(grey: np.ndarray) -> int:
 class Fingerprints:
     """Exact and perceptual hashes of a list of records, read as training reads them."""
 
-    def __init__(self, records: list[FaceRecord], sources: dict) -> None:
+    def __init__(self, records: list[FaceSample], sources: dict) -> None:
         self.records = records
         self.exact, phash, self.blank = [], [], []
         for record in records:
@@ -60,7 +60,7 @@ class Fingerprints:
         return out
 
 
-def audit_source(splits: dict[str, list[FaceRecord]], sources: dict, near_bits: int) -> dict:
+def audit_source(splits: dict[str, list[FaceSample]], sources: dict, near_bits: int) -> dict:
     prints = {name: Fingerprints(records, sources) for name, records in splits.items()}
     report = {"images": {name: len(records) for name, records in splits.items()}, "within": {}, "across": {}}
     for name, fp in prints.items():
@@ -94,7 +94,7 @@ def _conflicts(fp: Fingerprints) -> int:
 
 def audit(datamodule, near_bits: int = 4) -> dict:
     """Audit every source of a set-up datamodule; keyed by source name."""
-    by_source: dict[str, dict[str, list[FaceRecord]]] = defaultdict(lambda: {"train": [], "val": [], "test": []})
+    by_source: dict[str, dict[str, list[FaceSample]]] = defaultdict(lambda: {"train": [], "val": [], "test": []})
     for split, records in datamodule.splits.items():
         for record in records:
             by_source[record.source][split].append(record)

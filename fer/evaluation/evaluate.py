@@ -18,7 +18,7 @@ import torch
 from omegaconf import DictConfig
 
 from fer.data.datamodule import prepared_data
-from fer.data.record import DOMAINS, FaceRecord
+from fer.data.sample import DOMAINS, FaceSample
 from fer.errors import report_and_exit
 from fer.evaluation.audit import audit, contaminated_test_files
 from fer.evaluation.calibration import expected_calibration_error
@@ -37,7 +37,7 @@ ALL_SPLITS = "all"
 
 
 def predict_records(
-    predictor: Predictor, records: list[FaceRecord], sources: dict, batch: int = 256, progress: bool = False
+    predictor: Predictor, records: list[FaceSample], sources: dict, batch: int = 256, progress: bool = False
 ) -> np.ndarray:
     """(N, 7) probabilities for N >= 1 face records, read as training reads them, classified by the predictor;
     `progress` draws a bar (faces done / total) where stderr is a terminal."""
@@ -50,7 +50,7 @@ def predict_records(
     return np.concatenate(out)
 
 
-def score(probs: np.ndarray, records: list[FaceRecord], temperature: float) -> tuple[dict, dict]:
+def score(probs: np.ndarray, records: list[FaceSample], temperature: float) -> tuple[dict, dict]:
     """Metrics of one set of predictions: scalars (accuracy, macro-F1, recall, ECE) and confusion matrices."""
     labels = np.array([r.label for r in records], dtype=np.int64)
     domains = torch.tensor([DOMAINS.index(r.domain) for r in records])

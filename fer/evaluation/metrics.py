@@ -10,7 +10,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from fer.data.record import DOMAINS
+from fer.data.sample import DOMAINS
 from fer.labels import LABELS, NUM_CLASSES
 
 ALL = "all"

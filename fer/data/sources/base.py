@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.data.record import HUMAN, FaceRecord
+from fer.data.sample import HUMAN, FaceSample
 from fer.errors import MissingInput
 from fer.faces.detect import Box
 from fer.faces.image_io import IMAGE_SUFFIXES, files_under, read_grey
@@ -66,7 +66,7 @@ class Source:
     def list_files(self) -> Iterator[ListedFile]:
         raise NotImplementedError
 
-    def load(self, record: FaceRecord) -> np.ndarray:
+    def load(self, record: FaceSample) -> np.ndarray:
         """Greyscale uint8 pixels of a record (a cached crop where the source needed one)."""
         return read_grey(record.pixels_path)
 

@@ -5,7 +5,7 @@ The character is the subject, so splits never put one character in both train an
 
 from collections.abc import Iterator
 
-from fer.data.record import ANIMATED
+from fer.data.sample import ANIMATED
 from fer.data.sources.base import ListedFile, Source, image_files, label_folders
 
 

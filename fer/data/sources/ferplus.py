@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.data.record import FaceRecord
+from fer.data.sample import FaceSample
 from fer.data.sources.base import ListedFile, Source
 from fer.data.sources.fer2013 import csv_faces
 from fer.faces.image_io import read_grey
@@ -143,7 +143,7 @@ class FERPlus(Source):
                         self._boxes[str(path)] = box
                     yield ListedFile(path, label_name=label or "", split=split, target=target, skip=skip)
 
-    def load(self, record: FaceRecord) -> np.ndarray:
+    def load(self, record: FaceSample) -> np.ndarray:
         grey = read_grey(record.pixels_path)
         box = self._boxes.get(record.path)
         if box is not None:

@@ -9,7 +9,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from fer.data.record import ANIMATED, FaceRecord
+from fer.data.sample import ANIMATED, FaceSample
 from fer.data.sources.base import Source
 from fer.data.synthetic_faces import draw_face, sample_identity
 from fer.labels import NUM_CLASSES
@@ -38,10 +38,10 @@ class Synthetic(Source):
     def available(self) -> bool:
         return True
 
-    def records(self) -> list[FaceRecord]:
+    def records(self) -> list[FaceSample]:
         total = self.num_identities * self.images_per_identity
         return [
-            FaceRecord(
+            FaceSample(
                 path=f"{PREFIX}{self.seed}:{index}",
                 label=index % NUM_CLASSES,
                 domain=self.domain,
@@ -54,7 +54,7 @@ class Synthetic(Source):
     def pixel_settings(self) -> dict:
         return {"seed": self.seed, "images_per_identity": self.images_per_identity, "size": self.size}
 
-    def load(self, record: FaceRecord) -> np.ndarray:
+    def load(self, record: FaceSample) -> np.ndarray:
         index = int(record.path.rsplit(":", 1)[1])
         identity = _identity(self.seed, index // self.images_per_identity)
         bgr = draw_face(identity, index % NUM_CLASSES, seed=_mix(self.seed, index, 1), size=self.size)

@@ -10,7 +10,7 @@ DOMAINS: tuple[str, ...] = (HUMAN, ANIMATED)
 
 
 @dataclass(frozen=True)
-class FaceRecord:
+class FaceSample:
     path: str  # the original file (or "synthetic:<index>"), as listed in the split manifest
     label: int  # index into fer.labels.LABELS
     domain: str  # "human" or "animated"
