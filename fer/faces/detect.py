@@ -84,8 +84,8 @@ class YuNetFaceDetector:
     threads: int = 1
     # YuNet's boxes are narrower and taller than Haar's, whose crops the models were trained on: each box
     # becomes a square of box_scale x its longer side, its centre moved by box_shift x that side
-    # (1.0 and (0, 0): YuNet's own boxes). Defaults fitted by bench/detectors.py on 1,643 training faces
-    # (medians); with them v2 as first shipped (candidate C) scores 82.82 against 82.40 % on FER+ Valid faces in frames.
+    # (1.0 and (0, 0): YuNet's own boxes). Defaults fitted by bench/detectors.py on training faces (medians);
+    # what they change on FER+ Valid faces in frames: docs/inference.md.
     box_scale: float = 0.985
     box_shift: tuple[float, float] = (0.014, -0.022)
 

@@ -28,10 +28,10 @@ INPUT_NAME, OUTPUT_NAME = "input", "embedding"
 IMAGE_SIZE = 100  # the publisher's input: 1 x 100 x 100 grey
 MEAN, STD = 0.5, 0.5  # the publisher's (x - 127.5) / 127.5 on 0-255 pixels, as (x / 255 - 0.5) / 0.5
 # Margin of the square crop around a Haar box, as a fraction of its side; negative cuts inside the box.
-# -0.1 (a square of 0.8 x the box's side, same centre) verifies best of the margins measured (0.0 to 0.2
-# outwards, 0.05 to 0.15 inwards; bench/identity.py --margins, docs/people.md): the publisher trained on faces
-# aligned tightly on their landmarks, and every margin outwards adds hair and background, which vary with the
-# recording, not with the person (JAFFE's impostor pairs rise from 0.25 to 0.49 mean cosine at 0.2).
+# -0.1 (a square of 0.8 x the box's side, same centre) verifies best of the margins measured
+# (bench/identity.py --margins; the figures: docs/people.md, "The crop"): the publisher trained on faces aligned
+# tightly on their landmarks, and every margin outwards adds hair and background, which vary with the
+# recording, not with the person.
 CROP_MARGIN = -0.1
 REGENERATE = "python -m fer.export.identity <folder with the MobileFace_Identification_V1 files>"
 

@@ -39,16 +39,16 @@ NEAR = 1.5
 # and otherwise waits (no id yet) to be looked at again this many frames later or the frame it comes apart
 HIDDEN_WAIT = 5
 # a cut (or the whole view covered): the frame, shrunk to CUT_SIDE, differs from the one before by more than
-# CUT_MIN grey levels on average and by CUT_RATIO times the usual difference. Measured on bench/people.py's
-# videos: cuts 5.9-7.9, motion and expressions at most 3.2; the ratio keeps a moving camera from reading as cuts
+# CUT_MIN grey levels on average and by CUT_RATIO times the usual difference (the ratio keeps a moving camera
+# from reading as cuts; what cuts, movement and expressions measured: docs/people.md)
 CUT_SIDE, CUT_MIN, CUT_RATIO = (32, 24), 4.0, 4.0
 MINT_DOUBT = 60  # frames (2 s at 30 fps: two regular checks)
 # a face that matches nobody above the threshold but looks somewhat like a known person out of view (at least
 # LIKE_SOMEONE) may be that person showing an expression none of their kept views shows: rather than becoming
 # someone new at once, it waits with no id and is looked at again every HIDDEN_WAIT frames, up to UNSURE_LOOKS
-# looks, for a view that settles it (measured on bench/people.py's videos: a returning person's face scored
-# 0.34-0.65 on its first view, half uncovered or on an expression, and 0.69-0.97 a few frames later). Waiting
-# costs a stranger no more than a few frames without an id: each look still needs the threshold to match
+# looks, for a view that settles it (a returning person's first view, half uncovered or on an expression, can
+# score well under the threshold and a few frames later well over it: docs/people.md). Waiting costs a stranger
+# no more than a few frames without an id: each look still needs the threshold to match
 LIKE_SOMEONE, UNSURE_LOOKS = 0.3, 4
 
 

@@ -42,11 +42,11 @@ METHODS = ("bias", "prototypes", "centred_prototypes", "linear")
 # other people (`learn_references`): no expression label needed beyond "neutral"
 REFERENCE = "reference"
 OUTPUT_ONLY = ("bias",)  # the methods that need no embedding output
-# chosen by the rule in docs/calibration.md from `python bench/calibration.py`'s figures (2026-12-07)
+# chosen by the rule in docs/calibration.md from `python bench/calibration.py`'s figures
 DEFAULT_METHOD = "linear"
 MAX_SHIFT = 4.0  # nats: e^-4 = 1/55, so a profile can lower an expression's odds 55-fold at most, never to 0
 # each method's strength: the strongest of bench/calibration.py's grid that passes the gates of the rule in
-# docs/calibration.md ("How strong"), measured on 2026-12-07
+# docs/calibration.md ("How strong")
 DEFAULTS = {
     "bias": {"shrinkage": 0.3},
     "prototypes": {"alpha": 6.0},
