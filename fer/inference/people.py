@@ -195,7 +195,7 @@ class People:
         overlapping_now: bool,
         found: int,
     ) -> bool:
-        if identity.person is None:  # new; a new face half hidden by another, or unsure, is looked at every few frames
+        if identity.person is None:  # new; one half hidden by another, or unsure, is looked at every few frames
             return (not overlapping_now and not identity.unsure) or frame - identity.checked >= HIDDEN_WAIT
         if identity.checked < self._cut_at:  # a cut since its last look: look once a detection has found its box
             return found >= self._cut_at  # after the cut (a box held from before it may hold anyone now)
@@ -222,12 +222,11 @@ class People:
         new face half hidden by another (`hidden`) is nobody yet: it waits for a clear view; so does a face
         somewhat like someone out of view, for up to UNSURE_LOOKS looks)."""
         candidates = [p for p in self.people.values() if p.id not in held]
-        scores = np.array(
-            [
-                [p.similarity(e) + (KEEP_BONUS if p.id == identity.person else 0.0) for p in candidates]
-                for identity, e in zip(identities, embeddings)
-            ]
-        ).reshape(len(identities), len(candidates))
+        similar = np.array([[p.similarity(e) for p in candidates] for e in embeddings]).reshape(
+            len(identities), len(candidates)
+        )
+        own = np.array([[p.id == identity.person for p in candidates] for identity in identities], bool)
+        scores = similar + KEEP_BONUS * own.reshape(similar.shape)
         taken: set[str] = set(held)
         settled: dict[int, str] = {}
         for flat in np.argsort(-scores, axis=None):
@@ -241,14 +240,16 @@ class People:
         for face, (identity, embedding) in enumerate(zip(identities, embeddings)):
             person = settled.get(face)
             if person is None:
+                # how like this face is each person out of view (no face of this frame is them)
+                out_of_view = {c.id: similar[face, k] for k, c in enumerate(candidates) if c.id not in taken}
                 previous = identity.person or identity.doubted
-                free = previous in self.people and previous not in taken  # (a merged person is gone)
+                free = previous in out_of_view and previous in self.people  # (a merged person is gone)
                 # its own id is free, but it looks more like someone out of view: a tracker's swap, perhaps
-                doubtful = free and self._more_like_another(embedding, previous, taken)
+                rival = max((v for k, v in out_of_view.items() if k != previous), default=-1.0)
+                doubtful = free and rival >= LIKE_SOMEONE and rival > out_of_view[previous] + KEEP_BONUS
                 keep = free and (not doubtful or identity.unsure >= UNSURE_LOOKS)
-                unsure = (
-                    not once and not keep and identity.unsure < UNSURE_LOOKS and self._like_someone(embedding, taken)
-                )
+                like_someone = max(out_of_view.values(), default=-1.0) >= LIKE_SOMEONE
+                unsure = not once and not keep and identity.unsure < UNSURE_LOOKS and like_someone
                 identity.unsure = identity.unsure + 1 if unsure else 0
                 identity.doubted = previous if unsure else None
                 may_mint = self.new_ids and not unsure and not (hidden[face] and identity.person is None)
@@ -265,17 +266,6 @@ class People:
             identity.person = person
             if person is not None:
                 self.people[person].learn(embedding, self.max_exemplars)
-
-    def _more_like_another(self, embedding: np.ndarray, own: str, taken: set[str]) -> bool:
-        """Somewhat like (LIKE_SOMEONE) a person out of view, and more (by KEEP_BONUS) than like `own`."""
-        rival = max(
-            (p.similarity(embedding) for p in self.people.values() if p.id not in taken and p.id != own), default=-1.0
-        )
-        return rival >= LIKE_SOMEONE and rival > self.people[own].similarity(embedding) + KEEP_BONUS
-
-    def _like_someone(self, embedding: np.ndarray, taken: set[str]) -> bool:
-        """Somewhat like (LIKE_SOMEONE) a known person whom no face of this frame is."""
-        return any(p.similarity(embedding) >= LIKE_SOMEONE for p in self.people.values() if p.id not in taken)
 
     def _merge(self, mistaken: str, known: str, in_use: set[str]) -> None:
         """A person a face's poor first view created turned out to be `known`: `known` learns its views and
