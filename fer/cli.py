@@ -1,5 +1,5 @@
 """`fer <command> [key=value ...]`: the package's command-line front door (pyproject's `fer` script; also
-`python -m fer.cli`).
+`python -m fer <command>`).
 
 Each command is a module with `main(argv) -> exit code`, imported only when it runs, so `fer --help` is instant.
 Every command takes `key=value` options: train, infer, evaluate and audit are Hydra apps on conf/ (their options
@@ -30,15 +30,15 @@ COMMANDS = {
     ),
     "serve": ("fer.serve.__main__", "the HTTP service and web page: webcam, images, WebSocket stream (docs/serve.md)"),
     "calibrate": (
-        "fer.calibrate",
+        "fer.commands.calibrate",
         "a profile that fits the model to a person or camera from labelled photos (docs/calibration.md)",
     ),
     "enroll": (
-        "fer.enroll",
+        "fer.commands.enroll",
         "add a person to a people file, so video names them and applies their profile (docs/people.md)",
     ),
     "summarise": (
-        "fer.summarise",
+        "fer.commands.summarise",
         "per-person summaries of records written earlier, or one table across the "
         "videos of a multirun (docs/summaries.md)",
     ),

@@ -12,8 +12,8 @@ functions too). Stages, lowest first; a module may import its own stage and the 
     evaluation  fer.evaluation   metrics, calibration, fer.evaluate, fer.audit
     training    fer.training     the Lightning module and the training task
     serving     fer.serve        the HTTP service (fer serve): imports inference and below, nothing of torch
-    front door  fer, fer.api, fer.cli (the `fer` command), its command modules (fer.commands, fer.calibrate,
-                fer.enroll, fer.summarise) and the old command-line names fer.evaluate, fer.audit, fer.quantize
+    front door  fer, fer.api, fer.cli and fer.__main__ (the `fer` command), its command modules (fer.commands)
+                and the old command-line names fer.evaluate, fer.audit, fer.quantize, fer.calibrate, fer.enroll
 """
 
 import ast
@@ -40,12 +40,12 @@ STAGES = (
             "fer",
             "fer.api",
             "fer.cli",
+            "fer.__main__",
             "fer.evaluate",
             "fer.audit",
             "fer.quantize",
             "fer.calibrate",
             "fer.enroll",
-            "fer.summarise",
         ),
     ),
 )

@@ -154,6 +154,21 @@ def test_the_old_names_say_the_new_one_and_run_it(tmp_path, command):
     )
 
 
+@pytest.mark.parametrize("command", ["calibrate", "enroll"])
+def test_the_old_calibrate_and_enroll_names_run_the_command(tmp_path, command):
+    new = fer(command, "--help", cwd=tmp_path)
+    old = run_script(["-m", f"fer.{command}", "--help"], cwd=tmp_path)
+    assert new.stdout.startswith(f"usage: fer {command} ") and old.stdout == new.stdout
+    assert old.stderr.strip() == (
+        f"note: python -m fer.{command} is now `fer {command}`; the old name goes in a later release"
+    )
+
+
+def test_python_m_fer_is_the_fer_command(tmp_path):
+    module = run_script(["-m", "fer", "--help"], cwd=tmp_path)
+    assert module.stdout == fer("--help", cwd=tmp_path).stdout and "summarise" in module.stdout
+
+
 @pytest.mark.slow
 def test_the_old_quantize_name_points_to_fer_export(tmp_path):
     old = run_script(["-m", "fer.quantize", "to-float", "--help"], cwd=tmp_path)

@@ -27,7 +27,7 @@ def photos_of(person: str, tmp_path, count: int = 6, skip: int = 0) -> list:
 
 
 def enroll(*args: str, check: bool = True):
-    return run_script(["-m", "fer.enroll", *args], check=check)
+    return run_script(["-m", "fer", "enroll", *args], check=check)
 
 
 @needs_data("jaffe")
@@ -142,7 +142,7 @@ class CameraOf:
 
 @needs_data("jaffe")
 def test_enrolling_from_the_webcam_keeps_frames_with_one_face(tmp_path, capsys):
-    from fer.enroll import main
+    from fer.commands.enroll import main
 
     people = tmp_path / "people.json"
     camera = CameraOf(photos_of("KA", tmp_path))

@@ -40,7 +40,7 @@ def test_a_multirun_over_videos_keeps_each_videos_outputs_apart_and_one_command_
     assert all(float(r["seconds_visible"]) > 0.5 for r in rows)
     # the same command summarises one records file as infer.py did
     one = tmp_path / "one.csv"
-    run_script(["-m", "fer.summarise", f"source={sweep / '0' / 'records.jsonl'}", f"out={one}"])
+    run_script(["-m", "fer", "summarise", f"source={sweep / '0' / 'records.jsonl'}", f"out={one}"])
     assert [r["person"] for r in csv.DictReader(open(one))] == ["p1", "(unassigned)"]
-    bad = run_script(["-m", "fer.summarise", f"source={tmp_path / 'none'}", "out=x.csv"], check=False)
+    bad = run_script(["-m", "fer", "summarise", f"source={tmp_path / 'none'}", "out=x.csv"], check=False)
     assert bad.returncode == 2 and "no such records file" in bad.stderr

@@ -232,7 +232,7 @@ def test_fer_calibrate_bad_folders_are_one_line_errors_and_nothing_is_written(tm
             (source / "happy").rmdir()
         cv2.imwrite(str(target), image)
     out = tmp_path / "me.json"
-    done = run_script(["-m", "fer.calibrate", f"source={source}", f"out={out}"], check=False)
+    done = run_script(["-m", "fer", "calibrate", f"source={source}", f"out={out}"], check=False)
     # one line says what is wrong (the photos without a face are listed above it)
     assert done.returncode == 2 and named in done.stderr.strip().splitlines()[-1], done.stderr
     assert not out.exists()
@@ -374,7 +374,7 @@ def test_the_guided_capture_keeps_the_steadiest_faces_of_each_expression_it_name
 
 
 def test_fer_calibrate_from_the_webcam_writes_a_profile(tmp_path, capsys):
-    from fer.calibrate import main
+    from fer.commands.calibrate import main
 
     camera = PromptedCamera()
     out = tmp_path / "me.json"

@@ -1,6 +1,6 @@
 """Calibration inputs to a profile: labelled images of one person (or camera) -> their faces -> `fit_profile`.
 
-`Recognizer.calibrate`, `fer calibrate` (fer/calibrate.py) and fer serve's POST /v1/profile all come here:
+`Recognizer.calibrate`, `fer calibrate` (fer/commands/calibrate.py) and fer serve's POST /v1/profile all come here:
 each image's largest face is found as the recognizer finds faces, classified as it classifies them (mirror-
 averaged when its tta_flip is on), and the profile is fitted on what inference will read. Images without a
 face are logged and listed in `Profile.skipped`.

@@ -1,4 +1,4 @@
-"""`fer summarise source=<records.jsonl | sweep folder> out=<table.csv|json>` (also `python -m fer.summarise`):
+"""`fer summarise source=<records.jsonl | sweep folder> out=<table.csv|json>` (also `python -m fer summarise`):
 per-person summaries after the fact.
 
     fer summarise source=run.jsonl out=people.csv                          # records infer.py wrote earlier
