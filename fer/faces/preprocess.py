@@ -14,7 +14,8 @@ import numpy as np
 class EvalResize:
     """Evaluation's one transform, a plain area resize, called as albumentations transforms are
     (`transform(image=grey)["image"]`). Not an `A.Compose([A.Resize(...)])`, which gives the same pixels
-    but costs ~0.2 ms more a call: the live loop runs it on every face of every frame."""
+    but costs more a call (docs/inference.md, "What brought the live loop"): the live loop runs it on every
+    face of every frame."""
 
     size: int
 

@@ -38,7 +38,7 @@ class RecognizerOptions:
     faces: str = setting("all", "all | largest")
     tta_flip: bool = setting(
         True,
-        "average each face with its mirror image (about 0.4 ms a face; the live loop "
+        "average each face with its mirror image (a second pass a face; the live loop "
         "takes the two views on alternate frames)",
     )
     threads: int = setting(2, "classifier threads (ONNX Runtime intra-op; torch follows torch.set_num_threads)")

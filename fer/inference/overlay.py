@@ -18,7 +18,7 @@ def draw(
     image: np.ndarray, faces: list[FacePrediction], stats: dict[str, float] | None = None, in_place: bool = False
 ) -> np.ndarray:
     """The annotated frame: a copy, or `image` itself with `in_place` (a BGR frame nobody reads after
-    drawing, as in infer.py: copying a 1080p frame costs ~1 ms)."""
+    drawing, as in infer.py: copying a 1080p frame costs about as much as drawing on it; docs/inference.md)."""
     if image.ndim == 2 or image.shape[2] == 1:
         canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     elif image.shape[2] == 4:  # transparency onto white, as the model saw the image
@@ -45,7 +45,7 @@ def draw(
 def _bar_charts() -> tuple[np.ndarray, np.ndarray]:
     """The bar chart drawn once with every bar empty (black) and once with every bar full (green), the
     labels written on both: a frame copies each bar's filled part from the second and the rest from the
-    first. Drawing 21 rectangles and labels a face on every frame cost ~0.25 ms."""
+    first, instead of drawing 21 rectangles and labels a face on every frame (docs/inference.md, "What brought the live loop")."""
     charts = []
     for fill in (BLACK, GREEN):
         chart = np.zeros((len(LABELS) * BAR_PITCH, BAR_WIDTH, 3), np.uint8)
@@ -71,7 +71,7 @@ def _bars(canvas: np.ndarray, probs: np.ndarray, x: int, y: int) -> None:
 
 def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float) -> None:
     """White text on a black box, legible on any frame. Not an outline of thick anti-aliased text: that
-    cost ~1 ms a line, the largest part of drawing a frame; the box and one thin line cost ~0.07 ms."""
+    was the largest part of drawing a frame; the box and one thin line cost a small fraction of it."""
     (w, h), baseline = cv2.getTextSize(text, FONT, scale, 1)
     cv2.rectangle(canvas, (x - 2, y - h - 2), (x + w + 2, y + baseline), BLACK, -1)
     cv2.putText(canvas, text, (x, y), FONT, scale, WHITE, 1, cv2.LINE_AA)

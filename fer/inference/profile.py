@@ -503,8 +503,8 @@ def fit_profile(
 
 # past 3 faces per expression a profile pulls no harder: faces given together share a sitting, a light and
 # often a person, so more of them are less sure than their number says, and the strengths in DEFAULTS were
-# validated on up to 3 per expression (uncapped, 10 per expression of 5 people cost JAFFE's neutral 12 points
-# of recall on the other 5 people)
+# validated on up to 3 per expression (uncapped, many faces of a few people cost one expression of the other
+# people much of its recall: docs/calibration.md, "How strong")
 FULL_STRENGTH_FACES = 3 * len(LABELS)
 
 

@@ -147,7 +147,7 @@ class OnnxClassifier(Classifier):
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1  # one sequential graph: more inter-op threads only add wake-ups
         # Idle ONNX Runtime threads otherwise spin on the cores between calls, and the detector that
-        # runs between two classifications then gets half the CPU (Haar took 21 ms instead of 14 here).
+        # runs between two classifications then gets half the CPU.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -28,7 +28,7 @@ LOOPBACK_NAMES = ("localhost",)
 
 # Where a server departs from the recognizer's defaults (RecognizerOptions, which infer.py runs with): one
 # classifier thread a worker (parallelism comes from the workers), and a stream's full scan every 10 frames
-# (it runs many streams, and the scans, ~15 ms of CPU each, are what finds new faces; window searches follow
+# (it runs many streams, and the scans, the costliest step, are what finds new faces; window searches follow
 # known ones). Its Haar settings (min_face, scale_step) are its own too, below.
 SERVE_DEFAULTS = {"threads": 1, "detect_every": 10}
 

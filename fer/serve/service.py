@@ -254,7 +254,7 @@ class LiveStream:
     """The frames of one stream connection, one at a time on its own thread: tracking and smoothing carry over
     its frames as they do for a camera in infer.py (`LiveLoop`); detector=none classifies each whole frame.
     Full-frame scans come every `detect_every` frames (more apart than infer.py's: a server runs many streams,
-    and the scans, ~15 ms of CPU each, are what finds new faces; window searches follow known ones)."""
+    and the scans, the costliest step, are what finds new faces; window searches follow known ones)."""
 
     _count = itertools.count()
 
@@ -328,8 +328,8 @@ class LiveStream:
 
 def service_detector(options: ServeOptions) -> FaceDetector | None:
     """The detector each worker and stream gets. Haar is set for a service's frames: faces of at least
-    `min_face` of the frame, sizes `scale_step` apart (640x480 on one AMD EPYC core: 14.5 ms a frame at
-    the defaults 0.15 / 1.2, 41 ms at infer.py's 0.1 / 1.1; the boxes are the same to a few pixels)."""
+    `min_face` of the frame, sizes `scale_step` apart: coarser than infer.py's, a third of the scan's cost for
+    boxes that agree to a few pixels (docs/serve.md, "Options")."""
     if options.detector == "haar":
         return HaarFaceDetector(scale_factor=options.scale_step, min_size=options.min_face)
     return make_detector(options.detector)

@@ -3,10 +3,9 @@ units, float32 elsewhere.
 
 `trainer.precision=auto` (the default) asks `resolve_precision`; any other value is Lightning's own
 and always wins. Without native bf16 units, PyTorch emulates bf16 on the CPU and a training step
-becomes many times slower (measured 15x for the compact CNN on an AVX2-only CPU), so "auto" never
-picks it there. AVX-512 BF16 alone (bf16 dot products, no AMX tiles) is not enough either: on such a
-Xeon (a 2-core VM without AMX, 2026-12-02, `python bench/train_throughput.py --models compact_cnn --limit-batches 80`) bf16
-trained at 141 images/s against float32's 197. Evaluation, temperature fitting and every export stay
+becomes many times slower, so "auto" never picks it there. AVX-512 BF16 alone (bf16 dot products, no
+AMX tiles) is not enough either: there bf16 trained slower than float32 (docs/training.md has the figures and
+`python bench/train_throughput.py`, which measures them). Evaluation, temperature fitting and every export stay
 float32 whatever training used.
 """
 
