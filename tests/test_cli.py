@@ -104,6 +104,7 @@ def test_every_command_answers_help():
 
 def test_info_names_the_cpu_precision_libraries_and_the_shipped_model(tmp_path):
     out = fer("info", cwd=tmp_path).stdout
+    assert out.startswith("openfer 0.") and "(import fer)" in out.split("\n")[0]
     for flag in ("avx2", "avx512_bf16", "amx_bf16"):
         assert f"{flag} yes" in out or f"{flag} no" in out, flag
     assert "precision auto on CPU: " in out and "onnxruntime " in out and "opencv " in out

@@ -64,10 +64,10 @@ def info(argv: list[str]) -> str:
     from fer.training.precision import machine_line  # the standard library only (CI prints it before installing)
 
     versions = [f"{shown} {version_of(names) or 'not installed'}" for shown, names in LIBRARIES]
-    installed = version_of(("openfer", "fer")) or "(not installed)"
+    installed = version_of(("openfer",)) or "(not installed)"
     return "\n".join(
         [
-            f"fer {installed} on Python {platform.python_version()}, {platform.system()} "
+            f"openfer {installed} (import fer) on Python {platform.python_version()}, {platform.system()} "
             f"{platform.machine()} ({sys.executable})",
             machine_line(),
             gpu_line(),
