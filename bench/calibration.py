@@ -2,6 +2,11 @@
 
     python bench/calibration.py                     # the shipped model on the posed sets' held-out subjects
     python bench/calibration.py --weights <model.onnx> --split all --draws 10
+    python bench/calibration.py --weights <model.onnx> --split all --write-docs "<machine>"  # publish them
+
+`--write-docs` stores the figures as the `calibration/...` rows of docs/results.json, naming the machine, and
+renders docs/calibration.md's tables, the README's calibration row and docs/results.md from that file
+(bench/report_tables/calibration.py), as `python bench/report.py --render-only` does.
 
 The shipped model trained on CK+48 and JAFFE's training folds (data=human, fold 0), so only the subjects of the
 validation and test folds are unseen by it (`--split heldout`, the default; the validation subjects steered
@@ -34,6 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report_tables import calibration as tables  # noqa: E402
+from bench.report_tables import checkout, store, writer  # noqa: E402
 from fer.inference.predictor import Predictor  # noqa: E402
 from fer.inference.profile import (  # noqa: E402
     DEFAULTS,
@@ -104,7 +111,7 @@ def scores(log_probs: np.ndarray, labels: np.ndarray) -> dict:
             r = (predicted[true] == c).mean()
             f1.append(0.0 if precision + r == 0 else 200 * precision * r / (precision + r))
     called = predicted == NEUTRAL
-    neutral_precision = 100 * float((labels[called] == NEUTRAL).mean()) if called.any() else float("nan")
+    neutral_precision = 100 * float((labels[called] == NEUTRAL).mean()) if called.any() else None
     return {
         "acc": 100 * float((predicted == labels).mean()),
         "f1": float(np.mean(f1)),
@@ -267,7 +274,7 @@ def reference_protocol(faces: dict, kind: str, neutral_faces=(1, 3), draws: int 
     return results
 
 
-def fit_time_ms(faces: dict, method: str, n: int = 70, repeats: int = 7) -> float:
+def fit_time_ms(faces: dict, method: str, n: int, repeats: int) -> float:
     """Median milliseconds to fit a profile on n faces (10 per expression where there are)."""
     index = per_class(np.random.default_rng(0), np.arange(len(faces["labels"])), faces["labels"], n // len(LABELS))
     times = []
@@ -276,46 +283,6 @@ def fit_time_ms(faces: dict, method: str, n: int = 70, repeats: int = 7) -> floa
         fit_profile(faces["log_probs"][index], faces["embeddings"][index], faces["labels"][index], "", method=method)
         times.append((time.perf_counter() - start) * 1000)
     return float(np.median(times))
-
-
-def table(title: str, results: dict, methods=METHODS) -> str:
-    lines = [
-        f"### {title}",
-        "",
-        "| faces | base acc | "
-        + " | ".join(f"{m} acc (gain)" for m in methods)
-        + " | worst class change (method) | base F1 | best F1 |",
-        "|---|---:|" + "---:|" * (len(methods) + 3),
-    ]
-    for row, r in results.items():
-        base = r["base"]
-        cells = [f"{r[m]['acc']:.1f} ({r[m]['acc'] - base['acc']:+.1f})" for m in methods]
-        worst = {m: min(r[m]["recall"][c] - base["recall"][c] for c in base["recall"]) for m in methods}
-        worst_text = ", ".join(f"{m} {v:+.1f}" for m, v in worst.items())
-        best_f1 = max(r[m]["f1"] for m in methods)
-        lines.append(
-            f"| {row} ({base['n']} test faces) | {base['acc']:.1f} | "
-            + " | ".join(cells)
-            + f" | {worst_text} | {base['f1']:.1f} | {best_f1:.1f} |"
-        )
-    return "\n".join(lines)
-
-
-# the rule that picks the default method (docs/calibration.md, written before the comparison)
-MAX_CLASS_LOSS, MAX_WRONG_PERSON_COST, TIE = 5.0, 5.0, 0.5
-SIMPLER_FIRST = ("bias", "prototypes", "centred_prototypes", "linear")  # by how many numbers each fits
-
-
-def gates(person: dict, wrong: dict, name: str) -> tuple[float, float, bool]:
-    """A variant's worst fall of one expression's recall (per person, any set and k), the most a wrong person's
-    profile costs, and whether both are within the rule's bounds."""
-    worst = min(
-        person[row][name]["recall"][c] - person[row]["base"]["recall"][c]
-        for row in person
-        for c in person[row]["base"]["recall"]
-    )
-    cost = max(-gain(wrong, row, name) for row in wrong)
-    return worst, cost, worst >= -MAX_CLASS_LOSS and cost <= MAX_WRONG_PERSON_COST
 
 
 # each method's strength, strongest first (docs/calibration.md, "How strong"): a method is compared at the
@@ -329,134 +296,29 @@ STRENGTHS = {
 }
 
 
-def choose_strengths(faces: dict, draws: int) -> tuple[dict, dict, dict, list[str]]:
+def choose_strengths(faces: dict, draws: int) -> tuple[dict, dict, dict, dict]:
     """Each method's strongest setting that passes the gates (the weakest if none does), with the per-person
-    and wrong-person results at that setting, and a line per method."""
+    and wrong-person results at that setting, and per method its parameter and the settings tried on the way
+    (strongest first, the chosen one last) with what the gates read for each."""
     variants = {f"{m} {name}={v}": (m, {name: v}) for m, (name, values) in STRENGTHS.items() for v in values}
     person = person_protocol(faces, draws=draws, variants=variants)
     wrong = wrong_person_protocol(faces, draws=max(1, draws // 2), variants=variants)
-    chosen, lines = {}, []
+    chosen, tried = {}, {}
     for method, (name, values) in STRENGTHS.items():
-        tried = []
+        steps = []
         for value in values:
-            worst, cost, ok = gates(person, wrong, f"{method} {name}={value}")
-            tried.append(f"{value} ({worst:+.1f}, {-cost:+.1f})")
+            worst, cost, ok = tables.gates(person, wrong, f"{method} {name}={value}")
+            steps.append({"value": value, "worst_class_change": worst, "wrong_person_change": -cost})
             if ok or value == values[-1]:
                 chosen[method] = value
                 break
-        lines.append(
-            f"{method}: {name} {chosen[method]} (tried, strongest first, as value (worst class change, "
-            f"wrong person's change): {', '.join(tried)})"
-        )
+        tried[method] = {"parameter": name, "tried": steps}
     pick = {m: f"{m} {STRENGTHS[m][0]}={v}" for m, v in chosen.items()}
     narrowed = [
         {row: {"base": r["base"], **{m: r[pick[m]] for m in METHODS}} for row, r in part.items()}
         for part in (person, wrong)
     ]
-    return chosen, narrowed[0], narrowed[1], lines
-
-
-def apply_rule(results: dict) -> tuple[str, list[str]]:
-    """The default method by the rule, and a line per method saying how it fared."""
-    person, wrong = results["person"], results["wrong_person"]
-    datasets = sorted({row.split()[0] for row in person})
-    lines, passing = [], {}
-    for method in METHODS:
-        worst, cost, ok = gates(person, wrong, method)
-        k2 = float(np.mean([gain(person, f"{d} k=2", method) for d in datasets]))
-        k1 = float(np.mean([gain(person, f"{d} k=1", method) for d in datasets]))
-        lines.append(
-            f"{method}: mean gain at k=2 {k2:+.2f}, at k=1 {k1:+.2f}; worst class change {worst:+.1f}; "
-            f"a wrong person's profile changes accuracy by {-cost:+.1f} at worst: {'passes' if ok else 'fails'} the gates"
-        )
-        if ok:
-            passing[method] = (k2, k1)
-    if not passing:
-        return "bias", lines + ["no method passes the gates: bias is the default"]
-    best = max(v[0] for v in passing.values())
-    close = [m for m in SIMPLER_FIRST if m in passing and passing[m][0] >= best - TIE]
-    simplest = [m for m in close if SIMPLER_FIRST.index(m) == min(SIMPLER_FIRST.index(c) for c in close)]
-    chosen = max(simplest, key=lambda m: passing[m][1])
-    return chosen, lines + [f"default by the rule: {chosen}"]
-
-
-DOCS_START, DOCS_END = "<!-- calibration:start -->", "<!-- calibration:end -->"
-README_START, README_END = "<!-- calibration-headline:start -->", "<!-- calibration-headline:end -->"
-
-
-def replace_block(path: Path, start: str, end: str, lines: list[str]) -> None:
-    text = path.read_text()
-    if start not in text:
-        raise SystemExit(f"{path} has no {start} marker: add the two markers where the tables go")
-    head, rest = text.split(start, 1)
-    path.write_text(f"{head}{start}\n" + "\n".join(lines) + f"\n{end}{rest.split(end, 1)[1]}")
-
-
-def gain(results: dict, row: str, method: str) -> float:
-    return results[row][method]["acc"] - results[row]["base"]["acc"]
-
-
-def headline_lines(results: dict, command: str, machine: str) -> list[str]:
-    """The README's row: the default method against the model as it is, per set, at k = 1 and 2."""
-    from fer.inference.profile import DEFAULT_METHOD
-
-    person = results["person"]
-    cells = []
-    for dataset in ("jaffe", "ckplus48"):
-        for k in (1, 2):
-            row = f"{dataset} k={k}"
-            if row in person:
-                cells.append(
-                    f"{person[row]['base']['acc']:.1f} -> {person[row][DEFAULT_METHOD]['acc']:.1f} "
-                    f"({gain(person, row, DEFAULT_METHOD):+.1f})"
-                )
-    return [
-        "| calibration (default method, " + DEFAULT_METHOD + ") | JAFFE, 1 photo per expression | JAFFE, 2 | "
-        "CK+48, 1 | CK+48, 2 |",
-        "|---|---:|---:|---:|---:|",
-        "| accuracy % of a person's other photos, uncalibrated -> calibrated | " + " | ".join(cells) + " |",
-        "",
-        f"`{command}` ({machine}); per-person protocol, "
-        + (
-            "a model that never saw a posed face (the shipped recipe on FER+ alone)"
-            if results["split"] == "all"
-            else "subjects the model never trained on"
-        )
-        + ": [docs/calibration.md](docs/calibration.md#what-it-measured).",
-    ]
-
-
-def docs_lines(results: dict, command: str, machine: str) -> list[str]:
-    rows = [
-        f"Measured by `{command}` ({machine}; `{Path(results['weights']).name}`, split {results['split']}, "
-        f"{results['draws']} draws). Accuracy in %, pooled over every test face of the draws; gains against "
-        'the uncalibrated model on the same faces; "worst class change": the largest fall of one '
-        "expression's recall. CK+48 has one sequence per expression and subject (its frames never on both sides), "
-        "so its per-person folds calibrate on the subject's other expressions only: k changes nothing there, and "
-        "the test expression never has a calibration face.",
-        "",
-    ]
-    for key, title, methods in (
-        ("person", "Per person", METHODS),
-        ("camera", "Camera (other subjects of the set)", METHODS),
-        ("wrong_person", "A wrong person's profile (k = 2)", METHODS),
-        ("neutral_only", "Neutral photos only", (REFERENCE,)),
-        ("automatic_baseline", "Automatic baseline (no label)", (REFERENCE,)),
-    ):
-        rows += [*table(title, results[key], methods).replace("### ", "#### ").split("\n"), ""]
-    fit = ", ".join(f"{m} {v:.1f} ms" for m, v in results["fit_ms_70_faces"].items())
-    rows += [
-        f"Fitting a profile on 70 faces (median of 7): {fit}.",
-        "",
-        "Each method's strength, chosen by the gates (the strongest setting that passes them):",
-        "",
-        *[f"- {line}" for line in results["strength_lines"]],
-        "",
-        "The rule, applied to these figures:",
-        "",
-        *[f"- {line}" for line in apply_rule(results)[1]],
-    ]
-    return rows
+    return chosen, narrowed[0], narrowed[1], tried
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -483,8 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         "--write-docs",
         metavar="MACHINE",
         default=None,
-        help="write the tables into docs/calibration.md and the README's headline row, naming the "
-        "machine they were measured on",
+        help="store the figures in docs/results.json as calibration rows naming the machine they were "
+        "measured on, then render the pages from it (docs/calibration.md's tables, the README's "
+        "headline row, docs/results.md)",
     )
     parser.add_argument("--reuse", action="store_true", help="reuse the faces' outputs saved by an earlier run")
     parser.add_argument("--out", default="logs/bench/calibration", help="folder for faces.npz and results.json")
@@ -506,54 +369,41 @@ def main(argv: list[str] | None = None) -> int:
         written = save_references(references, model, args.write_references or None)
         print(f"wrote {written}: " + "; ".join(f"{r.kind}: {r.subjects} subjects, alpha {r.alpha}" for r in references))
         return 0
-    strengths, person, wrong, strength_lines = choose_strengths(faces, args.draws)
+    strengths, person, wrong, strengths_tried = choose_strengths(faces, args.draws)
     variants = {m: (m, {STRENGTHS[m][0]: v}) for m, v in strengths.items()}
     results = {
         "strengths": strengths,
-        "strength_lines": strength_lines,
+        "strengths_tried": strengths_tried,
         "person": person,
         "camera": camera_protocol(faces, draws=args.draws, variants=variants),
         "wrong_person": wrong,
         "neutral_only": reference_protocol(faces, "neutral", draws=args.draws),
         "automatic_baseline": reference_protocol(faces, "mean"),
-        "fit_ms_70_faces": {m: fit_time_ms(faces, m) for m in METHODS},
+        "fit_ms": {m: fit_time_ms(faces, m, tables.FIT_FACES, tables.FIT_REPEATS) for m in METHODS},
         "weights": str(weights_path(args.weights)),
         "split": args.split,
         "draws": args.draws,
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    print(table("Per person", results["person"]))
-    print()
-    print(table("Camera (other subjects of the same set)", results["camera"]))
-    print()
-    print(table("Wrong person's profile", results["wrong_person"]))
-    print()
-    print(table("Neutral faces only", results["neutral_only"], (REFERENCE,)))
-    print()
-    print(table("Automatic baseline (no label)", results["automatic_baseline"], (REFERENCE,)))
-    print()
-    print("fit ms, 70 faces:", {m: round(v, 1) for m, v in results["fit_ms_70_faces"].items()})
-    print("\n".join(strength_lines))
-    print("\n".join(apply_rule(results)[1]))
+    command = "python bench/calibration.py " + " ".join(
+        a
+        for a in (argv if argv is not None else sys.argv[1:])
+        if not a.startswith("--write-docs") and a != args.write_docs and a != "--reuse"
+    )
+    stamp = store.now(args.write_docs)
+    # the rows as docs/results.json would hold them, so that what is printed is what the pages show
+    rows = {"rows": {}}
+    tables.record_calibration(rows, results, command.strip(), stamp)
+    print("\n".join(tables.docs_lines(rows)))
     stale = {m: v for m, v in strengths.items() if DEFAULTS[m][STRENGTHS[m][0]] != v}
     if stale:
         print(f"fer/inference/profile.py's DEFAULTS differ from the strengths chosen here: {stale}")
     if args.write_docs:
-        command = "python bench/calibration.py " + " ".join(
-            a
-            for a in (argv if argv is not None else sys.argv[1:])
-            if not a.startswith("--write-docs") and a != args.write_docs and a != "--reuse"
-        )
-        replace_block(
-            ROOT / "docs" / "calibration.md",
-            DOCS_START,
-            DOCS_END,
-            docs_lines(results, command.strip(), args.write_docs),
-        )
-        replace_block(
-            ROOT / "README.md", README_START, README_END, headline_lines(results, command.strip(), args.write_docs)
-        )
-        print("wrote docs/calibration.md's tables and the README's calibration row")
+        stored = store.load()
+        tables.record_calibration(stored, results, command.strip(), stamp)
+        store.save(stored)
+        writer.write(stored)
+        print(f"wrote the calibration rows of {checkout.data_file()} and rendered the pages from it")
     return 0
 
 

@@ -1,5 +1,5 @@
-"""Regenerate every published figure: docs/results.json (the figures), then docs/results.md (every table) and
-the README's results headline rendered from it.
+"""Regenerate every published figure: docs/results.json (the figures), then docs/results.md (every table), the
+README's results headline and calibration row, and docs/calibration.md's tables rendered from it.
 
     python bench/report.py                 # measure, store, render (~10 min on 2 cores)
     python bench/report.py --skip-latency  # without the latency bench
@@ -8,7 +8,9 @@ the README's results headline rendered from it.
 Measuring runs each row's command (the evaluations and audits run here, now); the cross-validation rows
 summarise the fold runs of the sweeps under logs/<task>/multiruns/ (the newest run of each fold). Each row of
 docs/results.json holds its figures by name, the command behind them, the machine (`--machine`, else this
-one's cores and CPU model) and the date. Nothing is typed in by hand.
+one's cores and CPU model) and the date. Nothing is typed in by hand. The calibration rows are measured by
+`python bench/calibration.py --write-docs <machine>` (25+ minutes on 2 cores), which stores them and then
+renders the pages as `--render-only` does; measuring here leaves them as they are.
 
 logs/ is not in git, so a fresh clone lacks the runs behind most rows. A row whose runs or weights are absent
 keeps its stored figures, marked kept (the pages mark it †), instead of being dropped: regenerating one figure
@@ -54,7 +56,8 @@ def main() -> None:
         "--render-only",
         "--no-measure",
         action="store_true",
-        help="measure nothing: render docs/results.md and the README block from docs/results.json",
+        help="measure nothing: render docs/results.md, the README's blocks and docs/calibration.md's tables "
+        "from docs/results.json",
     )
     parser.add_argument("--machine", help="the machine as rows measured now name it (default: cores and CPU model)")
     args = parser.parse_args()
@@ -66,7 +69,7 @@ def main() -> None:
             store.save(results)
             print(f"wrote {checkout.data_file()}")
     write(results)
-    print(f"wrote {checkout.results_file()} and the README's results headline")
+    print(f"wrote {checkout.results_file()}, the README's blocks and {checkout.calibration_file()}'s tables")
 
 
 if __name__ == "__main__":

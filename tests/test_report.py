@@ -1,6 +1,6 @@
 """bench/report.py: the published pages are rendered from docs/results.json alone and are up to date with it;
 measuring stores rows by id, keeps (and marks) the rows it cannot measure, and the written rules choose from the
-stored figures."""
+stored figures. bench/calibration.py --write-docs stores its rows there and renders the same pages."""
 
 import copy
 import dataclasses
@@ -10,9 +10,11 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from bench.report_tables import (
+    calibration,
     candidates_measure,
     candidates_table,
     checkout,
@@ -24,6 +26,7 @@ from bench.report_tables import (
 )
 from bench.report_tables.candidates import V2, V3
 from bench.report_tables.cells import KEPT_NOTE
+from fer.labels import LABELS
 from tests.conftest import ROOT
 
 COMMITTED = store.load(ROOT / "docs" / "results.json")
@@ -33,7 +36,9 @@ RERENDER = "render them again: python bench/report.py --render-only"
 def test_the_published_pages_are_rendered_from_the_committed_figures():
     assert (ROOT / "docs" / "results.md").read_text() == writer.results_text(COMMITTED), f"docs/results.md: {RERENDER}"
     readme = (ROOT / "README.md").read_text()
-    assert writer.readme_text(readme, COMMITTED) == readme, f"the README's results block: {RERENDER}"
+    assert writer.readme_text(readme, COMMITTED) == readme, f"the README's results and calibration blocks: {RERENDER}"
+    page = (ROOT / "docs" / "calibration.md").read_text()
+    assert writer.calibration_text(page, COMMITTED) == page, f"docs/calibration.md's tables: {RERENDER}"
 
 
 def test_every_row_names_its_command_machine_and_date():
@@ -67,6 +72,7 @@ def test_render_only_writes_the_pages_from_the_json_alone(tmp_path):
     )
     assert (tmp_path / "docs" / "results.md").read_text() == (ROOT / "docs" / "results.md").read_text()
     assert (tmp_path / "README.md").read_text() == (ROOT / "README.md").read_text()
+    assert (tmp_path / "docs" / "calibration.md").read_text() == (ROOT / "docs" / "calibration.md").read_text()
     assert json.loads((tmp_path / "docs" / "results.json").read_text()) == COMMITTED  # rendering measures nothing
 
 
@@ -250,3 +256,91 @@ def test_the_readme_gets_the_headline_and_the_v3_candidates_only():
         "<!-- results:end -->\ntail\n"
     )
     assert "old\n" not in readme
+
+
+def test_the_calibration_pages_are_rendered_from_its_rows():
+    results = copy.deepcopy(COMMITTED)
+    person = results["rows"]["calibration/person"]
+    person["metrics"]["jaffe k=1"]["linear"]["acc"] = person["metrics"]["jaffe k=1"]["base"]["acc"] + 33.3
+    person["date"] = "2026-12-31"
+    base = f"{person['metrics']['jaffe k=1']['base']['acc']:.1f}"
+    readme = writer.readme_text((ROOT / "README.md").read_text(), results)
+    assert f"| {base} -> {float(base) + 33.3:.1f} (+33.3) |" in readme and "AMX, 2026-12-31); per-person" in readme
+    page = writer.calibration_text((ROOT / "docs" / "calibration.md").read_text(), results)
+    section = "\n".join(calibration.calibration_section(results))
+    for text in (page, section):
+        assert "| jaffe k=1 (1065 test faces) | 44.6 |" in text and "| 77.9 (+33.3) |" in text
+        assert "- linear: shrinkage 0.5 (tried, strongest first," in text and "- default by the rule: linear" in text
+    assert section.startswith("### Calibration to a person or camera\n") and "#### Per person" in section
+
+    # without calibration rows the section is left out and the pages' blocks stay as they are
+    for row_id in [r for r in results["rows"] if r.startswith("calibration/")]:
+        del results["rows"][row_id]
+    assert calibration.calibration_section(results) == []
+    marked = "a\n<!-- calibration:start -->\nold\n<!-- calibration:end -->\nb\n"
+    assert writer.calibration_text(marked, results) == marked
+    assert "### Calibration" not in writer.results_text(results)
+
+
+def synthetic_faces() -> dict[str, np.ndarray]:
+    """Posed faces as bench/calibration.py caches them: two JAFFE-like subjects (one photo per expression) and two
+    CK+48-like ones (one sequence of two frames per expression, no neutral), each subject's embeddings shifted."""
+    rng = np.random.default_rng(0)
+    faces = []
+    for dataset, frames in (("jaffe", 1), ("ckplus48", 2)):
+        for subject in (f"{dataset}0", f"{dataset}1"):
+            for c, label in enumerate(LABELS):
+                if not (dataset == "ckplus48" and label == "neutral"):
+                    faces += [(dataset, subject, c, f"{subject}_{c}_{i if frames == 1 else 0}") for i in range(frames)]
+    labels = np.array([c for _, _, c, _ in faces])
+    centres, shift = rng.normal(size=(len(LABELS), 16)), {s: rng.normal(scale=0.5, size=16) for _, s, _, _ in faces}
+    logits = rng.normal(size=(len(faces), len(LABELS))) + 2 * np.eye(len(LABELS))[labels]
+    return {
+        "log_probs": logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)),
+        "embeddings": np.stack([centres[c] + shift[s] + rng.normal(scale=0.3, size=16) for _, s, c, _ in faces]),
+        "labels": labels,
+        "subjects": np.array([s for _, s, _, _ in faces]),
+        "sets": np.array([d for d, _, _, _ in faces]),
+        "groups": np.array([g for _, _, _, g in faces]),
+    }
+
+
+def test_calibration_bench_stores_its_rows_and_renders_the_pages_from_them(tmp_path, monkeypatch):
+    from bench import calibration as bench
+
+    (tmp_path / "docs").mkdir()
+    for name in ("docs/results.json", "docs/calibration.md", "README.md"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    monkeypatch.setattr(checkout, "ROOT", tmp_path)
+    # one strength a method: the gates' search is the bench's own business, the rows are what is tested here
+    monkeypatch.setattr(bench, "STRENGTHS", {m: (name, values[-1:]) for m, (name, values) in bench.STRENGTHS.items()})
+    out = tmp_path / "out"
+    out.mkdir()
+    np.savez(out / "faces-default_model-all.npz", **synthetic_faces())
+    args = ["--split", "all", "--draws", "1", "--reuse", "--out", str(out), "--write-docs", "2-core test machine"]
+    assert bench.main(args) == 0
+
+    stored = store.load(tmp_path / "docs" / "results.json")
+    ids = sorted(r for r in stored["rows"] if r.startswith("calibration/"))
+    assert ids == sorted(
+        [*(row_id for row_id, _, _ in calibration.PROTOCOLS), calibration.STRENGTHS, calibration.FIT_MS]
+    )
+    person = stored["rows"]["calibration/person"]
+    assert person["command"] == f"python bench/calibration.py --split all --draws 1 --out {out}"
+    assert person["machine"] == "2-core test machine" and not person["kept"]
+    assert person["settings"] == {"weights": str(bench.weights_path(None)), "split": "all", "draws": 1}
+    assert list(person["metrics"]) == [f"{d} k={k}" for d in ("ckplus48", "jaffe") for k in (1, 2, 3)]
+    others = {r: row for r, row in COMMITTED["rows"].items() if not r.startswith("calibration/")}
+    assert {r: row for r, row in stored["rows"].items() if not r.startswith("calibration/")} == others
+
+    # every page holds the stored figures and is what rendering the stored rows gives
+    jaffe = person["metrics"]["jaffe k=1"]
+    cell = f"| jaffe k=1 ({jaffe['base']['n']} test faces) | {jaffe['base']['acc']:.1f} |"
+    headline = f"| {jaffe['base']['acc']:.1f} -> {jaffe['linear']['acc']:.1f} "
+    page, readme = (tmp_path / "docs" / "calibration.md").read_text(), (tmp_path / "README.md").read_text()
+    assert cell in page and cell in (tmp_path / "docs" / "results.md").read_text() and headline in readme
+    assert page == writer.calibration_text(page, stored) and readme == writer.readme_text(readme, stored)
+    assert (tmp_path / "docs" / "results.md").read_text() == writer.results_text(stored)
+    committed_page = (ROOT / "docs" / "calibration.md").read_text()
+    assert page.split(calibration.DOCS_START)[0] == committed_page.split(calibration.DOCS_START)[0]
+    assert page.split(calibration.DOCS_END)[1] == committed_page.split(calibration.DOCS_END)[1]

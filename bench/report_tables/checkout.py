@@ -20,5 +20,10 @@ def results_file() -> Path:
     return docs_folder() / "results.md"
 
 
+def calibration_file() -> Path:
+    """docs/calibration.md: its tables are rendered from data_file() too."""
+    return docs_folder() / "calibration.md"
+
+
 def readme_file() -> Path:
     return ROOT / "README.md"

@@ -37,7 +37,7 @@ def results_page(results: store.Results) -> list[str]:
         "",
         *audit_table(results),
         "",
-        *calibration_section(),
+        *calibration_section(results),
         *latency_section(results),
     ]
     note = [KEPT_NOTE, ""] if any(KEPT in line for line in sections) else []

@@ -10,7 +10,9 @@ and neutral precision as fractions, times in ms, sizes in MB. `kept`: the latest
 could not re-measure the row (its runs or weights were not in that checkout), so the row keeps the figures of
 its date; the tables mark it †. `settings` (optional): what the figures were measured with, as the page shows it.
 A difference of "What helped" (`helped/...`) is computed by bench/report.py from two rows, which it names
-(`compares`, `metric`); its machine and date are theirs.
+(`compares`, `metric`); its machine and date are theirs. The calibration rows (`calibration/...`) are written by
+`python bench/calibration.py --write-docs <machine>`; their metrics are nested by protocol cell and method
+(bench/report_tables/calibration.py says how), and docs/calibration.md's tables are rendered from them too.
 """
 
 import datetime
@@ -23,8 +25,9 @@ from pathlib import Path
 from . import checkout
 
 ABOUT = (
-    "Every figure of docs/results.md and the README's results block, by row: the command that produced "
-    "it, the machine and the date. Written by `python bench/report.py`; rendered by it "
+    "Every figure of docs/results.md, the README's results and calibration blocks and docs/calibration.md's "
+    "tables, by row: the command that produced it, the machine and the date. Written by `python bench/report.py` "
+    "(the calibration rows by `python bench/calibration.py --write-docs <machine>`); rendered by it "
     "(`--render-only` renders without measuring). Units: accuracy, F1 and changes in %, ECE and "
     "neutral precision as fractions, ms, MB."
 )
