@@ -99,7 +99,22 @@ def test_every_command_answers_help():
         assert f"{name} is powered by Hydra" in helps[name] and "Configuration groups" in helps[name], name
     for name in ("export", "calibrate", "enroll", "summarise", "import-weights", "info"):
         assert f"fer {name}" in helps[name], name
-    assert "--skip-latency" in helps["report"] and "fer serve" in helps["serve"]
+    assert "skip_latency=true" in helps["report"] and "fer serve" in helps["serve"]
+
+
+def test_report_takes_key_value_options_as_every_command_does():
+    from fer.commands.report import script_arguments
+
+    assert script_arguments([]) == []
+    assert script_arguments(["render_only=true", "skip_latency=false", "machine=2-core Xeon"]) == [
+        "--render-only",
+        "--machine",
+        "2-core Xeon",
+    ]
+    bad = fer("report", "render_only=yes", check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: fer report: render_only=yes: say true or false")
+    unknown = fer("report", "--skip-latency", check=False)
+    assert unknown.returncode == 2 and "is not key=value" in unknown.stderr
 
 
 def test_info_names_the_cpu_precision_libraries_and_the_shipped_model(tmp_path):
