@@ -27,7 +27,7 @@ def measure_audits(results: store.Results, work: Path, stamp: store.Stamp) -> No
                     "near_identical_twins": len(r["test_files_with_a_twin_in_train_or_val"]),
                     **{f"blank_{split}": r["within"][split]["blank"] for split in ("train", "val", "test")},
                 },
-                f"python -m fer.audit data={data}",
+                f"fer audit data={data}",
                 stamp,
             )
 

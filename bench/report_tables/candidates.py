@@ -48,9 +48,9 @@ def restore_command(folder: str, commit: str) -> str:
 
 
 def ensemble_command(out: str, *members: str) -> str:
-    """The command that merges the members' int8 files into the ensemble's (fer.export.ensemble)."""
-    files = " ".join(f"{m}/model.int8.onnx" for m in members)
-    return f"python -m fer.export.ensemble {out}/model.int8.onnx {files}"
+    """The command that merges the members' int8 files into the ensemble's (fer export ensemble=)."""
+    files = ",".join(f"{m}/model.int8.onnx" for m in members)
+    return f"fer export ensemble={files} out={out}/model.int8.onnx"
 
 
 FT = "python train.py experiment=ferplus_v2_ft"

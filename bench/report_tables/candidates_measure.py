@@ -9,7 +9,7 @@ from . import checkout, store
 from .candidates import VERSIONS, Run
 from .commands import evaluate
 
-# what each evaluation runs (python -m fer.evaluate <args> weights=<run>/model.int8.onnx)
+# what each evaluation runs (fer evaluate <args> weights=<run>/model.int8.onnx)
 EVALUATIONS = {
     "ferplus": ["data=ferplus"],
     "fer2013": ["data=fer2013"],

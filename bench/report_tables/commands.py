@@ -1,4 +1,5 @@
-"""The project's own commands, run in the checkout as a user would type them; a row shows the same command."""
+"""The project's own commands, run in the checkout as a user would type them (`python -m fer <command>` is the
+`fer` command); a row shows the same command."""
 
 import json
 import subprocess
@@ -15,15 +16,15 @@ def run(args: list[str]) -> None:
 
 
 def evaluate(args: list[str], out: Path) -> dict | None:
-    """The summary of `python -m fer.evaluate <args>`, or None where its weights are not in this checkout."""
+    """The summary of `fer evaluate <args>`, or None where its weights are not in this checkout."""
     weights = next((a.split("=", 1)[1] for a in args if a.startswith("weights=")), None)
     if weights and not (checkout.ROOT / weights).is_file():
         print(f"  skipped (no {weights})")
         return None
-    run(["-m", "fer.evaluate", *args, f"hydra.run.dir={out}"])
+    run(["-m", "fer", "evaluate", *args, f"hydra.run.dir={out}"])
     return json.loads((out / "summary.json").read_text())
 
 
 def audit(args: list[str], out: Path) -> dict:
-    run(["-m", "fer.audit", *args, f"hydra.run.dir={out}"])
+    run(["-m", "fer", "audit", *args, f"hydra.run.dir={out}"])
     return json.loads((out / "audit.json").read_text())

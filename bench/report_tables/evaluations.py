@@ -13,7 +13,7 @@ STAGE1_MIX = "logs/fer2013_pretrain_mix/final"
 V3_RUN = "logs/ferplus_mobileface/final"  # the run whose int8 export is shipped (v3: MobileFace V1 fine-tuned)
 SHIPPED_FILE = "fer/assets/default_model.onnx"
 EVALUATIONS = [
-    # (row id, what, arguments of python -m fer.evaluate)
+    # (row id, what, arguments of fer evaluate)
     ("shipped/fer2013", "Shipped model, FER2013 PublicTest", ["data=fer2013"]),
     (
         "shipped/fer2013_one_pass",
@@ -57,7 +57,7 @@ def measure_evaluations(results: store.Results, work: Path, stamp: store.Stamp) 
             results,
             row_id,
             figures(summary, checkout.ROOT / weights),
-            f"python -m fer.evaluate {' '.join(args)}",
+            f"fer evaluate {' '.join(args)}",
             stamp,
         )
         if row_id == SHIPPED:

@@ -18,7 +18,7 @@ DEFAULTS = [
             ("v3/mf_v1_alone", "posed_all_accuracy"),  # zero-shot: the shipped recipe on FER+ alone
             ("shipped/ferplus", "file_mb"),
         ],
-        "`python -m fer.evaluate data=ferplus`",
+        "`fer evaluate data=ferplus`",
     ),
     (
         "v2, the default before v3",
@@ -29,7 +29,7 @@ DEFAULTS = [
             ("v3/cnn_alone", "posed_all_accuracy"),
             ("v3/v2", "int8_mb"),
         ],  # v2 is candidate E of the v2 table
-        f"`python -m fer.evaluate data=ferplus weights=logs/v2/model.int8.onnx` (after `{V3.runs[0].command}`)",
+        f"`fer evaluate data=ferplus weights=logs/v2/model.int8.onnx` (after `{V3.runs[0].command}`)",
     ),
     (
         "v1, the default before v2",
@@ -40,7 +40,7 @@ DEFAULTS = [
             (None, None),
             ("v2/v1", "int8_mb"),
         ],
-        f"`python -m fer.evaluate data=ferplus weights=logs/v1/model.int8.onnx` (after `{V2.runs[0].command}`)",
+        f"`fer evaluate data=ferplus weights=logs/v1/model.int8.onnx` (after `{V2.runs[0].command}`)",
     ),
 ]
 # Published figures of other models, not rerun here (each on the test part its row names)

@@ -74,13 +74,13 @@ def v3_section(results: store.Results) -> list[str]:
     return [
         "### Default model v3: networks pretrained for face recognition, fine-tuned",
         "",
-        "Each run's int8 export, evaluated as infer.py runs it (`python -m fer.evaluate data=<ferplus | human> "
+        "Each run's int8 export, evaluated as infer.py runs it (`fer evaluate data=<ferplus | human> "
         "weights=<run>/model.int8.onnx`, and `data=human split=all` for runs on FER+ alone): FER+ Valid against "
         "the annotators' majority labels, the posed sets' fold 0 (116 faces; held out from every run), and for "
         "runs that never saw a posed face all 1,140 CK+48 + JAFFE images (zero-shot: how the training carries "
         "to other people and cameras). Neutral precision: of the posed faces the model calls neutral, the share "
         "that are (fold 0, or every image for runs on FER+ alone). Every run keeps its final epoch. An "
-        "ensemble is one file merged from its members' int8 exports (`python -m fer.export.ensemble`), measured "
+        "ensemble is one file merged from its members' int8 exports (`fer export ensemble=`), measured "
         "like the others: its classify time is the merged file's.",
         "",
         *runs_table(V3, results),
@@ -99,7 +99,7 @@ def v2_section(results: store.Results) -> list[str]:
     return [
         "### Default model v2: FER+ candidates beside v1",
         "",
-        "Each candidate's int8 export, evaluated as infer.py runs it (`python -m fer.evaluate data=<ferplus | "
+        "Each candidate's int8 export, evaluated as infer.py runs it (`fer evaluate data=<ferplus | "
         "fer2013 | human> weights=<run>/model.int8.onnx`): FER+ Valid against the annotators' majority labels, "
         "FER2013 PublicTest against its original labels (the same faces), the posed sets' held-out subjects "
         "(fold 0 of CK+48 + JAFFE, 116 faces). Chosen by the rule written before comparing (docs/models.md): "
