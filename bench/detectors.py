@@ -142,7 +142,8 @@ def main() -> None:
     mapping = fit_mapping([frame_of(record) for record in fit_records])
     print(
         f"YuNet -> Haar box mapping, fitted on {mapping['faces']} training faces both found: "
-        f"box_scale={mapping['box_scale']:.3f}, box_shift=({mapping['box_shift'][0]:.3f}, {mapping['box_shift'][1]:.3f})",
+        f"box_scale={mapping['box_scale']:.3f}, "
+        f"box_shift=({mapping['box_shift'][0]:.3f}, {mapping['box_shift'][1]:.3f})",
         flush=True,
     )
     detectors = {

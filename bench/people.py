@@ -715,8 +715,9 @@ def markdown(results: dict) -> str:
     lines = [
         f"### Who is who, per scenario ({casts} cast{'s' if casts > 1 else ''} each)",
         "",
-        "| scenario | tracker | frames scored | IDF1 | ID switches | fragmentations | MOTA | recall | ids given / people "
-        "| re-identified at once | re-identified 2 s later | newcomers taken for someone else | embeddings / frame |",
+        "| scenario | tracker | frames scored | IDF1 | ID switches | fragmentations | MOTA | recall "
+        "| ids given / people | re-identified at once | re-identified 2 s later | newcomers taken for someone else "
+        "| embeddings / frame |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in [*results["scenarios"], "overall"]:
@@ -756,7 +757,8 @@ def markdown(results: dict) -> str:
             "",
             "### Memory over a long stream (two people crossing every 8 s)",
             "",
-            "| loop | frames | RSS MB | people in the register | exemplars kept | embeddings / frame (the 1,000 frames before) | s |",
+            "| loop | frames | RSS MB | people in the register | exemplars kept "
+            "| embeddings / frame (the 1,000 frames before) | s |",
             "|---|---|---|---|---|---|---|",
         ]
         for loop, points in results["memory"].items():

@@ -539,7 +539,8 @@ def main() -> None:
     shown = " ".join(["python bench/serve.py", *sys.argv[1:]])
     print(f"{machine_line()}\n")
     print(
-        f"command: `{shown}`; server: `{' '.join(['python -m fer.serve', f'host={HOST}', 'port=<free>', *args.serve_arg])}`"
+        f"command: `{shown}`; "
+        f"server: `{' '.join(['python -m fer.serve', f'host={HOST}', 'port=<free>', *args.serve_arg])}`"
     )
     print(
         f"image: {source}, {len(jpeg) / 1024:.0f} kB JPEG; the server found {len(faces)} face(s)"

@@ -1,6 +1,7 @@
 """Training throughput, side by side: float32 against bf16 autocast (and torch.compile), per model.
 
-    python bench/train_throughput.py                      # data=fer2013: compact_cnn 48 px, mobileface 100 px, resnet18 112 px
+    python bench/train_throughput.py                      # data=fer2013: compact_cnn 48 px, mobileface 100 px,
+                                                          # resnet18 112 px
     python bench/train_throughput.py --models compact_cnn --limit-batches 50
     python bench/train_throughput.py --device cuda        # where a GPU exists
     python bench/train_throughput.py --parity             # + 5 FER2013 epochs in fp32 and bf16, PublicTest accuracy

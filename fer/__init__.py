@@ -1,7 +1,7 @@
 """Facial expression recognition: seven expressions from faces in images, video and cameras.
 
     import fer
-    fer.Recognizer().predict("photo.jpg")   # [{"box": [x, y, w, h], "label": "happy", "score": 0.93, "probs": {...}, ...}]
+    fer.Recognizer().predict("photo.jpg")   # [{"box": [x, y, w, h], "label": "happy", "score": 0.93, ...}]
     fer.predict("photo.jpg")                # the same with the shipped model, loaded once
     fer.summarise("run.jsonl").write("people.csv")   # per-person summary of infer.py's records (docs/summaries.md)
 

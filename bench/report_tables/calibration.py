@@ -84,7 +84,8 @@ def apply_rule(person: dict, wrong: dict) -> tuple[str, list[str]]:
         k1 = sum(gain(person, f"{d} k=1", method) for d in datasets) / len(datasets)
         lines.append(
             f"{method}: mean gain at k=2 {k2:+.2f}, at k=1 {k1:+.2f}; worst class change {worst:+.1f}; "
-            f"a wrong person's profile changes accuracy by {-cost:+.1f} at worst: {'passes' if ok else 'fails'} the gates"
+            f"a wrong person's profile changes accuracy by {-cost:+.1f} at worst: "
+            f"{'passes' if ok else 'fails'} the gates"
         )
         if ok:
             passing[method] = (k2, k1)

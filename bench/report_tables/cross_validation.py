@@ -21,7 +21,8 @@ SELECTIONS = [
     (
         "10 epochs, class-weighted loss, mixup 0.2 / cutmix 1.0 on half the batches",
         "cv_select_mix10",
-        "model.class_weighted_loss=true model.mixing.mixup_alpha=0.2 model.mixing.cutmix_alpha=1.0 model.mixing.prob=0.5",
+        "model.class_weighted_loss=true model.mixing.mixup_alpha=0.2 model.mixing.cutmix_alpha=1.0 "
+        "model.mixing.prob=0.5",
     ),
     (
         "10 epochs, class-weighted loss, no label smoothing",

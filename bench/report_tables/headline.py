@@ -60,7 +60,8 @@ INTRO = (
 CANDIDATES_INTRO = (
     "### The v3 candidates\n\nHow v3 was chosen: every run of the comparison (its int8 export as infer.py runs it; "
     "FER+ Valid, the posed sets' held-out fold 0, every CK+48 + JAFFE image for runs that never saw a posed face), "
-    'then the rule written before comparing ([docs/models.md](docs/models.md), "Selection rule for v3"): the highest A + Z (FER+ '
+    "then the rule written before comparing ([docs/models.md](docs/models.md), "
+    '"Selection rule for v3"): the highest A + Z (FER+ '
     "Valid + zero-shot posed) through the gates replaces v2 if it beats v2's; one too slow for the live loop's "
     "targets ships by name instead (the V1 + V2 ensemble: `weights=ensemble`)."
 )

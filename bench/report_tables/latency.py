@@ -96,7 +96,8 @@ def runtime_table(runtimes: list[tuple[str, dict]]) -> list[str]:
         f"Per stage, {setup['frames']} frames of 640x480 with one face, detection on every frame, one pass per "
         "face; p50 / p95:",
         "",
-        "| runtime (Haar on every frame, one pass per face) | detect | classify | end-to-end | classifier faces/s (batch 64) |",
+        "| runtime (Haar on every frame, one pass per face) | detect | classify | end-to-end "
+        "| classifier faces/s (batch 64) |",
         "|---|---:|---:|---:|---:|",
     ]
     for name, row in runtimes:

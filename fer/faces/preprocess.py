@@ -28,6 +28,7 @@ def eval_transform(size: int) -> EvalResize:
 
 
 def normalise(grey: np.ndarray, mean: float, std: float, channels: int) -> np.ndarray:
-    """numpy twin of training's `fer.data.transforms.to_tensor` (same float32 operations, same order): no torch per frame."""
+    """numpy twin of training's `fer.data.transforms.to_tensor` (same float32 operations, same order): no torch
+    per frame."""
     x = (grey.astype(np.float32) / np.float32(255.0) - np.float32(mean)) / np.float32(std)
     return np.ascontiguousarray(np.broadcast_to(x, (channels, *x.shape)))

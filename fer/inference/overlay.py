@@ -45,7 +45,8 @@ def draw(
 def _bar_charts() -> tuple[np.ndarray, np.ndarray]:
     """The bar chart drawn once with every bar empty (black) and once with every bar full (green), the
     labels written on both: a frame copies each bar's filled part from the second and the rest from the
-    first, instead of drawing 21 rectangles and labels a face on every frame (docs/inference.md, "What brought the live loop")."""
+    first, instead of drawing 21 rectangles and labels a face on every frame (docs/inference.md, "What brought
+    the live loop")."""
     charts = []
     for fill in (BLACK, GREEN):
         chart = np.zeros((len(LABELS) * BAR_PITCH, BAR_WIDTH, 3), np.uint8)

@@ -49,7 +49,8 @@ class Classifier:
         self.mean: float = float(meta["mean"])
         self.std: float = float(meta["std"])
         self.arch: dict = meta.get("arch", {})
-        # calibration: logits / temperature before the softmax (fitted by fer.evaluation.calibration); 1.0 for uncalibrated files
+        # calibration: logits / temperature before the softmax (fitted by fer.evaluation.calibration); 1.0 for
+        # uncalibrated files
         self.temperature: float = float(meta.get("temperature", 1.0))
         # width of the `embedding` output (the head's hidden layer, fer.export.embedding); 0: the file has none
         self.embedding_size: int = int(meta.get("embedding", {}).get("size", 0))

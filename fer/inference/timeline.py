@@ -307,7 +307,8 @@ def report_html(summary: PeopleSummary) -> str:
         f"<h1>People in {source}</h1>",
         f'<p class="meta">{len(people)} {"person" if len(people) == 1 else "people"}, {duration(end - start)} long, '
         f"{summary.frames} frames{_more_sources(summary)}.</p>",
-        f'<img class="timeline" alt="expressions over time, a lane per person" src="{_png_uri(timeline_image(summary))}">',
+        '<img class="timeline" alt="expressions over time, a lane per person" '
+        f'src="{_png_uri(timeline_image(summary))}">',
         *(_person_html(person) for person in people),
         _unassigned_html(summary),
         f'<p class="notes">Seconds seen: each sighting counts the time to the next frame, at most '

@@ -91,7 +91,7 @@ def save_model_file(path: str | Path, model: FERClassifier, pre: Preprocessing, 
 
 
 def load_model_file(path: str | Path) -> tuple[FERClassifier, Preprocessing, dict]:
-    """Rebuild a model from a model file or a training checkpoint; returns (eval-mode model, preprocessing, metadata)."""
+    """Rebuild a model from a model file or a training checkpoint: (eval-mode model, preprocessing, metadata)."""
     import torch
 
     from fer.models.classifier import Architecture, FERClassifier
