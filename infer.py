@@ -5,7 +5,7 @@
     python infer.py source=clip.mp4 output.video=annotated.mp4 display=false
     python infer.py source=fer2013_crops/ detector=none
 
-Every option lives in conf/infer.yaml. The exit code is the number of inputs that could not be read;
+Its options: fer/commands/infer.py says where each lives. The exit code is the number of inputs that could not be read;
 an error in the options or the source is one line on stderr and exit code 2 (HYDRA_FULL_ERROR=1: traceback).
 """
 

@@ -76,6 +76,9 @@ def one_thread():
 
 def compose_config(name: str, overrides: list[str]):
     """A config of conf/ composed as the entry point composes it."""
+    from fer.commands.infer import store_recognizer_options
+
+    store_recognizer_options()  # what `fer infer` does before Hydra composes conf/infer.yaml
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         return compose(name, overrides=overrides)

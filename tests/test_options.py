@@ -39,20 +39,24 @@ def test_an_unknown_detector_name_lists_the_names():
         detector_named("cnn")
 
 
-def test_conf_infer_yaml_holds_the_recognizer_defaults():
-    """infer.py's settings are RecognizerOptions' defaults, written again in conf/infer.yaml for its comments:
-    the two stay equal, and infer.py's composed config gives exactly the default options."""
+def test_infer_reads_the_recognizer_defaults_from_the_options_object():
+    """conf/infer.yaml writes none of the recognizer's settings: they come from RecognizerOptions (the detector
+    from its config group, whose default is the same name), and an override reaches them as any key."""
     from fer.inference.options import RecognizerOptions
     from tests.conftest import compose_config
 
     written = OmegaConf.load(ROOT / "conf" / "infer.yaml")
+    assert not {f.name for f in dataclasses.fields(RecognizerOptions)} & set(written), "written twice"
     detector = next(
         d["detector"] for d in OmegaConf.to_container(written.defaults) if isinstance(d, dict) and "detector" in d
     )
-    defaults = dataclasses.asdict(RecognizerOptions())
-    assert {name: detector if name == "detector" else written[name] for name in defaults} == defaults
+    assert detector == RecognizerOptions().detector
     composed = RecognizerOptions.from_config(compose_config("infer", []), detector=detector)
     assert composed == RecognizerOptions()
+    changed = compose_config("infer", ["tta_flip=false", "smoothing=0.3", "weights=model.onnx"])
+    assert RecognizerOptions.from_config(changed, detector=detector) == RecognizerOptions(
+        tta_flip=False, smoothing=0.3, weights="model.onnx"
+    )
 
 
 def test_the_recognizer_takes_the_options_as_keywords():

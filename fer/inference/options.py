@@ -1,8 +1,8 @@
 """The recognizer's settings, each written once: its default and a line on what it does.
 
 `fer.Recognizer(...)` takes them as keywords (its defaults are these), infer.py builds its recognizer from
-them (`RecognizerOptions.from_config`: conf/infer.yaml holds the same values, tests/test_options.py holds it
-to them), `fer serve` takes the ones it offers from here (`fer.serve.options`, which names the few defaults
+them (`RecognizerOptions.from_config`; conf/infer.yaml starts from these defaults, which fer/commands/infer.py
+stores as a Hydra config node), `fer serve` takes the ones it offers from here (`fer.serve.options`, which names the few defaults
 a server changes) and bench/latency.py runs the video loops at them. The longer story of each: docs/inference.md
 (detectors, test-time flip, the live and exact loops), docs/calibration.md (profiles, baseline) and
 docs/people.md (people).
