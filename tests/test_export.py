@@ -160,7 +160,7 @@ def test_cli_exports_both_formats_with_their_metadata(tmp_path):
     "argv, message",
     [
         (["ckpt=m.pt", "formt=onnx"], "unknown option 'formt'"),
-        (["format=onnx"], "name what to export: ckpt=, ensemble= or to_float="),
+        (["format=onnx"], "name what to export: ckpt=, ensemble=, to_float= or embedding="),
         (["ckpt=m.pt"], "format= is missing"),
         (["ckpt=m.pt", "format=tflite"], "format=tflite: choose one of torchscript, onnx, onnx_int8, both"),
         (["ckpt=m.pt", "format=onnx_int8"], "format=onnx_int8 needs calibration=<folder"),
@@ -171,6 +171,8 @@ def test_cli_exports_both_formats_with_their_metadata(tmp_path):
         (["ensemble=a.onnx,b.onnx", "out=e.onnx", "format=onnx"], "format= is for ckpt="),
         (["to_float=m.int8.onnx", "out=m.pt"], "to_float= needs calibration="),
         (["to_float=m.int8.onnx", "out=m.pt", "calibration=faces", "limit=0"], "limit=0: expected a number of faces"),
+        (["ckpt=m.pt", "embedding=m.onnx"], "ckpt= and embedding=: name only one of them"),
+        (["embedding=m.onnx", "format=onnx"], "format= is for ckpt=; embedding= writes one ONNX file"),
     ],
 )
 def test_cli_usage_errors(argv, message, capsys):
@@ -284,6 +286,25 @@ def test_shipped_models_give_embeddings_and_the_same_logits_as_without(tmp_path,
     assert shipped.stat().st_size < 1.01 * plain.stat().st_size
 
 
+def test_export_adds_the_embedding_output_to_an_older_file(tmp_path, capsys):
+    """`fer export embedding=` gives a file exported without the embedding output the one every export has now:
+    the same embeddings as the shipped file's, the logits unchanged to the last bit; in place without out=."""
+    from fer.inference.runtime import default_weights
+
+    plain = without_embedding(default_weights(), tmp_path / "plain.onnx")
+    assert load_classifier(plain, threads=1).embedding_size == 0
+    assert main([f"embedding={plain}", f"out={tmp_path / 'added.onnx'}"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote embedding: {tmp_path / 'added.onnx'}"
+    added, shipped = load_classifier(tmp_path / "added.onnx", threads=1), load_classifier(default_weights(), threads=1)
+    assert added.embedding_size == shipped.embedding_size == 256
+    faces = preprocess(synthetic_crops(8), Preprocessing(added.image_size, 1, added.mean, added.std)).numpy()
+    logits, embedding = added.outputs(faces)
+    np.testing.assert_array_equal(logits, ort_logits(plain, faces))
+    np.testing.assert_array_equal(embedding, shipped.outputs(faces)[1])
+    assert main([f"embedding={plain}"]) == 0 and load_classifier(plain, threads=1).embedding_size == 256
+    assert main([f"embedding={tmp_path / 'absent.onnx'}"]) == 1 and "absent.onnx" in capsys.readouterr().err
+
+
 def ort_logits(path: Path, faces: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
@@ -350,8 +371,6 @@ def test_float_model_rebuilt_from_int8_trains_from_where_the_int8_file_is(tmp_pa
     assert meta["arch"]["backbone"] == "compact_cnn" and pre.image_size == 48
 
 
-def test_rebuilding_needs_an_int8_file_of_ours(tmp_path):
-    from fer.export.quantize import main as quantize_main
-
-    with pytest.raises(FileNotFoundError, match="no such file"):
-        quantize_main(["to-float", str(tmp_path / "missing.onnx"), str(tmp_path / "out.pt"), str(tmp_path)])
+def test_rebuilding_needs_an_int8_file_of_ours(tmp_path, capsys):
+    argv = [f"to_float={tmp_path / 'missing.onnx'}", f"out={tmp_path / 'out.pt'}", f"calibration={tmp_path}"]
+    assert main(argv) == 1 and "int8 file: no such file" in capsys.readouterr().err

@@ -1,15 +1,19 @@
 """`fer export` (also `python -m fer.export`): a model file or checkpoint in the deployable formats (int8
-included), several exported models as one ensemble file, or a trainable float model rebuilt from an int8 file.
+included), several exported models as one ensemble file, a trainable float model rebuilt from an int8 file, or
+the embedding output added to an ONNX file exported without it.
 
     fer export ckpt=logs/train/runs/<date>/model.pt format=both
     fer export ckpt=checkpoints/last.ckpt format=onnx out=deploy/fer.onnx
     fer export ckpt=model.pt format=onnx_int8 calibration=<folder of face crops>
     fer export ensemble=a.int8.onnx,b.int8.onnx out=ensemble.onnx
     fer export to_float=fer/assets/default_model.onnx out=float/model.pt calibration=<folder of face crops>
+    fer export embedding=old.onnx [out=new.onnx]        # in place without out=
 
-One of ckpt=, ensemble= and to_float= says what is exported. The float formats come from `fer.export.export`,
-int8 and to_float from `fer.export.quantize`, ensembles from `fer.export.ensemble`; this module is the one that
-uses them all (the float exporters know nothing of quantisation).
+One of ckpt=, ensemble=, to_float= and embedding= says what is exported. The float formats come from
+`fer.export.export`, int8 and to_float from `fer.export.quantize`, ensembles from `fer.export.ensemble`, the
+embedding output from `fer.export.embedding` (every ONNX file written here has it already; embedding= is for
+files exported before it existed); this module is the one that uses them all (the float exporters know nothing of
+quantisation).
 """
 
 import sys
@@ -37,7 +41,7 @@ def export_onnx_int8(model_file_or_ckpt: str | Path, out: str | Path, calibratio
 
 INT8_SUFFIX = ".int8.onnx"
 FORMATS = (*EXPORTERS, INT8, "both")
-SOURCES = ("ckpt", "ensemble", "to_float")  # what is exported: exactly one of them
+SOURCES = ("ckpt", "ensemble", "to_float", "embedding")  # what is exported: exactly one of them
 OPTIONS = {
     "ckpt": None,
     "format": None,
@@ -45,13 +49,15 @@ OPTIONS = {
     "calibration": None,
     "ensemble": None,
     "to_float": None,
+    "embedding": None,
     "limit": "2048",
 }
 USAGE = (
     "usage: fer export ckpt=<model.pt or .ckpt> format=torchscript|onnx|onnx_int8|both "
     "[out=<file; a folder for format=both>] [calibration=<folder of face crops; for onnx_int8>] | "
     "fer export ensemble=<a.onnx>,<b.onnx>[,...] out=<file.onnx> | "
-    "fer export to_float=<int8.onnx> out=<model.pt> calibration=<folder of face crops> [limit=2048]"
+    "fer export to_float=<int8.onnx> out=<model.pt> calibration=<folder of face crops> [limit=2048] | "
+    "fer export embedding=<model.onnx> [out=<file; default: in place>]"
 )
 
 
@@ -63,7 +69,7 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
         raise BadValue(
             f"{' and '.join(f'{k}=' for k in given)}: name only one of them\n{USAGE}"
             if given
-            else f"name what to export: ckpt=, ensemble= or to_float=\n{USAGE}"
+            else f"name what to export: ckpt=, ensemble=, to_float= or embedding=\n{USAGE}"
         )
     source = given[0]
     if source == "ckpt":
@@ -76,9 +82,11 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
         return args
     if args["format"]:
         raise BadValue(
-            f"format= is for ckpt=; {source}= writes one {'ONNX' if source == 'ensemble' else 'model'} "
-            "file, named by out="
+            f"format= is for ckpt=; {source}= writes one {'model' if source == 'to_float' else 'ONNX'} "
+            f"file, named by out={' (default: the file itself)' if source == 'embedding' else ''}"
         )
+    if source == "embedding":
+        return args
     if not args["out"]:
         raise BadValue(f"{source}= needs out=<the file to write>\n{USAGE}")
     if source == "ensemble" and len([m for m in args["ensemble"].split(",") if m]) < 2:
@@ -97,6 +105,8 @@ def export(args: dict[str, str | None]) -> list[str]:
         return [f"wrote ensemble: {merge_ensemble([m for m in args['ensemble'].split(',') if m], args['out'])}"]
     if args["to_float"]:
         return [int8_to_float(args["to_float"], args["out"], args["calibration"], int(args["limit"]))]
+    if args["embedding"]:
+        return [f"wrote embedding: {add_embedding_to_file(args['embedding'], args['out'])}"]
     ckpt = Path(args["ckpt"])
     written = []
     for fmt, path in output_paths(ckpt, args["format"], args["out"]).items():
