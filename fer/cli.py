@@ -91,8 +91,32 @@ def say_moved(old: str, new: str) -> None:
 
 def old_name(old: str, command: str) -> None:
     """`python -m fer.<old module> <args>`: the pointer to `fer <command>`, then the command with the same args."""
-    say_moved(old, f"fer {command}")
-    sys.exit(main([command, *sys.argv[1:]]))
+    old_spelling(old, f"fer {command}", sys.argv[1:])
+
+
+def old_spelling(
+    old: str, new: str, args: list[str], names: tuple[str, ...] = (), flags: dict[str, str] | None = None
+) -> None:
+    """An old name with a grammar of its own (positional arguments, --flags): the pointer to `new`
+    (`fer <command> key=<...> ...`), then that command with the old `args` translated to its key=value ones.
+
+    The n-th positional argument becomes names[n]=<it> (an empty name drops it: a subcommand's word); `--flag
+    value` and `--flag=value` become flags[--flag]=value; the words of `new` that are not placeholders
+    (what=trunks) come along. Anything else (--help, a flag not in `flags`, one positional argument too many)
+    goes to the command as it is, which answers it: its help, or its usage and exit code 2."""
+    say_moved(old, new)
+    command, *words = new.split()[1:]
+    translated, positional, rest = [w for w in words if "<" not in w], list(names), list(args)
+    while rest:
+        arg = rest.pop(0)
+        flag, given, value = arg.partition("=")
+        if flags and flag in flags:
+            translated.append(f"{flags[flag]}={value if given else (rest.pop(0) if rest else '')}")
+        elif arg.startswith("-") or not positional:
+            translated.append(arg)
+        elif name := positional.pop(0):
+            translated.append(f"{name}={arg}")
+    sys.exit(main([command, *translated]))
 
 
 if __name__ == "__main__":

@@ -185,11 +185,89 @@ def test_python_m_fer_is_the_fer_command(tmp_path):
     assert module.stdout == fer("--help", cwd=tmp_path).stdout and "summarise" in module.stdout
 
 
+def pointer(old: str, new: str) -> str:
+    """The line with which an old name points to its new one."""
+    return f"note: {old} is now `{new}`; the old name goes in a later release"
+
+
+def test_an_old_spelling_becomes_the_commands_key_values(monkeypatch):
+    """Positional arguments by their new names (an empty name drops a subcommand's word), --flag value and
+    --flag=value by theirs, the new spelling's fixed words; the rest goes to the command as it is."""
+    import fer.cli
+
+    ran = []
+    monkeypatch.setattr(fer.cli, "main", lambda argv: ran.append(argv) or 0)
+    args = ["to-float", "a=1.onnx", "--limit", "5", "b.pt", "--out=c", "--bogus", "d", "e"]
+    with pytest.raises(SystemExit) as done:
+        fer.cli.old_spelling(
+            "python -m old",
+            "fer export mode=x to_float=<a> [out=<b>]",
+            args,
+            ("", "to_float", "out"),
+            {"--limit": "limit", "--out": "out"},
+        )
+    assert done.value.code == 0
+    assert ran == [["export", "mode=x", "to_float=a=1.onnx", "limit=5", "out=b.pt", "out=c", "--bogus", "d", "e"]]
+
+
 @pytest.mark.slow
-def test_the_old_quantize_name_points_to_fer_export(tmp_path):
-    old = run_script(["-m", "fer.quantize", "to-float", "--help"], cwd=tmp_path)
-    assert "fer export to_float=" in old.stderr and len(old.stderr.strip().splitlines()) == 1
-    assert "BatchNorm statistics" in old.stdout
+def test_the_old_ensemble_name_merges_with_fer_export(tmp_path):
+    shipped = default_weights()
+    old = run_script(["-m", "fer.export.ensemble", "pair.onnx", str(shipped), str(shipped)], cwd=tmp_path)
+    new = "fer export ensemble=<a.onnx>,<b.onnx>[,...] out=<out.onnx>"
+    assert old.stderr.strip() == pointer("python -m fer.export.ensemble", new)
+    assert old.stdout.strip() == "wrote ensemble: pair.onnx" and (tmp_path / "pair.onnx").is_file()
+
+
+@pytest.mark.slow
+def test_the_old_embedding_name_adds_it_with_fer_export(tmp_path):
+    from fer.inference.runtime import load_classifier
+    from tests.test_export import without_embedding
+
+    plain = without_embedding(default_weights(), tmp_path / "plain.onnx")
+    old = run_script(["-m", "fer.export.embedding", "plain.onnx"], cwd=tmp_path)  # in place, as before
+    new = "fer export embedding=<model.onnx> [out=<out.onnx>]"
+    assert old.stderr.strip() == pointer("python -m fer.export.embedding", new)
+    assert old.stdout.strip() == "wrote embedding: plain.onnx" and load_classifier(plain).embedding_size == 256
+
+
+@pytest.mark.slow
+def test_the_old_identity_name_passes_its_flags_to_fer_import_weights(tmp_path):
+    """The faces folder named by --faces is the one import-weights looks in; a flag it never had is refused with
+    the command's usage."""
+    new = "fer import-weights source=<folder> [out=<file>] [faces=<folder>] [margin=<m>] [float_out=<file>]"
+    old = ["-m", "fer.export.identity", str(tmp_path), "--out", "x.onnx", "--margin=0.1", "--faces", "empty"]
+    result = run_script(old, cwd=tmp_path, check=False)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        pointer("python -m fer.export.identity", new),
+        "fer import-weights: no jaffe or ckplus48 folder in empty: pass faces=<the folder holding jaffe/ and "
+        "ckplus48/> (e.g. ../shared/data)",
+    ]
+    result = run_script(["-m", "fer.export.identity", str(tmp_path), "--bogus"], cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "'--bogus' is not key=value usage: fer import-weights" in result.stderr
+
+
+def test_the_old_trunks_name_runs_fer_import_weights_what_trunks(tmp_path):
+    old = run_script(["-m", "fer.models.mobileface", str(tmp_path)], cwd=tmp_path, check=False)
+    assert old.returncode == 2 and old.stderr.strip().splitlines()[0] == pointer(
+        "python -m fer.models.mobileface", "fer import-weights source=<folder> what=trunks"
+    )
+    # the trunks' files are the ones looked for, in the folder given
+    assert f"{tmp_path / 'MobileFace_Identification_V1-symbol.json'}" in old.stderr.strip().splitlines()[1]
+
+
+@pytest.mark.slow
+def test_the_old_quantize_name_rebuilds_a_float_model_with_fer_export(tmp_path):
+    from tests.test_export import int8_export
+
+    _, calibration = int8_export(tmp_path, faces=16)
+    old = ["-m", "fer.quantize", "to-float", "model.int8.onnx", "float.pt", calibration.name, "--limit", "8"]
+    result = run_script(old, cwd=tmp_path)
+    new = "fer export to_float=<int8.onnx> out=<model.pt> calibration=<faces> [limit=<n>]"
+    assert result.stderr.strip() == pointer("python -m fer.quantize to-float", new)
+    assert result.stdout.strip() == (
+        "wrote float.pt (float model rebuilt from model.int8.onnx; BatchNorm statistics from 8 faces)"
+    )
 
 
 @pytest.mark.slow

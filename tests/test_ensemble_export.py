@@ -1,4 +1,4 @@
-"""`python -m fer.export.ensemble`: several exported models as one file that returns their mean probabilities."""
+"""`fer export ensemble=`: several exported models as one file that returns their mean probabilities."""
 
 import json
 
@@ -6,8 +6,9 @@ import numpy as np
 import onnx
 import pytest
 
-from fer.export.ensemble import main, merge_ensemble
+from fer.export.ensemble import merge_ensemble
 from fer.export.export import export_onnx
+from fer.export.write import main
 from fer.inference.predictor import Predictor
 from fer.inference.runtime import load_classifier
 from fer.models.model_file import ONNX_META_KEY, Preprocessing, load_model_file, save_model_file
@@ -67,8 +68,9 @@ def test_a_smaller_member_gets_the_face_resized_to_its_own_side(tmp_path):
 def test_members_that_cannot_be_merged_are_named(tmp_path, capsys):
     grey = member(tmp_path, "grey", Preprocessing(48, 1, 0.5, 0.5), 1.0)
     colour = member(tmp_path, "colour", Preprocessing(48, 3, 0.5, 0.5), 1.0)
-    assert main([str(tmp_path / "out.onnx"), str(grey), str(colour)]) == 1
+    out = f"out={tmp_path / 'out.onnx'}"
+    assert main([f"ensemble={grey},{colour}", out]) == 1
     assert "input channels" in capsys.readouterr().err
-    assert main([str(tmp_path / "out.onnx"), str(grey)]) == 2
-    assert "usage" in capsys.readouterr().err
+    assert main([f"ensemble={grey}", out]) == 2
+    assert "name two or more ONNX files" in capsys.readouterr().err
     assert not (tmp_path / "out.onnx").exists()

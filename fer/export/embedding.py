@@ -1,6 +1,6 @@
 """A second output, `embedding`, on an exported ONNX model: the head's hidden layer, for calibration to a person.
 
-    python -m fer.export.embedding model.onnx [out.onnx]     # in place without out
+    fer export embedding=model.onnx [out=new.onnx]     # in place without out=
 
 The embedding is the input of the head's last linear layer (the 256-wide hidden layer after its ReLU, batch
 norm folded in): the features the model's own expression decision reads, 256 numbers instead of the trunk's
@@ -14,7 +14,6 @@ it (`embedding`: output, size, layer).
 """
 
 import json
-import sys
 from pathlib import Path
 
 import onnx
@@ -25,7 +24,6 @@ from fer.models.model_file import ONNX_META_KEY, read_onnx_file
 LOGITS, EMBEDDING = "logits", "embedding"
 LAYER = "head hidden layer (after its ReLU)"
 FOLLOW = ("DequantizeLinear", "QuantizeLinear", "Identity", "Div", "Softmax", "Mean", "Log", "Add", "Sub", "Mul")
-USAGE = "usage: python -m fer.export.embedding <model.onnx> [out.onnx]"
 
 
 def producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
@@ -127,23 +125,17 @@ def embedding_size(model: onnx.ModelProto, tensors: list[str]) -> int:
 
 
 def add_embedding_to_file(path: str | Path, out: str | Path | None = None) -> Path:
+    """The ONNX file `path` with the embedding output, written to `out` (default: `path` itself)."""
     model, _ = read_onnx_file(path)
     out = Path(out or path)
     onnx.save(add_embedding_output(model), str(out))
     return out
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) not in (1, 2):
-        print(USAGE, file=sys.stderr)
-        return 2
-    try:
-        print(f"wrote {add_embedding_to_file(*argv)}")
-    except (FileNotFoundError, ValueError) as err:
-        print(f"fer.export.embedding: {err}", file=sys.stderr)
-        return 1
-    return 0
+if __name__ == "__main__":  # the old name, kept for a release: <model.onnx> [out.onnx]
+    import sys
 
+    from fer.cli import old_spelling
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    new = "fer export embedding=<model.onnx> [out=<out.onnx>]"
+    old_spelling("python -m fer.export.embedding", new, sys.argv[1:], ("embedding", "out"))

@@ -1,17 +1,16 @@
-"""`python -m fer.export.ensemble out.onnx a.onnx b.onnx ...`: several exported models as one ONNX file.
+"""Several exported models as one ONNX file (`fer export ensemble=a.onnx,b.onnx,... out=<file.onnx>`).
 
 The file takes one face batch, at the largest member's input size and with that member's normalisation;
 inside, each member gets its own: the pixels are brought back to [0, 1], normalised as the member was
 trained, and resized (linear, antialiased) where its side is smaller. Each member's logits go through its
 own temperature and softmax; the output `logits` are the log of the mean probabilities, so the runtime's
 softmax (temperature 1) gives the mean back. The file is then used like any other (infer.py, fer serve,
-fer.evaluate), with the members' metadata kept under `members`.
+fer evaluate), with the members' metadata kept under `members`.
 
 Members must share the labels and the number of input channels; int8 and float members mix.
 """
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,6 @@ from fer.export.embedding import EMBEDDING, add_embedding_output
 from fer.models.model_file import ONNX_META_FORMAT, ONNX_META_KEY, read_onnx_file
 
 INPUT, OUTPUT = "image", "logits"
-USAGE = "usage: python -m fer.export.ensemble <out.onnx> <member.onnx> <member.onnx> [...]"
 
 
 def merge_ensemble(members: list[str | Path], out: str | Path) -> Path:
@@ -118,19 +116,11 @@ def _check_compatible(metas: list[dict], members: list) -> None:
         raise ValueError(f"members take {sorted(channels)} input channels; an ensemble's members take the same number")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) < 3:
-        print(USAGE, file=sys.stderr)
-        return 2
-    try:
-        out = merge_ensemble(argv[1:], argv[0])
-    except (ValueError, FileNotFoundError) as err:
-        print(f"fer.export.ensemble: {err}", file=sys.stderr)
-        return 1
-    print(f"wrote {out}")
-    return 0
+if __name__ == "__main__":  # the old name, kept for a release: <out.onnx> <member.onnx> <member.onnx> ...
+    import sys
 
+    from fer.cli import old_spelling
 
-if __name__ == "__main__":
-    sys.exit(main())
+    out, *members = sys.argv[1:] or [""]
+    new = "fer export ensemble=<a.onnx>,<b.onnx>[,...] out=<out.onnx>"
+    old_spelling("python -m fer.export.ensemble", new, [out, ",".join(members)], ("out", "ensemble"))

@@ -1,8 +1,7 @@
 """The identity network: MobileFace Identification V1 (the publisher's face-recognition network, whole) as int8 ONNX.
 
-    python -m fer.export.identity ../shared/weights/mobileface     # writes fer/assets/identity_model.onnx
-    python -m fer.export.identity <folder> --out x.onnx --faces ../shared/data --float-out x.fp32.onnx
-    fer import-weights source=<folder> [out=x.onnx faces=... float_out=...]     # the same, from the front door
+    fer import-weights source=../shared/weights/mobileface     # writes fer/assets/identity_model.onnx
+    fer import-weights source=<folder> out=x.onnx faces=../shared/data float_out=x.fp32.onnx
 
 Steps: the MXNet checkpoint is read without MXNet (fer.models.mxnet_graph) into a torch network, exported to
 float ONNX (input `input`: N x 1 x 100 x 100, (x / 255 - 0.5) / 0.5; output `embedding`: N x 256, unit rows),
@@ -21,7 +20,6 @@ The face sets and the verification measures here are also what bench/identity.py
 only to build the network.
 """
 
-import argparse
 import datetime
 import json
 import re
@@ -45,7 +43,6 @@ from fer.inference.identity import (
     OUTPUT_NAME,
     STD,
     prepare_crop,
-    shipped_identity_model,
     unit_rows,
 )
 from fer.inference.profile import file_sha256
@@ -215,7 +212,7 @@ def identity_sets(data_dir: str | Path, margin: float = CROP_MARGIN) -> dict[str
     missing = [name for name in ("jaffe", "ckplus48") if not (data_dir / name).is_dir()]
     if missing:
         raise FileNotFoundError(
-            f"no {' or '.join(missing)} folder in {data_dir}: pass --faces <the folder holding "
+            f"no {' or '.join(missing)} folder in {data_dir}: pass faces=<the folder holding "
             "jaffe/ and ckplus48/> (e.g. ../shared/data)"
         )
     return {"jaffe": jaffe_faces(data_dir, margin), "ckplus48": ckplus_faces(data_dir, margin)}
@@ -350,27 +347,6 @@ def import_identity(
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fer.export.identity", description=__doc__.splitlines()[0])
-    parser.add_argument("folder", help=f"folder holding {STEM}-symbol.json and -0000.params")
-    parser.add_argument(
-        "--out", default=str(shipped_identity_model()), help="int8 file to write (default: the shipped one)"
-    )
-    parser.add_argument(
-        "--faces", default=str(DEFAULT_DATA), help="folder holding jaffe/ and ckplus48/ (default ../shared/data)"
-    )
-    parser.add_argument("--margin", type=float, default=CROP_MARGIN, help=f"crop margin (default {CROP_MARGIN})")
-    parser.add_argument("--float-out", default=None, help="also write the float32 file here (for comparisons)")
-    args = parser.parse_args(argv)
-    try:
-        out = import_identity(args.folder, args.out, args.faces, args.margin, args.float_out)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"fer.export.identity: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
-    print(written(out))
-    return 0
-
-
 def written(out: Path) -> str:
     """The line that says what `import_identity` wrote."""
     meta = read_metadata(out)
@@ -378,5 +354,9 @@ def written(out: Path) -> str:
     return f"wrote {out} ({size:.2f} MB; threshold {meta['threshold']:.4f} at FAR {THRESHOLD_FAR:g})"
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the old name, kept for a release: <folder> [--out --faces --margin --float-out]
+    from fer.cli import old_spelling
+
+    flags = {"--out": "out", "--faces": "faces", "--margin": "margin", "--float-out": "float_out"}
+    new = "fer import-weights source=<folder> [out=<file>] [faces=<folder>] [margin=<m>] [float_out=<file>]"
+    old_spelling("python -m fer.export.identity", new, sys.argv[1:], ("source",), flags)

@@ -250,20 +250,3 @@ def int8_to_float(int8: str | Path, out: str | Path, faces_folder: str | Path, l
     extra = {"temperature": meta["temperature"]} if "temperature" in meta else {}
     out = save_model_file(out, model, pre, extra | {"rebuilt_from": str(int8)})
     return f"wrote {out} (float model rebuilt from {int8}; BatchNorm statistics from {len(faces)} faces)"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """python -m fer.quantize to-float <int8.onnx> <out model.pt> <folder of face crops>: the old spelling of
-    `fer export to_float=...`"""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m fer.quantize", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    to_float = commands.add_parser("to-float", help="rebuild a trainable float model file from an int8 file of ours")
-    to_float.add_argument("int8", help="int8 ONNX file (e.g. fer/assets/default_model.onnx)")
-    to_float.add_argument("out", help="model file to write (.pt), usable as model.weights=<file>")
-    to_float.add_argument("faces", help="folder of face crops to rebuild the BatchNorm statistics from")
-    to_float.add_argument("--limit", type=int, default=2048, help="faces taken from the folder (default 2048)")
-    args = parser.parse_args(argv)
-    print(int8_to_float(args.int8, args.out, args.faces, args.limit))
-    return 0

@@ -6,9 +6,9 @@
 The backbone is the convolutional trunk of the face-recognition network (everything before its
 Flatten + FullyConnected embedding) followed by global average pooling, so any input size works and
 `num_features` is the trunk's channel count. The trunk's structure ships with the package
-(`fer/models/mobileface_trunks.py`, generated from the graphs with `python -m fer.models.mobileface
-<folder of the MobileFace files>` or `fer import-weights source=<folder> what=trunks`), so model files trained from it rebuild without the MXNet files;
-only the weights come from them. Each network's input scaling is left to our normalisation config
+(`fer/models/mobileface_trunks.py`, generated from the graphs with `fer import-weights source=<folder of the
+MobileFace files> what=trunks`), so model files trained from it rebuild without the MXNet files; only the weights
+come from them. Each network's input scaling is left to our normalisation config
 (`TRUNKS[variant]["native"]`: V1 (x - 127.5) / 127.5 is mean 0.5, std 0.5 on [0, 1] images; V2's own
 (x - 127.5) / 128 is mean 0.5, std 128/255). V2 reads BGR: for a grey input its first convolution's
 filters are summed over the three channels (the same response as grey repeated three times).
@@ -178,7 +178,7 @@ def render_trunks(trunks: dict) -> str:
     lines = [
         '"""The MobileFace trunks (structure only, no weights), one layer per line: [op, name, attrs, inputs].',
         "",
-        "Generated from the publisher's -symbol.json files by `python -m fer.models.mobileface <folder>`;",
+        "Generated from the publisher's -symbol.json files by `fer import-weights source=<folder> what=trunks`;",
         "do not edit (tests/test_mobileface.py checks it against the files when they are present).",
         "Format: fer/models/mxnet_graph.py (graph_spec).",
         '"""',
@@ -201,22 +201,14 @@ def render_trunks(trunks: dict) -> str:
 TRUNKS_FILE = Path(__file__).with_name("mobileface_trunks.py")
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print(
-            "usage: python -m fer.models.mobileface <folder holding MobileFace_Identification_V1/V2-symbol.json>",
-            file=sys.stderr,
-        )
-        return 2
-    print(f"wrote {write_trunks(argv[0])}")
-    return 0
-
-
 def write_trunks(folder: str | Path) -> Path:
     """fer/models/mobileface_trunks.py regenerated from the publisher's -symbol.json files in `folder`."""
     TRUNKS_FILE.write_text(render_trunks(generate_trunks(folder)))
     return TRUNKS_FILE
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+if __name__ == "__main__":  # the old name, kept for a release: <folder of the MobileFace files>
+    from fer.cli import old_spelling
+
+    new = "fer import-weights source=<folder> what=trunks"
+    old_spelling("python -m fer.models.mobileface", new, sys.argv[1:], ("source",))

@@ -1,6 +1,6 @@
 """The MobileFace trunks (structure only, no weights), one layer per line: [op, name, attrs, inputs].
 
-Generated from the publisher's -symbol.json files by `python -m fer.models.mobileface <folder>`;
+Generated from the publisher's -symbol.json files by `fer import-weights source=<folder> what=trunks`;
 do not edit (tests/test_mobileface.py checks it against the files when they are present).
 Format: fer/models/mxnet_graph.py (graph_spec).
 """
