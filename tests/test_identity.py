@@ -79,7 +79,7 @@ def test_the_encoder_imports_no_training_library():
 def test_a_missing_or_foreign_file_is_one_line_saying_what_to_do(tmp_path):
     with pytest.raises(MissingInput) as missing:
         IdentityEncoder(tmp_path / "gone.onnx")
-    assert "gone.onnx" in str(missing.value) and "python -m fer.export.identity" in str(missing.value)
+    assert "gone.onnx" in str(missing.value) and "fer import-weights source=" in str(missing.value)
     assert "\n" not in str(missing.value)
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(BadValue, match="not a readable ONNX model"):

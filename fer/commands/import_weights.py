@@ -6,10 +6,9 @@ brought into the package from its MXNet files, read without MXNet.
     fer import-weights source=<folder> what=trunks                          # fer/models/mobileface_trunks.py
 
 what=identity (the default) writes the face-identity network who-is-who uses, int8 with its match threshold
-measured on JAFFE and CK+48 faces (fer/export/identity.py, the same as python -m fer.export.identity);
-what=trunks regenerates the trunk structures training builds MobileFace backbones from (fer/models/mobileface.py,
-the same as python -m fer.models.mobileface). Training reads the weights themselves from the folder
-(model.weights=<folder>), so it needs no import.
+measured on JAFFE and CK+48 faces (fer/export/identity.py); what=trunks regenerates the trunk structures
+training builds MobileFace backbones from (fer/models/mobileface.py). Training reads the weights themselves from
+the folder (model.weights=<folder>), so it needs no import.
 """
 
 from pathlib import Path

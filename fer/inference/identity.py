@@ -5,7 +5,7 @@
     same = encoder.similarity(vectors[0], vectors[1]) > encoder.threshold
 
 The network is MobileFace Identification V1 (MIT, becauseofAI/MobileFace), the publisher's face-recognition
-network unchanged, quantised to int8 (`python -m fer.export.identity`, docs/people.md). It tells people
+network unchanged, quantised to int8 (`fer import-weights`, docs/people.md). It tells people
 apart; it knows nothing of expressions. Runs on numpy, OpenCV and ONNX Runtime only (no torch).
 """
 
@@ -33,7 +33,7 @@ MEAN, STD = 0.5, 0.5  # the publisher's (x - 127.5) / 127.5 on 0-255 pixels, as 
 # tightly on their landmarks, and every margin outwards adds hair and background, which vary with the
 # recording, not with the person.
 CROP_MARGIN = -0.1
-REGENERATE = "python -m fer.export.identity <folder with the MobileFace_Identification_V1 files>"
+REGENERATE = "fer import-weights source=<folder with the MobileFace_Identification_V1 files>"
 
 
 class IdentityEncoder:

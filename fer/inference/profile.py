@@ -197,7 +197,7 @@ def profile_for_model(
     if profile.needs_embedding and not embedding_size:
         raise BadValue(
             f"profile: method {profile.method} reads the embedding output, which {model_name} lacks; "
-            "re-export the model (python -m fer.export) or fit the profile with method=bias"
+            "add it with fer export embedding=<the model file> or fit the profile with method=bias"
         )
     if profile.needs_embedding and profile.embedding_size != embedding_size:  # even with force: it cannot apply
         raise BadValue(
@@ -464,7 +464,7 @@ def fit_profile(
     if method not in OUTPUT_ONLY and embeddings is None:
         raise BadValue(
             f"method={method} needs the model's embedding output; this model file has none "
-            "(re-export it with python -m fer.export, or use method=bias)"
+            "(add it with fer export embedding=<the model file>, or use method=bias)"
         )
     counts = np.bincount(labels, minlength=len(LABELS))
     if method in ("prototypes", "centred_prototypes", "linear") and (counts > 0).sum() < 2:
