@@ -17,7 +17,8 @@ softmax). The methods (`METHODS`):
 
 Guarantees of every method: an expression with no example keeps the base model's opinion (its term is 0
 and the others' terms are centred, so that on average they move odds only among themselves), and no expression
-is made impossible (each term is bounded by `MAX_SHIFT` nats). The file format (JSON) is documented in docs/calibration.md.
+is made impossible (each term is bounded by `MAX_SHIFT` nats). The file format (JSON) is documented in
+docs/calibration.md.
 """
 
 import datetime
@@ -512,7 +513,8 @@ def fit_shift(
     z: np.ndarray, x: np.ndarray, labels: np.ndarray, counts: np.ndarray, shrinkage: float, steps: int = 150
 ) -> tuple[np.ndarray, np.ndarray]:
     """W (7, D) and b (7,) minimising the mean cross-entropy of softmax(z + x W^T + b) plus
-    shrinkage / min(N, FULL_STRENGTH_FACES) x (|W|^2 + |b|^2), by projected gradient descent with a fixed step (small and convex).
+    shrinkage / min(N, FULL_STRENGTH_FACES) x (|W|^2 + |b|^2), by projected gradient descent with a fixed step
+    (small and convex).
     Expressions without examples keep W and b at 0; the others' are centred (`centred`)."""
     n, classes = len(z), z.shape[1]
     present = (counts > 0).astype(np.float64)
