@@ -371,6 +371,34 @@ def test_float_model_rebuilt_from_int8_trains_from_where_the_int8_file_is(tmp_pa
     assert meta["arch"]["backbone"] == "compact_cnn" and pre.image_size == 48
 
 
+@pytest.mark.slow
+def test_the_shipped_model_rebuilds_as_a_float_model(tmp_path):
+    """The rebuild finds each folded BatchNorm by what takes the layer's output, so a backbone whose layers are
+    named attributes (the shipped MobileFace trunk: convolutionN -> batchnormN) rebuilds as the compact CNN does,
+    its eval outputs the int8 file's up to activation rounding."""
+    import cv2
+
+    from fer.inference.runtime import default_weights
+    from fer.models.model_file import load_model_file
+
+    calibration = tmp_path / "calibration"
+    calibration.mkdir()
+    for i, crop in enumerate(synthetic_crops(48, offset=2_000)):
+        cv2.imwrite(str(calibration / f"face{i}.png"), crop)
+    out = tmp_path / "rebuilt.pt"
+    assert main([f"to_float={default_weights()}", f"out={out}", f"calibration={calibration}"]) == 0
+
+    rebuilt, pre, meta = load_model_file(out)
+    faces = preprocess(synthetic_crops(32, offset=3_000), pre)
+    int8_logits = load_classifier(default_weights(), threads=1).logits(faces.numpy())
+    with torch.no_grad():
+        eval_logits = rebuilt(faces).numpy()
+    spread = float(np.abs(int8_logits).max())
+    assert meta["arch"]["backbone"] == "mobileface"
+    assert np.abs(eval_logits - int8_logits).max() < 0.15 * spread
+    assert (eval_logits.argmax(1) == int8_logits.argmax(1)).mean() >= 0.9
+
+
 def test_rebuilding_needs_an_int8_file_of_ours(tmp_path, capsys):
     argv = [f"to_float={tmp_path / 'missing.onnx'}", f"out={tmp_path / 'out.pt'}", f"calibration={tmp_path}"]
     assert main(argv) == 1 and "int8 file: no such file" in capsys.readouterr().err

@@ -158,13 +158,14 @@ def float_model_from_int8(int8: str | Path, faces: np.ndarray):
     graph, meta = read_onnx_file(int8, "int8 file")
     dequantised = _dequantised_initializers(graph)
     model = FERClassifier(Architecture(**meta["arch"]))
-    layers = dict(model.named_modules())
-    for name, layer in layers.items():
+    inputs = torch.from_numpy(np.ascontiguousarray(faces, dtype=np.float32))
+    norm_after = _norm_after_each_layer(model, inputs[:2])
+    for name, layer in model.named_modules():
         if not isinstance(layer, (nn.Conv2d, nn.Linear)):
             continue
         weight = dequantised[f"{name}.weight"]
         bias = dequantised.get(f"{name}.bias", dequantised.get(f"{name}.weight_bias"))
-        norm = _next_in_sequence(layers, name)
+        norm = norm_after.get(name)
         with torch.no_grad():
             layer.weight.copy_(torch.from_numpy(weight))
             if not isinstance(norm, nn.modules.batchnorm._BatchNorm):
@@ -176,7 +177,7 @@ def float_model_from_int8(int8: str | Path, faces: np.ndarray):
             norm.bias.copy_(torch.from_numpy(bias))
             norm.running_mean.zero_()
             norm.running_var.fill_(1.0 - norm.eps)  # identity + bias: the folded network, exactly
-    _fit_batchnorms(model, torch.from_numpy(np.ascontiguousarray(faces, dtype=np.float32)))
+    _fit_batchnorms(model, inputs)
     pre = Preprocessing(meta["image_size"], meta["channels"], meta["mean"], meta["std"])
     return model.eval(), pre, meta
 
@@ -202,9 +203,41 @@ def _dequantised_initializers(graph) -> dict[str, np.ndarray]:
     return values
 
 
-def _next_in_sequence(layers: dict, name: str):
-    parent, _, index = name.rpartition(".")
-    return layers.get(f"{parent}.{int(index) + 1}") if index.isdigit() else None
+def _norm_after_each_layer(model, sample) -> dict:
+    """{convolution or linear layer's name: the BatchNorm that takes its output}, the pairs the exporter folded,
+    found by running `sample` through the model: a Sequential's neighbours and a generated trunk's named
+    attributes (MobileFace's convolutionN -> batchnormN) alike."""
+    import torch
+    from torch import nn
+
+    names = {module: name for name, module in model.named_modules()}
+    made_by: dict[int, str] = {}
+    outputs = []  # kept alive, so that no later tensor reuses the id of one recorded here
+    pairs = {}
+
+    def after_layer(module, _inputs, output):
+        made_by[id(output)] = names[module]
+        outputs.append(output)
+
+    def before_norm(module, inputs):
+        if id(inputs[0]) in made_by:
+            pairs[made_by[id(inputs[0])]] = module
+
+    hooks = [
+        m.register_forward_hook(after_layer)
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+        else m.register_forward_pre_hook(before_norm)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear, nn.modules.batchnorm._BatchNorm))
+    ]
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(sample)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return pairs
 
 
 def _fit_batchnorms(model, faces, batch: int = 256) -> None:
