@@ -2,9 +2,10 @@
 
     export_onnx("logs/train/runs/<date>/model.pt", "deploy/fer.onnx")   # or export_torchscript
 
-`fer export` (fer/export/write.py) runs these from the command line, int8 included. Both formats embed the same JSON (`fer-torchscript/1` or `fer-onnx/1`: labels, image size, channels, mean, std,
-arch, outputs "logits" and "embedding" (fer.export.embedding), temperature): as the extra file `fer_meta.json` of the TorchScript archive and as the
-`fer_meta` entry of the ONNX model's `metadata_props`. `fer.inference.runtime.load_classifier` reads it
+`fer export` (fer/export/write.py) runs these from the command line, int8 included. Both formats embed the same
+JSON (`fer-torchscript/1` or `fer-onnx/1`: labels, image size, channels, mean, std, arch, outputs "logits" and
+"embedding" (fer.export.embedding), temperature): as the extra file `fer_meta.json` of the TorchScript archive and
+as the `fer_meta` entry of the ONNX model's `metadata_props`. `fer.inference.runtime.load_classifier` reads it
 back, so an exported file is all an inference machine needs.
 """
 

@@ -135,7 +135,7 @@ def calibrate(recognizer, images: dict, method: str | None = None, rgb: bool = F
         if classifier.path.name not in _said_bias_only:
             log.warning(
                 "%s has no embedding output: calibration uses method=bias (the output-level method); "
-                "re-export the model with fer export for the others",
+                "add it with fer export embedding=<the model file> for the others",
                 classifier.path.name,
             )
             _said_bias_only.add(classifier.path.name)

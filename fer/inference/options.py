@@ -2,10 +2,10 @@
 
 `fer.Recognizer(...)` takes them as keywords (its defaults are these), infer.py builds its recognizer from
 them (`RecognizerOptions.from_config`; conf/infer.yaml starts from these defaults, which fer/commands/infer.py
-stores as a Hydra config node), `fer serve` takes the ones it offers from here (`fer.serve.options`, which names the few defaults
-a server changes) and bench/latency.py runs the video loops at them. The longer story of each: docs/inference.md
-(detectors, test-time flip, the live and exact loops), docs/calibration.md (profiles, baseline) and
-docs/people.md (people).
+stores as a Hydra config node), `fer serve` takes the ones it offers from here (`fer.serve.options`, which names
+the few defaults a server changes) and bench/latency.py runs the video loops at them. The longer story of each:
+docs/inference.md (detectors, test-time flip, the live and exact loops), docs/calibration.md (profiles, baseline)
+and docs/people.md (people).
 """
 
 from collections.abc import Mapping
