@@ -281,6 +281,7 @@ def test_export_merges_an_ensemble(tmp_path):
     assert merged.labels == load_classifier(shipped, threads=1).labels and merged.image_size == 100
 
 
+@pytest.mark.slow
 def test_import_weights_names_what_is_missing(tmp_path):
     missing = fer("import-weights", check=False)
     assert missing.returncode == 2 and missing.stderr.startswith("fer import-weights: source= is missing")

@@ -28,6 +28,7 @@ def make_happy_teacher(path, pre=Preprocessing(64, 1, 0.45, 0.25)):
     return path
 
 
+@pytest.mark.slow
 def test_pure_distillation_makes_the_student_say_what_the_teacher_says(tmp_path):
     # weight=1 drops the labels from the loss: a student trained only on a teacher that calls every
     # face happy learns to call every face happy. The teacher also takes another input size (64 px

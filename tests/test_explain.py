@@ -160,6 +160,7 @@ def test_occlusion_runs_on_the_shipped_int8_model_through_infer(tmp_path):
     assert [row["saliency"] for row in rows] == [str(out / f"faces_face{i}_occlusion.png") for i in range(2)]
 
 
+@pytest.mark.slow
 def test_gradcam_needs_torch_weights_and_explain_needs_a_folder(tmp_path):
     image = two_faces(tmp_path / "faces.png")
     onnx = run_script(

@@ -344,6 +344,7 @@ def test_shipped_int8_model_computes_the_same_on_every_cpu():
     assert fused_kernel_gap(default_weights(), faces) < 0.05 * spread
 
 
+@pytest.mark.slow
 def test_float_model_rebuilt_from_int8_trains_from_where_the_int8_file_is(tmp_path):
     """`fer export to_float=` gives a trainable model file whose outputs are the int8
     file's (up to activation rounding) in eval mode, and close to them with batch statistics (train

@@ -165,6 +165,7 @@ def test_train_on_generated_ferplus_reports_majority_metrics(tmp_path):
     assert report["sources"][0]["skipped"]["tie"] == 3
 
 
+@pytest.mark.slow
 @needs_data("ferplus")
 def test_real_ferplus_counts(tmp_path):
     _, records, report = scan(DATA_DIR / "ferplus", tmp_path)

@@ -351,6 +351,7 @@ class PromptedCamera:
         pass
 
 
+@pytest.mark.slow
 def test_the_guided_capture_keeps_the_steadiest_faces_of_each_expression_it_names():
     from fer.inference.calibrate import GUIDE_ORDER, guided_capture
     from fer.inference.frames import open_frames
@@ -373,6 +374,7 @@ def test_the_guided_capture_keeps_the_steadiest_faces_of_each_expression_it_name
     assert profile.counts == [3] * 7 and profile.fit["accuracy_after"] >= profile.fit["accuracy_before"]
 
 
+@pytest.mark.slow
 def test_fer_calibrate_from_the_webcam_writes_a_profile(tmp_path, capsys):
     from fer.commands.calibrate import main
 

@@ -80,6 +80,7 @@ def test_real_human_data_has_no_subject_in_two_splits(tmp_path):
         assert all(len(where) == 1 for where in sequences.values())
 
 
+@pytest.mark.slow
 @needs_data("fer2013")
 def test_real_fer2013_keeps_the_official_test_split(tmp_path):
     source = FER2013(root=str(DATA_DIR / "fer2013"))
