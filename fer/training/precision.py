@@ -74,7 +74,7 @@ def resolve_precision(requested, accelerator: str | None) -> tuple[str, str]:
     if "avx512_bf16" in flags:
         return FP32, (
             f"the {machine} CPU has avx512_bf16 but no amx_bf16: bf16 autocast trains slower than "
-            "float32 there (141 vs 197 images/s, compact CNN)"
+            "float32 there (docs/training.md has the measurement)"
         )
     return FP32, (
         f"the {machine} CPU reports none of {', '.join(BF16_CPU_FLAGS)}: bf16 would be emulated and slower than float32"
