@@ -14,10 +14,6 @@ functions too). Stages, lowest first; a module may import its own stage and the 
     serving     fer.serve        the HTTP service (fer serve): imports inference and below, nothing of torch
     front door  fer, fer.api, fer.cli and fer.__main__ (the `fer` command), its command modules (fer.commands)
                 and the old command-line names fer.evaluate, fer.audit, fer.quantize, fer.calibrate, fer.enroll
-
-A module's `if __name__ == "__main__":` block is left out: it runs only when the module is the program (an old
-command-line name such as python -m fer.export.ensemble, which points to the `fer` command and runs it), never when
-the module is imported, so its imports are the front door's.
 """
 
 import ast
@@ -66,13 +62,10 @@ def modules(root: Path = ROOT / PACKAGE) -> dict[str, Path]:
 
 
 def imports_of(name: str, path: Path, known: set[str]) -> dict[str, int]:
-    """The package's modules that `name` imports, anywhere in its file but its `__main__` block, with the first
-    line of each."""
+    """The package's modules that `name` imports, anywhere in its file, with the first line of each."""
     is_package = path.name == "__init__.py"
     found: dict[str, int] = {}
-    tree = ast.parse(path.read_text(), str(path))
-    tree.body = [statement for statement in tree.body if not is_main_block(statement)]
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -93,18 +86,6 @@ def imports_of(name: str, path: Path, known: set[str]) -> dict[str, int]:
             if target != name:
                 found.setdefault(target, node.lineno)
     return found
-
-
-def is_main_block(statement: ast.stmt) -> bool:
-    """`if __name__ == "__main__":`"""
-    return (
-        isinstance(statement, ast.If)
-        and isinstance(statement.test, ast.Compare)
-        and isinstance(statement.test.left, ast.Name)
-        and statement.test.left.id == "__name__"
-        and [type(op) for op in statement.test.ops] == [ast.Eq]
-        and [getattr(c, "value", None) for c in statement.test.comparators] == ["__main__"]
-    )
 
 
 def import_graph() -> dict[str, dict[str, int]]:
@@ -208,8 +189,7 @@ def test_imports_are_read_inside_functions_and_relative_ones_resolved(tmp_path):
     package = tmp_path / PACKAGE
     (package / "data").mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    # a leaf that imports the package only as the program (python -m fer.labels): it imports nothing when imported
-    (package / "labels.py").write_text('if __name__ == "__main__":\n    import fer.data.scan\n')
+    (package / "labels.py").write_text("")
     (package / "data" / "__init__.py").write_text("from . import scan\n")
     (package / "data" / "scan.py").write_text("def f():\n    from ..training import train\n    import fer.labels\n")
     (package / "training").mkdir()
@@ -217,7 +197,7 @@ def test_imports_are_read_inside_functions_and_relative_ones_resolved(tmp_path):
     (package / "training" / "train.py").write_text("from fer.data.scan import f\n")
     found = modules(package)
     graph = {name: imports_of(name, path, set(found)) for name, path in found.items()}
-    assert graph["fer.data"] == {"fer.data.scan": 1} and graph["fer.labels"] == {}
+    assert graph["fer.data"] == {"fer.data.scan": 1}
     assert graph["fer.data.scan"] == {"fer.training.train": 2, "fer.labels": 3}
     assert violations(graph) == [
         "fer.data.scan:2 (data) imports fer.training.train (training), a higher stage",

@@ -132,10 +132,6 @@ def add_embedding_to_file(path: str | Path, out: str | Path | None = None) -> Pa
     return out
 
 
-if __name__ == "__main__":  # the old name, kept for a release: <model.onnx> [out.onnx]
-    import sys
-
-    from fer.cli import old_spelling
-
-    new = "fer export embedding=<model.onnx> [out=<out.onnx>]"
-    old_spelling("python -m fer.export.embedding", new, sys.argv[1:], ("embedding", "out"))
+# The old command-line name says the new one and stops: a stage's module never runs the front door (fer.cli).
+if __name__ == "__main__":
+    raise SystemExit("python -m fer.export.embedding is now `fer export embedding=<model.onnx> [out=<out.onnx>]`")

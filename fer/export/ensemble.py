@@ -116,11 +116,8 @@ def _check_compatible(metas: list[dict], members: list) -> None:
         raise ValueError(f"members take {sorted(channels)} input channels; an ensemble's members take the same number")
 
 
-if __name__ == "__main__":  # the old name, kept for a release: <out.onnx> <member.onnx> <member.onnx> ...
-    import sys
-
-    from fer.cli import old_spelling
-
-    out, *members = sys.argv[1:] or [""]
-    new = "fer export ensemble=<a.onnx>,<b.onnx>[,...] out=<out.onnx>"
-    old_spelling("python -m fer.export.ensemble", new, [out, ",".join(members)], ("out", "ensemble"))
+# The old command-line name says the new one and stops: a stage's module never runs the front door (fer.cli).
+if __name__ == "__main__":
+    raise SystemExit(
+        "python -m fer.export.ensemble is now `fer export ensemble=<a.onnx>,<b.onnx>[,...] out=<out.onnx>`"
+    )

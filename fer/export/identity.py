@@ -23,7 +23,6 @@ only to build the network.
 import datetime
 import json
 import re
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -354,9 +353,9 @@ def written(out: Path) -> str:
     return f"wrote {out} ({size:.2f} MB; threshold {meta['threshold']:.4f} at FAR {THRESHOLD_FAR:g})"
 
 
-if __name__ == "__main__":  # the old name, kept for a release: <folder> [--out --faces --margin --float-out]
-    from fer.cli import old_spelling
-
-    flags = {"--out": "out", "--faces": "faces", "--margin": "margin", "--float-out": "float_out"}
-    new = "fer import-weights source=<folder> [out=<file>] [faces=<folder>] [margin=<m>] [float_out=<file>]"
-    old_spelling("python -m fer.export.identity", new, sys.argv[1:], ("source",), flags)
+# The old command-line name says the new one and stops: a stage's module never runs the front door (fer.cli).
+if __name__ == "__main__":
+    raise SystemExit(
+        "python -m fer.export.identity is now "
+        "`fer import-weights source=<folder> [out=<file>] [faces=<folder>] [margin=<m>] [float_out=<file>]`"
+    )

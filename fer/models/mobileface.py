@@ -16,7 +16,6 @@ filters are summed over the three channels (the same response as grey repeated t
 
 import hashlib
 import re
-import sys
 from pathlib import Path
 
 import torch
@@ -207,8 +206,6 @@ def write_trunks(folder: str | Path) -> Path:
     return TRUNKS_FILE
 
 
-if __name__ == "__main__":  # the old name, kept for a release: <folder of the MobileFace files>
-    from fer.cli import old_spelling
-
-    new = "fer import-weights source=<folder> what=trunks"
-    old_spelling("python -m fer.models.mobileface", new, sys.argv[1:], ("source",))
+# The old command-line name says the new one and stops: a stage's module never runs the front door (fer.cli).
+if __name__ == "__main__":
+    raise SystemExit("python -m fer.models.mobileface is now `fer import-weights source=<folder> what=trunks`")
