@@ -140,29 +140,9 @@ def margin_sweep(net_embed, data: Path, margins: list[float]) -> dict:
 def eight_bit_weights(fp32: Path, batch: np.ndarray, out: Path) -> Path:
     """The file as fer.export.quantize makes it but with 8-bit weights (no reduce_range), for comparison only:
     exact on CPUs with VNNI, not on AVX2-only ones (fer/export/quantize.py says why the package uses 7)."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from fer.export.quantize import quantize_onnx
 
-    class Faces(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter({"input": batch[i : i + 64]} for i in range(0, len(batch), 64))
-
-        def get_next(self):
-            return next(self.batches, None)
-
-    prepared = out.with_name("prepared.onnx")
-    quant_pre_process(str(fp32), str(prepared))
-    quantize_static(
-        str(prepared),
-        str(out),
-        Faces(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        reduce_range=False,
-    )
-    return out
+    return quantize_onnx(fp32, out, batch, reduce_range=False)
 
 
 def one_layer_at_8_bits(seven: Path, eight: Path, batch: np.ndarray, reference: np.ndarray, tmp: Path) -> dict:

@@ -82,7 +82,8 @@ def build_float_network(folder: str | Path):
     return net
 
 
-def export_float(net, out: Path, input_name: str = INPUT_NAME) -> Path:
+def export_float(net, out: Path) -> Path:
+    """The float32 network as ONNX, its input named as the identity file's."""
     import torch
 
     example = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE)  # batch 2: a size-1 dimension would be specialised
@@ -93,25 +94,12 @@ def export_float(net, out: Path, input_name: str = INPUT_NAME) -> Path:
         dynamo=True,
         verbose=False,
         opset_version=ONNX_OPSET,
-        input_names=[input_name],
+        input_names=[INPUT_NAME],
         output_names=[OUTPUT_NAME],
         dynamic_shapes=({0: torch.export.Dim("batch")},),
     )
     program.save(out, external_data=False)
     return out
-
-
-def rename_input(path: Path, old: str, new: str) -> None:
-    """The quantiser feeds its calibration faces by fer.export's input name; the identity file's input is `input`."""
-    import onnx
-
-    model = onnx.load(str(path))
-    for value in model.graph.input:
-        if value.name == old:
-            value.name = new
-    for node in model.graph.node:
-        node.input[:] = [new if name == old else name for name in node.input]
-    onnx.save(model, str(path))
 
 
 def write_metadata(path: Path, meta: dict) -> None:
@@ -310,10 +298,7 @@ def metadata(folder: Path, margin: float, threshold: float, precision: str, face
 
 
 def finish(path: Path, folder: Path, sets: dict[str, FaceSet], margin: float, precision: str) -> float:
-    """Name the input, measure the file's threshold on the faces, write the metadata; returns the threshold."""
-    from fer.export.export import INPUT_NAME as EXPORT_INPUT
-
-    rename_input(path, EXPORT_INPUT, INPUT_NAME)
+    """Measure the file's threshold on the faces and write the metadata; returns the threshold."""
     batch, ids = pooled(sets)
     threshold = threshold_at(pair_scores(embed_file(path, batch), ids)[1], THRESHOLD_FAR)
     counts = ", ".join(f"{len(s.crops)} {s.name}" for s in sets.values())
@@ -330,14 +315,13 @@ def import_identity(
     float_out: str | Path | None = None,
 ) -> Path:
     """Build, quantise and write the identity file (and the float one where `float_out` names it)."""
-    from fer.export.export import INPUT_NAME as EXPORT_INPUT
     from fer.export.quantize import quantize_onnx
 
     folder, out = Path(folder), Path(out)
     sets = identity_sets(data_dir, margin)
     net = build_float_network(folder)
     with tempfile.TemporaryDirectory() as tmp:
-        fp32 = export_float(net, Path(tmp) / "fp32.onnx", EXPORT_INPUT)  # the quantiser feeds this name
+        fp32 = export_float(net, Path(tmp) / "fp32.onnx")
         quantize_onnx(fp32, out, pooled(sets)[0])
         finish(out, folder, sets, margin, INT8_PRECISION)
         if float_out:

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from fer.export.export import INPUT_NAME
 from fer.faces.image_io import IMAGE_SUFFIXES, UnreadableImage, read_grey
 from fer.faces.preprocess import eval_transform, normalise
 from fer.models.model_file import ONNX_META_KEY, read_onnx_file
@@ -28,17 +27,22 @@ INT8 = "onnx_int8"  # the name of this format in export_formats and `fer export 
 CALIBRATION_FACES = 512
 
 
-def quantize_onnx(fp32: str | Path, out: str | Path, faces: np.ndarray, batch: int = 64) -> Path:
-    """Quantise an exported float32 ONNX model; `faces` are preprocessed inputs (N x C x H x W float32)."""
+def quantize_onnx(
+    fp32: str | Path, out: str | Path, faces: np.ndarray, batch: int = 64, reduce_range: bool = True
+) -> Path:
+    """Quantise an exported float32 ONNX model; `faces` are preprocessed inputs (N x C x H x W float32).
+    `reduce_range=False` gives 8-bit weights, exact only on CPUs with VNNI (below): for comparisons, never shipped."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if len(faces) == 0:
         raise ValueError("int8 quantisation needs calibration faces; none were given")
 
+    input_name = onnx.load(str(fp32), load_external_data=False).graph.input[0].name  # the model's own, whatever it is
+
     class Batches(CalibrationDataReader):
         def __init__(self) -> None:
-            self.batches = iter({INPUT_NAME: faces[i : i + batch]} for i in range(0, len(faces), batch))
+            self.batches = iter({input_name: faces[i : i + batch]} for i in range(0, len(faces), batch))
 
         def get_next(self):
             return next(self.batches, None)
@@ -56,7 +60,7 @@ def quantize_onnx(fp32: str | Path, out: str | Path, faces: np.ndarray, batch: i
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            reduce_range=True,
+            reduce_range=reduce_range,
         )
     _copy_metadata(Path(fp32), out)
     return out
