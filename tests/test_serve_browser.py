@@ -165,6 +165,15 @@ def text(driver, element_id: str) -> str:
     return driver.find_element("id", element_id).text.strip()
 
 
+def page_errors(driver) -> list[str]:
+    """The page's console errors (a missing favicon is the browser's own request, not the page's)."""
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]
+    ]
+
+
 def test_page_streams_the_camera_and_reads_an_image(server, browser, tmp_path):
     url, _ = server
     browser.get(url + "/")
@@ -243,11 +252,7 @@ def test_page_streams_the_camera_and_reads_an_image(server, browser, tmp_path):
         20,
         "more answered frames, #label still the video's happy face, after the image",
     )
-    errors = [
-        entry["message"]
-        for entry in browser.get_log("browser")
-        if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]
-    ]
+    errors = page_errors(browser)
     assert not errors, errors
 
 
@@ -292,11 +297,7 @@ def test_calibrate_to_me_walks_through_the_expressions_fits_applies_and_offers_t
             10,
             "the profile cleared",
         )
-        errors = [
-            entry["message"]
-            for entry in driver.get_log("browser")
-            if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]
-        ]
+        errors = page_errors(driver)
         assert not errors, errors
     finally:
         driver.quit()

@@ -92,9 +92,8 @@ def apply_rule(person: dict, wrong: dict) -> tuple[str, list[str]]:
     if not passing:
         return "bias", lines + ["no method passes the gates: bias is the default"]
     best = max(v[0] for v in passing.values())
-    close = [m for m in SIMPLER_FIRST if m in passing and passing[m][0] >= best - TIE]
-    simplest = [m for m in close if SIMPLER_FIRST.index(m) == min(SIMPLER_FIRST.index(c) for c in close)]
-    chosen = max(simplest, key=lambda m: passing[m][1])
+    # the simplest method within TIE of the best gain at k=2
+    chosen = next(m for m in SIMPLER_FIRST if m in passing and passing[m][0] >= best - TIE)
     return chosen, lines + [f"default by the rule: {chosen}"]
 
 

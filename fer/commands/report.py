@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         flags = script_arguments(argv)
     except BadValue as err:
-        print(f"error: fer report: {' '.join(str(err).split(chr(10))[0].split())}\n{USAGE}", file=sys.stderr)
+        print(f"error: fer report: {err}", file=sys.stderr)  # the bad option, then the usage
         return 2
     root = checkout()
     script = root / "bench" / "report.py" if root else None
